@@ -1,0 +1,29 @@
+/*
+ * main.c - the CUnit runner. Runs every registered suite and exits non-zero
+ * if any assertion failed, so `make unit` (and CI) fail with it.
+ */
+#include <CUnit/Basic.h>
+#include <stdio.h>
+
+#include "suites.h"
+
+int main(void)
+{
+	CU_ErrorCode (*const suites[])(void) = {test_addr_register};
+	unsigned int failed;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++) {
+		if (suites[i]() != CUE_SUCCESS) {
+			fprintf(stderr, "suite registration failed: %s\n", CU_get_error_msg());
+			CU_cleanup_registry();
+			return 2;
+		}
+	}
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	CU_cleanup_registry();
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,10 @@
+/* suites.h - every unit-test file registers its CUnit suite here. */
+#ifndef IPNB_TEST_SUITES_H
+#define IPNB_TEST_SUITES_H
+
+#include <CUnit/CUnit.h>
+
+/* Each returns a CUnit error code (CUE_SUCCESS on success). */
+CU_ErrorCode test_addr_register(void);
+
+#endif

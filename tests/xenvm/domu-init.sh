@@ -1,0 +1,59 @@
+#!/bin/sh
+# /init of the test domUs (busybox). Brings up the kernel's xen-netfront with
+# the addresses given on the kernel command line (xl `extra=`), then runs the
+# test agent: dom0 writes "SEQ COMMAND" to data/ipnb-cmd in this domain's
+# xenstore home, the agent runs it and answers in data/ipnb-out, data/ipnb-rc
+# and finally data/ipnb-done=SEQ (written last, so dom0 never sees a
+# half-written answer).
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+
+while read -r m; do insmod "$m"; done </etc/modules.order
+
+# Receiving end of the integrity transfers: nc -l -p PORT -e ipnb-recv FILE.
+printf '#!/bin/sh\nexec cat >"$1"\n' >/usr/bin/ipnb-recv
+chmod 0755 /usr/bin/ipnb-recv
+
+arg() { tr ' ' '\n' </proc/cmdline | sed -n "s/^ipnb\.$1=//p" | tail -n1; }
+name=$(arg name)
+ip4=$(arg ip4)
+ip6=$(arg ip6)
+gw4=$(arg gw4)
+hostname "${name:-domu}"
+
+# Debian's busybox runs its own applets before searching PATH, so iproute2
+# (needed for nodad) is called by its full path.
+ip() { /sbin/ip "$@"; }
+ip link set lo up
+i=0
+while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+ip link set eth0 up
+# nodad: the tests want addresses usable at once; DAD is covered separately.
+[ -n "$ip4" ] && ip addr add "$ip4" dev eth0
+[ -n "$ip6" ] && ip -6 addr add "$ip6" dev eth0 nodad
+[ -n "$gw4" ] && ip route add default via "$gw4"
+echo "ipnb-domu: $name up: eth0 $ip4 $ip6 mac $(cat /sys/class/net/eth0/address)"
+
+xenstore-write data/ipnb-ready 1
+last=
+while :; do
+	c=$(xenstore-read -R data/ipnb-cmd 2>/dev/null)
+	seq=${c%% *}
+	if [ -z "$c" ] || [ "$seq" = "$last" ]; then
+		# Block until dom0 writes; the timeout bounds the window in which a
+		# write lands between the read above and the watch registering.
+		timeout 1 xenstore-watch -n 2 data/ipnb-cmd >/dev/null 2>&1
+		continue
+	fi
+	last=$seq
+	sh -c "${c#* }" >/tmp/ipnb-out 2>&1 </dev/null
+	rc=$?
+	# xenstore-write expands backslash escapes: double them.
+	xenstore-write data/ipnb-out "$(tail -c 2048 /tmp/ipnb-out | sed 's/\\/\\\\/g')" data/ipnb-rc "$rc"
+	xenstore-write data/ipnb-done "$seq"
+done

@@ -1,0 +1,199 @@
+# Scenario library, sourced by tests/xenvm/scenarios/*.sh inside dom0 (bash).
+#
+# Checks print "@@IPNB-CHECK PASS|FAIL <what>", metrics print
+# "@@IPNB-METRIC <name> <value> <unit>", and finish() prints the scenario's
+# result and returns its exit code. The host harness (run.sh) turns these
+# markers into its own exit status.
+
+IPNB_SCENARIO=${IPNB_SCENARIO:-$(basename "$0" .sh)}
+IPNB_FAILS=0
+IPNB_CHECKS=0
+IPNB_XL=/ipnb/xl
+IPNB_KERNEL=/var/lib/ipnb/vmlinux
+IPNB_RAMDISK=/var/lib/ipnb/domu.cpio
+
+log() { echo "[$(cut -d' ' -f1 /proc/uptime)] $*"; }
+
+# check DESC CMD...: CMD must succeed.
+check() {
+	local desc=$1
+	shift
+	IPNB_CHECKS=$((IPNB_CHECKS + 1))
+	if "$@"; then
+		echo "@@IPNB-CHECK PASS $desc"
+	else
+		echo "@@IPNB-CHECK FAIL $desc"
+		IPNB_FAILS=$((IPNB_FAILS + 1))
+	fi
+}
+
+# check_fails DESC CMD...: CMD must fail.
+check_fails() {
+	local desc=$1
+	shift
+	IPNB_CHECKS=$((IPNB_CHECKS + 1))
+	if "$@"; then
+		echo "@@IPNB-CHECK FAIL $desc (unexpectedly succeeded)"
+		IPNB_FAILS=$((IPNB_FAILS + 1))
+	else
+		echo "@@IPNB-CHECK PASS $desc"
+	fi
+}
+
+metric() { echo "@@IPNB-METRIC $1 $2 $3"; }
+
+# Aborts the scenario: used when a precondition (boot, xl create) fails and
+# nothing after it can be meaningful.
+fatal() {
+	echo "@@IPNB-CHECK FAIL $*"
+	IPNB_FAILS=$((IPNB_FAILS + 1))
+	finish
+	exit 1
+}
+
+finish() {
+	if [ "$IPNB_FAILS" -ne 0 ] || [ "$IPNB_CHECKS" -eq 0 ]; then
+		dump_diagnostics
+		echo "@@IPNB-RESULT $IPNB_SCENARIO FAIL $IPNB_FAILS of $IPNB_CHECKS checks failed"
+		return 1
+	fi
+	echo "@@IPNB-RESULT $IPNB_SCENARIO PASS $IPNB_CHECKS checks"
+	return 0
+}
+
+dump_diagnostics() {
+	local f
+	echo "---- diagnostics: xl list"
+	xl list 2>&1
+	for f in /var/log/xen/console/guest-*.log /var/log/xen/xl-*.log; do
+		[ -f "$f" ] || continue
+		echo "---- diagnostics: $f (tail)"
+		tail -n 30 "$f"
+	done
+	echo "---- diagnostics: dmesg (tail)"
+	dmesg | tail -n 30
+}
+
+domid() { xl domid "$1" 2>/dev/null; }
+
+# vm_start NAME CFG [xl key=value overrides...]: xl create a domU from one of
+# the repo's xl configs (tests/xenvm/xl/). Does not wait for it to boot.
+vm_start() {
+	local name=$1 cfg=$2
+	shift 2
+	if ! xl create "$IPNB_XL/$cfg" "name=\"$name\"" \
+		"kernel=\"$IPNB_KERNEL\"" "ramdisk=\"$IPNB_RAMDISK\"" "$@" \
+		>"/tmp/xl-create-$name.log" 2>&1; then
+		sed "s/^/  [xl create $name] /" "/tmp/xl-create-$name.log"
+		return 1
+	fi
+	log "vm $name created (domid $(domid "$name"))"
+}
+
+# vm_wait NAME...: wait until each domU's test agent is up (60 s at most).
+vm_wait() {
+	local name id i
+	for name in "$@"; do
+		id=$(domid "$name") || { echo "vm_wait: no domain $name"; return 1; }
+		for i in $(seq 1 600); do
+			[ "$(xenstore-read "/local/domain/$id/data/ipnb-ready" 2>/dev/null)" = 1 ] && break
+			sleep 0.1
+		done
+		[ "$i" -lt 600 ] || { echo "vm_wait: $name agent not ready"; return 1; }
+		log "vm $name ready"
+	done
+}
+
+# vm_create NAME CFG [overrides...]: vm_start, then vm_wait.
+vm_create() {
+	vm_start "$@" && vm_wait "$1"
+}
+
+# vm_exec [-t SECONDS] NAME CMD: run CMD (sh) inside the domU's test agent,
+# print its output and return its exit status. The sequence number lives in
+# a file because callers often run vm_exec in a $(...) subshell.
+vm_exec() {
+	local tmo=60
+	if [ "$1" = -t ]; then tmo=$2; shift 2; fi
+	local name=$1 cmd=$2 id base i seq
+	id=$(domid "$name") || { echo "vm_exec: no domain $name"; return 1; }
+	base=/local/domain/$id/data
+	seq=$(($(cat /tmp/ipnb-seq 2>/dev/null || echo 0) + 1))
+	echo "$seq" >/tmp/ipnb-seq
+	local q
+	# Quote CMD for sh -c, then double every backslash because
+	# xenstore-write expands backslash escapes in values.
+	q=$(printf %s "$cmd" | sed -e "s/'/'\\\\''/g")
+	xenstore-write "$base/ipnb-cmd" "$(printf '%s' "$seq timeout $tmo sh -c '$q'" | sed 's/\\/\\\\/g')"
+	for i in $(seq 1 $((tmo * 10 + 50))); do
+		if [ "$(xenstore-read "$base/ipnb-done" 2>/dev/null)" = "$seq" ]; then
+			{ xenstore-read -R "$base/ipnb-out" 2>/dev/null; echo; } | sed "s/^/  [$name] /"
+			return "$(xenstore-read "$base/ipnb-rc")"
+		fi
+		sleep 0.1
+	done
+	echo "vm_exec: $name: no answer to '$cmd'"
+	return 124
+}
+
+# ext CMD: run CMD (bash) on the external host (the network namespace that
+# owns the TAP behind dom0's uplink), over the management link.
+ext() {
+	local line rc=124
+	exec 3<>/dev/tcp/10.0.2.100/7000 || { echo "ext: management link down"; return 1; }
+	printf '%s\n' "$1" >&3
+	while IFS= read -r line <&3; do
+		case "$line" in
+		"@@RC "*) rc=${line#@@RC } ;;
+		*) echo "  [ext] $line" ;;
+		esac
+	done
+	exec 3<&-
+	return "$rc"
+}
+
+# tcp_transfer SRC DST DSTADDR MBYTES: send MBYTES of random data from domU
+# SRC to domU DST over TCP (busybox nc) and succeed only if the SHA-256 on
+# both ends matches.
+tcp_transfer() {
+	local src=$1 dst=$2 addr=$3 mb=$4 a b
+	vm_exec "$dst" "rm -f /tmp/rx.bin; nc -l -p 5001 -e ipnb-recv /tmp/rx.bin >/dev/null 2>&1 &" || return 1
+	vm_exec "$src" "dd if=/dev/urandom of=/tmp/tx.bin bs=1M count=$mb 2>/dev/null" || return 1
+	vm_exec -t 120 "$src" "nc -w 5 $addr 5001 -e cat /tmp/tx.bin" || return 1
+	a=$(vm_exec "$src" "sha256sum /tmp/tx.bin" | awk '{ print $2 }')
+	# The receiver finishes writing when the sender closes: allow it a moment.
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		b=$(vm_exec "$dst" "sha256sum /tmp/rx.bin" | awk '{ print $2 }')
+		[ "$a" = "$b" ] && break
+		sleep 0.5
+	done
+	log "tcp_transfer $src -> $dst: sent $a received $b"
+	[ -n "$a" ] && [ "$a" = "$b" ]
+}
+
+# iperf_server NAME: start a one-shot iperf3 server in the domU and wait
+# until it listens.
+iperf_server() {
+	vm_exec "$1" "iperf3 -s -1 >/dev/null 2>&1 & for i in \$(seq 1 50); do netstat -ltn | grep -q ':5201 ' && exit 0; sleep 0.2; done; exit 1"
+}
+
+# tcp_throughput NAME SRC DST DSTADDR: iperf3 for 5 s from SRC to DST;
+# reports the receiver's rate as metric NAME (Mbit/s).
+tcp_throughput() {
+	local name=$1 src=$2 dst=$3 addr=$4 out rate
+	iperf_server "$dst" || return 1
+	out=$(vm_exec -t 60 "$src" "iperf3 -c $addr -t 5 -f m") || { echo "$out"; return 1; }
+	rate=$(echo "$out" | awk '/receiver/ { print $(NF-2) }' | tail -n1)
+	[ -n "$rate" ] || { echo "$out"; return 1; }
+	metric "$name" "$rate" Mbit/s
+}
+
+# tcp_throughput_ext NAME DST DSTADDR: the same, from the external host.
+tcp_throughput_ext() {
+	local name=$1 dst=$2 addr=$3 out rate
+	iperf_server "$dst" || return 1
+	out=$(ext "iperf3 -c $addr -t 5 -f m") || { echo "$out"; return 1; }
+	rate=$(echo "$out" | awk '/receiver/ { print $(NF-2) }' | tail -n1)
+	[ -n "$rate" ] || { echo "$out"; return 1; }
+	metric "$name" "$rate" Mbit/s
+}

@@ -1,0 +1,138 @@
+#!/bin/bash
+# Host side of the real-Xen harness: boots Xen 4.17 with a PV dom0 under
+# qemu-system-x86_64 (TCG) and runs one scenario inside dom0.
+#
+#   run.sh [-t SECONDS] [-v] SCENARIO
+#
+# dom0 gets two emulated NICs:
+#   eth0  the "physical" uplink, a TAP device living in a fresh network
+#         namespace that plays the external host on the LAN (10.99.0.1,
+#         fd00::1);
+#   mgmt  a restricted QEMU user-mode link whose only use is a guestfwd to
+#         ext-agent.sh, through which scenarios run commands on the
+#         external host.
+# Exit status: 0 if the scenario reported PASS, non-zero otherwise (with the
+# relevant part of the serial log printed). QEMU and the namespace are
+# removed on every exit path, including Ctrl-C and the time limit.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+img=${IPNB_IMG:-$top/build/xenvm}
+limit=600
+verbose=0
+while getopts "t:v" o; do
+	case $o in
+	t) limit=$OPTARG ;;
+	v) verbose=1 ;;
+	*) exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
+scenario=${1:?usage: run.sh [-t SECONDS] [-v] SCENARIO}
+[ -f "$here/scenarios/$scenario.sh" ] || { echo "run.sh: no scenario $scenario" >&2; exit 2; }
+for f in xen.elf vmlinux dom0-base.cpio; do
+	[ -f "$img/$f" ] || { echo "run.sh: $img/$f missing (make images)" >&2; exit 2; }
+done
+
+rundir=$top/build/runs/$scenario
+rm -rf "$rundir"
+mkdir -p "$rundir"
+serial=$rundir/serial.log
+ns=ipnb-ext-$$
+qpid=
+
+cleanup() {
+	trap - EXIT INT TERM
+	if [ -n "$qpid" ] && kill -0 "$qpid" 2>/dev/null; then
+		kill -TERM "$qpid" 2>/dev/null
+		for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$qpid" 2>/dev/null || break; sleep 0.2; done
+		kill -KILL "$qpid" 2>/dev/null
+		wait "$qpid" 2>/dev/null
+	fi
+	[ -n "${tailpid:-}" ] && kill "$tailpid" 2>/dev/null
+	ip netns del "$ns" 2>/dev/null
+}
+trap cleanup EXIT
+trap 'echo "run.sh: interrupted" >&2; exit 130' INT TERM
+
+# Namespaces left by a harness that was SIGKILLed: their owner pid is gone.
+for old in $(ip netns list 2>/dev/null | awk '/^ipnb-ext-[0-9]+/ { print $1 }'); do
+	kill -0 "${old#ipnb-ext-}" 2>/dev/null || ip netns del "$old" 2>/dev/null
+done
+
+# --- the external host ---------------------------------------------------------
+ip netns add "$ns" || exit 1
+nsx() { ip netns exec "$ns" "$@"; }
+nsx ip link set lo up
+nsx ip tuntap add dev tap0 mode tap || exit 1
+nsx ip link set tap0 up
+nsx ip addr add 10.99.0.1/24 dev tap0
+nsx ip -6 addr add fd00::1/64 dev tap0 nodad
+
+# --- per-run dom0 overlay: scenarios, configs, project binaries --------------
+ov=$rundir/overlay
+mkdir -p "$ov/ipnb" "$ov/etc/xen/scripts" "$ov/usr/sbin" "$ov/etc/modprobe.d"
+cp "$here/lib.sh" "$ov/ipnb/"
+cp -r "$here/scenarios" "$here/xl" "$ov/ipnb/"
+[ -d "$top/build/bin" ] && cp -a "$top/build/bin/." "$ov/usr/sbin/"
+for f in "$top"/dom0-scripts/vif-*; do [ -f "$f" ] && install -m 0755 "$f" "$ov/etc/xen/scripts/"; done
+(cd "$ov" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) >"$rundir/overlay.cpio"
+# Linux unpacks concatenated newc archives in order; the overlay wins.
+cat "$img/dom0-base.cpio" "$rundir/overlay.cpio" >"$rundir/dom0.cpio"
+
+# --- boot --------------------------------------------------------------------------
+xen_args="console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=2 loglvl=warning guest_loglvl=warning noreboot"
+dom0_args="console=hvc0 loglevel=4 ipnb.scenario=$scenario"
+export IPNB_EXT_NS=$ns
+t0=$(date +%s.%N)
+# Started directly (not through nsx) so that $! is QEMU itself: ip netns exec
+# execs it.
+ip netns exec "$ns" qemu-system-x86_64 \
+	-machine pc -cpu qemu64 -smp 2 -m 3072 \
+	-display none -monitor none -no-reboot \
+	-serial "file:$serial" \
+	-kernel "$img/xen.elf" -append "$xen_args" \
+	-initrd "$img/vmlinux $dom0_args,$rundir/dom0.cpio" \
+	-netdev tap,id=up,ifname=tap0,script=no,downscript=no \
+	-device e1000,netdev=up,mac=52:54:00:99:00:02 \
+	-netdev "user,id=mgmt,net=10.0.2.0/24,restrict=on,guestfwd=tcp:10.0.2.100:7000-cmd:$here/ext-agent.sh" \
+	-device e1000,netdev=mgmt,mac=52:54:00:00:ff:01 \
+	>"$rundir/qemu.log" 2>&1 &
+qpid=$!
+
+if [ "$verbose" = 1 ]; then
+	tail -n +1 -F "$serial" 2>/dev/null &
+	tailpid=$!
+fi
+deadline=$(($(date +%s) + limit))
+verdict=
+while kill -0 "$qpid" 2>/dev/null; do
+	grep -q '^@@IPNB-END' "$serial" 2>/dev/null && break
+	if [ "$(date +%s)" -ge "$deadline" ]; then
+		verdict="@@IPNB-RESULT $scenario FAIL time limit of ${limit}s reached"
+		break
+	fi
+	sleep 0.5
+done
+# dom0 powers off after the END marker; give it a moment, then cleanup kills.
+for _ in $(seq 1 20); do kill -0 "$qpid" 2>/dev/null || break; sleep 0.25; done
+elapsed=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+
+{
+	tr -d '\r' <"$serial"
+	[ -n "$verdict" ] && echo "$verdict"
+} >"$rundir/serial.txt"
+grep -E '^@@IPNB-(CHECK|METRIC|RESULT)' "$rundir/serial.txt" | sed 's/^@@IPNB-/  /'
+result=$(grep '^@@IPNB-RESULT' "$rundir/serial.txt" | tail -n1)
+case "$result" in
+"@@IPNB-RESULT $scenario PASS"*)
+	echo "scenario $scenario: PASS in ${elapsed}s (log: $rundir/serial.txt)"
+	exit 0
+	;;
+esac
+echo "---- scenario $scenario: last 120 lines of the serial log"
+tail -n 120 "$rundir/serial.txt"
+[ -s "$rundir/qemu.log" ] && { echo "---- qemu"; cat "$rundir/qemu.log"; }
+echo "scenario $scenario: FAIL in ${elapsed}s (log: $rundir/serial.txt)"
+exit 1
