@@ -11,8 +11,10 @@ DEBS    := $(B)/debs
 IMG     := $(B)/xenvm
 
 # Pure modules shared by the daemon and the unit tests.
-CORE_SRC := netback/addr.c
+CORE_SRC := netback/addr.c netback/frame.c netback/iptable.c
 UNIT_SRC := $(wildcard tests/unit/*.c)
+# The fake Xen libraries the unit tests link instead of -lxen*.
+FAKE_SRC := tests/fake/fakexen.c
 
 # Debian packages needed on the build host (the VM images are built from
 # packages downloaded separately into $(DEBS), see tests/xenvm/fetch-debs.sh).
@@ -20,7 +22,7 @@ HOST_PKGS := build-essential libxen-dev libcunit1-dev qemu-system-x86 busybox-st
 	cpio iproute2 iputils-ping iperf3 kmod xz-utils file
 
 # Scenarios that `make test` runs on real Xen.
-SCENARIOS := baseline
+SCENARIOS := baseline switch
 
 .PHONY: all deps build images unit selftest scenarios test demo scenario format clean
 
@@ -39,11 +41,21 @@ deps:
 	@tests/xenvm/fetch-debs.sh $(DEBS)
 
 # ---- build --------------------------------------------------------------------
-build: $(B)/unit-tests
+# The daemon: the pure modules plus the data and control paths, linked
+# against the real Xen libraries ($(sort) drops duplicates with CORE_SRC).
+DAEMON_SRC := $(sort $(CORE_SRC) netback/frame.c netback/iptable.c netback/txreq.c \
+	netback/xbstate.c netback/log.c netback/dp.c netback/xenbus.c netback/ctl.c netback/main.c)
+XEN_LIBS   := -lxengnttab -lxenevtchn -lxenstore
 
-$(B)/unit-tests: $(CORE_SRC) $(UNIT_SRC) $(wildcard include/ipnb/*.h tests/unit/*.h)
+build: $(B)/unit-tests $(B)/bin/ipnetbackd
+
+$(B)/bin/ipnetbackd: $(DAEMON_SRC) $(wildcard include/ipnb/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(SAN) -Itests/unit -o $@ $(CORE_SRC) $(UNIT_SRC) -lcunit
+	$(CC) $(CFLAGS) -o $@ $(DAEMON_SRC) $(XEN_LIBS)
+
+$(B)/unit-tests: $(CORE_SRC) $(UNIT_SRC) $(FAKE_SRC) $(wildcard include/ipnb/*.h tests/unit/*.h tests/fake/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SAN) -Itests/unit -Itests/fake -o $@ $(CORE_SRC) $(UNIT_SRC) $(FAKE_SRC) -lcunit
 
 # ---- VM images ----------------------------------------------------------------
 IMG_INPUTS := $(wildcard tests/xenvm/mkimage.sh tests/xenvm/*-init.sh)

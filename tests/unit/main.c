@@ -9,7 +9,8 @@
 
 int main(void)
 {
-	CU_ErrorCode (*const suites[])(void) = {test_addr_register};
+	CU_ErrorCode (*const suites[])(void) = {test_addr_register, test_frame_register,
+						test_iptable_register, test_fakexen_register};
 	unsigned int failed;
 
 	if (CU_initialize_registry() != CUE_SUCCESS)

@@ -6,5 +6,8 @@
 
 /* Each returns a CUnit error code (CUE_SUCCESS on success). */
 CU_ErrorCode test_addr_register(void);
+CU_ErrorCode test_frame_register(void);
+CU_ErrorCode test_iptable_register(void);
+CU_ErrorCode test_fakexen_register(void);
 
 #endif

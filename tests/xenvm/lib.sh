@@ -65,6 +65,10 @@ dump_diagnostics() {
 	local f
 	echo "---- diagnostics: xl list"
 	xl list 2>&1
+	if [ -n "${IPNB_DAEMON_LOG:-}" ]; then
+		echo "---- diagnostics: $IPNB_DAEMON_LOG (tail)"
+		tail -n 60 "$IPNB_DAEMON_LOG"
+	fi
 	for f in /var/log/xen/console/guest-*.log /var/log/xen/xl-*.log; do
 		[ -f "$f" ] || continue
 		echo "---- diagnostics: $f (tail)"

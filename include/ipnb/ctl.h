@@ -1,0 +1,26 @@
+/*
+ * ctl.h - the daemon's control socket. A client connects, sends one request
+ * line and reads the answer until the daemon closes the connection:
+ *
+ *   "vifs\n"  ->  one JSON object: {"vifs": [ {...}, ... ]}, see docs/cli.md
+ *
+ * Usage contract: ctl_open() binds the socket (root-only, mode 0600); the
+ * main loop calls ctl_accept() when ctl_fd() is readable. Each request is
+ * answered synchronously with a 1 s receive timeout, so a stuck client
+ * cannot hold the loop for long.
+ */
+#ifndef IPNB_CTL_H
+#define IPNB_CTL_H
+
+#include "ipnb/xenbus.h"
+
+#define CTL_DEFAULT_PATH "/run/ipnetback/ipnetbackd.sock"
+
+struct ctl;
+
+struct ctl *ctl_open(const char *path, struct xb *xb);
+void ctl_close(struct ctl *c);
+int ctl_fd(const struct ctl *c);
+void ctl_accept(struct ctl *c);
+
+#endif

@@ -1,0 +1,119 @@
+/*
+ * dp.h - the data path: each connected vif's TX and RX rings, grant copies
+ * into and out of backend-owned packet buffers, and the L3 switch between
+ * vifs (anti-spoofing, ARP/NDP proxy, IP table lookup, bounded RX queues).
+ *
+ * Usage contract:
+ *  - The control path (xenbus.c) owns the vif's lifecycle: dp_vif_new() when
+ *    the backend directory appears, dp_vif_connect() once the frontend's
+ *    rings and channels are known, dp_vif_disconnect() on any teardown,
+ *    dp_vif_free() when the directory goes away. Those calls are the whole
+ *    interface between the two paths.
+ *  - Everything the guest controls (ring contents, indexes, grants, event
+ *    kicks) is handled here and treated as hostile. A guest that breaks the
+ *    protocol is disabled: its rings stop being read, the control path's
+ *    on_disable callback runs once, and the other vifs carry on.
+ *  - Single-threaded: call everything from the main loop.
+ */
+#ifndef IPNB_DP_H
+#define IPNB_DP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ipnb/addr.h"
+#include "ipnb/frame.h"
+#include "ipnb/xenring.h"
+
+#define DP_MAX_ADDRS 16 /* addresses one vif may register */
+
+enum dp_drop {
+	DP_DROP_TX_BAD_REQ,   /* a request the protocol does not allow */
+	DP_DROP_TX_COPY,      /* grant copy from the guest failed */
+	DP_DROP_MALFORMED,    /* headers do not parse */
+	DP_DROP_SPOOF_MAC,    /* source MAC is not the vif's */
+	DP_DROP_SPOOF_IP,     /* source IP not registered to the vif */
+	DP_DROP_SPOOF_ARP,    /* ARP sender IP not the vif's */
+	DP_DROP_GROUP,	      /* broadcast/multicast not consumed by the proxy */
+	DP_DROP_NO_ROUTE,     /* destination not registered to any vif */
+	DP_DROP_PROTO,	      /* neither IPv4, IPv6 nor ARP */
+	DP_DROP_RXQ_FULL,     /* receiver's queue full */
+	DP_DROP_RX_TIMEOUT,   /* waited too long for an RX buffer */
+	DP_DROP_RX_TOO_BIG,   /* larger than the receiver can take */
+	DP_DROP_RX_COPY,      /* grant copy to the guest failed */
+	DP_DROP_CARRIER_OFF,  /* receiver stalled: carrier off */
+	DP_DROP_NOMEM,	      /* packet buffer limit reached */
+	DP_DROP_COUNT
+};
+
+struct dp_stats {
+	uint64_t tx_pkts, tx_bytes; /* accepted from the guest */
+	uint64_t rx_pkts, rx_bytes; /* delivered to the guest */
+	uint64_t arp_replies, na_replies;
+	uint64_t drops[DP_DROP_COUNT];
+};
+
+struct dp_vif_cfg {
+	grant_ref_t tx_ref, rx_ref;
+	evtchn_port_t evtchn_tx, evtchn_rx; /* equal unless split */
+	bool rx_sg;			     /* frontend feature-sg */
+	bool rx_notify;			     /* frontend feature-rx-notify */
+	bool rx_csum_offload;		     /* frontend did not set feature-no-csum-offload */
+	bool rx_ipv6_csum_offload;	     /* frontend feature-ipv6-csum-offload */
+};
+
+struct dp;
+struct dp_vif;
+
+/* Called once when a vif is disabled for breaking the protocol. */
+typedef void (*dp_disable_cb)(void *arg, struct dp_vif *vif, const char *why);
+
+/* Opens the grant and event-channel handles. NULL with errno on failure. */
+struct dp *dp_new(const uint8_t backend_mac[FRAME_ETH_ALEN], dp_disable_cb cb, void *cb_arg);
+void dp_free(struct dp *dp);
+int dp_evtchn_fd(const struct dp *dp);
+
+struct dp_vif *dp_vif_new(struct dp *dp, uint16_t domid, uint32_t devid,
+			  const uint8_t mac[FRAME_ETH_ALEN]);
+void dp_vif_free(struct dp *dp, struct dp_vif *vif);
+void dp_vif_set_mac(struct dp_vif *vif, const uint8_t mac[FRAME_ETH_ALEN]);
+
+/*
+ * Replaces the vif's registered addresses. Addresses held by another vif
+ * are refused: their indexes in a[] are stored in conflict_idx (room for n)
+ * and counted in *nconflict; everything else is registered. Returns 0, or
+ * -1 if the IP table is full (nothing changed then).
+ */
+int dp_vif_set_addrs(struct dp *dp, struct dp_vif *vif, const struct ipnb_addr *a, size_t n,
+		     size_t *conflict_idx, size_t *nconflict);
+size_t dp_vif_addrs(const struct dp_vif *vif, const struct ipnb_addr **a);
+/* The vif that holds a, if any (for conflict messages). */
+struct dp_vif *dp_addr_owner(const struct dp *dp, const struct ipnb_addr *a);
+void dp_vif_id(const struct dp_vif *vif, uint16_t *domid, uint32_t *devid);
+const uint8_t *dp_vif_mac(const struct dp_vif *vif);
+
+/*
+ * Maps the rings, checks the attach invariant and binds the channels.
+ * Returns 0, or -1 with a message for hotplug-error in err.
+ */
+int dp_vif_connect(struct dp *dp, struct dp_vif *vif, const struct dp_vif_cfg *cfg, char *err,
+		   size_t errlen);
+void dp_vif_disconnect(struct dp *dp, struct dp_vif *vif);
+bool dp_vif_connected(const struct dp_vif *vif);
+bool dp_vif_carrier(const struct dp_vif *vif);
+const struct dp_stats *dp_vif_stats(const struct dp_vif *vif);
+size_t dp_vif_queued(const struct dp_vif *vif);
+
+/* The event-channel fd is readable: collect kicks. */
+void dp_handle_events(struct dp *dp);
+/*
+ * Does pending ring work, in bounded rounds so one busy guest cannot starve
+ * the others or the control path. Returns how long (ms) the main loop may
+ * sleep: 0 if work remains, -1 if nothing is time-dependent.
+ */
+int dp_run(struct dp *dp);
+
+const char *dp_drop_name(enum dp_drop d);
+
+#endif

@@ -1,0 +1,115 @@
+/*
+ * frame.h - Ethernet/ARP/IPv4/IPv6 frames in backend-owned memory: parsing,
+ * checksum completion, L2 rewrite, and the ARP / neighbour-advertisement
+ * replies the backend sends on behalf of the L3 switch.
+ *
+ * Usage contract:
+ *  - Pure functions: no logging, no allocation, no global state.
+ *  - Every input is hostile: a frame_parse() of any byte string of any
+ *    length returns a verdict and never reads outside [buf, buf + len).
+ *  - Only the bytes the caller passes are read. Callers pass at least the
+ *    gathered header (the data path gathers FRAME_HDR_GATHER bytes, or the
+ *    whole frame if shorter) and the whole frame where checksums are
+ *    involved.
+ *  - VLAN-tagged frames are not supported: they parse as FRAME_OTHER.
+ */
+#ifndef IPNB_FRAME_H
+#define IPNB_FRAME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ipnb/addr.h"
+
+#define FRAME_ETH_HLEN	 14
+#define FRAME_ETH_ALEN	 6
+#define FRAME_HDR_GATHER 128 /* bytes gathered before parsing (brief, section 4) */
+#define FRAME_ARP_LEN	 42  /* Ethernet + ARP for IPv4 over Ethernet */
+#define FRAME_MIN_LEN	 60  /* Ethernet minimum without FCS; builders pad to it */
+#define FRAME_NA_LEN	 86  /* Ethernet + IPv6 + NA with target link-layer option */
+
+#define FRAME_ETHERTYPE_IPV4 0x0800
+#define FRAME_ETHERTYPE_ARP  0x0806
+#define FRAME_ETHERTYPE_IPV6 0x86dd
+
+enum frame_kind {
+	FRAME_OTHER = 0, /* valid Ethernet, not something the switch routes */
+	FRAME_IPV4,
+	FRAME_IPV6,
+	FRAME_ARP,
+};
+
+enum frame_err {
+	FRAME_OK = 0,
+	FRAME_ESHORT = -1,   /* shorter than the headers it announces */
+	FRAME_EMALFORM = -2, /* bad version, IHL, ARP sizes, lengths, ... */
+};
+
+struct frame_info {
+	enum frame_kind kind;
+	uint16_t ethertype;
+	uint8_t eth_dst[FRAME_ETH_ALEN];
+	uint8_t eth_src[FRAME_ETH_ALEN];
+	bool dst_is_group; /* broadcast or multicast destination MAC */
+
+	/* FRAME_IPV4 / FRAME_IPV6 */
+	struct ipnb_addr src;	 /* IP source (ARP: sender protocol address) */
+	struct ipnb_addr dst;	 /* IP destination (ARP: target protocol address) */
+	uint8_t l4_proto;	 /* IPPROTO_* after IPv6 extension headers */
+	size_t l3_off;		 /* always FRAME_ETH_HLEN today */
+	size_t l4_off;		 /* start of the L4 header within the frame */
+	size_t ip_total_len;	 /* L3 header + payload as the IP header states */
+	bool ip_fragment;	 /* IPv4 MF/offset or IPv6 fragment header */
+
+	/* FRAME_ARP (Ethernet/IPv4 only) */
+	uint16_t arp_op;		   /* 1 request, 2 reply */
+	uint8_t arp_sha[FRAME_ETH_ALEN];   /* sender hardware address */
+
+	/* ICMPv6 neighbour discovery (FRAME_IPV6, l4_proto 58) */
+	uint8_t icmp6_type;		   /* 0 if not ICMPv6 or not parsed */
+	struct ipnb_addr nd_target;	   /* NS/NA target address */
+	bool nd_has_sll;		   /* NS carried a source link-layer option */
+	uint8_t nd_sll[FRAME_ETH_ALEN];
+};
+
+/* Parses the headers of an Ethernet frame. Returns FRAME_OK or a frame_err. */
+int frame_parse(const uint8_t *buf, size_t len, struct frame_info *fi);
+
+/*
+ * Completes the L4 checksum of a TCP or UDP packet whose checksum field holds
+ * only a partial value (netif NETTXF_csum_blank). The whole frame must be in
+ * buf. The checksum is recomputed from scratch over the pseudo-header and the
+ * L4 segment, so whatever the guest left in the field does not matter.
+ * Returns FRAME_OK, FRAME_OTHER-like frames (not TCP/UDP) leave the buffer
+ * untouched and return FRAME_OK; impossible lengths return FRAME_EMALFORM.
+ */
+int frame_csum_complete(uint8_t *buf, size_t len, const struct frame_info *fi);
+
+/* Rewrites the Ethernet destination and source addresses in place. */
+void frame_set_l2(uint8_t *buf, const uint8_t dst[FRAME_ETH_ALEN],
+		  const uint8_t src[FRAME_ETH_ALEN]);
+
+/*
+ * Builds an ARP reply "target_ip is at our_mac" to the requester described
+ * by req (a parsed ARP request). Writes FRAME_MIN_LEN bytes (padded with
+ * zeros) to out, which must hold FRAME_MIN_LEN bytes; returns the length.
+ */
+size_t frame_build_arp_reply(uint8_t *out, const struct frame_info *req,
+			     const uint8_t our_mac[FRAME_ETH_ALEN]);
+
+/*
+ * Builds a solicited neighbour advertisement answering the parsed neighbour
+ * solicitation req: target req->nd_target is at our_mac, sent from
+ * req->nd_target to req->src / req->eth_src, with the Solicited and Override
+ * flags set, the Router flag as given, and a target link-layer address
+ * option. out must hold FRAME_NA_LEN bytes; returns FRAME_NA_LEN.
+ */
+size_t frame_build_na(uint8_t *out, const struct frame_info *req,
+		      const uint8_t our_mac[FRAME_ETH_ALEN], bool router);
+
+/* Internet checksum helpers, exposed for tests and the NIC path. */
+uint32_t frame_csum_add(uint32_t sum, const uint8_t *data, size_t len);
+uint16_t frame_csum_fold(uint32_t sum);
+
+#endif

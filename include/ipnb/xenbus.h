@@ -1,0 +1,32 @@
+/*
+ * xenbus.h - the control path: vif discovery and the xenbus state machine
+ * in xenstore, joined to the data path only through dp_vif_connect() and
+ * dp_vif_disconnect().
+ *
+ * Usage contract: xb_new() opens xenstore and sets the watches; the main
+ * loop calls xb_handle_events() when xb_fd() is readable and xb_process()
+ * after every loop iteration (it does nothing unless something changed).
+ * xb_on_disable() is the data path's dp_disable_cb.
+ */
+#ifndef IPNB_XENBUS_H
+#define IPNB_XENBUS_H
+
+#include <stdint.h>
+
+#include "ipnb/dp.h"
+
+struct xb;
+
+struct xb *xb_new(struct dp *dp);
+void xb_free(struct xb *xb);
+int xb_fd(struct xb *xb);
+void xb_handle_events(struct xb *xb);
+void xb_process(struct xb *xb);
+void xb_on_disable(void *arg, struct dp_vif *vif, const char *why);
+
+/* Calls fn for every known vif with its published backend state. */
+void xb_foreach(struct xb *xb,
+		void (*fn)(void *arg, uint16_t domid, uint32_t devid, int state, struct dp_vif *dv),
+		void *arg);
+
+#endif

@@ -1,0 +1,978 @@
+/*
+ * dp.c - the data path (see include/ipnb/dp.h): TX ring -> backend packet
+ * buffers -> switch -> per-vif RX queue -> RX ring, with batched grant
+ * copies in both directions.
+ *
+ * Ownership of packet data: a packet is grant-copied out of the sender's
+ * pages into a buffer this daemon allocated, and is parsed, checked and
+ * rewritten only there. The receiver's pages are written by a second grant
+ * copy from that buffer. A guest therefore never sees another guest's
+ * grants, and cannot change a header after it has been checked.
+ */
+#include "ipnb/dp.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <xenevtchn.h>
+#include <xengnttab.h>
+
+#include "ipnb/iptable.h"
+#include "ipnb/log.h"
+#include "ipnb/txreq.h"
+
+#define DP_TX_BATCH	   64	/* packets per TX pass and vif */
+#define DP_RX_BATCH	   64	/* packets per RX pass and vif */
+#define DP_RXQ_MAX	   256	/* queued packets per vif */
+#define DP_MAX_PKTS	   8192 /* packet buffers in existence, all vifs */
+#define DP_RXQ_TIMEOUT_MS  2000 /* a queued packet older than this is dropped */
+#define DP_STALL_MS	   10000 /* no RX buffers this long: carrier off */
+#define DP_ROUNDS	   8	/* passes over all vifs per dp_run() */
+#define DP_IPT_MAX	   4096 /* registered addresses, all vifs */
+#define DP_RX_MAX_SLOTS	   XEN_NETIF_NR_SLOTS_MIN
+
+struct dp_pkt {
+	struct dp_pkt *next;
+	uint64_t enq_ms;
+	uint32_t len;
+	uint16_t rx_flags; /* NETRXF_* for the first response */
+	uint8_t data[];
+};
+
+struct dp_vif {
+	struct dp_vif *next;
+	uint16_t domid;
+	uint32_t devid;
+	uint8_t mac[FRAME_ETH_ALEN];
+	struct ipnb_addr addrs[DP_MAX_ADDRS];
+	size_t naddrs;
+
+	bool connected, disabled, carrier;
+	struct dp_vif_cfg cfg;
+	netif_tx_back_ring_t tx;
+	netif_rx_back_ring_t rx;
+	void *tx_page, *rx_page;
+	evtchn_port_t port_tx, port_rx; /* local ports; equal unless split */
+	bool tx_work;			/* kicked, or budget ran out */
+
+	struct dp_pkt *q_head, *q_tail;
+	size_t q_len;
+	uint64_t rx_progress_ms; /* last time RX buffers were available */
+
+	struct dp_stats st;
+};
+
+struct dp {
+	xengnttab_handle *gt;
+	xenevtchn_handle *xce;
+	struct ipt ipt;
+	struct dp_vif *vifs;
+	uint8_t mac[FRAME_ETH_ALEN];
+	size_t npkts;
+	dp_disable_cb on_disable;
+	void *cb_arg;
+	/* Scratch for one batch; sized for the worst case of either path. */
+	xengnttab_grant_copy_segment_t segs[DP_TX_BATCH * TXREQ_MAX_SLOTS];
+	struct txreq_pkt txp[DP_TX_BATCH];
+	struct dp_pkt *batch[DP_TX_BATCH];
+	unsigned int batch_segs[DP_TX_BATCH];
+	netif_rx_response_t rxrsp[DP_RX_BATCH * DP_RX_MAX_SLOTS];
+};
+
+static const char *const drop_names[DP_DROP_COUNT] = {
+	[DP_DROP_TX_BAD_REQ] = "tx_bad_request", [DP_DROP_TX_COPY] = "tx_copy_failed",
+	[DP_DROP_MALFORMED] = "malformed",	 [DP_DROP_SPOOF_MAC] = "spoofed_mac",
+	[DP_DROP_SPOOF_IP] = "spoofed_ip",	 [DP_DROP_SPOOF_ARP] = "spoofed_arp",
+	[DP_DROP_GROUP] = "broadcast_multicast", [DP_DROP_NO_ROUTE] = "no_route",
+	[DP_DROP_PROTO] = "unsupported_protocol", [DP_DROP_RXQ_FULL] = "rx_queue_full",
+	[DP_DROP_RX_TIMEOUT] = "rx_timeout",	 [DP_DROP_RX_TOO_BIG] = "rx_too_big",
+	[DP_DROP_RX_COPY] = "rx_copy_failed",	 [DP_DROP_CARRIER_OFF] = "carrier_off",
+	[DP_DROP_NOMEM] = "no_buffer",
+};
+
+const char *dp_drop_name(enum dp_drop d)
+{
+	return (unsigned int)d < DP_DROP_COUNT ? drop_names[d] : "?";
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- packet buffers ------------------------------------------------------ */
+
+static struct dp_pkt *pkt_alloc(struct dp *dp, uint32_t len)
+{
+	struct dp_pkt *p;
+
+	if (dp->npkts >= DP_MAX_PKTS)
+		return NULL;
+	p = malloc(sizeof(*p) + len);
+	if (!p)
+		return NULL;
+	p->next = NULL;
+	p->len = len;
+	p->rx_flags = 0;
+	p->enq_ms = 0;
+	dp->npkts++;
+	return p;
+}
+
+static void pkt_free(struct dp *dp, struct dp_pkt *p)
+{
+	free(p);
+	dp->npkts--;
+}
+
+/* ---- setup and teardown -------------------------------------------------- */
+
+struct dp *dp_new(const uint8_t backend_mac[FRAME_ETH_ALEN], dp_disable_cb cb, void *cb_arg)
+{
+	struct dp *dp = calloc(1, sizeof(*dp));
+	int fl;
+
+	if (!dp)
+		return NULL;
+	memcpy(dp->mac, backend_mac, FRAME_ETH_ALEN);
+	dp->on_disable = cb;
+	dp->cb_arg = cb_arg;
+	if (ipt_init(&dp->ipt, DP_IPT_MAX) != IPT_OK)
+		goto fail;
+	dp->gt = xengnttab_open(NULL, 0);
+	if (!dp->gt)
+		goto fail;
+	dp->xce = xenevtchn_open(NULL, 0);
+	if (!dp->xce)
+		goto fail;
+	/* xenevtchn_pending() reads the device: non-blocking, so that
+	 * dp_handle_events() can drain every pending port and stop. */
+	fl = fcntl(xenevtchn_fd(dp->xce), F_GETFL);
+	if (fl < 0 || fcntl(xenevtchn_fd(dp->xce), F_SETFL, fl | O_NONBLOCK) < 0)
+		goto fail;
+	return dp;
+fail:
+	dp_free(dp);
+	return NULL;
+}
+
+void dp_free(struct dp *dp)
+{
+	if (!dp)
+		return;
+	while (dp->vifs)
+		dp_vif_free(dp, dp->vifs);
+	if (dp->xce)
+		xenevtchn_close(dp->xce);
+	if (dp->gt)
+		xengnttab_close(dp->gt);
+	ipt_fini(&dp->ipt);
+	free(dp);
+}
+
+int dp_evtchn_fd(const struct dp *dp)
+{
+	return xenevtchn_fd(dp->xce);
+}
+
+struct dp_vif *dp_vif_new(struct dp *dp, uint16_t domid, uint32_t devid,
+			  const uint8_t mac[FRAME_ETH_ALEN])
+{
+	struct dp_vif *v = calloc(1, sizeof(*v));
+
+	if (!v)
+		return NULL;
+	v->domid = domid;
+	v->devid = devid;
+	memcpy(v->mac, mac, FRAME_ETH_ALEN);
+	v->next = dp->vifs;
+	dp->vifs = v;
+	return v;
+}
+
+void dp_vif_set_mac(struct dp_vif *vif, const uint8_t mac[FRAME_ETH_ALEN])
+{
+	memcpy(vif->mac, mac, FRAME_ETH_ALEN);
+}
+
+void dp_vif_id(const struct dp_vif *vif, uint16_t *domid, uint32_t *devid)
+{
+	*domid = vif->domid;
+	*devid = vif->devid;
+}
+
+const uint8_t *dp_vif_mac(const struct dp_vif *vif)
+{
+	return vif->mac;
+}
+
+static void queue_flush(struct dp *dp, struct dp_vif *v, enum dp_drop why)
+{
+	while (v->q_head) {
+		struct dp_pkt *p = v->q_head;
+
+		v->q_head = p->next;
+		pkt_free(dp, p);
+		v->st.drops[why]++;
+	}
+	v->q_tail = NULL;
+	v->q_len = 0;
+}
+
+void dp_vif_free(struct dp *dp, struct dp_vif *vif)
+{
+	struct dp_vif **pp;
+
+	dp_vif_disconnect(dp, vif);
+	ipt_del_owner(&dp->ipt, vif);
+	for (pp = &dp->vifs; *pp; pp = &(*pp)->next) {
+		if (*pp == vif) {
+			*pp = vif->next;
+			break;
+		}
+	}
+	free(vif);
+}
+
+int dp_vif_set_addrs(struct dp *dp, struct dp_vif *vif, const struct ipnb_addr *a, size_t n,
+		     size_t *conflict_idx, size_t *nconflict)
+{
+	size_t nc = 0;
+
+	if (n > DP_MAX_ADDRS)
+		n = DP_MAX_ADDRS;
+	if (dp->ipt.count - vif->naddrs + n > DP_IPT_MAX)
+		return -1;
+	ipt_del_owner(&dp->ipt, vif);
+	vif->naddrs = 0;
+	for (size_t i = 0; i < n; i++) {
+		int r = ipt_add(&dp->ipt, &a[i], vif, NULL);
+
+		if (r == IPT_OK)
+			vif->addrs[vif->naddrs++] = a[i];
+		else
+			conflict_idx[nc++] = i;
+	}
+	*nconflict = nc;
+	return 0;
+}
+
+size_t dp_vif_addrs(const struct dp_vif *vif, const struct ipnb_addr **a)
+{
+	*a = vif->addrs;
+	return vif->naddrs;
+}
+
+struct dp_vif *dp_addr_owner(const struct dp *dp, const struct ipnb_addr *a)
+{
+	return ipt_lookup(&dp->ipt, a);
+}
+
+bool dp_vif_connected(const struct dp_vif *vif)
+{
+	return vif->connected;
+}
+
+bool dp_vif_carrier(const struct dp_vif *vif)
+{
+	return vif->connected && vif->carrier;
+}
+
+const struct dp_stats *dp_vif_stats(const struct dp_vif *vif)
+{
+	return &vif->st;
+}
+
+size_t dp_vif_queued(const struct dp_vif *vif)
+{
+	return vif->q_len;
+}
+
+static void unmap_page(struct dp *dp, void **page)
+{
+	if (*page) {
+		xengnttab_unmap(dp->gt, *page, 1);
+		*page = NULL;
+	}
+}
+
+void dp_vif_disconnect(struct dp *dp, struct dp_vif *v)
+{
+	if (v->port_tx)
+		xenevtchn_unbind(dp->xce, v->port_tx);
+	if (v->port_rx && v->port_rx != v->port_tx)
+		xenevtchn_unbind(dp->xce, v->port_rx);
+	v->port_tx = v->port_rx = 0;
+	unmap_page(dp, &v->tx_page);
+	unmap_page(dp, &v->rx_page);
+	queue_flush(dp, v, DP_DROP_CARRIER_OFF);
+	v->connected = false;
+	v->carrier = false;
+	v->tx_work = false;
+}
+
+/*
+ * The attach invariant: a frontend may have set up its ring before we map it
+ * (even with requests already posted), so we adopt its indexes rather than
+ * reinitialising the ring. What it cannot legally have is more outstanding
+ * requests than slots, or responses we never produced.
+ */
+static bool ring_attach_ok(RING_IDX req_prod, RING_IDX rsp_prod, unsigned int size)
+{
+	return req_prod - rsp_prod <= size;
+}
+
+int dp_vif_connect(struct dp *dp, struct dp_vif *v, const struct dp_vif_cfg *cfg, char *err,
+		   size_t errlen)
+{
+	netif_tx_sring_t *txs;
+	netif_rx_sring_t *rxs;
+	xenevtchn_port_or_error_t p;
+
+	if (v->connected)
+		dp_vif_disconnect(dp, v);
+	v->cfg = *cfg;
+	v->disabled = false;
+	v->tx_page = xengnttab_map_grant_ref(dp->gt, v->domid, cfg->tx_ref, PROT_READ | PROT_WRITE);
+	if (!v->tx_page) {
+		snprintf(err, errlen, "mapping tx-ring-ref %u: %s", cfg->tx_ref, strerror(errno));
+		goto fail;
+	}
+	v->rx_page = xengnttab_map_grant_ref(dp->gt, v->domid, cfg->rx_ref, PROT_READ | PROT_WRITE);
+	if (!v->rx_page) {
+		snprintf(err, errlen, "mapping rx-ring-ref %u: %s", cfg->rx_ref, strerror(errno));
+		goto fail;
+	}
+	txs = v->tx_page;
+	rxs = v->rx_page;
+	/* Read the indexes once each: the guest can change them at any time. */
+	{
+		RING_IDX tq = *(volatile RING_IDX *)&txs->req_prod;
+		RING_IDX tr = *(volatile RING_IDX *)&txs->rsp_prod;
+		RING_IDX rq = *(volatile RING_IDX *)&rxs->req_prod;
+		RING_IDX rr = *(volatile RING_IDX *)&rxs->rsp_prod;
+
+		BACK_RING_ATTACH(&v->tx, txs, tr, XEN_PAGE_SIZE_BYTES);
+		BACK_RING_ATTACH(&v->rx, rxs, rr, XEN_PAGE_SIZE_BYTES);
+		if (!ring_attach_ok(tq, tr, RING_SIZE(&v->tx)) ||
+		    !ring_attach_ok(rq, rr, RING_SIZE(&v->rx))) {
+			snprintf(err, errlen,
+				 "rings in an impossible state (tx req %u rsp %u, rx req %u rsp %u)",
+				 tq, tr, rq, rr);
+			goto fail;
+		}
+	}
+	p = xenevtchn_bind_interdomain(dp->xce, v->domid, cfg->evtchn_tx);
+	if (p < 0) {
+		snprintf(err, errlen, "binding event channel %u: %s", cfg->evtchn_tx,
+			 strerror(errno));
+		goto fail;
+	}
+	v->port_tx = v->port_rx = (evtchn_port_t)p;
+	if (cfg->evtchn_rx != cfg->evtchn_tx) {
+		p = xenevtchn_bind_interdomain(dp->xce, v->domid, cfg->evtchn_rx);
+		if (p < 0) {
+			snprintf(err, errlen, "binding event channel %u: %s", cfg->evtchn_rx,
+				 strerror(errno));
+			goto fail;
+		}
+		v->port_rx = (evtchn_port_t)p;
+	}
+	v->connected = true;
+	v->carrier = true;
+	v->tx_work = true; /* requests may already be waiting */
+	v->rx_progress_ms = now_ms();
+	return 0;
+fail:
+	dp_vif_disconnect(dp, v);
+	return -1;
+}
+
+/* Stops all ring processing for a guest that broke the protocol. */
+static void vif_disable(struct dp *dp, struct dp_vif *v, const char *why)
+{
+	if (v->disabled)
+		return;
+	v->disabled = true;
+	log_warnx("vif %u/%u disabled: %s", v->domid, v->devid, why);
+	dp_vif_disconnect(dp, v);
+	if (dp->on_disable)
+		dp->on_disable(dp->cb_arg, v, why);
+}
+
+/* ---- RX queue ------------------------------------------------------------ */
+
+static void vif_enqueue(struct dp *dp, struct dp_vif *dst, struct dp_pkt *p)
+{
+	enum dp_drop why;
+
+	if (!dst->connected)
+		why = DP_DROP_NO_ROUTE;
+	else if (!dst->carrier)
+		why = DP_DROP_CARRIER_OFF;
+	else if (dst->q_len >= DP_RXQ_MAX)
+		why = DP_DROP_RXQ_FULL;
+	else {
+		p->enq_ms = now_ms();
+		p->next = NULL;
+		if (dst->q_tail)
+			dst->q_tail->next = p;
+		else
+			dst->q_head = p;
+		dst->q_tail = p;
+		dst->q_len++;
+		return;
+	}
+	dst->st.drops[why]++;
+	pkt_free(dp, p);
+}
+
+/* ---- switching ----------------------------------------------------------- */
+
+static bool vif_owns(const struct dp *dp, const struct dp_vif *v, const struct ipnb_addr *a)
+{
+	return ipt_lookup(&dp->ipt, a) == v;
+}
+
+static bool is_unspecified(const struct ipnb_addr *a)
+{
+	static const uint8_t zero[16];
+
+	return memcmp(a->bytes, zero, a->family == AF_INET ? 4 : 16) == 0;
+}
+
+static bool is_link_local6(const struct ipnb_addr *a)
+{
+	return a->family == AF_INET6 && a->bytes[0] == 0xfe && (a->bytes[1] & 0xc0) == 0x80;
+}
+
+static void reply(struct dp *dp, struct dp_vif *v, const uint8_t *frame, size_t len)
+{
+	struct dp_pkt *r = pkt_alloc(dp, (uint32_t)len);
+
+	if (!r) {
+		v->st.drops[DP_DROP_NOMEM]++;
+		return;
+	}
+	memcpy(r->data, frame, len);
+	r->rx_flags = NETRXF_data_validated;
+	vif_enqueue(dp, v, r);
+}
+
+/* ARP from a guest. Answers requests for every address except the guest's
+ * own with the backend MAC (the backend is every guest's only neighbour).
+ * Requests for its own addresses are duplicate-address probes or
+ * announcements, and answering them would make the guest think its address
+ * is taken. */
+static void switch_arp(struct dp *dp, struct dp_vif *v, const struct frame_info *fi)
+{
+	uint8_t out[FRAME_MIN_LEN];
+	bool probe = is_unspecified(&fi->src);
+
+	if (!probe && !vif_owns(dp, v, &fi->src)) {
+		v->st.drops[DP_DROP_SPOOF_ARP]++;
+		return;
+	}
+	if (fi->arp_op != 1 || vif_owns(dp, v, &fi->dst)) {
+		v->st.drops[DP_DROP_GROUP]++;
+		return;
+	}
+	/* A probe for an address someone else holds must learn it is taken;
+	 * a probe for a free address must not be told otherwise. */
+	if (probe && !ipt_lookup(&dp->ipt, &fi->dst)) {
+		v->st.drops[DP_DROP_GROUP]++;
+		return;
+	}
+	frame_build_arp_reply(out, fi, dp->mac);
+	reply(dp, v, out, sizeof(out));
+	v->st.arp_replies++;
+}
+
+/* Neighbour solicitations get the same treatment as ARP requests. Other
+ * ICMPv6 ND/MLD traffic is link-local housekeeping with nobody to talk to. */
+static bool switch_nd(struct dp *dp, struct dp_vif *v, const struct frame_info *fi)
+{
+	uint8_t out[FRAME_NA_LEN];
+
+	if (fi->l4_proto != IPPROTO_ICMPV6 || fi->ip_fragment)
+		return false;
+	if (fi->icmp6_type != 135) {
+		if (fi->icmp6_type >= 130 && fi->icmp6_type <= 143) {
+			v->st.drops[DP_DROP_GROUP]++;
+			return true;
+		}
+		return false;
+	}
+	if (vif_owns(dp, v, &fi->nd_target) ||
+	    (is_unspecified(&fi->src) && !ipt_lookup(&dp->ipt, &fi->nd_target))) {
+		v->st.drops[DP_DROP_GROUP]++;
+		return true;
+	}
+	frame_build_na(out, fi, dp->mac, false);
+	reply(dp, v, out, sizeof(out));
+	v->st.na_replies++;
+	return true;
+}
+
+/* Decides the RX flags for delivering p to dst, completing a blank checksum
+ * if dst cannot take it blank. Returns false if the packet must be dropped. */
+static bool csum_for(struct dp_vif *dst, struct dp_pkt *p, uint16_t tx_flags,
+		     const struct frame_info *fi)
+{
+	p->rx_flags = 0;
+	if (tx_flags & NETTXF_csum_blank) {
+		bool ok = fi->kind == FRAME_IPV6 ? dst->cfg.rx_ipv6_csum_offload
+						 : dst->cfg.rx_csum_offload;
+		if (ok) {
+			p->rx_flags = NETRXF_csum_blank | NETRXF_data_validated;
+			return true;
+		}
+		if (frame_csum_complete(p->data, p->len, fi) != FRAME_OK)
+			return false;
+		p->rx_flags = NETRXF_data_validated;
+	} else if (tx_flags & NETTXF_data_validated) {
+		p->rx_flags = NETRXF_data_validated;
+	}
+	return true;
+}
+
+/* One packet from vif v, now in backend memory. Consumes p. */
+static void switch_pkt(struct dp *dp, struct dp_vif *v, struct dp_pkt *p, uint16_t tx_flags)
+{
+	struct frame_info fi;
+	struct dp_vif *dst;
+	enum dp_drop why;
+
+	if (frame_parse(p->data, p->len, &fi) != FRAME_OK) {
+		why = DP_DROP_MALFORMED;
+		goto drop;
+	}
+	if (memcmp(fi.eth_src, v->mac, FRAME_ETH_ALEN) != 0) {
+		why = DP_DROP_SPOOF_MAC;
+		goto drop;
+	}
+	switch (fi.kind) {
+	case FRAME_ARP:
+		switch_arp(dp, v, &fi);
+		pkt_free(dp, p);
+		return;
+	case FRAME_IPV6:
+		/* Link-local and unspecified sources are only good for ND with
+		 * the backend itself. */
+		if ((is_link_local6(&fi.src) || is_unspecified(&fi.src)) && switch_nd(dp, v, &fi)) {
+			pkt_free(dp, p);
+			return;
+		}
+		if (!vif_owns(dp, v, &fi.src)) {
+			why = DP_DROP_SPOOF_IP;
+			goto drop;
+		}
+		if (switch_nd(dp, v, &fi)) {
+			pkt_free(dp, p);
+			return;
+		}
+		break;
+	case FRAME_IPV4:
+		if (!vif_owns(dp, v, &fi.src)) {
+			why = DP_DROP_SPOOF_IP;
+			goto drop;
+		}
+		break;
+	default:
+		why = DP_DROP_PROTO;
+		goto drop;
+	}
+
+	dst = ipt_lookup(&dp->ipt, &fi.dst);
+	if (!dst) {
+		why = fi.dst_is_group || (fi.kind == FRAME_IPV4 && fi.dst.bytes[0] >= 224) ||
+				      (fi.kind == FRAME_IPV6 && fi.dst.bytes[0] == 0xff)
+			      ? DP_DROP_GROUP
+			      : DP_DROP_NO_ROUTE;
+		goto drop;
+	}
+	if (!csum_for(dst, p, tx_flags, &fi)) {
+		why = DP_DROP_MALFORMED;
+		goto drop;
+	}
+	frame_set_l2(p->data, dst->mac, dp->mac);
+	vif_enqueue(dp, dst, p);
+	return;
+drop:
+	v->st.drops[why]++;
+	pkt_free(dp, p);
+}
+
+/* ---- TX ------------------------------------------------------------------ */
+
+static void tx_respond(netif_tx_back_ring_t *r, uint16_t id, int16_t status)
+{
+	netif_tx_response_t *rsp = RING_GET_RESPONSE(r, r->rsp_prod_pvt);
+
+	rsp->id = id;
+	rsp->status = status;
+	r->rsp_prod_pvt++;
+}
+
+/* Answers every slot one packet consumed, in ring order: data slots echo
+ * their id, extra-info slots get NETIF_RSP_NULL. */
+static void tx_respond_pkt(struct dp_vif *v, const struct txreq_pkt *t, int16_t status)
+{
+	unsigned int e = 0, f = 0;
+
+	for (unsigned int pos = 0; pos < t->consumed; pos++) {
+		if (e < t->nextras && t->extra_pos[e] == pos) {
+			tx_respond(&v->tx, 0, NETIF_RSP_NULL);
+			e++;
+		} else if (pos == 0) {
+			tx_respond(&v->tx, t->first.id, status);
+		} else {
+			f++;
+			tx_respond(&v->tx, t->frags[f].id, status);
+		}
+	}
+}
+
+/* One TX pass over vif v: up to DP_TX_BATCH packets. */
+static void vif_tx(struct dp *dp, struct dp_vif *v)
+{
+	RING_IDX prod, cons;
+	unsigned int n = 0, nseg = 0;
+	int notify, more;
+
+	if (!v->connected)
+		return;
+	v->tx_work = false;
+	prod = *(volatile RING_IDX *)&v->tx.sring->req_prod;
+	xen_rmb(); /* see the requests the producer index covers */
+	cons = v->tx.req_cons;
+	if (prod - cons > RING_SIZE(&v->tx)) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "TX producer index %u is %u slots ahead of us", prod,
+			 prod - cons);
+		vif_disable(dp, v, why);
+		return;
+	}
+
+	while (cons != prod && n < DP_TX_BATCH) {
+		struct txreq_pkt *t = &dp->txp[n];
+		enum txreq_verdict vd = txreq_collect(&v->tx, cons, prod, false, t);
+		struct dp_pkt *p = NULL;
+
+		if (vd == TXREQ_FATAL) {
+			char why[96];
+
+			snprintf(why, sizeof(why), "TX request at %u: %s", cons,
+				 txreq_reason_name(t->reason));
+			/* Nothing more is answered on a disabled vif; drop the
+			 * batch collected so far. */
+			for (unsigned int i = 0; i < n; i++)
+				if (dp->batch[i])
+					pkt_free(dp, dp->batch[i]);
+			vif_disable(dp, v, why);
+			return;
+		}
+		cons += t->consumed;
+		if (vd == TXREQ_OK) {
+			p = pkt_alloc(dp, t->total);
+			if (!p)
+				v->st.drops[DP_DROP_NOMEM]++;
+		} else {
+			v->st.drops[DP_DROP_TX_BAD_REQ]++;
+		}
+		dp->batch[n] = p;
+		dp->batch_segs[n] = 0;
+		if (p) {
+			uint32_t off = 0;
+
+			for (unsigned int i = 0; i < t->nfrags; i++) {
+				xengnttab_grant_copy_segment_t *s = &dp->segs[nseg++];
+
+				s->source.foreign.ref = t->frags[i].gref;
+				s->source.foreign.offset = t->frags[i].offset;
+				s->source.foreign.domid = v->domid;
+				s->dest.virt = p->data + off;
+				s->len = t->frags[i].size;
+				s->flags = GNTCOPY_source_gref;
+				s->status = GNTST_general_error;
+				off += t->frags[i].size;
+			}
+			dp->batch_segs[n] = t->nfrags;
+		}
+		n++;
+	}
+	v->tx.req_cons = cons;
+	if (n == 0)
+		goto done;
+
+	if (nseg && xengnttab_grant_copy(dp->gt, nseg, dp->segs) != 0) {
+		/* The whole batch failed: mark every segment so each packet is
+		 * answered with an error below. */
+		for (unsigned int i = 0; i < nseg; i++)
+			dp->segs[i].status = GNTST_general_error;
+	}
+
+	/* Answer the guest before switching: its buffers are free once the
+	 * data is in ours. */
+	nseg = 0;
+	for (unsigned int i = 0; i < n; i++) {
+		struct txreq_pkt *t = &dp->txp[i];
+		int16_t status = dp->batch[i] ? NETIF_RSP_OKAY : NETIF_RSP_ERROR;
+
+		for (unsigned int s = 0; s < dp->batch_segs[i]; s++)
+			if (dp->segs[nseg + s].status != GNTST_okay)
+				status = NETIF_RSP_ERROR;
+		nseg += dp->batch_segs[i];
+		if (dp->batch[i] && status != NETIF_RSP_OKAY) {
+			v->st.drops[DP_DROP_TX_COPY]++;
+			pkt_free(dp, dp->batch[i]);
+			dp->batch[i] = NULL;
+		}
+		tx_respond_pkt(v, t, status);
+	}
+	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&v->tx, notify);
+	if (notify)
+		xenevtchn_notify(dp->xce, v->port_tx);
+
+	for (unsigned int i = 0; i < n; i++) {
+		if (!dp->batch[i])
+			continue;
+		v->st.tx_pkts++;
+		v->st.tx_bytes += dp->batch[i]->len;
+		switch_pkt(dp, v, dp->batch[i], dp->txp[i].first.flags);
+	}
+done:
+	/* Sets req_event so the next request kicks us, then looks again in
+	 * case one arrived before req_event was visible. */
+	RING_FINAL_CHECK_FOR_REQUESTS(&v->tx, more);
+	if (more)
+		v->tx_work = true;
+}
+
+/* ---- RX ------------------------------------------------------------------ */
+
+static void vif_rx_expire(struct dp *dp, struct dp_vif *v, uint64_t now)
+{
+	while (v->q_head && now - v->q_head->enq_ms > DP_RXQ_TIMEOUT_MS) {
+		struct dp_pkt *p = v->q_head;
+
+		v->q_head = p->next;
+		if (!v->q_head)
+			v->q_tail = NULL;
+		v->q_len--;
+		v->st.drops[DP_DROP_RX_TIMEOUT]++;
+		pkt_free(dp, p);
+	}
+	if (v->carrier && v->q_head == NULL)
+		return;
+	if (v->carrier && now - v->rx_progress_ms > DP_STALL_MS) {
+		log_info("vif %u/%u: no RX buffers for %u s, carrier off", v->domid, v->devid,
+			 DP_STALL_MS / 1000);
+		v->carrier = false;
+		queue_flush(dp, v, DP_DROP_CARRIER_OFF);
+	}
+}
+
+static unsigned int rx_slots_needed(const struct dp_vif *v, const struct dp_pkt *p)
+{
+	unsigned int n = (p->len + XEN_PAGE_SIZE_BYTES - 1) / XEN_PAGE_SIZE_BYTES;
+
+	if (n == 0)
+		n = 1;
+	if (n > 1 && (!v->cfg.rx_sg || n > DP_RX_MAX_SLOTS))
+		return 0;
+	return n;
+}
+
+/* One RX pass: moves queued packets into buffers the guest posted. */
+static void vif_rx(struct dp *dp, struct dp_vif *v)
+{
+	struct dp_pkt *done[DP_RX_BATCH];
+	unsigned int nd = 0, nseg = 0;
+	RING_IDX prod, cons;
+	int notify;
+
+	if (!v->connected)
+		return;
+	prod = *(volatile RING_IDX *)&v->rx.sring->req_prod;
+	xen_rmb();
+	cons = v->rx.req_cons;
+	if (prod - cons > RING_SIZE(&v->rx)) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "RX producer index %u is %u slots ahead of us", prod,
+			 prod - cons);
+		vif_disable(dp, v, why);
+		return;
+	}
+	if (prod != cons) {
+		v->rx_progress_ms = now_ms();
+		if (!v->carrier) {
+			log_info("vif %u/%u: RX buffers posted again, carrier on", v->domid,
+				 v->devid);
+			v->carrier = true;
+		}
+	}
+
+	while (v->q_head && nd < DP_RX_BATCH) {
+		struct dp_pkt *p = v->q_head;
+		unsigned int need = rx_slots_needed(v, p);
+		uint32_t off = 0;
+
+		if (need == 0) {
+			v->q_head = p->next;
+			v->q_len--;
+			v->st.drops[DP_DROP_RX_TOO_BIG]++;
+			pkt_free(dp, p);
+			continue;
+		}
+		if (prod - cons < need)
+			break;
+		v->q_head = p->next;
+		v->q_len--;
+		for (unsigned int i = 0; i < need; i++) {
+			netif_rx_request_t req;
+			xengnttab_grant_copy_segment_t *s = &dp->segs[nseg];
+			netif_rx_response_t *r = &dp->rxrsp[nseg];
+			uint32_t chunk = p->len - off;
+
+			if (chunk > XEN_PAGE_SIZE_BYTES)
+				chunk = XEN_PAGE_SIZE_BYTES;
+			RING_COPY_REQUEST(&v->rx, cons, &req);
+			cons++;
+			s->source.virt = p->data + off;
+			s->dest.foreign.ref = req.gref;
+			s->dest.foreign.offset = 0;
+			s->dest.foreign.domid = v->domid;
+			s->len = (uint16_t)chunk;
+			s->flags = GNTCOPY_dest_gref;
+			s->status = GNTST_general_error;
+			/* Build the whole response here so that no byte of it
+			 * comes from uninitialised memory. */
+			memset(r, 0, sizeof(*r));
+			r->id = req.id;
+			r->offset = 0;
+			r->flags = (i + 1 < need ? NETRXF_more_data : 0) | (i == 0 ? p->rx_flags : 0);
+			r->status = (int16_t)chunk;
+			off += chunk;
+			nseg++;
+		}
+		done[nd++] = p;
+	}
+	if (!v->q_head)
+		v->q_tail = NULL;
+	v->rx.req_cons = cons;
+	if (nd == 0)
+		goto wait;
+
+	if (xengnttab_grant_copy(dp->gt, nseg, dp->segs) != 0)
+		for (unsigned int i = 0; i < nseg; i++)
+			dp->segs[i].status = GNTST_general_error;
+
+	/* Responses go out in request order, so response k lands in the slot
+	 * of the request it consumed. */
+	nseg = 0;
+	for (unsigned int i = 0; i < nd; i++) {
+		struct dp_pkt *p = done[i];
+		unsigned int need = rx_slots_needed(v, p);
+		bool ok = true;
+
+		for (unsigned int s = 0; s < need; s++)
+			if (dp->segs[nseg + s].status != GNTST_okay)
+				ok = false;
+		for (unsigned int s = 0; s < need; s++) {
+			netif_rx_response_t *r = RING_GET_RESPONSE(&v->rx, v->rx.rsp_prod_pvt);
+
+			*r = dp->rxrsp[nseg + s];
+			if (!ok)
+				r->status = NETIF_RSP_ERROR;
+			v->rx.rsp_prod_pvt++;
+		}
+		nseg += need;
+		if (ok) {
+			v->st.rx_pkts++;
+			v->st.rx_bytes += p->len;
+		} else {
+			v->st.drops[DP_DROP_RX_COPY]++;
+		}
+		pkt_free(dp, p);
+	}
+	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&v->rx, notify);
+	if (notify)
+		xenevtchn_notify(dp->xce, v->port_rx);
+wait:
+	if (v->q_head || !v->carrier) {
+		/* Out of buffers: ask for a kick when the guest posts more,
+		 * then look once more in case it already did. */
+		v->rx.sring->req_event = v->rx.req_cons + 1;
+		xen_mb();
+		if (*(volatile RING_IDX *)&v->rx.sring->req_prod != v->rx.req_cons)
+			v->tx_work = true; /* run another round */
+	}
+}
+
+/* ---- events and scheduling ----------------------------------------------- */
+
+void dp_handle_events(struct dp *dp)
+{
+	xenevtchn_port_or_error_t port;
+
+	/* Each read returns one pending port; the channel stays masked until
+	 * unmasked, so a guest kicking in a loop costs one wakeup per pass. */
+	while ((port = xenevtchn_pending(dp->xce)) >= 0) {
+		for (struct dp_vif *v = dp->vifs; v; v = v->next) {
+			if (v->connected &&
+			    ((evtchn_port_t)port == v->port_tx || (evtchn_port_t)port == v->port_rx))
+				v->tx_work = true;
+		}
+		xenevtchn_unmask(dp->xce, (evtchn_port_t)port);
+	}
+}
+
+int dp_run(struct dp *dp)
+{
+	uint64_t now = now_ms();
+	bool queued = false, work = false;
+
+	for (int round = 0; round < DP_ROUNDS; round++) {
+		work = false;
+		for (struct dp_vif *v = dp->vifs; v; v = v->next) {
+			if (v->tx_work) {
+				vif_tx(dp, v);
+				work = true;
+			}
+		}
+		for (struct dp_vif *v = dp->vifs; v; v = v->next)
+			if (v->q_head)
+				vif_rx(dp, v);
+		if (!work)
+			break;
+	}
+	for (struct dp_vif *v = dp->vifs; v; v = v->next) {
+		if (!v->connected)
+			continue;
+		/* A vif with its carrier off has an empty queue; vif_rx() is
+		 * what notices that it posts buffers again. */
+		if (!v->carrier)
+			vif_rx(dp, v);
+		vif_rx_expire(dp, v, now);
+		if (v->q_head)
+			queued = true;
+		if (v->tx_work)
+			work = true;
+	}
+	if (work)
+		return 0;
+	return queued ? 100 : -1;
+}

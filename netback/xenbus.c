@@ -1,0 +1,657 @@
+/*
+ * xenbus.c - the control path: discovers vifs under dom0's backend/vif,
+ * runs each one's xenbus state machine (xbstate.c), registers its addresses
+ * from the backend `ip` key, and connects or disconnects its data path
+ * (dp.c). Every key is documented in docs/xenstore.md.
+ *
+ * Watch events are only hints: on each one the affected vif is marked
+ * dirty, and processing re-reads the current values. A guest rewriting its
+ * frontend keys in a loop therefore costs a re-read per batch of events and
+ * no memory.
+ */
+#include "ipnb/xenbus.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xenstore.h>
+
+#include "ipnb/addr.h"
+#include "ipnb/log.h"
+#include "ipnb/xbstate.h"
+
+#define XB_TOKEN_BACKEND "ipnb-be"
+#define XB_TOKEN_FRONT	 "ipnb-fe"
+#define XB_TOKEN_RELEASE "ipnb-rel"
+
+struct xb_vif {
+	struct xb_vif *next;
+	uint16_t domid;
+	uint32_t devid;
+	char *be;	  /* backend directory */
+	char *fe;	  /* frontend directory, once known and valid */
+	bool fe_watched;
+	bool dirty;
+	bool failed;	  /* connect failed or disabled: wait for a restart */
+	int published;	  /* backend state we last wrote */
+	char *ip_seen;	  /* `ip` value last processed */
+	bool ip_conflict; /* some address was refused as taken */
+	struct dp_vif *dp;
+};
+
+struct xb {
+	struct xs_handle *xs;
+	struct dp *dp;
+	char *root; /* /local/domain/0/backend/vif */
+	struct xb_vif *vifs;
+	bool rescan;
+};
+
+/* ---- xenstore helpers ------------------------------------------------------ */
+
+static char *xb_path(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *xb_path(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	if (!s)
+		fatal("out of memory");
+	return s;
+}
+
+/* Reads dir/key; NULL if absent. The caller frees. */
+static char *rd(struct xb *xb, const char *dir, const char *key)
+{
+	char *p = xb_path("%s/%s", dir, key);
+	unsigned int len;
+	char *v = xs_read(xb->xs, XBT_NULL, p, &len);
+
+	free(p);
+	return v;
+}
+
+/* Reads an unsigned decimal no larger than max. Anything else (empty,
+ * signs, trailing junk, overflow) is refused: frontend keys are hostile. */
+static bool rd_uint(struct xb *xb, const char *dir, const char *key, unsigned long max,
+		    unsigned long *out)
+{
+	char *v = rd(xb, dir, key), *end;
+	unsigned long n;
+	bool ok = false;
+
+	if (v && v[0] >= '0' && v[0] <= '9') {
+		errno = 0;
+		n = strtoul(v, &end, 10);
+		if (errno == 0 && *end == '\0' && n <= max) {
+			*out = n;
+			ok = true;
+		}
+	}
+	free(v);
+	return ok;
+}
+
+static bool rd_flag(struct xb *xb, const char *dir, const char *key, bool dflt)
+{
+	unsigned long v;
+
+	if (!rd_uint(xb, dir, key, 1, &v))
+		return dflt;
+	return v == 1;
+}
+
+static void wr(struct xb *xb, const char *dir, const char *key, const char *val)
+{
+	char *p = xb_path("%s/%s", dir, key);
+
+	if (!xs_write(xb->xs, XBT_NULL, p, val, (unsigned int)strlen(val)))
+		log_warn("writing %s", p);
+	free(p);
+}
+
+static void rm_key(struct xb *xb, const char *dir, const char *key)
+{
+	char *p = xb_path("%s/%s", dir, key);
+
+	xs_rm(xb->xs, XBT_NULL, p);
+	free(p);
+}
+
+static void publish_state(struct xb *xb, struct xb_vif *v, int state)
+{
+	char buf[4];
+
+	snprintf(buf, sizeof(buf), "%d", state);
+	wr(xb, v->be, "state", buf);
+	log_debug("vif %u/%u: backend state %s", v->domid, v->devid, xbs_state_name(state));
+	v->published = state;
+}
+
+static bool parse_mac(const char *s, uint8_t mac[FRAME_ETH_ALEN])
+{
+	unsigned int b[6];
+	char tail;
+
+	if (!s || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4],
+			 &b[5], &tail) != 6)
+		return false;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)b[i];
+	return !(mac[0] & 1); /* a guest's own address is never a group address */
+}
+
+/* ---- vif bookkeeping ------------------------------------------------------- */
+
+static struct xb_vif *vif_find(struct xb *xb, unsigned long domid, unsigned long devid)
+{
+	for (struct xb_vif *v = xb->vifs; v; v = v->next)
+		if (v->domid == domid && v->devid == devid)
+			return v;
+	return NULL;
+}
+
+static struct xb_vif *vif_get(struct xb *xb, unsigned long domid, unsigned long devid)
+{
+	struct xb_vif *v = vif_find(xb, domid, devid);
+	static const uint8_t nomac[FRAME_ETH_ALEN];
+
+	if (v)
+		return v;
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		fatal("out of memory");
+	v->domid = (uint16_t)domid;
+	v->devid = (uint32_t)devid;
+	v->be = xb_path("%s/%lu/%lu", xb->root, domid, devid);
+	v->dp = dp_vif_new(xb->dp, v->domid, v->devid, nomac);
+	if (!v->dp)
+		fatal("out of memory");
+	v->dirty = true;
+	v->next = xb->vifs;
+	xb->vifs = v;
+	return v;
+}
+
+static void fe_unwatch(struct xb *xb, struct xb_vif *v)
+{
+	if (v->fe_watched)
+		xs_unwatch(xb->xs, v->fe, XB_TOKEN_FRONT);
+	v->fe_watched = false;
+	free(v->fe);
+	v->fe = NULL;
+}
+
+static void vif_release(struct xb *xb, struct xb_vif *v)
+{
+	struct xb_vif **pp;
+
+	log_info("vif %u/%u: backend directory removed, released", v->domid, v->devid);
+	fe_unwatch(xb, v);
+	dp_vif_free(xb->dp, v->dp);
+	for (pp = &xb->vifs; *pp; pp = &(*pp)->next) {
+		if (*pp == v) {
+			*pp = v->next;
+			break;
+		}
+	}
+	/* Addresses it held may be what another vif was refused. */
+	for (struct xb_vif *o = xb->vifs; o; o = o->next) {
+		if (o->ip_conflict) {
+			free(o->ip_seen);
+			o->ip_seen = NULL;
+			o->dirty = true;
+		}
+	}
+	free(v->be);
+	free(v->ip_seen);
+	free(v);
+}
+
+/* ---- addresses ------------------------------------------------------------- */
+
+static void vif_update_addrs(struct xb *xb, struct xb_vif *v)
+{
+	char *ip = rd(xb, v->be, "ip");
+	const char *val = ip ? ip : "";
+	struct ipnb_addr a[DP_MAX_ADDRS];
+	size_t n = 0, bad = 0, conflict[DP_MAX_ADDRS], nc = 0;
+	int err;
+	char msg[512];
+
+	if (v->ip_seen && strcmp(v->ip_seen, val) == 0) {
+		free(ip);
+		return;
+	}
+	free(v->ip_seen);
+	v->ip_seen = strdup(val);
+	if (!v->ip_seen)
+		fatal("out of memory");
+
+	err = ipnb_addr_parse_list(val, a, DP_MAX_ADDRS, &n, &bad);
+	if (err != IPNB_ADDR_OK) {
+		/* Keep the addresses registered so far rather than half of a
+		 * list the operator did not mean. */
+		snprintf(msg, sizeof(msg), "ip key refused at \"%.64s\": %s", val + bad,
+			 ipnb_addr_strerror(err));
+		log_warnx("vif %u/%u: %s", v->domid, v->devid, msg);
+		wr(xb, v->be, "ip-error", msg);
+		free(ip);
+		return;
+	}
+	if (dp_vif_set_addrs(xb->dp, v->dp, a, n, conflict, &nc) != 0) {
+		snprintf(msg, sizeof(msg), "address table full");
+		log_warnx("vif %u/%u: %s", v->domid, v->devid, msg);
+		wr(xb, v->be, "ip-error", msg);
+		free(ip);
+		return;
+	}
+	v->ip_conflict = nc > 0;
+	if (nc) {
+		size_t off = 0;
+
+		off += (size_t)snprintf(msg, sizeof(msg), "refused, already registered:");
+		for (size_t i = 0; i < nc && off < sizeof(msg); i++) {
+			char s[IPNB_ADDR_STRLEN];
+			struct dp_vif *owner = dp_addr_owner(xb->dp, &a[conflict[i]]);
+			uint16_t od = 0;
+			uint32_t odev = 0;
+
+			if (owner)
+				dp_vif_id(owner, &od, &odev);
+			ipnb_addr_format(&a[conflict[i]], s);
+			off += (size_t)snprintf(msg + off, sizeof(msg) - off, " %s (vif %u/%u)", s,
+						od, odev);
+		}
+		log_warnx("vif %u/%u: ip %s", v->domid, v->devid, msg);
+		wr(xb, v->be, "ip-error", msg);
+	} else {
+		rm_key(xb, v->be, "ip-error");
+	}
+	log_info("vif %u/%u: %zu address(es) registered from ip=\"%s\"", v->domid, v->devid,
+		 n - nc, val);
+	/* Addresses this vif gave up may be what another was refused. */
+	for (struct xb_vif *o = xb->vifs; o; o = o->next) {
+		if (o != v && o->ip_conflict) {
+			free(o->ip_seen);
+			o->ip_seen = NULL;
+			o->dirty = true;
+		}
+	}
+	free(ip);
+}
+
+/* ---- connect ------------------------------------------------------------- */
+
+static void vif_fail(struct xb *xb, struct xb_vif *v, const char *msg)
+{
+	log_warnx("vif %u/%u: cannot connect: %s", v->domid, v->devid, msg);
+	wr(xb, v->be, "hotplug-error", msg);
+	wr(xb, v->be, "hotplug-status", "error");
+	v->failed = true;
+}
+
+static void vif_connect(struct xb *xb, struct xb_vif *v)
+{
+	struct dp_vif_cfg cfg;
+	unsigned long tx, rx, ev, evtx, evrx;
+	char err[256];
+	const struct ipnb_addr *addrs;
+	size_t naddrs;
+
+	memset(&cfg, 0, sizeof(cfg));
+	if (!rd_uint(xb, v->fe, "tx-ring-ref", UINT32_MAX, &tx) ||
+	    !rd_uint(xb, v->fe, "rx-ring-ref", UINT32_MAX, &rx)) {
+		vif_fail(xb, v, "frontend has no valid tx-ring-ref/rx-ring-ref");
+		return;
+	}
+	if (rd_uint(xb, v->fe, "event-channel-tx", UINT32_MAX, &evtx) &&
+	    rd_uint(xb, v->fe, "event-channel-rx", UINT32_MAX, &evrx)) {
+		cfg.evtchn_tx = (evtchn_port_t)evtx;
+		cfg.evtchn_rx = (evtchn_port_t)evrx;
+	} else if (rd_uint(xb, v->fe, "event-channel", UINT32_MAX, &ev)) {
+		cfg.evtchn_tx = cfg.evtchn_rx = (evtchn_port_t)ev;
+	} else {
+		vif_fail(xb, v, "frontend has no valid event-channel");
+		return;
+	}
+	if (!rd_flag(xb, v->fe, "request-rx-copy", false)) {
+		vif_fail(xb, v, "frontend does not request rx-copy (request-rx-copy=1)");
+		return;
+	}
+	cfg.tx_ref = (grant_ref_t)tx;
+	cfg.rx_ref = (grant_ref_t)rx;
+	cfg.rx_sg = rd_flag(xb, v->fe, "feature-sg", false);
+	cfg.rx_notify = rd_flag(xb, v->fe, "feature-rx-notify", false);
+	cfg.rx_csum_offload = !rd_flag(xb, v->fe, "feature-no-csum-offload", false);
+	cfg.rx_ipv6_csum_offload = rd_flag(xb, v->fe, "feature-ipv6-csum-offload", false);
+	if (dp_vif_connect(xb->dp, v->dp, &cfg, err, sizeof(err)) != 0) {
+		vif_fail(xb, v, err);
+		return;
+	}
+	naddrs = dp_vif_addrs(v->dp, &addrs);
+	{
+		char list[256] = "";
+		size_t off = 0;
+
+		for (size_t i = 0; i < naddrs && off < sizeof(list); i++) {
+			char s[IPNB_ADDR_STRLEN];
+
+			ipnb_addr_format(&addrs[i], s);
+			off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
+						i ? " " : "", s);
+		}
+		log_info("vif %u/%u: connected (%s event channel%s%s%s), %s%s", v->domid, v->devid,
+			 cfg.evtchn_tx == cfg.evtchn_rx ? "one" : "split",
+			 cfg.rx_sg ? ", sg" : "", cfg.rx_notify ? ", rx-notify" : "",
+			 cfg.rx_csum_offload ? ", csum offload" : "",
+			 naddrs ? "addresses " : "no registered address: it can send and receive no IP traffic",
+			 list);
+	}
+}
+
+/* ---- per-vif processing ------------------------------------------------------ */
+
+static void vif_process(struct xb *xb, struct xb_vif *v)
+{
+	char *fe, *mac_s, *hp, *want_fe;
+	unsigned long fe_id, be_state = 0, fe_state;
+	struct xbs_in in;
+	struct xbs_out out;
+	uint8_t mac[FRAME_ETH_ALEN];
+
+	v->dirty = false;
+	fe = rd(xb, v->be, "frontend");
+	if (!fe) {
+		/* libxl removes the directory as the last step of a removal. */
+		unsigned int len;
+		char *probe = xs_read(xb->xs, XBT_NULL, v->be, &len);
+
+		if (!probe && errno == ENOENT) {
+			vif_release(xb, v);
+			return;
+		}
+		free(probe);
+	}
+	/* The frontend path is the toolstack's, but check it names this
+	 * domain's device before watching it. */
+	want_fe = xb_path("/local/domain/%u/device/vif/%u", v->domid, v->devid);
+	if (!rd_uint(xb, v->be, "frontend-id", UINT16_MAX, &fe_id) || fe_id != v->domid ||
+	    !fe || strcmp(fe, want_fe) != 0) {
+		if (fe)
+			log_warnx("vif %u/%u: unexpected frontend \"%s\", ignored", v->domid,
+				  v->devid, fe);
+		free(fe);
+		fe = NULL;
+	}
+	free(want_fe);
+	if (fe && (!v->fe || strcmp(fe, v->fe) != 0)) {
+		fe_unwatch(xb, v);
+		v->fe = fe;
+		fe = NULL;
+		if (xs_watch(xb->xs, v->fe, XB_TOKEN_FRONT))
+			v->fe_watched = true;
+		else
+			log_warn("vif %u/%u: watching %s", v->domid, v->devid, v->fe);
+	}
+	free(fe);
+
+	mac_s = rd(xb, v->be, "mac");
+	if (parse_mac(mac_s, mac))
+		dp_vif_set_mac(v->dp, mac);
+	else if (v->published == 0)
+		log_warnx("vif %u/%u: backend mac \"%s\" invalid; the guest's frames will be "
+			  "dropped as spoofed",
+			  v->domid, v->devid, mac_s ? mac_s : "");
+	free(mac_s);
+	vif_update_addrs(xb, v);
+
+	memset(&in, 0, sizeof(in));
+	in.online = rd_flag(xb, v->be, "online", false);
+	if (!rd_uint(xb, v->be, "state", 255, &be_state))
+		be_state = 0;
+	in.be_state = (int)be_state;
+	in.be_published = v->published;
+	in.fe_state = v->fe && rd_uint(xb, v->fe, "state", 255, &fe_state) ? (int)fe_state
+									  : XBS_FE_MISSING;
+	hp = rd(xb, v->be, "hotplug-status");
+	in.hotplug_ok = hp && strcmp(hp, "connected") == 0;
+	free(hp);
+	in.connected = dp_vif_connected(v->dp);
+	/* A failure holds until the frontend restarts. */
+	if (in.fe_state != XenbusStateInitialised && in.fe_state != XenbusStateConnected)
+		v->failed = false;
+	in.failed = v->failed;
+
+	xbs_step(&in, &out);
+	if (v->published == 0 && out.publish == XenbusStateInitWait) {
+		/* What this backend offers, before the frontend looks. */
+		wr(xb, v->be, "feature-sg", "1");
+		wr(xb, v->be, "feature-rx-copy", "1");
+		wr(xb, v->be, "feature-rx-flip", "0");
+		wr(xb, v->be, "feature-split-event-channels", "1");
+		wr(xb, v->be, "feature-ipv6-csum-offload", "1");
+		log_info("vif %u/%u: new, waiting for the frontend", v->domid, v->devid);
+	}
+	if (out.action == XBS_DISCONNECT) {
+		dp_vif_disconnect(xb->dp, v->dp);
+		log_info("vif %u/%u: disconnected (frontend %s, online=%d)", v->domid, v->devid,
+			 xbs_state_name(in.fe_state), in.online);
+	}
+	if (out.publish)
+		publish_state(xb, v, out.publish);
+	if (out.action == XBS_CONNECT) {
+		vif_connect(xb, v);
+		v->dirty = true; /* publish the outcome on the next pass */
+	}
+}
+
+/* ---- discovery ------------------------------------------------------------- */
+
+static bool parse_id(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+
+	if (!s || s[0] < '0' || s[0] > '9')
+		return false;
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	return errno == 0 && (*end == '\0' || *end == '/') && *out <= max;
+}
+
+static void rescan(struct xb *xb)
+{
+	unsigned int nd, nv;
+	char **doms = xs_directory(xb->xs, XBT_NULL, xb->root, &nd);
+
+	xb->rescan = false;
+	for (struct xb_vif *v = xb->vifs; v; v = v->next)
+		v->dirty = true;
+	for (unsigned int i = 0; doms && i < nd; i++) {
+		unsigned long domid, devid;
+		char *p;
+		char **devs;
+
+		if (!parse_id(doms[i], UINT16_MAX - 1, &domid))
+			continue;
+		p = xb_path("%s/%s", xb->root, doms[i]);
+		devs = xs_directory(xb->xs, XBT_NULL, p, &nv);
+		for (unsigned int j = 0; devs && j < nv; j++)
+			if (parse_id(devs[j], UINT32_MAX, &devid))
+				vif_get(xb, domid, devid);
+		free(devs);
+		free(p);
+	}
+	free(doms);
+}
+
+/* Maps a watch path to the vif it concerns. */
+static void on_watch(struct xb *xb, const char *path, const char *token)
+{
+	size_t rl = strlen(xb->root);
+
+	if (strcmp(token, XB_TOKEN_RELEASE) == 0) {
+		/* A domain died: check each vif's frontend domain. */
+		for (struct xb_vif *v = xb->vifs; v; v = v->next) {
+			if (!xs_is_domain_introduced(xb->xs, v->domid)) {
+				v->dirty = true;
+				v->failed = false;
+			}
+		}
+		return;
+	}
+	if (strcmp(token, XB_TOKEN_FRONT) == 0) {
+		for (struct xb_vif *v = xb->vifs; v; v = v->next) {
+			size_t fl = v->fe ? strlen(v->fe) : 0;
+
+			if (fl && strncmp(path, v->fe, fl) == 0 &&
+			    (path[fl] == '\0' || path[fl] == '/'))
+				v->dirty = true;
+		}
+		return;
+	}
+	if (strncmp(path, xb->root, rl) != 0 || (path[rl] != '\0' && path[rl] != '/')) {
+		return;
+	}
+	{
+		unsigned long domid, devid;
+		const char *p = path + rl;
+		const char *slash;
+
+		if (*p == '\0') {
+			xb->rescan = true;
+			return;
+		}
+		p++;
+		if (!parse_id(p, UINT16_MAX - 1, &domid))
+			return;
+		slash = strchr(p, '/');
+		if (!slash) {
+			xb->rescan = true;
+			return;
+		}
+		if (!parse_id(slash + 1, UINT32_MAX, &devid))
+			return;
+		/* Only create state for directories that exist; events for
+		 * removed ones just mark a known vif. */
+		if (vif_find(xb, domid, devid))
+			vif_find(xb, domid, devid)->dirty = true;
+		else
+			xb->rescan = true;
+	}
+}
+
+/* ---- public ---------------------------------------------------------------- */
+
+struct xb *xb_new(struct dp *dp)
+{
+	struct xb *xb = calloc(1, sizeof(*xb));
+	char *home;
+
+	if (!xb)
+		return NULL;
+	xb->dp = dp;
+	xb->xs = xs_open(0);
+	if (!xb->xs) {
+		free(xb);
+		return NULL;
+	}
+	home = xs_get_domain_path(xb->xs, 0);
+	if (!home)
+		fatal("xs_get_domain_path");
+	xb->root = xb_path("%s/backend/vif", home);
+	free(home);
+	/* xs_check_watch() needs the watch pipe that xs_fileno() sets up. */
+	xs_fileno(xb->xs);
+	if (!xs_watch(xb->xs, xb->root, XB_TOKEN_BACKEND) ||
+	    !xs_watch(xb->xs, "@releaseDomain", XB_TOKEN_RELEASE))
+		fatal("xs_watch");
+	xb->rescan = true;
+	return xb;
+}
+
+void xb_free(struct xb *xb)
+{
+	if (!xb)
+		return;
+	while (xb->vifs) {
+		struct xb_vif *v = xb->vifs;
+
+		xb->vifs = v->next;
+		fe_unwatch(xb, v);
+		dp_vif_free(xb->dp, v->dp);
+		free(v->be);
+		free(v->ip_seen);
+		free(v);
+	}
+	xs_unwatch(xb->xs, xb->root, XB_TOKEN_BACKEND);
+	xs_unwatch(xb->xs, "@releaseDomain", XB_TOKEN_RELEASE);
+	xs_close(xb->xs);
+	free(xb->root);
+	free(xb);
+}
+
+int xb_fd(struct xb *xb)
+{
+	return xs_fileno(xb->xs);
+}
+
+void xb_handle_events(struct xb *xb)
+{
+	char **vec;
+
+	while ((vec = xs_check_watch(xb->xs)) != NULL) {
+		on_watch(xb, vec[XS_WATCH_PATH], vec[XS_WATCH_TOKEN]);
+		free(vec);
+	}
+}
+
+void xb_on_disable(void *arg, struct dp_vif *dv, const char *why)
+{
+	struct xb *xb = arg;
+
+	(void)why; /* dp logged it */
+	for (struct xb_vif *v = xb->vifs; v; v = v->next) {
+		if (v->dp == dv) {
+			v->failed = true;
+			v->dirty = true;
+		}
+	}
+}
+
+void xb_process(struct xb *xb)
+{
+	bool again = true;
+
+	if (xb->rescan)
+		rescan(xb);
+	/* Processing one vif can dirty others (address hand-over), and a
+	 * connect asks for one more pass; a few passes settle everything. */
+	for (int pass = 0; pass < 4 && again; pass++) {
+		struct xb_vif *v, *next;
+
+		again = false;
+		for (v = xb->vifs; v; v = next) {
+			next = v->next;
+			if (v->dirty) {
+				vif_process(xb, v);
+				again = true;
+			}
+		}
+	}
+}
+
+void xb_foreach(struct xb *xb, void (*fn)(void *arg, uint16_t domid, uint32_t devid,
+					  int state, struct dp_vif *dv),
+		void *arg)
+{
+	for (struct xb_vif *v = xb->vifs; v; v = v->next)
+		fn(arg, v->domid, v->devid, v->published, v->dp);
+}
