@@ -11,10 +11,12 @@ DEBS    := $(B)/debs
 IMG     := $(B)/xenvm
 
 # Pure modules shared by the daemon and the unit tests.
-CORE_SRC := netback/addr.c netback/frame.c netback/iptable.c
+CORE_SRC := netback/addr.c netback/frame.c netback/iptable.c netback/txreq.c netback/xbstate.c
 UNIT_SRC := $(wildcard tests/unit/*.c)
 # The fake Xen libraries the unit tests link instead of -lxen*.
 FAKE_SRC := tests/fake/fakexen.c
+# The data path, linked into the unit tests only (the daemon lists it itself).
+DP_SRC := netback/dp.c netback/log.c
 
 # Debian packages needed on the build host (the VM images are built from
 # packages downloaded separately into $(DEBS), see tests/xenvm/fetch-debs.sh).
@@ -22,7 +24,7 @@ HOST_PKGS := build-essential libxen-dev libcunit1-dev qemu-system-x86 busybox-st
 	cpio iproute2 iputils-ping iperf3 kmod xz-utils file
 
 # Scenarios that `make test` runs on real Xen.
-SCENARIOS := baseline switch
+SCENARIOS := baseline switch lifecycle
 
 .PHONY: all deps build images unit selftest scenarios test demo scenario format clean
 
@@ -47,15 +49,20 @@ DAEMON_SRC := $(sort $(CORE_SRC) netback/frame.c netback/iptable.c netback/txreq
 	netback/xbstate.c netback/log.c netback/dp.c netback/xenbus.c netback/ctl.c netback/main.c)
 XEN_LIBS   := -lxengnttab -lxenevtchn -lxenstore
 
-build: $(B)/unit-tests $(B)/bin/ipnetbackd
+build: $(B)/unit-tests $(B)/bin/ipnetbackd $(B)/bin/ipnetback
 
 $(B)/bin/ipnetbackd: $(DAEMON_SRC) $(wildcard include/ipnb/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $(DAEMON_SRC) $(XEN_LIBS)
 
-$(B)/unit-tests: $(CORE_SRC) $(UNIT_SRC) $(FAKE_SRC) $(wildcard include/ipnb/*.h tests/unit/*.h tests/fake/*.h)
+$(B)/unit-tests: $(CORE_SRC) $(DP_SRC) $(UNIT_SRC) $(FAKE_SRC) $(wildcard include/ipnb/*.h tests/unit/*.h tests/fake/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(SAN) -Itests/unit -Itests/fake -o $@ $(CORE_SRC) $(UNIT_SRC) $(FAKE_SRC) -lcunit
+	$(CC) $(CFLAGS) $(SAN) -Itests/unit -Itests/fake -o $@ $(CORE_SRC) $(DP_SRC) $(UNIT_SRC) $(FAKE_SRC) -lcunit
+
+# The CLI shares the ip-key parser with the daemon.
+$(B)/bin/ipnetback: xenstore-tools/ipnetback.c netback/addr.c $(wildcard include/ipnb/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ xenstore-tools/ipnetback.c netback/addr.c -lxenstore
 
 # ---- VM images ----------------------------------------------------------------
 IMG_INPUTS := $(wildcard tests/xenvm/mkimage.sh tests/xenvm/*-init.sh)

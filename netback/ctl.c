@@ -83,11 +83,33 @@ int ctl_fd(const struct ctl *c)
 struct emit {
 	FILE *f;
 	int n;
+	bool json;
+	bool one;	/* only domid/devid below */
+	uint16_t domid;
+	uint32_t devid;
 };
 
-static void emit_vif(void *arg, uint16_t domid, uint32_t devid, int state, struct dp_vif *dv)
+static unsigned long long drops_total(const struct dp_stats *st)
 {
-	struct emit *e = arg;
+	unsigned long long t = 0;
+
+	for (int d = 0; d < DP_DROP_COUNT; d++)
+		t += st->drops[d];
+	return t;
+}
+
+static void emit_addrs(FILE *f, const struct ipnb_addr *a, size_t na, bool json)
+{
+	for (size_t i = 0; i < na; i++) {
+		char s[IPNB_ADDR_STRLEN];
+
+		ipnb_addr_format(&a[i], s);
+		fprintf(f, json ? "%s\"%s\"" : "%s%s", i ? (json ? ", " : " ") : "", s);
+	}
+}
+
+static void emit_json(struct emit *e, uint16_t domid, uint32_t devid, int state, struct dp_vif *dv)
+{
 	const struct dp_stats *st = dp_vif_stats(dv);
 	const uint8_t *m = dp_vif_mac(dv);
 	const struct ipnb_addr *a;
@@ -96,15 +118,10 @@ static void emit_vif(void *arg, uint16_t domid, uint32_t devid, int state, struc
 	fprintf(e->f,
 		"%s\n  {\"domid\": %u, \"devid\": %u, \"state\": \"%s\", \"connected\": %s, "
 		"\"carrier\": %s, \"mac\": \"%02x:%02x:%02x:%02x:%02x:%02x\", \"addresses\": [",
-		e->n++ ? "," : "", domid, devid, xbs_state_name(state),
+		e->n ? "," : "", domid, devid, xbs_state_name(state),
 		dp_vif_connected(dv) ? "true" : "false", dp_vif_carrier(dv) ? "true" : "false",
 		m[0], m[1], m[2], m[3], m[4], m[5]);
-	for (size_t i = 0; i < na; i++) {
-		char s[IPNB_ADDR_STRLEN];
-
-		ipnb_addr_format(&a[i], s);
-		fprintf(e->f, "%s\"%s\"", i ? ", " : "", s);
-	}
+	emit_addrs(e->f, a, na, true);
 	fprintf(e->f,
 		"], \"queued\": %zu, \"tx_packets\": %llu, \"tx_bytes\": %llu, "
 		"\"rx_packets\": %llu, \"rx_bytes\": %llu, \"arp_replies\": %llu, "
@@ -119,13 +136,73 @@ static void emit_vif(void *arg, uint16_t domid, uint32_t devid, int state, struc
 	fprintf(e->f, "}}");
 }
 
+static void emit_text(struct emit *e, uint16_t domid, uint32_t devid, int state, struct dp_vif *dv)
+{
+	const struct dp_stats *st = dp_vif_stats(dv);
+	const uint8_t *m = dp_vif_mac(dv);
+	const struct ipnb_addr *a;
+	size_t na = dp_vif_addrs(dv, &a);
+	char id[24];
+
+	snprintf(id, sizeof(id), "%u/%u", domid, devid);
+	if (!e->one) {
+		if (e->n == 0)
+			fprintf(e->f, "%-8s %-12s %-7s %-17s %10s %10s %8s  %s\n", "VIF", "STATE",
+				"CARRIER", "MAC", "TX-PKTS", "RX-PKTS", "DROPS", "ADDRESSES");
+		fprintf(e->f, "%-8s %-12s %-7s %02x:%02x:%02x:%02x:%02x:%02x %10llu %10llu %8llu  ",
+			id, xbs_state_name(state), dp_vif_carrier(dv) ? "up" : "down", m[0], m[1],
+			m[2], m[3], m[4], m[5], (unsigned long long)st->tx_pkts,
+			(unsigned long long)st->rx_pkts, drops_total(st));
+		emit_addrs(e->f, a, na, false);
+		fprintf(e->f, "\n");
+		return;
+	}
+	fprintf(e->f, "vif:          %s\nstate:        %s\ncarrier:      %s\n", id,
+		xbs_state_name(state), dp_vif_carrier(dv) ? "up" : "down");
+	fprintf(e->f, "mac:          %02x:%02x:%02x:%02x:%02x:%02x\naddresses:    ", m[0], m[1],
+		m[2], m[3], m[4], m[5]);
+	emit_addrs(e->f, a, na, false);
+	fprintf(e->f,
+		"\nqueued:       %zu\ntx:           %llu packets, %llu bytes\n"
+		"rx:           %llu packets, %llu bytes\narp replies:  %llu\nna replies:   %llu\n"
+		"drops:\n",
+		dp_vif_queued(dv), (unsigned long long)st->tx_pkts,
+		(unsigned long long)st->tx_bytes, (unsigned long long)st->rx_pkts,
+		(unsigned long long)st->rx_bytes, (unsigned long long)st->arp_replies,
+		(unsigned long long)st->na_replies);
+	for (int d = 0; d < DP_DROP_COUNT; d++)
+		fprintf(e->f, "  %-22s %llu\n", dp_drop_name((enum dp_drop)d),
+			(unsigned long long)st->drops[d]);
+}
+
+static void emit_vif(void *arg, uint16_t domid, uint32_t devid, int state, struct dp_vif *dv)
+{
+	struct emit *e = arg;
+
+	if (e->one && (domid != e->domid || devid != e->devid))
+		return;
+	if (e->json)
+		emit_json(e, domid, devid, state, dv);
+	else
+		emit_text(e, domid, devid, state, dv);
+	e->n++;
+}
+
+/*
+ * Requests: "vifs [json]" lists every vif; "vif DOMID/DEVID [json]" shows
+ * one. Answers end with the connection; a text answer for an unknown vif or
+ * request starts with "error:".
+ */
 static void answer(struct ctl *c, int fd)
 {
-	char req[128];
+	char req[128], what[16] = "", fmt[16] = "";
 	ssize_t n = recv(fd, req, sizeof(req) - 1, 0);
 	char *buf = NULL;
 	size_t len = 0;
+	struct emit e;
 	FILE *f;
+	unsigned int d = 0, v = 0;
+	int k;
 
 	if (n <= 0)
 		return;
@@ -134,15 +211,28 @@ static void answer(struct ctl *c, int fd)
 	f = open_memstream(&buf, &len);
 	if (!f)
 		return;
-	if (strcmp(req, "vifs") == 0) {
-		struct emit e = { f, 0 };
-
-		fprintf(f, "{\"vifs\": [");
-		xb_foreach(c->xb, emit_vif, &e);
-		fprintf(f, "\n]}\n");
+	memset(&e, 0, sizeof(e));
+	e.f = f;
+	k = sscanf(req, "%15s %u/%u %15s", what, &d, &v, fmt);
+	if (strcmp(what, "vifs") == 0) {
+		e.json = sscanf(req, "%15s %15s", what, fmt) == 2 && strcmp(fmt, "json") == 0;
+	} else if (strcmp(what, "vif") == 0 && k >= 3 && d <= UINT16_MAX) {
+		e.one = true;
+		e.domid = (uint16_t)d;
+		e.devid = v;
+		e.json = k == 4 && strcmp(fmt, "json") == 0;
 	} else {
-		fprintf(f, "{\"error\": \"unknown request\"}\n");
+		fprintf(f, "error: unknown request \"%s\"\n", req);
+		goto out;
 	}
+	if (e.json)
+		fprintf(f, e.one ? "" : "{\"vifs\": [");
+	xb_foreach(c->xb, emit_vif, &e);
+	if (e.json)
+		fprintf(f, e.one ? "\n" : "\n]}\n");
+	if (e.one && e.n == 0)
+		fprintf(f, "error: no vif %u/%u\n", d, v);
+out:
 	fclose(f);
 	for (size_t off = 0; off < len;) {
 		ssize_t w = send(fd, buf + off, len - off, MSG_NOSIGNAL);

@@ -2,7 +2,11 @@
  * ctl.h - the daemon's control socket. A client connects, sends one request
  * line and reads the answer until the daemon closes the connection:
  *
- *   "vifs\n"  ->  one JSON object: {"vifs": [ {...}, ... ]}, see docs/cli.md
+ *   "vifs [json]\n"             every vif: a table, or {"vifs": [ {...} ]}
+ *   "vif DOMID/DEVID [json]\n"  one vif: key/value lines, or one {...}
+ *
+ * Errors come back as a line starting with "error:". docs/cli.md has the
+ * fields.
  *
  * Usage contract: ctl_open() binds the socket (root-only, mode 0600); the
  * main loop calls ctl_accept() when ctl_fd() is readable. Each request is

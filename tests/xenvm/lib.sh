@@ -201,3 +201,31 @@ tcp_throughput_ext() {
 	[ -n "$rate" ] || { echo "$out"; return 1; }
 	metric "$name" "$rate" Mbit/s
 }
+
+# ipnb_start: run ipnetbackd (the kernel netback must not be loaded) and
+# wait for its control socket.
+ipnb_start() {
+	grep -q '^xen_netback ' /proc/modules && { echo "xen-netback is loaded"; return 1; }
+	ipnetbackd -d >/tmp/ipnetbackd.log 2>&1 &
+	IPNB_DAEMON_PID=$!
+	IPNB_DAEMON_LOG=/tmp/ipnetbackd.log
+	for _ in $(seq 1 50); do
+		[ -S /run/ipnetback/ipnetbackd.sock ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# vif_counter NAME FIELD: a numeric field of the guest's vif 0 as ipnetbackd
+# reports it (`ipnetback vif show --json`), e.g. rx_packets or spoofed_ip.
+vif_counter() {
+	ipnetback vif show "$(domid "$1")/0" --json | grep -o "\"$2\": [0-9]*" | awk '{ print $2 }'
+}
+
+# ipnb_guest NAME LAST-OCTET: a guest served by ipnetbackd with 10.99.0.N and
+# fd00::N registered through the xl vif line (not yet booted: vm_wait).
+ipnb_guest() {
+	vm_start "$1" pv-guest.cfg \
+		"vif=['mac=00:16:3e:00:00:$2,ip=10.99.0.$2 fd00::$2,script=vif-ipnetback']" \
+		"extra=\"ipnb.name=$1 ipnb.ip4=10.99.0.$2/24 ipnb.ip6=fd00::$2/64\""
+}

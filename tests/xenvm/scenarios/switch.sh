@@ -1,32 +1,67 @@
-# ipnetbackd switching between guests (issue 3, scenario 1): the kernel's
+# ipnetbackd switching between guests (issue 3, scenarios 1-4). The kernel's
 # xen-netback is not loaded; ipnetbackd serves every vif. Three domUs with an
-# IPv4 and an IPv6 address each, registered through vif=['ip=...']. Every
-# pair pings over both families, and a TCP transfer between two of them
-# arrives intact.
+# IPv4 and an IPv6 address each, registered through vif=['ip=...'].
 . /ipnb/lib.sh
 
-grep -q xen_netback /proc/modules && fatal "xen-netback is loaded"
-ipnetbackd -d >/tmp/ipnetbackd.log 2>&1 &
-IPNB_DAEMON_LOG=/tmp/ipnetbackd.log
-for _ in $(seq 1 50); do [ -S /run/ipnetback/ipnetbackd.sock ] && break; sleep 0.1; done
-[ -S /run/ipnetback/ipnetbackd.sock ] || fatal "ipnetbackd did not start"
-
-guest() { # NAME LAST-OCTET
-	vm_start "$1" pv-guest.cfg \
-		"vif=['mac=00:16:3e:00:00:$2,ip=10.99.0.$2 fd00::$2,script=vif-ipnetback']" \
-		"extra=\"ipnb.name=$1 ipnb.ip4=10.99.0.$2/24 ipnb.ip6=fd00::$2/64\""
-}
-for g in 11 12 13; do guest "g${g#1}" "$g" || fatal "create g${g#1}"; done
+ipnb_start || fatal "ipnetbackd did not start"
+for g in 11 12 13; do ipnb_guest "g${g#1}" "$g" || fatal "create g${g#1}"; done
 vm_wait g1 g2 g3 || fatal "guests did not boot"
 
+# 1. Every pair over both families, and TCP with checksums compared.
 for a in 1 2 3; do
 	for b in 1 2 3; do
 		[ $a = $b ] && continue
-		check "g$a pings g$b (IPv4)" vm_exec "g$a" "ping -c 2 -W 2 10.99.0.1$b"
-		check "g$a pings g$b (IPv6)" vm_exec "g$a" "ping -c 2 -W 2 fd00::1$b"
+		check "g$a pings g$b (IPv4)" vm_exec "g$a" "ping -c 1 -W 3 10.99.0.1$b"
+		check "g$a pings g$b (IPv6)" vm_exec "g$a" "ping -c 1 -W 3 fd00::1$b"
 	done
 done
+
+# 4. g3 must see none of the g1 <-> g2 traffic: neither ipnetbackd nor g3's
+# own kernel may count a received packet during the transfer.
+g3_rx0=$(vif_counter g3 rx_packets)
+g3_k0=$(vm_exec g3 "cat /sys/class/net/eth0/statistics/rx_packets" | awk '{ print $2 }')
 check "TCP g1 -> g2: 8 MiB arrive intact" tcp_transfer g1 g2 10.99.0.12 8
 check "TCP g2 -> g3 over IPv6: 4 MiB arrive intact" tcp_transfer g2 g3 fd00::13 4
+g3_rx1=$(vif_counter g3 rx_packets)
+g3_k1=$(vm_exec g3 "cat /sys/class/net/eth0/statistics/rx_packets" | awk '{ print $2 }')
 check "TCP g1 -> g2 throughput" tcp_throughput ipnetback.g1-g2.tcp g1 g2 10.99.0.12
+g3_rx2=$(vif_counter g3 rx_packets)
+g3_k2=$(vm_exec g3 "cat /sys/class/net/eth0/statistics/rx_packets" | awk '{ print $2 }')
+log "g3 rx_packets: ipnetbackd $g3_rx0 -> $g3_rx1 -> $g3_rx2, kernel $g3_k0 -> $g3_k1 -> $g3_k2"
+check "g3 received the g2 -> g3 transfer" test "$g3_rx1" -gt "$g3_rx0"
+check "g3 received nothing of the g1 <-> g2 iperf (ipnetbackd count)" test "$g3_rx2" = "$g3_rx1"
+check "g3 received nothing of the g1 <-> g2 iperf (g3's kernel count)" test "$g3_k2" = "$g3_k1"
+
+# 2. An address added with the CLI is reachable within a second; removed,
+# it is not.
+vm_exec g1 "ip addr add 10.99.0.21/24 dev eth0 && ip -6 addr add fd00::21/64 dev eth0" ||
+	fatal "adding the address inside g1"
+check_fails "10.99.0.21 unreachable before registration" vm_exec g2 "ping -c 1 -W 1 10.99.0.21"
+check "ipnetback ip add 10.99.0.21 fd00::21 to g1" ipnetback ip add "$(domid g1)" 10.99.0.21 fd00::21
+check "10.99.0.21 reachable within a second" vm_exec g2 "ping -c 1 -W 1 10.99.0.21"
+check "fd00::21 reachable within a second" vm_exec g2 "ping -c 1 -W 1 fd00::21"
+check "ipnetback ip list shows it" sh -c "ipnetback ip list $(domid g1) | grep -q '10.99.0.21'"
+check_fails "ipnetback refuses g1's address for g2" ipnetback ip add "$(domid g2)" 10.99.0.11
+check_fails "ipnetback refuses a bad address" ipnetback ip add "$(domid g2)" 10.99.0.300
+check_fails "ipnetback refuses a multicast address" ipnetback ip add "$(domid g2)" 224.0.0.5
+check "ipnetback ip del 10.99.0.21 from g1" ipnetback ip del "$(domid g1)" 10.99.0.21
+check_fails "10.99.0.21 unreachable after removal" vm_exec g2 "ping -c 2 -W 1 10.99.0.21"
+check "fd00::21 still reachable" vm_exec g2 "ping -c 1 -W 2 fd00::21"
+
+# 3. Spoofing: an unregistered source address, then a forged source MAC.
+s0=$(vif_counter g1 spoofed_ip)
+check_fails "g1 from an unregistered source reaches nobody" \
+	vm_exec g1 "ip addr add 10.99.0.99/24 dev eth0 && ping -c 2 -W 1 -I 10.99.0.99 10.99.0.12"
+s1=$(vif_counter g1 spoofed_ip)
+check "spoofed_ip counter rose ($s0 -> $s1)" test "$s1" -gt "$s0"
+m0=$(vif_counter g1 spoofed_mac)
+check_fails "g1 with a forged MAC reaches nobody" \
+	vm_exec g1 "ip link set eth0 down && ip link set eth0 address 00:16:3e:00:00:99 &&
+		ip link set eth0 up && ping -c 2 -W 1 10.99.0.13"
+m1=$(vif_counter g1 spoofed_mac)
+check "spoofed_mac counter rose ($m0 -> $m1)" test "$m1" -gt "$m0"
+vm_exec g1 "ip link set eth0 down && ip link set eth0 address 00:16:3e:00:00:11 && ip link set eth0 up"
+check "g1 works again with its own MAC" vm_exec g1 "ping -c 1 -W 3 10.99.0.13"
+
+ipnetback vif list
 finish

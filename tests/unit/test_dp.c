@@ -1,0 +1,1879 @@
+/*
+ * test_dp.c - the data path against the fake Xen libraries. The test plays
+ * up to three netfronts ("guests" A, B and C): it owns their ring pages and
+ * data pages, grants them to dom0, allocates their event channels, and
+ * drives the daemon through dp_handle_events() and dp_run() as the main loop
+ * would. Every test starts from an empty fake host and checks that nothing
+ * stays mapped or bound once the data path is freed; LeakSanitizer checks
+ * packet buffers.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+/* First: it supplies the barriers Xen's ring.h needs before anything
+ * else (the fake's headers included) pulls ring.h in. */
+#include "ipnb/dp.h"
+
+#include "fakexen.h"
+#include "suites.h"
+
+#define PG   4096
+#define NBUF 256 /* data pages per direction and guest: one per ring slot */
+
+static const uint8_t be_mac[6] = {0xfe, 0xff, 0xff, 0xff, 0xff, 0xff};
+static const uint8_t bcast_mac[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+
+struct guest {
+	uint32_t domid;
+	uint8_t mac[6];
+	uint8_t ip4[4];
+	uint8_t ip6[16];    /* fd00::<n>, registered */
+	uint8_t ip6_ll[16]; /* fe80::<n>, not registered */
+	void *tx_ring, *rx_ring;
+	netif_tx_front_ring_t tx;
+	netif_rx_front_ring_t rx;
+	grant_ref_t tx_ref, rx_ref;
+	evtchn_port_t port_tx, port_rx;
+	uint8_t *txbuf, *rxbuf; /* NBUF pages each */
+	grant_ref_t txgref[NBUF], rxgref[NBUF];
+	struct dp_vif_cfg cfg;
+	struct dp_vif *vif;
+};
+
+static struct dp *dp;
+static struct guest ga, gb, gc;
+static struct guest *const A = &ga, *const B = &gb, *const C = &gc;
+
+/* What the control path's callback saw. */
+static unsigned int ndisabled;
+static struct dp_vif *disabled_vif;
+static char disabled_why[128];
+/* Makes the callback return only once the millisecond clock has moved on,
+ * so that what follows in the same dp_run() pass is stamped later than the
+ * pass's start. Spins for at most about a millisecond. */
+static bool disable_waits_for_tick;
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void on_disable(void *arg, struct dp_vif *vif, const char *why)
+{
+	CU_ASSERT_PTR_EQUAL(arg, &ndisabled);
+	ndisabled++;
+	disabled_vif = vif;
+	snprintf(disabled_why, sizeof(disabled_why), "%s", why);
+	if (disable_waits_for_tick) {
+		uint64_t t0 = mono_ms();
+
+		while (mono_ms() == t0)
+			;
+	}
+}
+
+/* ---- checksums, written independently of frame.c ---- */
+
+static uint32_t sum16(uint32_t sum, const uint8_t *d, size_t n)
+{
+	for (size_t i = 0; i + 1 < n; i += 2)
+		sum += (uint32_t)d[i] << 8 | d[i + 1];
+	if (n & 1)
+		sum += (uint32_t)d[n - 1] << 8;
+	return sum;
+}
+
+static uint16_t fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+/* Sum of the pseudo-header for an L4 segment of len bytes. */
+static uint32_t pseudo(const uint8_t *frame, bool v6, uint8_t proto, size_t len)
+{
+	uint32_t s;
+
+	if (v6)
+		s = sum16(0, frame + 14 + 8, 32);
+	else
+		s = sum16(0, frame + 14 + 12, 8);
+	return s + proto + (uint32_t)len;
+}
+
+/* True if the L4 checksum of a UDP or ICMPv6 packet in frame verifies. */
+static bool l4_csum_ok(const uint8_t *frame, bool v6, uint8_t proto)
+{
+	size_t l4 = v6 ? 14 + 40 : 14 + 20;
+	size_t len = v6 ? (size_t)(frame[18] << 8 | frame[19])
+			: (size_t)(frame[16] << 8 | frame[17]) - 20;
+
+	return fold(sum16(pseudo(frame, v6, proto, len), frame + l4, len)) == 0xffff;
+}
+
+/* ---- frame builders ---- */
+
+/*
+ * UDP over IPv4 or IPv6 with `payload` bytes: a 4-byte sequence number, then
+ * a pattern. With csum_blank the checksum field holds only the pseudo-header
+ * sum, as Linux netfront sends it.
+ */
+static size_t build_udp(uint8_t *b, bool v6, const uint8_t *dmac, const uint8_t *smac,
+			const uint8_t *sip, const uint8_t *dip, size_t payload, uint32_t seq,
+			bool csum_blank)
+{
+	size_t ipl = v6 ? 40 : 20, ulen = 8 + payload, len = 14 + ipl + ulen;
+	uint8_t *ip = b + 14, *u = ip + ipl;
+
+	memset(b, 0, len);
+	memcpy(b, dmac, 6);
+	memcpy(b + 6, smac, 6);
+	if (v6) {
+		put16(b + 12, 0x86dd);
+		ip[0] = 0x60;
+		put16(ip + 4, (uint16_t)ulen);
+		ip[6] = IPPROTO_UDP;
+		ip[7] = 64;
+		memcpy(ip + 8, sip, 16);
+		memcpy(ip + 24, dip, 16);
+	} else {
+		put16(b + 12, 0x0800);
+		ip[0] = 0x45;
+		put16(ip + 2, (uint16_t)(ipl + ulen));
+		put16(ip + 4, (uint16_t)seq);
+		ip[8] = 64;
+		ip[9] = IPPROTO_UDP;
+		memcpy(ip + 12, sip, 4);
+		memcpy(ip + 16, dip, 4);
+		put16(ip + 10, (uint16_t)~fold(sum16(0, ip, 20)));
+	}
+	put16(u, 40000);
+	put16(u + 2, 7777);
+	put16(u + 4, (uint16_t)ulen);
+	for (size_t i = 0; i < payload; i++)
+		u[8 + i] = (uint8_t)(i * 7 + seq);
+	if (payload >= 4) {
+		u[8] = (uint8_t)(seq >> 24);
+		u[9] = (uint8_t)(seq >> 16);
+		u[10] = (uint8_t)(seq >> 8);
+		u[11] = (uint8_t)seq;
+	}
+	if (csum_blank) {
+		put16(u + 6, fold(pseudo(b, v6, IPPROTO_UDP, ulen)));
+	} else {
+		uint16_t c = (uint16_t)~fold(sum16(pseudo(b, v6, IPPROTO_UDP, ulen), u, ulen));
+
+		put16(u + 6, c ? c : 0xffff);
+	}
+	return len;
+}
+
+static size_t udp4(uint8_t *b, const struct guest *from, const uint8_t *dip, size_t payload,
+		   uint32_t seq)
+{
+	return build_udp(b, false, be_mac, from->mac, from->ip4, dip, payload, seq, false);
+}
+
+static uint32_t udp_seq(const uint8_t *frame, bool v6)
+{
+	const uint8_t *p = frame + 14 + (v6 ? 40 : 20) + 8;
+
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* ARP for IPv4 over Ethernet, padded to 60 bytes. */
+static size_t build_arp(uint8_t *b, const uint8_t *smac, const uint8_t *sha, const uint8_t *spa,
+			const uint8_t *tpa, uint16_t op)
+{
+	uint8_t *a = b + 14;
+
+	memset(b, 0, 60);
+	memcpy(b, bcast_mac, 6);
+	memcpy(b + 6, smac, 6);
+	put16(b + 12, 0x0806);
+	put16(a, 1);
+	put16(a + 2, 0x0800);
+	a[4] = 6;
+	a[5] = 4;
+	put16(a + 6, op);
+	memcpy(a + 8, sha, 6);
+	memcpy(a + 14, spa, 4);
+	memcpy(a + 24, tpa, 4);
+	return 60;
+}
+
+/* Neighbour solicitation for target from src, to the solicited-node group;
+ * with a source link-layer option unless src is :: (DAD). */
+static size_t build_ns(uint8_t *b, const uint8_t *smac, const uint8_t *src, const uint8_t *target)
+{
+	static const uint8_t zero[16];
+	bool sll = memcmp(src, zero, 16) != 0;
+	size_t icmp_len = 24 + (sll ? 8 : 0);
+	uint8_t *ip = b + 14, *icmp = ip + 40;
+
+	memset(b, 0, 14 + 40 + icmp_len);
+	b[0] = 0x33;
+	b[1] = 0x33;
+	b[2] = 0xff;
+	memcpy(b + 3, target + 13, 3);
+	memcpy(b + 6, smac, 6);
+	put16(b + 12, 0x86dd);
+	ip[0] = 0x60;
+	put16(ip + 4, (uint16_t)icmp_len);
+	ip[6] = IPPROTO_ICMPV6;
+	ip[7] = 255;
+	memcpy(ip + 8, src, 16);
+	ip[24] = 0xff;
+	ip[25] = 0x02;
+	ip[35] = 0x01;
+	ip[36] = 0xff;
+	memcpy(ip + 37, target + 13, 3);
+	icmp[0] = 135;
+	memcpy(icmp + 8, target, 16);
+	if (sll) {
+		icmp[24] = 1;
+		icmp[25] = 1;
+		memcpy(icmp + 26, smac, 6);
+	}
+	put16(icmp + 2, (uint16_t)~fold(sum16(pseudo(b, true, IPPROTO_ICMPV6, icmp_len), icmp,
+					       icmp_len)));
+	return 14 + 40 + icmp_len;
+}
+
+/* ---- guests ---- */
+
+static uint16_t tx_id(RING_IDX i)
+{
+	return (uint16_t)(0x100 | (i & 0xff));
+}
+
+static uint16_t rx_id(RING_IDX i)
+{
+	return (uint16_t)(0x200 | (i & 0xff));
+}
+
+static void *page_alloc(size_t n)
+{
+	void *p = aligned_alloc(PG, n * PG);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	memset(p, 0, n * PG);
+	return p;
+}
+
+/* Domain, rings (set up as netfront does), grants and channels for guest n:
+ * MAC 00:16:3e:00:00:n, 10.99.0.n, fd00::n, fe80::n. */
+static void guest_init(struct guest *g, uint32_t domid, uint8_t n, bool split)
+{
+	netif_tx_sring_t *txs;
+	netif_rx_sring_t *rxs;
+
+	memset(g, 0, sizeof(*g));
+	g->domid = domid;
+	memcpy(g->mac, (const uint8_t[6]){0x00, 0x16, 0x3e, 0x00, 0x00, n}, 6);
+	memcpy(g->ip4, (const uint8_t[4]){10, 99, 0, n}, 4);
+	g->ip6[0] = 0xfd;
+	g->ip6[15] = n;
+	g->ip6_ll[0] = 0xfe;
+	g->ip6_ll[1] = 0x80;
+	g->ip6_ll[15] = n;
+	CU_ASSERT_EQUAL_FATAL(fake_domain_create(domid), 0);
+
+	g->tx_ring = page_alloc(1);
+	g->rx_ring = page_alloc(1);
+	txs = g->tx_ring;
+	rxs = g->rx_ring;
+	SHARED_RING_INIT(txs);
+	SHARED_RING_INIT(rxs);
+	FRONT_RING_INIT(&g->tx, txs, PG);
+	FRONT_RING_INIT(&g->rx, rxs, PG);
+	g->tx_ref = fake_grant(domid, g->tx_ring, false);
+	g->rx_ref = fake_grant(domid, g->rx_ring, false);
+	CU_ASSERT_FATAL(g->tx_ref && g->rx_ref);
+
+	g->txbuf = page_alloc(NBUF);
+	g->rxbuf = page_alloc(NBUF);
+	for (unsigned int i = 0; i < NBUF; i++) {
+		/* netfront grants TX buffers read-only */
+		g->txgref[i] = fake_grant(domid, g->txbuf + (size_t)i * PG, true);
+		g->rxgref[i] = fake_grant(domid, g->rxbuf + (size_t)i * PG, false);
+		CU_ASSERT_FATAL(g->txgref[i] && g->rxgref[i]);
+	}
+
+	g->port_tx = fake_evtchn_alloc_unbound(domid);
+	g->port_rx = split ? fake_evtchn_alloc_unbound(domid) : g->port_tx;
+	CU_ASSERT_FATAL(g->port_tx && g->port_rx);
+
+	g->cfg = (struct dp_vif_cfg){
+	    .tx_ref = g->tx_ref,
+	    .rx_ref = g->rx_ref,
+	    .evtchn_tx = g->port_tx,
+	    .evtchn_rx = g->port_rx,
+	    .rx_sg = true,
+	    .rx_notify = true,
+	    .rx_csum_offload = true,
+	    .rx_ipv6_csum_offload = true,
+	};
+}
+
+/* Starts both rings at index start, as a frontend that reconnects with the
+ * indexes it had might. Call before connecting. */
+static void guest_ring_start(struct guest *g, RING_IDX start)
+{
+	g->tx.req_prod_pvt = g->tx.rsp_cons = start;
+	g->rx.req_prod_pvt = g->rx.rsp_cons = start;
+	g->tx.sring->req_prod = g->tx.sring->rsp_prod = start;
+	g->rx.sring->req_prod = g->rx.sring->rsp_prod = start;
+	g->tx.sring->req_event = g->tx.sring->rsp_event = start + 1;
+	g->rx.sring->req_event = g->rx.sring->rsp_event = start + 1;
+}
+
+static struct dp_vif *guest_vif(struct guest *g)
+{
+	struct ipnb_addr a[2] = {{.family = AF_INET}, {.family = AF_INET6}};
+	size_t conflicts[2], nc = 99;
+
+	g->vif = dp_vif_new(dp, (uint16_t)g->domid, 0, g->mac);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(g->vif);
+	memcpy(a[0].bytes, g->ip4, 4);
+	memcpy(a[1].bytes, g->ip6, 16);
+	CU_ASSERT_EQUAL(dp_vif_set_addrs(dp, g->vif, a, 2, conflicts, &nc), 0);
+	CU_ASSERT_EQUAL(nc, 0);
+	return g->vif;
+}
+
+static void guest_connect(struct guest *g)
+{
+	char err[256] = "";
+
+	guest_vif(g);
+	if (dp_vif_connect(dp, g->vif, &g->cfg, err, sizeof(err)) != 0)
+		fprintf(stderr, "\n  connect failed: %s\n", err);
+	CU_ASSERT_FATAL(dp_vif_connected(g->vif));
+	CU_ASSERT(dp_vif_carrier(g->vif));
+}
+
+static void guest_free(struct guest *g)
+{
+	free(g->tx_ring);
+	free(g->rx_ring);
+	free(g->txbuf);
+	free(g->rxbuf);
+	memset(g, 0, sizeof(*g));
+}
+
+/*
+ * Queues one packet of len bytes on g's TX ring, split into slots of the
+ * given sizes (slot 0's size field says len). Each slot's bytes go into the
+ * data page of its ring slot, at an offset that varies with the slot.
+ * Returns the ring index of slot 0.
+ */
+static RING_IDX guest_queue_frags(struct guest *g, const uint8_t *pkt, size_t len,
+				  const uint16_t *sizes, unsigned int n, uint16_t flags0)
+{
+	RING_IDX start = g->tx.req_prod_pvt;
+	size_t pos = 0;
+
+	CU_ASSERT_FATAL(g->tx.req_prod_pvt - g->tx.rsp_cons + n <= RING_SIZE(&g->tx));
+	for (unsigned int k = 0; k < n; k++) {
+		RING_IDX i = g->tx.req_prod_pvt++;
+		netif_tx_request_t *r = RING_GET_REQUEST(&g->tx, i);
+		unsigned int slot = i % NBUF;
+		uint16_t off = sizes[k] <= 2048 ? (uint16_t)((k * 61 + 64) % 2048) : 0;
+
+		memcpy(g->txbuf + (size_t)slot * PG + off, pkt + pos, sizes[k]);
+		r->gref = g->txgref[slot];
+		r->offset = off;
+		r->id = tx_id(i);
+		r->size = k ? sizes[k] : (uint16_t)len;
+		r->flags = (uint16_t)((k ? 0 : flags0) | (k + 1 < n ? NETTXF_more_data : 0));
+		pos += sizes[k];
+	}
+	CU_ASSERT_EQUAL(pos, len);
+	return start;
+}
+
+static RING_IDX guest_queue(struct guest *g, const uint8_t *pkt, size_t len)
+{
+	uint16_t size = (uint16_t)len;
+
+	return guest_queue_frags(g, pkt, len, &size, 1, 0);
+}
+
+/* The guest notifies its port; the kick is lost if nothing is bound yet. */
+static void guest_kick(struct guest *g, evtchn_port_t port)
+{
+	int r = fake_evtchn_kick(g->domid, port);
+
+	if (g->vif && dp_vif_connected(g->vif)) {
+		CU_ASSERT_EQUAL(r, 0);
+	} else {
+		CU_ASSERT(r == 0 || r == -ENOTCONN);
+	}
+}
+
+/* Publishes queued TX requests and kicks if the backend asked for it. */
+static void guest_push_tx(struct guest *g)
+{
+	int notify;
+
+	RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&g->tx, notify);
+	if (notify)
+		guest_kick(g, g->port_tx);
+}
+
+/* Writes n RX buffer requests (page i % NBUF for ring slot i, filled with
+ * 0xee) without publishing them. */
+static void guest_queue_rx(struct guest *g, unsigned int n)
+{
+	CU_ASSERT_FATAL(g->rx.req_prod_pvt - g->rx.rsp_cons + n <= RING_SIZE(&g->rx));
+	for (unsigned int k = 0; k < n; k++) {
+		RING_IDX i = g->rx.req_prod_pvt++;
+		netif_rx_request_t *r = RING_GET_REQUEST(&g->rx, i);
+
+		memset(g->rxbuf + (size_t)(i % NBUF) * PG, 0xee, PG);
+		r->id = rx_id(i);
+		r->gref = g->rxgref[i % NBUF];
+	}
+}
+
+static void guest_push_rx(struct guest *g)
+{
+	int notify;
+
+	RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&g->rx, notify);
+	if (notify)
+		guest_kick(g, g->port_rx);
+}
+
+static void guest_post_rx(struct guest *g, unsigned int n)
+{
+	guest_queue_rx(g, n);
+	guest_push_rx(g);
+}
+
+/* Takes the next TX response, re-arming rsp_event like netfront. */
+static bool guest_tx_rsp(struct guest *g, netif_tx_response_t *rsp, RING_IDX *idx)
+{
+	int more;
+
+	RING_FINAL_CHECK_FOR_RESPONSES(&g->tx, more);
+	if (!more)
+		return false;
+	*idx = g->tx.rsp_cons++;
+	*rsp = *RING_GET_RESPONSE(&g->tx, *idx);
+	return true;
+}
+
+/* Takes every TX response; returns how many, and how many were OKAY. */
+static unsigned int guest_reap_tx(struct guest *g, unsigned int *okay)
+{
+	netif_tx_response_t rsp;
+	RING_IDX idx;
+	unsigned int n = 0;
+
+	*okay = 0;
+	while (guest_tx_rsp(g, &rsp, &idx)) {
+		n++;
+		if (rsp.status == NETIF_RSP_OKAY)
+			(*okay)++;
+	}
+	return n;
+}
+
+/* Takes the next RX response; data points at its bytes in the posted page. */
+static bool guest_rx_rsp(struct guest *g, netif_rx_response_t *rsp, const uint8_t **data,
+			 RING_IDX *idx)
+{
+	int more;
+
+	RING_FINAL_CHECK_FOR_RESPONSES(&g->rx, more);
+	if (!more)
+		return false;
+	*idx = g->rx.rsp_cons++;
+	*rsp = *RING_GET_RESPONSE(&g->rx, *idx);
+	*data = g->rxbuf + (size_t)(*idx % NBUF) * PG + rsp->offset;
+	return true;
+}
+
+static unsigned int rx_pending(const struct guest *g)
+{
+	return g->rx.sring->rsp_prod - g->rx.rsp_cons;
+}
+
+/* The main loop: collect kicks, run until the data path has no work left. */
+static void pump(void)
+{
+	dp_handle_events(dp);
+	for (int i = 0; i < 100; i++) {
+		if (dp_run(dp) != 0)
+			break;
+		dp_handle_events(dp);
+	}
+}
+
+static const struct dp_stats *st(const struct guest *g)
+{
+	return dp_vif_stats(g->vif);
+}
+
+static uint64_t drops(const struct guest *g, enum dp_drop d)
+{
+	return st(g)->drops[d];
+}
+
+static uint64_t all_drops(const struct guest *g)
+{
+	uint64_t n = 0;
+
+	for (int d = 0; d < DP_DROP_COUNT; d++)
+		n += st(g)->drops[d];
+	return n;
+}
+
+/* Connects A, B and C (C with split channels), posts `post` RX buffers on
+ * each and lets the first (spurious) events settle. */
+static void three_guests(unsigned int post)
+{
+	guest_init(A, 1, 1, false);
+	guest_init(B, 2, 2, false);
+	guest_init(C, 3, 3, true);
+	guest_connect(A);
+	guest_connect(B);
+	guest_connect(C);
+	if (post) {
+		guest_post_rx(A, post);
+		guest_post_rx(B, post);
+		guest_post_rx(C, post);
+	}
+	pump();
+	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 6);
+	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 4);
+}
+
+/* Frees the data path and checks the fake host is clean. */
+static void finish(void)
+{
+	dp_free(dp);
+	dp = NULL;
+	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 0);
+	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 0);
+	CU_ASSERT_EQUAL(fake_handles_open(), 0);
+}
+
+static void setup(void)
+{
+	fake_reset();
+	ndisabled = 0;
+	disabled_vif = NULL;
+	disable_waits_for_tick = false;
+	disabled_why[0] = '\0';
+	dp = dp_new(be_mac, on_disable, &ndisabled);
+}
+
+static void teardown(void)
+{
+	if (dp)
+		dp_free(dp);
+	dp = NULL;
+	fake_reset();
+	guest_free(A);
+	guest_free(B);
+	guest_free(C);
+}
+
+/* Checks that g received exactly the packet pkt (len bytes) in its next RX
+ * slot, rewritten to g's MAC from the backend MAC, with the given flags. */
+static void expect_rx(struct guest *g, const uint8_t *pkt, size_t len, uint16_t flags)
+{
+	netif_rx_response_t rsp;
+	const uint8_t *data;
+	RING_IDX idx;
+
+	CU_ASSERT_FATAL(guest_rx_rsp(g, &rsp, &data, &idx));
+	CU_ASSERT_EQUAL(rsp.id, rx_id(idx)); /* the id posted in this slot */
+	CU_ASSERT_EQUAL(rsp.status, (int16_t)len);
+	CU_ASSERT_EQUAL(rsp.offset, 0);
+	CU_ASSERT_EQUAL(rsp.flags, flags);
+	CU_ASSERT(memcmp(data, g->mac, 6) == 0);
+	CU_ASSERT(memcmp(data + 6, be_mac, 6) == 0);
+	CU_ASSERT(memcmp(data + 12, pkt + 12, len - 12) == 0);
+	CU_ASSERT_EQUAL(data[len], 0xee); /* nothing beyond the packet */
+}
+
+/* ---- basic switching ---- */
+
+static void test_connect_empty(void)
+{
+	three_guests(0);
+	CU_ASSERT(dp_evtchn_fd(dp) >= 0);
+	CU_ASSERT_EQUAL(ndisabled, 0);
+	for (int i = 0; i < 3; i++) {
+		struct guest *g = i == 0 ? A : i == 1 ? B : C;
+		const struct ipnb_addr *a;
+		uint16_t domid;
+		uint32_t devid;
+
+		CU_ASSERT_EQUAL(dp_vif_addrs(g->vif, &a), 2);
+		CU_ASSERT_PTR_EQUAL(dp_addr_owner(dp, &a[0]), g->vif);
+		CU_ASSERT_PTR_EQUAL(dp_addr_owner(dp, &a[1]), g->vif);
+		dp_vif_id(g->vif, &domid, &devid);
+		CU_ASSERT_EQUAL(domid, g->domid);
+		CU_ASSERT_EQUAL(devid, 0);
+		CU_ASSERT(memcmp(dp_vif_mac(g->vif), g->mac, 6) == 0);
+		CU_ASSERT_EQUAL(all_drops(g), 0);
+		CU_ASSERT_EQUAL(g->tx.sring->rsp_prod, 0);
+		CU_ASSERT_EQUAL(g->rx.sring->rsp_prod, 0);
+	}
+	/* nothing to do: the loop may sleep */
+	CU_ASSERT_EQUAL(dp_run(dp), -1);
+	finish();
+}
+
+static void test_udp4_a_to_b(void)
+{
+	uint8_t pkt[256];
+	size_t len;
+	RING_IDX at;
+	netif_tx_response_t trsp;
+	RING_IDX tidx;
+	uint64_t notif_b, notif_a;
+	struct pollfd pfd;
+
+	three_guests(4);
+	notif_b = fake_evtchn_notify_count(B->domid, B->port_rx);
+	notif_a = fake_evtchn_notify_count(A->domid, A->port_tx);
+	len = udp4(pkt, A, B->ip4, 100, 42);
+	at = guest_queue(A, pkt, len);
+	guest_push_tx(A);
+
+	/* the kick makes the event fd readable */
+	pfd = (struct pollfd){.fd = dp_evtchn_fd(dp), .events = POLLIN};
+	CU_ASSERT_EQUAL(poll(&pfd, 1, 0), 1);
+	pump();
+
+	/* A: one OKAY response carrying its id, and a notification */
+	CU_ASSERT_FATAL(guest_tx_rsp(A, &trsp, &tidx));
+	CU_ASSERT_EQUAL(tidx, at);
+	CU_ASSERT_EQUAL(trsp.id, tx_id(at));
+	CU_ASSERT_EQUAL(trsp.status, NETIF_RSP_OKAY);
+	CU_ASSERT_FALSE(guest_tx_rsp(A, &trsp, &tidx));
+	CU_ASSERT(fake_evtchn_notify_count(A->domid, A->port_tx) > notif_a);
+
+	/* B: the packet with its L2 header rewritten, in its first slot */
+	CU_ASSERT_EQUAL(rx_pending(B), 1);
+	expect_rx(B, pkt, len, 0);
+	CU_ASSERT(fake_evtchn_notify_count(B->domid, B->port_rx) > notif_b);
+	CU_ASSERT_EQUAL(rx_pending(A), 0);
+	CU_ASSERT_EQUAL(rx_pending(C), 0);
+
+	CU_ASSERT_EQUAL(st(A)->tx_pkts, 1);
+	CU_ASSERT_EQUAL(st(A)->tx_bytes, len);
+	CU_ASSERT_EQUAL(st(A)->rx_pkts, 0);
+	CU_ASSERT_EQUAL(st(B)->rx_pkts, 1);
+	CU_ASSERT_EQUAL(st(B)->rx_bytes, len);
+	CU_ASSERT_EQUAL(st(B)->tx_pkts, 0);
+	CU_ASSERT_EQUAL(st(C)->rx_pkts, 0);
+	CU_ASSERT_EQUAL(all_drops(A) + all_drops(B) + all_drops(C), 0);
+	CU_ASSERT_EQUAL(dp_vif_queued(B->vif), 0);
+
+	/* and back, B -> A over IPv6, and A -> C (split channels) */
+	len = build_udp(pkt, true, be_mac, B->mac, B->ip6, A->ip6, 33, 7, false);
+	guest_queue(B, pkt, len);
+	guest_push_tx(B);
+	pump();
+	expect_rx(A, pkt, len, 0);
+	CU_ASSERT_EQUAL(st(B)->tx_pkts, 1);
+	CU_ASSERT_EQUAL(st(A)->rx_pkts, 1);
+
+	notif_a = fake_evtchn_notify_count(C->domid, C->port_tx);
+	notif_b = fake_evtchn_notify_count(C->domid, C->port_rx);
+	len = udp4(pkt, A, C->ip4, 10, 9);
+	guest_queue(A, pkt, len);
+	guest_push_tx(A);
+	pump();
+	expect_rx(C, pkt, len, 0);
+	CU_ASSERT(fake_evtchn_notify_count(C->domid, C->port_rx) > notif_b);
+	/* RX notifications go to C's RX channel only */
+	CU_ASSERT_EQUAL(fake_evtchn_notify_count(C->domid, C->port_tx), notif_a);
+
+	/* C -> B: C's TX channel gets the TX notification */
+	len = udp4(pkt, C, B->ip4, 10, 10);
+	guest_queue(C, pkt, len);
+	guest_push_tx(C);
+	pump();
+	expect_rx(B, pkt, len, 0);
+	CU_ASSERT(fake_evtchn_notify_count(C->domid, C->port_tx) > notif_a);
+	finish();
+}
+
+static void test_multi_slot(void)
+{
+	uint8_t pkt[2048];
+	size_t len;
+	unsigned int okay;
+	static const uint16_t three[] = {15, 4, 0};
+	uint16_t sizes[18];
+	uint64_t segs;
+
+	three_guests(8);
+
+	/* Ethernet + 1 byte in slot 0, 4 bytes of IP header in slot 1, the
+	 * rest in slot 2 */
+	len = udp4(pkt, A, B->ip4, 200, 1);
+	memcpy(sizes, three, sizeof(three));
+	sizes[2] = (uint16_t)(len - 19);
+	segs = fake_gnt_copy_segs();
+	guest_queue_frags(A, pkt, len, sizes, 3, 0);
+	guest_push_tx(A);
+	pump();
+	CU_ASSERT_EQUAL(guest_reap_tx(A, &okay), 3); /* one response per slot */
+	CU_ASSERT_EQUAL(okay, 3);
+	expect_rx(B, pkt, len, 0);
+	CU_ASSERT_EQUAL(fake_gnt_copy_segs() - segs, 3 + 1);
+
+	/* 18 slots: the Ethernet header, then one byte per slot through the
+	 * IP and UDP headers, then the payload */
+	len = udp4(pkt, A, B->ip4, 300, 2);
+	sizes[0] = 14;
+	for (int k = 1; k < 17; k++)
+		sizes[k] = 1;
+	sizes[17] = (uint16_t)(len - 30);
+	guest_queue_frags(A, pkt, len, sizes, 18, 0);
+	guest_push_tx(A);
+	pump();
+	CU_ASSERT_EQUAL(guest_reap_tx(A, &okay), 18);
+	CU_ASSERT_EQUAL(okay, 18);
+	expect_rx(B, pkt, len, 0);
+
+	/* IPv6 with the addresses split over slots */
+	len = build_udp(pkt, true, be_mac, A->mac, A->ip6, B->ip6, 500, 3, false);
+	sizes[0] = 20;
+	sizes[1] = 10;
+	sizes[2] = 17;
+	sizes[3] = 2;
+	sizes[4] = (uint16_t)(len - 49);
+	guest_queue_frags(A, pkt, len, sizes, 5, 0);
+	guest_push_tx(A);
+	pump();
+	CU_ASSERT_EQUAL(guest_reap_tx(A, &okay), 5);
+	expect_rx(B, pkt, len, 0);
+
+	CU_ASSERT_EQUAL(st(A)->tx_pkts, 3);
+	CU_ASSERT_EQUAL(st(B)->rx_pkts, 3);
+	CU_ASSERT_EQUAL(all_drops(A) + all_drops(B), 0);
+	finish();
+}
+
+/* A packet larger than a page: two RX slots for a receiver with
+ * feature-sg, dropped for one without. */
+static void test_large_packet(void)
+{
+	static uint8_t pkt[6000];
+	size_t len;
+	uint16_t sizes[2];
+	netif_rx_response_t rsp;
+	const uint8_t *data;
+	RING_IDX idx;
+	unsigned int okay;
+
+	three_guests(4);
+	C->cfg.rx_sg = false;
+	{
+		char err[128];
+
+		/* reconnecting with new features keeps the ring state */
+		CU_ASSERT_EQUAL(dp_vif_connect(dp, C->vif, &C->cfg, err, sizeof(err)), 0);
+	}
+	len = udp4(pkt, A, B->ip4, 5000, 77);
+	sizes[0] = 4000;
+	sizes[1] = (uint16_t)(len - 4000);
+	guest_queue_frags(A, pkt, len, sizes, 2, 0);
+	guest_push_tx(A);
+	pump();
+	CU_ASSERT_EQUAL(guest_reap_tx(A, &okay), 2);
+	CU_ASSERT_EQUAL(okay, 2);
+	CU_ASSERT_EQUAL_FATAL(rx_pending(B), 2);
+	CU_ASSERT(guest_rx_rsp(B, &rsp, &data, &idx));
+	CU_ASSERT_EQUAL(rsp.id, rx_id(idx));
+	CU_ASSERT_EQUAL(rsp.status, PG);
+	CU_ASSERT_EQUAL(rsp.flags, NETRXF_more_data);
+	CU_ASSERT(memcmp(data, B->mac, 6) == 0);
+	CU_ASSERT(memcmp(data + 12, pkt + 12, PG - 12) == 0);
+	CU_ASSERT(guest_rx_rsp(B, &rsp, &data, &idx));
+	CU_ASSERT_EQUAL(rsp.id, rx_id(idx));
+	CU_ASSERT_EQUAL(rsp.status, (int16_t)(len - PG));
+	CU_ASSERT_EQUAL(rsp.flags, 0);
+	CU_ASSERT(memcmp(data, pkt + PG, len - PG) == 0);
+	CU_ASSERT_EQUAL(st(B)->rx_pkts, 1);
+	CU_ASSERT_EQUAL(st(B)->rx_bytes, len);
+
+	len = udp4(pkt, A, C->ip4, 5000, 78);
+	sizes[1] = (uint16_t)(len - 4000);
+	guest_queue_frags(A, pkt, len, sizes, 2, 0);
+	guest_push_tx(A);
+	pump();
+	CU_ASSERT_EQUAL(rx_pending(C), 0);
+	CU_ASSERT_EQUAL(drops(C, DP_DROP_RX_TOO_BIG), 1);
+	CU_ASSERT_EQUAL(dp_vif_queued(C->vif), 0);
+	/* C still gets small packets */
+	len = udp4(pkt, A, C->ip4, 50, 79);
+	guest_queue(A, pkt, len);
+	guest_push_tx(A);
+	pump();
+	expect_rx(C, pkt, len, 0);
+	finish();
+}
+
+static void test_copy_batching(void)
+{
+	uint8_t pkt[256];
+	size_t len[5];
+	uint64_t calls, segs;
+	unsigned int okay;
+
+	three_guests(0);
+	calls = fake_gnt_copy_calls();
+	segs = fake_gnt_copy_segs();
+	for (uint32_t i = 0; i < 5; i++) {
+		len[i] = udp4(pkt, A, B->ip4, 20 + i, i);
+		guest_queue(A, pkt, len[i]);
+	}
+	guest_push_tx(A); /* one kick for five packets */
+	pump();
+	CU_ASSERT_EQUAL(guest_reap_tx(A, &okay), 5);
+	CU_ASSERT_EQUAL(okay, 5);
+	/* one copy call for the whole TX batch; B has no buffers yet */
+	CU_ASSERT_EQUAL(fake_gnt_copy_calls() - calls, 1);
+	CU_ASSERT_EQUAL(fake_gnt_copy_segs() - segs, 5);
+	CU_ASSERT_EQUAL(dp_vif_queued(B->vif), 5);
+
+	/* B posts buffers: one copy call delivers all five, in order */
+	guest_post_rx(B, 8);
+	pump();
+	CU_ASSERT_EQUAL(fake_gnt_copy_calls() - calls, 2);
+	CU_ASSERT_EQUAL(fake_gnt_copy_segs() - segs, 10);
+	CU_ASSERT_EQUAL_FATAL(rx_pending(B), 5);
+	for (uint32_t i = 0; i < 5; i++) {
+		netif_rx_response_t rsp;
+		const uint8_t *data;
+		RING_IDX idx;
+
+		CU_ASSERT_FATAL(guest_rx_rsp(B, &rsp, &data, &idx));
+		CU_ASSERT_EQUAL(rsp.id, rx_id(idx));
+		CU_ASSERT_EQUAL(rsp.status, (int16_t)len[i]);
+		CU_ASSERT_EQUAL(udp_seq(data, false), i);
+	}
+	CU_ASSERT_EQUAL(dp_vif_queued(B->vif), 0);
+	finish();
+}
+
+/* ---- ARP and NDP proxy ---- */
+
+/* An ARP reply "ip is at the backend" to g, answering a request from
+ * sender address spa. */
+static void expect_arp_reply(struct guest *g, const uint8_t *ip, const uint8_t *spa)
+{
+	netif_rx_response_t rsp;
+	const uint8_t *data;
+	RING_IDX idx;
+	struct frame_info fi;
+
+	CU_ASSERT_FATAL(guest_rx_rsp(g, &rsp, &data, &idx));
+	CU_ASSERT_EQUAL(rsp.id, rx_id(idx));
+	CU_ASSERT_EQUAL_FATAL(rsp.status, FRAME_MIN_LEN);
+	CU_ASSERT_EQUAL_FATAL(frame_parse(data, FRAME_MIN_LEN, &fi), FRAME_OK);
+	CU_ASSERT_EQUAL(fi.kind, FRAME_ARP);
+	CU_ASSERT_EQUAL(fi.arp_op, 2);
+	CU_ASSERT(memcmp(fi.eth_dst, g->mac, 6) == 0);
+	CU_ASSERT(memcmp(fi.eth_src, be_mac, 6) == 0);
+	CU_ASSERT(memcmp(fi.arp_sha, be_mac, 6) == 0); /* ip is at the backend */
+	CU_ASSERT(memcmp(fi.src.bytes, ip, 4) == 0);
+	CU_ASSERT(memcmp(data + 14 + 18, g->mac, 6) == 0); /* target hardware */
+	CU_ASSERT(memcmp(fi.dst.bytes, spa, 4) == 0);
+}
+
+static void test_arp(void)
+{
+	uint8_t pkt[64];
+	static const uint8_t other[4] = {10, 99, 0, 200};
+	static const uint8_t zero[4] = {0, 0, 0, 0};
+	unsigned int okay;
+
+	three_guests(8);
+
+	/* who has B? -> the backend */
+	guest_queue(A, pkt, build_arp(pkt, A->mac, A->mac, A->ip4, B->ip4, 1));
+	guest_push_tx(A);
+	pump();
+	CU_ASSERT_EQUAL(guest_reap_tx(A, &okay), 1);
+	CU_ASSERT_EQUAL(okay, 1);
+	CU_ASSERT_EQUAL(rx_pending(A), 1);
+	expect_arp_reply(A, B->ip4, A->ip4);
+	CU_ASSERT_EQUAL(st(A)->arp_replies, 1);
+	CU_ASSERT_EQUAL(rx_pending(B) + rx_pending(C), 0);
+
+	/* an address nobody holds (a gateway, say): the backend too */
+	guest_queue(A, pkt, build_arp(pkt, A->mac, A->mac, A->ip4, other, 1));
+	guest_push_tx(A);
+	pump();
+	expect_arp_reply(A, other, A->ip4);
+
+	/* its own address (a gratuitous ARP or announcement): no reply */
+	guest_queue(A, pkt, build_arp(pkt, A->mac, A->mac, A->ip4, A->ip4, 1));
+	guest_push_tx(A);
+	pump();
+	CU_ASSERT_EQUAL(rx_pending(A), 0);
+
+	/* a reply from the guest: consumed, nothing back */
+	guest_queue(A, pkt, build_arp(pkt, A->mac, A->mac, A->ip4, B->ip4, 2));
+	guest_push_tx(A);
+	pump();
+	CU_ASSERT_EQUAL(rx_pending(A), 0);
+
+	/* probes from 0.0.0.0: answered for a taken address only */
+	guest_queue(A, pkt, build_arp(pkt, A->mac, A->mac, zero, B->ip4, 1));
+	guest_push_tx(A);
+	pump();
+	expect_arp_reply(A, B->ip4, zero);
+	guest_queue(A, pkt, build_arp(pkt, A->mac, A->mac, zero, other, 1));
+	guest_queue(A, pkt, build_arp(pkt, A->mac, A->mac, zero, A->ip4, 1));
+	guest_push_tx(A);
+	pump();
+	CU_ASSERT_EQUAL(rx_pending(A), 0);
+	CU_ASSERT_EQUAL(st(A)->arp_replies, 3);
+	CU_ASSERT_EQUAL(drops(A, DP_DROP_SPOOF_ARP), 0);
+
+	/* a sender IP that is not A's (B's, or unregistered): spoofing */
+	guest_queue(A, pkt, build_arp(pkt, A->mac, A->mac, B->ip4, C->ip4, 1));
+	guest_queue(A, pkt, build_arp(pkt, A->mac, A->mac, other, C->ip4, 1));
+	guest_push_tx(A);
+	pump();
+	CU_ASSERT_EQUAL(drops(A, DP_DROP_SPOOF_ARP), 2);
+	CU_ASSERT_EQUAL(rx_pending(A), 0);
+	/* ... and an Ethernet source that is not A's */
+	guest_queue(A, pkt, build_arp(pkt, B->mac, B->mac, A->ip4, C->ip4, 1));
+	guest_push_tx(A);
+	pump();
+	CU_ASSERT_EQUAL(drops(A, DP_DROP_SPOOF_MAC), 1);
+	CU_ASSERT_EQUAL(rx_pending(A), 0);
+
+	CU_ASSERT_EQUAL(st(A)->arp_replies, 3);
+	CU_ASSERT_EQUAL(rx_pending(B) + rx_pending(C), 0);
+	CU_ASSERT_EQUAL(st(B)->rx_pkts + st(C)->rx_pkts, 0);
+	CU_ASSERT_EQUAL(all_drops(B) + all_drops(C), 0);
+	CU_ASSERT_EQUAL(guest_reap_tx(A, &okay), 9);
+	CU_ASSERT_EQUAL(okay, 9); /* the guest's buffers were fine */
+	finish();
+}
+
+static void expect_na(struct guest *g, const uint8_t *target, const uint8_t *to_mac,
+		      const uint8_t *to_ip, bool solicited)
+{
+	netif_rx_response_t rsp;
+	const uint8_t *data;
+	RING_IDX idx;
+	struct frame_info fi;
+
+	CU_ASSERT_FATAL(guest_rx_rsp(g, &rsp, &data, &idx));
+	CU_ASSERT_EQUAL(rsp.id, rx_id(idx));
+	CU_ASSERT_EQUAL_FATAL(rsp.status, FRAME_NA_LEN);
+	CU_ASSERT(rsp.flags & NETRXF_data_validated);
+	CU_ASSERT_EQUAL_FATAL(frame_parse(data, FRAME_NA_LEN, &fi), FRAME_OK);
+	CU_ASSERT_EQUAL(fi.kind, FRAME_IPV6);
+	CU_ASSERT_EQUAL(fi.icmp6_type, 136);
+	CU_ASSERT(memcmp(fi.eth_dst, to_mac, 6) == 0);
+	CU_ASSERT(memcmp(fi.eth_src, be_mac, 6) == 0);
+	CU_ASSERT(memcmp(fi.src.bytes, target, 16) == 0);
+	CU_ASSERT(memcmp(fi.dst.bytes, to_ip, 16) == 0);
+	CU_ASSERT(memcmp(fi.nd_target.bytes, target, 16) == 0);
+	CU_ASSERT_EQUAL(data[14 + 40 + 4] & 0x40, solicited ? 0x40 : 0);
+	CU_ASSERT_EQUAL(data[14 + 40 + 24], 2); /* target link-layer option */
+	CU_ASSERT(memcmp(data + 14 + 40 + 26, be_mac, 6) == 0);
+	CU_ASSERT(l4_csum_ok(data, true, IPPROTO_ICMPV6));
+}
+
+static void test_ndp(void)
+{
+	uint8_t pkt[128];
+	static const uint8_t unspec[16];
+	static const uint8_t all_nodes[16] = {0xff, 0x02, [15] = 1};
+	static const uint8_t all_nodes_mac[6] = {0x33, 0x33, 0, 0, 0, 1};
+	static const uint8_t free6[16] = {0xfd, [15] = 0x99};
+	unsigned int okay;
+
+	three_guests(8);
+
+	/* from A's link-local address, for B */
+	guest_queue(A, pkt, build_ns(pkt, A->mac, A->ip6_ll, B->ip6));
+	guest_push_tx(A);
+	pump();
+	CU_ASSERT_EQUAL(rx_pending(A), 1);
+	expect_na(A, B->ip6, A->mac, A->ip6_ll, true);
+	CU_ASSERT_EQUAL(st(A)->na_replies, 1);
+
+	/* from A's registered address, for C */
+	guest_queue(A, pkt, build_ns(pkt, A->mac, A->ip6, C->ip6));
+	guest_push_tx(A);
+	pump();
+	expect_na(A, C->ip6, A->mac, A->ip6, true);
+
+	/* DAD (from ::) for A's own address: no reply */
+	guest_queue(A, pkt, build_ns(pkt, A->mac, unspec, A->ip6));
+	guest_push_tx(A);
+	pump();
+	CU_ASSERT_EQUAL(rx_pending(A), 0);
+	/* ... nor for a free address */
+	guest_queue(A, pkt, build_ns(pkt, A->mac, unspec, free6));
+	guest_push_tx(A);
+	pump();
+	CU_ASSERT_EQUAL(rx_pending(A), 0);
+	/* ... but a taken one is defended, to all-nodes */
+	guest_queue(A, pkt, build_ns(pkt, A->mac, unspec, B->ip6));
+	guest_push_tx(A);
+	pump();
+	expect_na(A, B->ip6, all_nodes_mac, all_nodes, false);
+
+	/* NS for its own address from its link-local one: no reply */
+	guest_queue(A, pkt, build_ns(pkt, A->mac, A->ip6_ll, A->ip6));
+	guest_push_tx(A);
+	pump();
+	CU_ASSERT_EQUAL(rx_pending(A), 0);
+
+	/* NS from an address registered to B: spoofing */
+	guest_queue(A, pkt, build_ns(pkt, A->mac, B->ip6, C->ip6));
+	guest_push_tx(A);
+	pump();
+	CU_ASSERT_EQUAL(rx_pending(A), 0);
+	CU_ASSERT_EQUAL(drops(A, DP_DROP_SPOOF_IP), 1);
+
+	CU_ASSERT_EQUAL(st(A)->na_replies, 3);
+	CU_ASSERT_EQUAL(rx_pending(B) + rx_pending(C), 0);
+	CU_ASSERT_EQUAL(guest_reap_tx(A, &okay), 7);
+	CU_ASSERT_EQUAL(okay, 7);
+	finish();
+}
+
+/* ---- anti-spoofing and routing ---- */
+
+/* Sends pkt from A and checks nobody received anything and A's drop counter
+ * d went up by one. */
+static void expect_dropped(const uint8_t *pkt, size_t len, enum dp_drop d)
+{
+	uint64_t before = drops(A, d), all = all_drops(A);
+	unsigned int okay;
+
+	guest_queue(A, pkt, len);
+	guest_push_tx(A);
+	pump();
+	CU_ASSERT_EQUAL(drops(A, d), before + 1);
+	CU_ASSERT_EQUAL(all_drops(A), all + 1);
+	CU_ASSERT_EQUAL(guest_reap_tx(A, &okay), 1);
+	CU_ASSERT_EQUAL(okay, 1); /* taken from the guest fine, then dropped */
+	CU_ASSERT_EQUAL(rx_pending(A) + rx_pending(B) + rx_pending(C), 0);
+	CU_ASSERT_EQUAL(dp_vif_queued(A->vif) + dp_vif_queued(B->vif) + dp_vif_queued(C->vif), 0);
+}
+
+static void test_spoofing(void)
+{
+	uint8_t pkt[256];
+	size_t len;
+	static const uint8_t rogue4[4] = {10, 99, 0, 66};
+	static const uint8_t rogue6[16] = {0xfd, [15] = 0x66};
+
+	three_guests(8);
+	/* source MAC not A's: B's, the backend's, broadcast */
+	len = build_udp(pkt, false, be_mac, B->mac, A->ip4, B->ip4, 20, 1, false);
+	expect_dropped(pkt, len, DP_DROP_SPOOF_MAC);
+	len = build_udp(pkt, false, be_mac, be_mac, A->ip4, B->ip4, 20, 1, false);
+	expect_dropped(pkt, len, DP_DROP_SPOOF_MAC);
+	len = build_udp(pkt, true, be_mac, bcast_mac, A->ip6, B->ip6, 20, 1, false);
+	expect_dropped(pkt, len, DP_DROP_SPOOF_MAC);
+
+	/* source IP not A's: B's, C's, unregistered */
+	len = build_udp(pkt, false, be_mac, A->mac, B->ip4, C->ip4, 20, 1, false);
+	expect_dropped(pkt, len, DP_DROP_SPOOF_IP);
+	len = build_udp(pkt, false, be_mac, A->mac, rogue4, B->ip4, 20, 1, false);
+	expect_dropped(pkt, len, DP_DROP_SPOOF_IP);
+	len = build_udp(pkt, true, be_mac, A->mac, C->ip6, B->ip6, 20, 1, false);
+	expect_dropped(pkt, len, DP_DROP_SPOOF_IP);
+	len = build_udp(pkt, true, be_mac, A->mac, rogue6, B->ip6, 20, 1, false);
+	expect_dropped(pkt, len, DP_DROP_SPOOF_IP);
+	/* link-local source, to a guest: not A's either */
+	len = build_udp(pkt, true, be_mac, A->mac, A->ip6_ll, B->ip6, 20, 1, false);
+	expect_dropped(pkt, len, DP_DROP_SPOOF_IP);
+
+	/* not IP at all; malformed */
+	len = udp4(pkt, A, B->ip4, 20, 1);
+	put16(pkt + 12, 0x88b5);
+	expect_dropped(pkt, len, DP_DROP_PROTO);
+	len = udp4(pkt, A, B->ip4, 20, 1);
+	pkt[14] = 0x55; /* version 5 */
+	expect_dropped(pkt, len, DP_DROP_MALFORMED);
+
+	CU_ASSERT_EQUAL(st(A)->tx_pkts, 10);
+	CU_ASSERT_EQUAL(st(B)->rx_pkts + st(C)->rx_pkts, 0);
+	CU_ASSERT_EQUAL(all_drops(B) + all_drops(C), 0);
+	finish();
+}
+
+static void test_routing_drops(void)
+{
+	uint8_t pkt[256];
+	size_t len;
+	static const uint8_t nobody4[4] = {10, 99, 0, 200};
+	static const uint8_t outside4[4] = {192, 0, 2, 1};
+	static const uint8_t nobody6[16] = {0xfd, [15] = 0x99};
+	static const uint8_t bcast4[4] = {10, 99, 0, 255};
+	static const uint8_t limited4[4] = {255, 255, 255, 255};
+	static const uint8_t mcast4[4] = {224, 0, 0, 251};
+	static const uint8_t mcast4_mac[6] = {0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb};
+	static const uint8_t mcast6[16] = {0xff, 0x02, [15] = 0xfb};
+	static const uint8_t mcast6_mac[6] = {0x33, 0x33, 0, 0, 0, 0xfb};
+
+	three_guests(8);
+	/* unregistered destinations */
+	len = build_udp(pkt, false, be_mac, A->mac, A->ip4, nobody4, 20, 1, false);
+	expect_dropped(pkt, len, DP_DROP_NO_ROUTE);
+	len = build_udp(pkt, false, be_mac, A->mac, A->ip4, outside4, 20, 1, false);
+	expect_dropped(pkt, len, DP_DROP_NO_ROUTE);
+	len = build_udp(pkt, true, be_mac, A->mac, A->ip6, nobody6, 20, 1, false);
+	expect_dropped(pkt, len, DP_DROP_NO_ROUTE);
+
+	/* broadcast and multicast */
+	len = build_udp(pkt, false, bcast_mac, A->mac, A->ip4, bcast4, 20, 1, false);
+	expect_dropped(pkt, len, DP_DROP_GROUP);
+	len = build_udp(pkt, false, bcast_mac, A->mac, A->ip4, limited4, 20, 1, false);
+	expect_dropped(pkt, len, DP_DROP_GROUP);
+	len = build_udp(pkt, false, mcast4_mac, A->mac, A->ip4, mcast4, 20, 1, false);
+	expect_dropped(pkt, len, DP_DROP_GROUP);
+	len = build_udp(pkt, true, mcast6_mac, A->mac, A->ip6, mcast6, 20, 1, false);
+	expect_dropped(pkt, len, DP_DROP_GROUP);
+	/* multicast IP behind a unicast MAC is still not routed */
+	len = build_udp(pkt, false, be_mac, A->mac, A->ip4, mcast4, 20, 1, false);
+	expect_dropped(pkt, len, DP_DROP_GROUP);
+
+	CU_ASSERT_EQUAL(st(A)->tx_pkts, 8);
+	CU_ASSERT_EQUAL(st(B)->rx_pkts + st(C)->rx_pkts, 0);
+	CU_ASSERT_EQUAL(all_drops(B) + all_drops(C), 0);
+
+	/* a vif that is not connected is no route either */
+	dp_vif_disconnect(dp, C->vif);
+	CU_ASSERT_FALSE(dp_vif_connected(C->vif));
+	CU_ASSERT_FALSE(dp_vif_carrier(C->vif));
+	len = udp4(pkt, A, C->ip4, 20, 1);
+	guest_queue(A, pkt, len);
+	guest_push_tx(A);
+	pump();
+	CU_ASSERT_EQUAL(drops(C, DP_DROP_NO_ROUTE), 1);
+	CU_ASSERT_EQUAL(rx_pending(C), 0);
+	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 4);
+	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 2);
+	finish();
+}
+
+/* ---- checksum offload ---- */
+
+static void test_csum_blank(void)
+{
+	uint8_t pkt[512];
+	size_t len;
+	netif_rx_response_t rsp;
+	const uint8_t *data;
+	RING_IDX idx;
+
+	three_guests(8);
+	C->cfg.rx_csum_offload = false;
+	C->cfg.rx_ipv6_csum_offload = false;
+	B->cfg.rx_ipv6_csum_offload = false;
+	{
+		char err[128];
+
+		CU_ASSERT_EQUAL(dp_vif_connect(dp, C->vif, &C->cfg, err, sizeof(err)), 0);
+		CU_ASSERT_EQUAL(dp_vif_connect(dp, B->vif, &B->cfg, err, sizeof(err)), 0);
+	}
+	pump();
+
+	/* to B, which takes blank checksums: bytes as sent, flags say so */
+	len = build_udp(pkt, false, be_mac, A->mac, A->ip4, B->ip4, 101, 1, true);
+	CU_ASSERT_FALSE(l4_csum_ok(pkt, false, IPPROTO_UDP));
+	guest_queue_frags(A, pkt, len, (uint16_t[]){(uint16_t)len}, 1, NETTXF_csum_blank);
+	guest_push_tx(A);
+	pump();
+	expect_rx(B, pkt, len, NETRXF_csum_blank | NETRXF_data_validated);
+
+	/* to C, which does not: completed in the delivered bytes */
+	len = build_udp(pkt, false, be_mac, A->mac, A->ip4, C->ip4, 101, 2, true);
+	guest_queue_frags(A, pkt, len, (uint16_t[]){(uint16_t)len}, 1,
+			  NETTXF_csum_blank | NETTXF_data_validated);
+	guest_push_tx(A);
+	pump();
+	CU_ASSERT_FATAL(guest_rx_rsp(C, &rsp, &data, &idx));
+	CU_ASSERT_EQUAL(rsp.status, (int16_t)len);
+	CU_ASSERT_EQUAL(rsp.flags, NETRXF_data_validated);
+	CU_ASSERT(l4_csum_ok(data, false, IPPROTO_UDP));
+	/* only the UDP checksum (bytes 40-41) changed */
+	CU_ASSERT(memcmp(data + 12, pkt + 12, 40 - 12) == 0);
+	CU_ASSERT(memcmp(data + 42, pkt + 42, len - 42) == 0);
+
+	/* IPv6 follows feature-ipv6-csum-offload: B advertised it off */
+	len = build_udp(pkt, true, be_mac, A->mac, A->ip6, B->ip6, 64, 3, true);
+	guest_queue_frags(A, pkt, len, (uint16_t[]){(uint16_t)len}, 1, NETTXF_csum_blank);
+	guest_push_tx(A);
+	pump();
+	CU_ASSERT_FATAL(guest_rx_rsp(B, &rsp, &data, &idx));
+	CU_ASSERT_EQUAL(rsp.flags, NETRXF_data_validated);
+	CU_ASSERT(l4_csum_ok(data, true, IPPROTO_UDP));
+	/* ... and to A (offload on) it stays blank */
+	len = build_udp(pkt, true, be_mac, B->mac, B->ip6, A->ip6, 64, 4, true);
+	guest_queue_frags(B, pkt, len, (uint16_t[]){(uint16_t)len}, 1, NETTXF_csum_blank);
+	guest_push_tx(B);
+	pump();
+	expect_rx(A, pkt, len, NETRXF_csum_blank | NETRXF_data_validated);
+
+	/* blank over several slots, completed for C */
+	{
+		uint16_t sizes[3] = {30, 20, 0};
+
+		len = build_udp(pkt, false, be_mac, A->mac, A->ip4, C->ip4, 300, 5, true);
+		sizes[2] = (uint16_t)(len - 50);
+		guest_queue_frags(A, pkt, len, sizes, 3, NETTXF_csum_blank);
+		guest_push_tx(A);
+		pump();
+		CU_ASSERT_FATAL(guest_rx_rsp(C, &rsp, &data, &idx));
+		CU_ASSERT_EQUAL(rsp.status, (int16_t)len);
+		CU_ASSERT(l4_csum_ok(data, false, IPPROTO_UDP));
+	}
+
+	/* data_validated alone is passed on; no flags stay no flags */
+	len = udp4(pkt, A, C->ip4, 40, 6);
+	guest_queue_frags(A, pkt, len, (uint16_t[]){(uint16_t)len}, 1, NETTXF_data_validated);
+	guest_push_tx(A);
+	pump();
+	expect_rx(C, pkt, len, NETRXF_data_validated);
+	CU_ASSERT_EQUAL(all_drops(A) + all_drops(B) + all_drops(C), 0);
+	finish();
+}
+
+/* ---- bounded queues ---- */
+
+static void test_rx_queue_bound(void)
+{
+	static uint8_t pkt[128];
+	size_t len, qlen = 0;
+	unsigned int okay, sent = 0, bound;
+	netif_rx_response_t rsp;
+	const uint8_t *data;
+	RING_IDX idx;
+
+	three_guests(0);
+	guest_post_rx(A, 8);
+	guest_post_rx(C, 8);
+	pump();
+
+	/* B posts nothing; A sends 300 packets to B in two bursts */
+	for (int burst = 0; burst < 2; burst++) {
+		unsigned int n = burst ? 100 : 200;
+
+		for (unsigned int i = 0; i < n; i++, sent++) {
+			qlen = udp4(pkt, A, B->ip4, 16, sent);
+			guest_queue(A, pkt, qlen);
+		}
+		guest_push_tx(A);
+		pump();
+		CU_ASSERT_EQUAL(guest_reap_tx(A, &okay), n);
+		CU_ASSERT_EQUAL(okay, n);
+	}
+	bound = (unsigned int)dp_vif_queued(B->vif);
+	CU_ASSERT(bound > 0 && bound < sent);
+	CU_ASSERT_EQUAL(drops(B, DP_DROP_RXQ_FULL), sent - bound);
+	CU_ASSERT_EQUAL(rx_pending(B), 0);
+	CU_ASSERT_EQUAL(st(A)->tx_pkts, sent);
+	/* one more is dropped too, the queue does not grow */
+	len = udp4(pkt, A, B->ip4, 16, 9999);
+	guest_queue(A, pkt, len);
+	guest_push_tx(A);
+	pump();
+	CU_ASSERT_EQUAL(dp_vif_queued(B->vif), bound);
+	CU_ASSERT_EQUAL(drops(B, DP_DROP_RXQ_FULL), sent + 1 - bound);
+	CU_ASSERT(dp_vif_carrier(B->vif)); /* no stall in this short a time */
+
+	/* other guests' traffic still flows both ways */
+	len = udp4(pkt, C, A->ip4, 30, 1);
+	guest_queue(C, pkt, len);
+	guest_push_tx(C);
+	pump();
+	expect_rx(A, pkt, len, 0);
+	len = udp4(pkt, A, C->ip4, 30, 2);
+	guest_queue(A, pkt, len);
+	guest_push_tx(A);
+	pump();
+	expect_rx(C, pkt, len, 0);
+
+	/* B posts buffers: the queued packets arrive, oldest first */
+	guest_post_rx(B, RING_SIZE(&B->rx));
+	pump();
+	CU_ASSERT_EQUAL(rx_pending(B), bound < RING_SIZE(&B->rx) ? bound : RING_SIZE(&B->rx));
+	for (unsigned int i = 0; guest_rx_rsp(B, &rsp, &data, &idx); i++) {
+		CU_ASSERT_EQUAL(rsp.id, rx_id(idx));
+		CU_ASSERT_EQUAL(rsp.status, (int16_t)qlen);
+		if (udp_seq(data, false) != i) {
+			CU_FAIL("RX order");
+			break;
+		}
+	}
+	CU_ASSERT_EQUAL(st(B)->rx_pkts, bound);
+	CU_ASSERT_EQUAL(dp_vif_queued(B->vif), 0);
+	CU_ASSERT_EQUAL(drops(B, DP_DROP_RX_TIMEOUT), 0);
+
+	/* and new traffic flows again */
+	guest_post_rx(B, 4);
+	len = udp4(pkt, A, B->ip4, 16, 5);
+	guest_queue(A, pkt, len);
+	guest_push_tx(A);
+	pump();
+	expect_rx(B, pkt, len, 0);
+	finish();
+}
+
+/*
+ * A packet queued for a receiver late in a dp_run() pass must not count as
+ * old at the end of that pass. C is disabled first in the pass (guests are
+ * processed newest first) and its callback lets the clock tick, then A's
+ * packets for B are queued: B has one buffer, so one packet stays queued.
+ */
+static void test_rx_queue_same_pass(void)
+{
+	uint8_t pkt[2][128];
+	size_t len[2];
+
+	three_guests(0);
+	guest_post_rx(B, 1);
+	pump();
+	for (uint32_t i = 0; i < 2; i++) {
+		len[i] = udp4(pkt[i], A, B->ip4, 40, i);
+		guest_queue(A, pkt[i], len[i]);
+	}
+	C->tx.sring->req_prod = C->tx.req_prod_pvt + RING_SIZE(&C->tx) + 1;
+	CU_ASSERT_EQUAL(fake_evtchn_kick(C->domid, C->port_tx), 0);
+	guest_push_tx(A);
+	disable_waits_for_tick = true;
+	pump();
+	CU_ASSERT_EQUAL(ndisabled, 1);
+	CU_ASSERT_PTR_EQUAL(disabled_vif, C->vif);
+	CU_ASSERT_EQUAL(st(A)->tx_pkts, 2);
+	/* the first packet was delivered, the second waits for a buffer */
+	CU_ASSERT_EQUAL(rx_pending(B), 1);
+	expect_rx(B, pkt[0], len[0], 0);
+	CU_ASSERT_EQUAL(drops(B, DP_DROP_RX_TIMEOUT), 0);
+	CU_ASSERT_EQUAL(drops(B, DP_DROP_CARRIER_OFF), 0);
+	CU_ASSERT_EQUAL(dp_vif_queued(B->vif), 1);
+	CU_ASSERT(dp_vif_carrier(B->vif));
+	guest_post_rx(B, 1);
+	pump();
+	expect_rx(B, pkt[1], len[1], 0);
+	finish();
+}
+
+/* Queued packets are freed by disconnect, vif free and dp free (LSan). */
+static void test_teardown_with_queue(void)
+{
+	uint8_t pkt[128];
+	size_t len;
+	unsigned int okay;
+
+	three_guests(0);
+	for (uint32_t i = 0; i < 20; i++) {
+		len = udp4(pkt, A, i & 1 ? B->ip4 : C->ip4, 16, i);
+		guest_queue(A, pkt, len);
+	}
+	len = udp4(pkt, B, C->ip4, 16, 100);
+	guest_queue(B, pkt, len);
+	guest_push_tx(A);
+	guest_push_tx(B);
+	pump();
+	CU_ASSERT_EQUAL(guest_reap_tx(A, &okay), 20);
+	CU_ASSERT_EQUAL(dp_vif_queued(B->vif), 10);
+	CU_ASSERT_EQUAL(dp_vif_queued(C->vif), 11);
+
+	dp_vif_disconnect(dp, B->vif);
+	CU_ASSERT_EQUAL(dp_vif_queued(B->vif), 0);
+	CU_ASSERT_EQUAL(drops(B, DP_DROP_CARRIER_OFF), 10);
+	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 4);
+	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 3);
+	dp_vif_disconnect(dp, B->vif); /* twice is harmless */
+	dp_vif_free(dp, B->vif);
+	B->vif = NULL;
+
+	/* A and C are freed with C's queue still full */
+	finish();
+}
+
+/* ---- hostile guests ---- */
+
+static void test_hostile_req_prod(void)
+{
+	uint8_t pkt[128];
+	size_t len;
+	RING_IDX rsp_before;
+
+	three_guests(8);
+	CU_ASSERT_EQUAL(RING_SIZE(&A->tx), 256);
+	A->tx.sring->req_prod = A->tx.req_prod_pvt + RING_SIZE(&A->tx) + 1;
+	rsp_before = A->tx.sring->rsp_prod;
+	CU_ASSERT_EQUAL(fake_evtchn_kick(A->domid, A->port_tx), 0);
+	pump();
+	CU_ASSERT_EQUAL(ndisabled, 1);
+	CU_ASSERT_PTR_EQUAL(disabled_vif, A->vif);
+	CU_ASSERT(disabled_why[0] != '\0');
+	CU_ASSERT_FALSE(dp_vif_connected(A->vif));
+	CU_ASSERT_FALSE(dp_vif_carrier(A->vif));
+	CU_ASSERT_EQUAL(A->tx.sring->rsp_prod, rsp_before);
+	/* A's rings and channel are gone, the others' are not */
+	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 4);
+	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 3);
+	CU_ASSERT_EQUAL(fake_evtchn_peer(A->domid, A->port_tx), 0);
+
+	/* B and C carry on */
+	len = udp4(pkt, B, C->ip4, 40, 1);
+	guest_queue(B, pkt, len);
+	guest_push_tx(B);
+	pump();
+	expect_rx(C, pkt, len, 0);
+	/* traffic to A goes nowhere */
+	len = udp4(pkt, C, A->ip4, 40, 2);
+	guest_queue(C, pkt, len);
+	guest_push_tx(C);
+	pump();
+	CU_ASSERT_EQUAL(rx_pending(A), 0);
+	CU_ASSERT_EQUAL(drops(A, DP_DROP_NO_ROUTE), 1);
+
+	/* more kicks do nothing (the channel is unbound), and the callback
+	 * is not called again */
+	CU_ASSERT_EQUAL(fake_evtchn_kick(A->domid, A->port_tx), -ENOTCONN);
+	pump();
+	CU_ASSERT_EQUAL(ndisabled, 1);
+	finish();
+}
+
+static void test_hostile_rx_req_prod(void)
+{
+	uint8_t pkt[128];
+	size_t len;
+
+	three_guests(0);
+	/* a packet waits for B, then B claims an impossible number of
+	 * buffers */
+	len = udp4(pkt, A, B->ip4, 40, 1);
+	guest_queue(A, pkt, len);
+	guest_push_tx(A);
+	pump();
+	CU_ASSERT_EQUAL(dp_vif_queued(B->vif), 1);
+	B->rx.sring->req_prod = B->rx.req_prod_pvt + RING_SIZE(&B->rx) + 5;
+	CU_ASSERT_EQUAL(fake_evtchn_kick(B->domid, B->port_rx), 0);
+	pump();
+	CU_ASSERT_EQUAL(ndisabled, 1);
+	CU_ASSERT_PTR_EQUAL(disabled_vif, B->vif);
+	CU_ASSERT_FALSE(dp_vif_connected(B->vif));
+	CU_ASSERT_EQUAL(dp_vif_queued(B->vif), 0);
+	CU_ASSERT_EQUAL(B->rx.sring->rsp_prod, 0);
+	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 4);
+	CU_ASSERT(dp_vif_connected(A->vif) && dp_vif_connected(C->vif));
+	finish();
+}
+
+static void test_hostile_fatal_request(void)
+{
+	uint8_t pkt[128];
+	size_t len;
+	netif_tx_request_t *r;
+
+	three_guests(8);
+	/* a good packet, then one whose slot runs off its page */
+	len = udp4(pkt, A, B->ip4, 40, 1);
+	guest_queue(A, pkt, len);
+	r = RING_GET_REQUEST(&A->tx, guest_queue(A, pkt, len));
+	r->offset = PG - 20;
+	guest_push_tx(A);
+	pump();
+	CU_ASSERT_EQUAL(ndisabled, 1);
+	CU_ASSERT_PTR_EQUAL(disabled_vif, A->vif);
+	CU_ASSERT_FALSE(dp_vif_connected(A->vif));
+	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 4);
+	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 3);
+
+	/* the others still work */
+	len = udp4(pkt, C, B->ip4, 40, 2);
+	guest_queue(C, pkt, len);
+	guest_push_tx(C);
+	pump();
+	{
+		netif_rx_response_t rsp;
+		const uint8_t *data;
+		RING_IDX idx;
+		bool from_c = false;
+
+		/* (A's good packet before the bad one may or may not be
+		 * delivered; C's must be) */
+		while (guest_rx_rsp(B, &rsp, &data, &idx))
+			if (memcmp(data + 14 + 12, C->ip4, 4) == 0 && udp_seq(data, false) == 2)
+				from_c = true;
+		CU_ASSERT(from_c);
+	}
+	finish();
+}
+
+/* Bad requests that are dropped, not fatal: every slot is answered (extras
+ * with NETIF_RSP_NULL) and the vif keeps working. */
+static void test_dropped_requests(void)
+{
+	static uint8_t pkt[512];
+	size_t len;
+	uint16_t sizes[19];
+	netif_tx_response_t rsp;
+	RING_IDX at, idx;
+	netif_tx_request_t *r;
+	netif_extra_info_t ex;
+
+	three_guests(8);
+
+	/* 19 slots: dropped, each slot answered with an error and its id */
+	len = udp4(pkt, A, B->ip4, 100, 1);
+	sizes[0] = 20;
+	for (int k = 1; k < 18; k++)
+		sizes[k] = 2;
+	sizes[18] = (uint16_t)(len - 54);
+	at = guest_queue_frags(A, pkt, len, sizes, 19, 0);
+	guest_push_tx(A);
+	pump();
+	for (unsigned int k = 0; k < 19; k++) {
+		CU_ASSERT_FATAL(guest_tx_rsp(A, &rsp, &idx));
+		CU_ASSERT_EQUAL(idx, at + k);
+		CU_ASSERT_EQUAL(rsp.id, tx_id(at + k));
+		CU_ASSERT_EQUAL(rsp.status, NETIF_RSP_ERROR);
+	}
+	CU_ASSERT_FALSE(guest_tx_rsp(A, &rsp, &idx));
+	CU_ASSERT_EQUAL(drops(A, DP_DROP_TX_BAD_REQ), 1);
+	CU_ASSERT_EQUAL(st(A)->tx_pkts, 0);
+
+	/* a GSO packet (GSO is not offered): the extra slot gets NULL */
+	len = udp4(pkt, A, B->ip4, 100, 2);
+	at = A->tx.req_prod_pvt;
+	r = RING_GET_REQUEST(&A->tx, at);
+	memcpy(A->txbuf + (at % NBUF) * PG, pkt, 60);
+	*r = (netif_tx_request_t){.gref = A->txgref[at % NBUF],
+				  .offset = 0,
+				  .flags = NETTXF_extra_info | NETTXF_more_data,
+				  .id = 0x77,
+				  .size = (uint16_t)len};
+	memset(&ex, 0, sizeof(ex));
+	ex.type = XEN_NETIF_EXTRA_TYPE_GSO;
+	ex.u.gso.size = 1400;
+	ex.u.gso.type = XEN_NETIF_GSO_TYPE_TCPV4;
+	r = RING_GET_REQUEST(&A->tx, at + 1);
+	memset(r, 0, sizeof(*r));
+	memcpy(r, &ex, sizeof(ex));
+	r = RING_GET_REQUEST(&A->tx, at + 2);
+	memcpy(A->txbuf + ((at + 2) % NBUF) * PG, pkt + 60, len - 60);
+	*r = (netif_tx_request_t){
+	    .gref = A->txgref[(at + 2) % NBUF], .offset = 0, .id = 0x78, .size = (uint16_t)(len - 60)};
+	A->tx.req_prod_pvt = at + 3;
+	guest_push_tx(A);
+	pump();
+	CU_ASSERT_FATAL(guest_tx_rsp(A, &rsp, &idx));
+	CU_ASSERT_EQUAL(rsp.id, 0x77);
+	CU_ASSERT_EQUAL(rsp.status, NETIF_RSP_ERROR);
+	CU_ASSERT_FATAL(guest_tx_rsp(A, &rsp, &idx));
+	CU_ASSERT_EQUAL(idx, at + 1);
+	CU_ASSERT_EQUAL(rsp.status, NETIF_RSP_NULL);
+	CU_ASSERT_FATAL(guest_tx_rsp(A, &rsp, &idx));
+	CU_ASSERT_EQUAL(rsp.id, 0x78);
+	CU_ASSERT_EQUAL(rsp.status, NETIF_RSP_ERROR);
+	CU_ASSERT_EQUAL(drops(A, DP_DROP_TX_BAD_REQ), 2);
+
+	/* a first fragment shorter than an Ethernet header */
+	sizes[0] = 10;
+	sizes[1] = (uint16_t)(len - 10);
+	guest_queue_frags(A, pkt, len, sizes, 2, 0);
+	guest_push_tx(A);
+	pump();
+	CU_ASSERT_EQUAL(drops(A, DP_DROP_TX_BAD_REQ), 3);
+
+	CU_ASSERT_EQUAL(ndisabled, 0);
+	CU_ASSERT_EQUAL(rx_pending(B), 0);
+	/* the vif still works */
+	len = udp4(pkt, A, B->ip4, 100, 3);
+	guest_queue(A, pkt, len);
+	guest_push_tx(A);
+	pump();
+	expect_rx(B, pkt, len, 0);
+	finish();
+}
+
+static void test_tx_copy_failure(void)
+{
+	uint8_t pkt[3][128];
+	size_t len[3];
+	netif_tx_response_t rsp;
+	RING_IDX at[3], idx;
+	netif_rx_response_t rrsp;
+	const uint8_t *data;
+
+	three_guests(8);
+	/* the middle one of three segments fails */
+	for (uint32_t i = 0; i < 3; i++) {
+		len[i] = udp4(pkt[i], A, B->ip4, 40, i);
+		at[i] = guest_queue(A, pkt[i], len[i]);
+	}
+	fake_gnt_fail_next_copy(1, 1, GNTST_general_error);
+	guest_push_tx(A);
+	pump();
+	for (int i = 0; i < 3; i++) {
+		CU_ASSERT_FATAL(guest_tx_rsp(A, &rsp, &idx));
+		CU_ASSERT_EQUAL(idx, at[i]);
+		CU_ASSERT_EQUAL(rsp.id, tx_id(at[i]));
+		CU_ASSERT_EQUAL(rsp.status, i == 1 ? NETIF_RSP_ERROR : NETIF_RSP_OKAY);
+	}
+	CU_ASSERT_EQUAL(drops(A, DP_DROP_TX_COPY), 1);
+	CU_ASSERT_EQUAL(st(A)->tx_pkts, 2);
+	CU_ASSERT_EQUAL(rx_pending(B), 2);
+	CU_ASSERT(guest_rx_rsp(B, &rrsp, &data, &idx));
+	CU_ASSERT_EQUAL(udp_seq(data, false), 0);
+	CU_ASSERT(guest_rx_rsp(B, &rrsp, &data, &idx));
+	CU_ASSERT_EQUAL(udp_seq(data, false), 2);
+
+	/* the whole call fails */
+	for (uint32_t i = 0; i < 3; i++)
+		at[i] = guest_queue(A, pkt[i], len[i]);
+	fake_gnt_fail_next_copy_call(EIO);
+	guest_push_tx(A);
+	pump();
+	for (int i = 0; i < 3; i++) {
+		CU_ASSERT_FATAL(guest_tx_rsp(A, &rsp, &idx));
+		CU_ASSERT_EQUAL(rsp.id, tx_id(at[i]));
+		CU_ASSERT_EQUAL(rsp.status, NETIF_RSP_ERROR);
+	}
+	CU_ASSERT_EQUAL(drops(A, DP_DROP_TX_COPY), 4);
+	CU_ASSERT_EQUAL(rx_pending(B), 0);
+
+	/* a grant the guest revoked (or never made) */
+	fake_grant_revoke(A->domid, A->txgref[A->tx.req_prod_pvt % NBUF]);
+	at[0] = guest_queue(A, pkt[0], len[0]);
+	guest_push_tx(A);
+	pump();
+	CU_ASSERT_FATAL(guest_tx_rsp(A, &rsp, &idx));
+	CU_ASSERT_EQUAL(rsp.id, tx_id(at[0]));
+	CU_ASSERT_EQUAL(rsp.status, NETIF_RSP_ERROR);
+	CU_ASSERT_EQUAL(drops(A, DP_DROP_TX_COPY), 5);
+	CU_ASSERT_EQUAL(ndisabled, 0);
+	CU_ASSERT(dp_vif_connected(A->vif));
+	finish();
+}
+
+static void test_rx_copy_failure(void)
+{
+	uint8_t pkt[128];
+	size_t len;
+	netif_rx_response_t rsp;
+	const uint8_t *data;
+	RING_IDX idx;
+	netif_rx_request_t *r;
+
+	three_guests(0);
+	for (uint32_t i = 0; i < 3; i++) {
+		len = udp4(pkt, A, B->ip4, 40, i);
+		guest_queue(A, pkt, len);
+	}
+	guest_push_tx(A);
+	pump();
+	CU_ASSERT_EQUAL(dp_vif_queued(B->vif), 3);
+
+	/* the first RX copy fails; the second lands in a bad grant */
+	fake_gnt_fail_next_copy(0, 1, GNTST_general_error);
+	guest_queue_rx(B, 3);
+	r = RING_GET_REQUEST(&B->rx, B->rx.req_prod_pvt - 2);
+	r->gref = 4000; /* not granted */
+	guest_push_rx(B);
+	pump();
+	CU_ASSERT_EQUAL_FATAL(rx_pending(B), 3);
+	for (uint32_t i = 0; i < 3; i++) {
+		CU_ASSERT_FATAL(guest_rx_rsp(B, &rsp, &data, &idx));
+		CU_ASSERT_EQUAL(rsp.id, rx_id(idx));
+		if (i < 2) {
+			CU_ASSERT_EQUAL(rsp.status, NETIF_RSP_ERROR);
+		} else {
+			CU_ASSERT_EQUAL(rsp.status, (int16_t)len);
+			CU_ASSERT_EQUAL(udp_seq(data, false), 2);
+		}
+	}
+	CU_ASSERT_EQUAL(drops(B, DP_DROP_RX_COPY), 2);
+	CU_ASSERT_EQUAL(st(B)->rx_pkts, 1);
+	CU_ASSERT_EQUAL(ndisabled, 0);
+	finish();
+}
+
+static void test_attach_invariant(void)
+{
+	char err[256];
+
+	guest_init(A, 1, 1, false);
+	guest_init(B, 2, 2, true);
+	guest_vif(A);
+	guest_vif(B);
+
+	/* TX ring with more requests than slots outstanding */
+	A->tx.sring->req_prod = A->tx.sring->rsp_prod + RING_SIZE(&A->tx) + 1;
+	err[0] = '\0';
+	CU_ASSERT_EQUAL(dp_vif_connect(dp, A->vif, &A->cfg, err, sizeof(err)), -1);
+	CU_ASSERT(err[0] != '\0');
+	CU_ASSERT_FALSE(dp_vif_connected(A->vif));
+	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 0);
+	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 0);
+
+	/* the same on the RX ring (split channels) */
+	B->rx.sring->req_prod = B->rx.sring->rsp_prod - 1; /* "responses" we never made */
+	err[0] = '\0';
+	CU_ASSERT_EQUAL(dp_vif_connect(dp, B->vif, &B->cfg, err, sizeof(err)), -1);
+	CU_ASSERT(err[0] != '\0');
+	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 0);
+	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 0);
+
+	/* other connect failures leave nothing behind either */
+	A->tx.sring->req_prod = A->tx.sring->rsp_prod;
+	B->rx.sring->req_prod = B->rx.sring->rsp_prod;
+	A->cfg.rx_ref = 3999; /* not granted */
+	err[0] = '\0';
+	CU_ASSERT_EQUAL(dp_vif_connect(dp, A->vif, &A->cfg, err, sizeof(err)), -1);
+	CU_ASSERT(err[0] != '\0');
+	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 0);
+	A->cfg.rx_ref = A->rx_ref;
+	B->cfg.evtchn_rx = 999; /* no such port: the TX one is bound first */
+	err[0] = '\0';
+	CU_ASSERT_EQUAL(dp_vif_connect(dp, B->vif, &B->cfg, err, sizeof(err)), -1);
+	CU_ASSERT(err[0] != '\0');
+	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 0);
+	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 0);
+	B->cfg.evtchn_rx = B->port_rx;
+	fake_gnt_fail_next_map(ENOMEM);
+	CU_ASSERT_EQUAL(dp_vif_connect(dp, B->vif, &B->cfg, err, sizeof(err)), -1);
+	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 0);
+	CU_ASSERT_EQUAL(ndisabled, 0); /* a refused connect is not a disable */
+
+	/* a full ring of posted requests is legal, and is adopted */
+	guest_post_rx(A, RING_SIZE(&A->rx));
+	CU_ASSERT_EQUAL(dp_vif_connect(dp, A->vif, &A->cfg, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(dp_vif_connect(dp, B->vif, &B->cfg, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 4);
+	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 3);
+	finish();
+}
+
+/* A frontend that (re)connects with ring indexes just below 2^32: the
+ * backend adopts them, and traffic crosses the wrap. */
+static void test_index_wrap(void)
+{
+	uint8_t pkt[128];
+	size_t len;
+	unsigned int okay;
+
+	guest_init(A, 1, 1, false);
+	guest_init(B, 2, 2, false);
+	guest_ring_start(A, 0xfffffff0u);
+	guest_ring_start(B, 0xfffffffau);
+	guest_connect(A);
+	guest_connect(B);
+	guest_post_rx(B, 40);
+	pump();
+	for (uint32_t round = 0; round < 4; round++) {
+		for (uint32_t i = 0; i < 10; i++) {
+			len = udp4(pkt, A, B->ip4, 30, round * 10 + i);
+			guest_queue(A, pkt, len);
+		}
+		guest_push_tx(A);
+		pump();
+		CU_ASSERT_EQUAL(guest_reap_tx(A, &okay), 10);
+		CU_ASSERT_EQUAL(okay, 10);
+		for (uint32_t i = 0; i < 10; i++) {
+			netif_rx_response_t rsp;
+			const uint8_t *data;
+			RING_IDX idx;
+
+			CU_ASSERT_FATAL(guest_rx_rsp(B, &rsp, &data, &idx));
+			CU_ASSERT_EQUAL(rsp.id, rx_id(idx));
+			CU_ASSERT_EQUAL(udp_seq(data, false), round * 10 + i);
+		}
+	}
+	CU_ASSERT(A->tx.sring->rsp_prod < 0x100); /* wrapped */
+	CU_ASSERT(B->rx.sring->rsp_prod < 0x100);
+	CU_ASSERT_EQUAL(st(B)->rx_pkts, 40);
+	finish();
+}
+
+/* A frontend may post TX requests before the backend connects. */
+static void test_requests_before_connect(void)
+{
+	uint8_t pkt[128];
+	size_t len;
+	unsigned int okay;
+
+	guest_init(A, 1, 1, false);
+	guest_init(B, 2, 2, false);
+	guest_post_rx(B, 4);
+	len = udp4(pkt, A, B->ip4, 30, 1);
+	guest_queue(A, pkt, len);
+	guest_push_tx(A); /* the kick is lost: nothing is bound yet */
+	guest_connect(B);
+	guest_connect(A);
+	pump();
+	CU_ASSERT_EQUAL(guest_reap_tx(A, &okay), 1);
+	CU_ASSERT_EQUAL(okay, 1);
+	expect_rx(B, pkt, len, 0);
+	finish();
+}
+
+CU_ErrorCode test_dp_register(void)
+{
+	CU_pSuite s = CU_add_suite_with_setup_and_teardown("dp", NULL, NULL, setup, teardown);
+
+	if (!s)
+		return CU_get_error();
+	CU_add_test(s, "connect, nothing to do", test_connect_empty);
+	CU_add_test(s, "UDP A to B", test_udp4_a_to_b);
+	CU_add_test(s, "multi-slot header gathering", test_multi_slot);
+	CU_add_test(s, "packet larger than a page", test_large_packet);
+	CU_add_test(s, "grant copy batching", test_copy_batching);
+	CU_add_test(s, "ARP proxy", test_arp);
+	CU_add_test(s, "NDP proxy", test_ndp);
+	CU_add_test(s, "anti-spoofing", test_spoofing);
+	CU_add_test(s, "no route, broadcast, multicast", test_routing_drops);
+	CU_add_test(s, "checksum offload", test_csum_blank);
+	CU_add_test(s, "bounded RX queue", test_rx_queue_bound);
+	CU_add_test(s, "RX queue stamps within one pass", test_rx_queue_same_pass);
+	CU_add_test(s, "teardown with queued packets", test_teardown_with_queue);
+	CU_add_test(s, "hostile: TX producer index", test_hostile_req_prod);
+	CU_add_test(s, "hostile: RX producer index", test_hostile_rx_req_prod);
+	CU_add_test(s, "hostile: fatal TX request", test_hostile_fatal_request);
+	CU_add_test(s, "dropped TX requests", test_dropped_requests);
+	CU_add_test(s, "TX grant copy failure", test_tx_copy_failure);
+	CU_add_test(s, "RX grant copy failure", test_rx_copy_failure);
+	CU_add_test(s, "attach invariant", test_attach_invariant);
+	CU_add_test(s, "ring index wrap", test_index_wrap);
+	CU_add_test(s, "requests before connect", test_requests_before_connect);
+	return CU_get_error();
+}

@@ -1,0 +1,407 @@
+/*
+ * ipnetback.c - the operator's CLI: registers guest addresses by editing the
+ * backend `ip` keys in xenstore (the same keys libxl writes from
+ * vif=['ip=...'], which ipnetbackd watches), and shows vif status from the
+ * daemon's control socket.
+ *
+ *   ipnetback ip add DOMID[/DEVID] ADDR...
+ *   ipnetback ip del DOMID[/DEVID] ADDR...
+ *   ipnetback ip list [DOMID[/DEVID]]
+ *   ipnetback vif list [--json]
+ *   ipnetback vif show DOMID[/DEVID] [--json]
+ *
+ * Edits happen in one xenstore transaction: either the whole command takes
+ * effect or nothing is written.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <xenstore.h>
+
+#include "ipnb/addr.h"
+#include "ipnb/ctl.h"
+
+#define MAX_ADDRS 16 /* as many as ipnetbackd registers per vif */
+
+static const char *sock_path = CTL_DEFAULT_PATH;
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: ipnetback [-s SOCKET] ip add|del DOMID[/DEVID] ADDR...\n"
+			"       ipnetback [-s SOCKET] ip list [DOMID[/DEVID]]\n"
+			"       ipnetback [-s SOCKET] vif list [--json]\n"
+			"       ipnetback [-s SOCKET] vif show DOMID[/DEVID] [--json]\n");
+	exit(2);
+}
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "ipnetback: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	exit(1);
+}
+
+/* DOMID or DOMID/DEVID, strictly decimal. */
+static bool parse_vif(const char *s, unsigned int *domid, unsigned int *devid)
+{
+	char *end;
+	unsigned long d, v = 0;
+
+	if (s[0] < '0' || s[0] > '9')
+		return false;
+	errno = 0;
+	d = strtoul(s, &end, 10);
+	if (errno || d >= 0x7ff0) /* DOMID_FIRST_RESERVED */
+		return false;
+	if (*end == '/') {
+		s = end + 1;
+		if (s[0] < '0' || s[0] > '9')
+			return false;
+		v = strtoul(s, &end, 10);
+		if (errno || v > UINT32_MAX)
+			return false;
+	}
+	if (*end != '\0')
+		return false;
+	*domid = (unsigned int)d;
+	*devid = (unsigned int)v;
+	return true;
+}
+
+static struct xs_handle *xs_or_die(void)
+{
+	struct xs_handle *xs = xs_open(0);
+
+	if (!xs)
+		die("cannot connect to xenstore: %s", strerror(errno));
+	return xs;
+}
+
+static char *backend_root(struct xs_handle *xs)
+{
+	char *home = xs_get_domain_path(xs, 0), *root;
+
+	if (!home || asprintf(&root, "%s/backend/vif", home) < 0)
+		die("out of memory");
+	free(home);
+	return root;
+}
+
+/* Parses the ip key of one vif; dies if it is not a valid list. */
+static size_t read_addrs(struct xs_handle *xs, xs_transaction_t t, const char *dir,
+			 struct ipnb_addr *a, bool must)
+{
+	char *p, *v;
+	unsigned int len;
+	size_t n = 0, bad = 0;
+	int err;
+
+	if (asprintf(&p, "%s/ip", dir) < 0)
+		die("out of memory");
+	v = xs_read(xs, t, p, &len);
+	free(p);
+	if (!v)
+		return 0;
+	err = ipnb_addr_parse_list(v, a, MAX_ADDRS, &n, &bad);
+	if (err != IPNB_ADDR_OK) {
+		if (must)
+			die("%s/ip holds \"%s\", which is not a valid list (%s at \"%s\"); fix it "
+			    "first",
+			    dir, v, ipnb_addr_strerror(err), v + bad);
+		n = 0;
+	}
+	free(v);
+	return n;
+}
+
+static bool contains(const struct ipnb_addr *a, size_t n, const struct ipnb_addr *x)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ipnb_addr_equal(&a[i], x))
+			return true;
+	return false;
+}
+
+/* Which other vif lists x in its ip key, if any ("D/N" in who). */
+static bool owner_elsewhere(struct xs_handle *xs, xs_transaction_t t, const char *root,
+			    unsigned int domid, unsigned int devid, const struct ipnb_addr *x,
+			    char *who, size_t wholen)
+{
+	unsigned int nd, nv;
+	char **doms = xs_directory(xs, t, root, &nd);
+	bool found = false;
+
+	for (unsigned int i = 0; doms && i < nd && !found; i++) {
+		char *dp;
+		char **devs;
+
+		if (asprintf(&dp, "%s/%s", root, doms[i]) < 0)
+			die("out of memory");
+		devs = xs_directory(xs, t, dp, &nv);
+		for (unsigned int j = 0; devs && j < nv && !found; j++) {
+			struct ipnb_addr a[MAX_ADDRS];
+			char *vp;
+			size_t n;
+
+			if ((unsigned int)atoi(doms[i]) == domid && (unsigned int)atoi(devs[j]) == devid)
+				continue;
+			if (asprintf(&vp, "%s/%s", dp, devs[j]) < 0)
+				die("out of memory");
+			n = read_addrs(xs, t, vp, a, false);
+			if (contains(a, n, x)) {
+				snprintf(who, wholen, "%s/%s", doms[i], devs[j]);
+				found = true;
+			}
+			free(vp);
+		}
+		free(devs);
+		free(dp);
+	}
+	free(doms);
+	return found;
+}
+
+static int cmd_ip_edit(bool add, int argc, char **argv)
+{
+	unsigned int domid, devid;
+	struct ipnb_addr req[MAX_ADDRS];
+	size_t nreq = 0;
+	struct xs_handle *xs;
+	char *root, *dir;
+
+	if (argc < 2 || !parse_vif(argv[0], &domid, &devid))
+		usage();
+	for (int i = 1; i < argc; i++) {
+		int err;
+
+		if ((size_t)i > MAX_ADDRS)
+			die("at most %d addresses per vif", MAX_ADDRS);
+		err = ipnb_addr_parse(argv[i], strlen(argv[i]), &req[nreq]);
+		if (err != IPNB_ADDR_OK)
+			die("%s: %s", argv[i], ipnb_addr_strerror(err));
+		if (contains(req, nreq, &req[nreq]))
+			die("%s: given twice", argv[i]);
+		nreq++;
+	}
+	xs = xs_or_die();
+	root = backend_root(xs);
+	if (asprintf(&dir, "%s/%u/%u", root, domid, devid) < 0)
+		die("out of memory");
+
+	for (int attempt = 0; attempt < 10; attempt++) {
+		xs_transaction_t t = xs_transaction_start(xs);
+		struct ipnb_addr cur[MAX_ADDRS], out[MAX_ADDRS];
+		size_t ncur, nout = 0;
+		char value[MAX_ADDRS * IPNB_ADDR_STRLEN + 1] = "", *p, *fe;
+		unsigned int len;
+
+		if (t == XBT_NULL)
+			die("xenstore transaction: %s", strerror(errno));
+		if (asprintf(&p, "%s/frontend", dir) < 0)
+			die("out of memory");
+		fe = xs_read(xs, t, p, &len);
+		free(p);
+		if (!fe) {
+			xs_transaction_end(xs, t, true);
+			die("no vif %u/%u (no %s)", domid, devid, dir);
+		}
+		free(fe);
+		ncur = read_addrs(xs, t, dir, cur, true);
+		for (size_t i = 0; i < nreq; i++) {
+			char s[IPNB_ADDR_STRLEN], who[64];
+
+			ipnb_addr_format(&req[i], s);
+			if (add && contains(cur, ncur, &req[i])) {
+				xs_transaction_end(xs, t, true);
+				die("%s is already registered to vif %u/%u", s, domid, devid);
+			}
+			if (!add && !contains(cur, ncur, &req[i])) {
+				xs_transaction_end(xs, t, true);
+				die("%s is not registered to vif %u/%u", s, domid, devid);
+			}
+			if (add && owner_elsewhere(xs, t, root, domid, devid, &req[i], who,
+						   sizeof(who))) {
+				xs_transaction_end(xs, t, true);
+				die("%s is already registered to vif %s", s, who);
+			}
+		}
+		for (size_t i = 0; i < ncur; i++)
+			if (add || !contains(req, nreq, &cur[i]))
+				out[nout++] = cur[i];
+		for (size_t i = 0; add && i < nreq; i++) {
+			if (nout == MAX_ADDRS) {
+				xs_transaction_end(xs, t, true);
+				die("vif %u/%u would have more than %d addresses", domid, devid,
+				    MAX_ADDRS);
+			}
+			out[nout++] = req[i];
+		}
+		for (size_t i = 0; i < nout; i++) {
+			char s[IPNB_ADDR_STRLEN];
+
+			ipnb_addr_format(&out[i], s);
+			if (i)
+				strcat(value, " ");
+			strcat(value, s);
+		}
+		if (asprintf(&p, "%s/ip", dir) < 0)
+			die("out of memory");
+		if (!xs_write(xs, t, p, value, (unsigned int)strlen(value))) {
+			int e = errno;
+
+			xs_transaction_end(xs, t, true);
+			die("writing %s: %s", p, strerror(e));
+		}
+		free(p);
+		if (xs_transaction_end(xs, t, false)) {
+			printf("vif %u/%u: ip=\"%s\"\n", domid, devid, value);
+			free(dir);
+			free(root);
+			xs_close(xs);
+			return 0;
+		}
+		if (errno != EAGAIN)
+			die("committing: %s", strerror(errno));
+	}
+	die("xenstore kept changing under us; nothing written");
+}
+
+static int cmd_ip_list(int argc, char **argv)
+{
+	unsigned int want_d = 0, want_v = 0, nd, nv;
+	bool one = false;
+	struct xs_handle *xs;
+	char *root, **doms;
+
+	if (argc > 1 || (argc == 1 && !(one = parse_vif(argv[0], &want_d, &want_v))))
+		usage();
+	xs = xs_or_die();
+	root = backend_root(xs);
+	doms = xs_directory(xs, XBT_NULL, root, &nd);
+	for (unsigned int i = 0; doms && i < nd; i++) {
+		char *dp, **devs;
+
+		if (asprintf(&dp, "%s/%s", root, doms[i]) < 0)
+			die("out of memory");
+		devs = xs_directory(xs, XBT_NULL, dp, &nv);
+		for (unsigned int j = 0; devs && j < nv; j++) {
+			char *p, *v;
+			unsigned int len;
+
+			if (one && ((unsigned int)atoi(doms[i]) != want_d ||
+				    (unsigned int)atoi(devs[j]) != want_v))
+				continue;
+			if (asprintf(&p, "%s/%s/ip", dp, devs[j]) < 0)
+				die("out of memory");
+			v = xs_read(xs, XBT_NULL, p, &len);
+			printf("%s/%s\t%s\n", doms[i], devs[j], v ? v : "");
+			free(v);
+			free(p);
+		}
+		free(devs);
+		free(dp);
+	}
+	free(doms);
+	free(root);
+	xs_close(xs);
+	return 0;
+}
+
+/* Sends one request to ipnetbackd and copies the answer to stdout. */
+static int ctl_request(const char *req)
+{
+	struct sockaddr_un sa;
+	char buf[4096];
+	ssize_t n;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool error = false, first = true;
+
+	if (fd < 0)
+		die("socket: %s", strerror(errno));
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(sock_path) >= sizeof(sa.sun_path))
+		die("socket path too long");
+	strcpy(sa.sun_path, sock_path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		die("cannot reach ipnetbackd at %s: %s", sock_path, strerror(errno));
+	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req) || write(fd, "\n", 1) != 1)
+		die("writing to ipnetbackd: %s", strerror(errno));
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		if (first && n >= 6 && memcmp(buf, "error:", 6) == 0)
+			error = true;
+		first = false;
+		fwrite(buf, 1, (size_t)n, error ? stderr : stdout);
+	}
+	close(fd);
+	return error ? 1 : 0;
+}
+
+static int cmd_vif(int argc, char **argv)
+{
+	bool json = false;
+	int nargs = 0;
+	char *args[2] = { NULL, NULL };
+	char req[96];
+	unsigned int d, v;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else if (nargs < 2)
+			args[nargs++] = argv[i];
+		else
+			usage();
+	}
+	if (nargs == 1 && strcmp(args[0], "list") == 0) {
+		snprintf(req, sizeof(req), "vifs%s", json ? " json" : "");
+	} else if (nargs == 2 && strcmp(args[0], "show") == 0 && parse_vif(args[1], &d, &v)) {
+		snprintf(req, sizeof(req), "vif %u/%u%s", d, v, json ? " json" : "");
+	} else {
+		usage();
+	}
+	return ctl_request(req);
+}
+
+int main(int argc, char **argv)
+{
+	int opt;
+
+	while ((opt = getopt(argc, argv, "+s:h")) != -1) {
+		switch (opt) {
+		case 's':
+			sock_path = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 2)
+		usage();
+	if (strcmp(argv[0], "ip") == 0) {
+		if (strcmp(argv[1], "add") == 0)
+			return cmd_ip_edit(true, argc - 2, argv + 2);
+		if (strcmp(argv[1], "del") == 0)
+			return cmd_ip_edit(false, argc - 2, argv + 2);
+		if (strcmp(argv[1], "list") == 0)
+			return cmd_ip_list(argc - 2, argv + 2);
+		usage();
+	}
+	if (strcmp(argv[0], "vif") == 0)
+		return cmd_vif(argc - 1, argv + 1);
+	usage();
+}
