@@ -49,7 +49,7 @@ DAEMON_SRC := $(sort $(CORE_SRC) netback/frame.c netback/iptable.c netback/txreq
 	netback/xbstate.c netback/log.c netback/dp.c netback/xenbus.c netback/ctl.c netback/main.c)
 XEN_LIBS   := -lxengnttab -lxenevtchn -lxenstore
 
-build: $(B)/unit-tests $(B)/bin/ipnetbackd $(B)/bin/ipnetback
+build: $(B)/unit-tests $(B)/bin/ipnetbackd $(B)/bin/ipnetbackd-asan $(B)/bin/ipnetback
 
 $(B)/bin/ipnetbackd: $(DAEMON_SRC) $(wildcard include/ipnb/*.h)
 	@mkdir -p $(@D)
@@ -58,6 +58,13 @@ $(B)/bin/ipnetbackd: $(DAEMON_SRC) $(wildcard include/ipnb/*.h)
 $(B)/unit-tests: $(CORE_SRC) $(DP_SRC) $(UNIT_SRC) $(FAKE_SRC) $(wildcard include/ipnb/*.h tests/unit/*.h tests/fake/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN) -Itests/unit -Itests/fake -o $@ $(CORE_SRC) $(DP_SRC) $(UNIT_SRC) $(FAKE_SRC) -lcunit
+
+# The same daemon under AddressSanitizer, UndefinedBehaviorSanitizer and
+# LeakSanitizer, with the runtimes linked in so that it runs in the test
+# dom0 as it is. The lifecycle scenario runs this one.
+$(B)/bin/ipnetbackd-asan: $(DAEMON_SRC) $(wildcard include/ipnb/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SAN) -static-libasan -static-libubsan -o $@ $(DAEMON_SRC) $(XEN_LIBS)
 
 # The CLI shares the ip-key parser with the daemon.
 $(B)/bin/ipnetback: xenstore-tools/ipnetback.c netback/addr.c $(wildcard include/ipnb/*.h)

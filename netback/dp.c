@@ -764,7 +764,9 @@ done:
 
 static void vif_rx_expire(struct dp *dp, struct dp_vif *v, uint64_t now)
 {
-	while (v->q_head && now - v->q_head->enq_ms > DP_RXQ_TIMEOUT_MS) {
+	/* Ages are computed only forward in time (now >= stamp). */
+	while (v->q_head && now >= v->q_head->enq_ms &&
+	       now - v->q_head->enq_ms > DP_RXQ_TIMEOUT_MS) {
 		struct dp_pkt *p = v->q_head;
 
 		v->q_head = p->next;
@@ -776,7 +778,7 @@ static void vif_rx_expire(struct dp *dp, struct dp_vif *v, uint64_t now)
 	}
 	if (v->carrier && v->q_head == NULL)
 		return;
-	if (v->carrier && now - v->rx_progress_ms > DP_STALL_MS) {
+	if (v->carrier && now >= v->rx_progress_ms && now - v->rx_progress_ms > DP_STALL_MS) {
 		log_info("vif %u/%u: no RX buffers for %u s, carrier off", v->domid, v->devid,
 			 DP_STALL_MS / 1000);
 		v->carrier = false;
@@ -913,11 +915,17 @@ static void vif_rx(struct dp *dp, struct dp_vif *v)
 		xenevtchn_notify(dp->xce, v->port_rx);
 wait:
 	if (v->q_head || !v->carrier) {
-		/* Out of buffers: ask for a kick when the guest posts more,
-		 * then look once more in case it already did. */
-		v->rx.sring->req_event = v->rx.req_cons + 1;
+		/* Out of buffers for the head packet: ask for a kick once the
+		 * guest has posted as many as it needs, then look once more in
+		 * case it already did. Fewer than that is no work: going round
+		 * again would spin until the guest posts. */
+		unsigned int need = v->q_head ? rx_slots_needed(v, v->q_head) : 1;
+
+		if (need == 0)
+			need = 1;
+		v->rx.sring->req_event = v->rx.req_cons + need;
 		xen_mb();
-		if (*(volatile RING_IDX *)&v->rx.sring->req_prod != v->rx.req_cons)
+		if (*(volatile RING_IDX *)&v->rx.sring->req_prod - v->rx.req_cons >= need)
 			v->tx_work = true; /* run another round */
 	}
 }
@@ -942,7 +950,7 @@ void dp_handle_events(struct dp *dp)
 
 int dp_run(struct dp *dp)
 {
-	uint64_t now = now_ms();
+	uint64_t now;
 	bool queued = false, work = false;
 
 	for (int round = 0; round < DP_ROUNDS; round++) {
@@ -959,6 +967,10 @@ int dp_run(struct dp *dp)
 		if (!work)
 			break;
 	}
+	/* Read the clock after the rounds: packets queued and RX progress
+	 * noted during them carry later timestamps, and an age computed from
+	 * an earlier `now` would wrap around and expire them at once. */
+	now = now_ms();
 	for (struct dp_vif *v = dp->vifs; v; v = v->next) {
 		if (!v->connected)
 			continue;

@@ -9,9 +9,9 @@
 
 int main(void)
 {
-	CU_ErrorCode (*const suites[])(void) = {test_addr_register, test_frame_register,
+	CU_ErrorCode (*const suites[])(void) = {test_addr_register,    test_frame_register,
 						test_iptable_register, test_fakexen_register,
-						test_txreq_register,  test_xbstate_register,
+						test_txreq_register,   test_xbstate_register,
 						test_dp_register};
 	unsigned int failed;
 

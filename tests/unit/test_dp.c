@@ -121,8 +121,8 @@ static uint32_t pseudo(const uint8_t *frame, bool v6, uint8_t proto, size_t len)
 static bool l4_csum_ok(const uint8_t *frame, bool v6, uint8_t proto)
 {
 	size_t l4 = v6 ? 14 + 40 : 14 + 20;
-	size_t len = v6 ? (size_t)(frame[18] << 8 | frame[19])
-			: (size_t)(frame[16] << 8 | frame[17]) - 20;
+	size_t len =
+	    v6 ? (size_t)(frame[18] << 8 | frame[19]) : (size_t)(frame[16] << 8 | frame[17]) - 20;
 
 	return fold(sum16(pseudo(frame, v6, proto, len), frame + l4, len)) == 0xffff;
 }
@@ -251,8 +251,8 @@ static size_t build_ns(uint8_t *b, const uint8_t *smac, const uint8_t *src, cons
 		icmp[25] = 1;
 		memcpy(icmp + 26, smac, 6);
 	}
-	put16(icmp + 2, (uint16_t)~fold(sum16(pseudo(b, true, IPPROTO_ICMPV6, icmp_len), icmp,
-					       icmp_len)));
+	put16(icmp + 2,
+	      (uint16_t)~fold(sum16(pseudo(b, true, IPPROTO_ICMPV6, icmp_len), icmp, icmp_len)));
 	return 14 + 40 + icmp_len;
 }
 
@@ -1188,6 +1188,72 @@ static void test_routing_drops(void)
 	finish();
 }
 
+/* Address and MAC changes take effect for routing and anti-spoofing at
+ * once; an address another vif holds is refused. */
+static void test_addresses(void)
+{
+	uint8_t pkt[256];
+	size_t len, conflicts[3], nc = 0;
+	struct ipnb_addr a[3] = {{.family = AF_INET}, {.family = AF_INET}, {.family = AF_INET6}};
+	static const uint8_t new4[4] = {10, 99, 0, 22};
+	static const uint8_t new_mac[6] = {0x00, 0x16, 0x3e, 0x00, 0x00, 0x22};
+	const struct ipnb_addr *got;
+
+	three_guests(8);
+	memcpy(a[0].bytes, A->ip4, 4); /* A's */
+	memcpy(a[1].bytes, new4, 4);
+	memcpy(a[2].bytes, B->ip6, 16);
+	CU_ASSERT_EQUAL(dp_vif_set_addrs(dp, B->vif, a, 3, conflicts, &nc), 0);
+	CU_ASSERT_EQUAL_FATAL(nc, 1);
+	CU_ASSERT_EQUAL(conflicts[0], 0);
+	CU_ASSERT_PTR_EQUAL(dp_addr_owner(dp, &a[0]), A->vif);
+	CU_ASSERT_PTR_EQUAL(dp_addr_owner(dp, &a[1]), B->vif);
+	CU_ASSERT_EQUAL(dp_vif_addrs(B->vif, &got), 2);
+
+	/* B's old address is gone: no route to it, and B may not use it */
+	len = udp4(pkt, A, B->ip4, 20, 1);
+	expect_dropped(pkt, len, DP_DROP_NO_ROUTE);
+	len = udp4(pkt, A, new4, 20, 2);
+	guest_queue(A, pkt, len);
+	guest_push_tx(A);
+	pump();
+	expect_rx(B, pkt, len, 0);
+	len = udp4(pkt, B, A->ip4, 20, 3);
+	guest_queue(B, pkt, len);
+	guest_push_tx(B);
+	pump();
+	CU_ASSERT_EQUAL(drops(B, DP_DROP_SPOOF_IP), 1);
+	CU_ASSERT_EQUAL(rx_pending(A), 0);
+
+	/* a new MAC: delivered to it, and the old one is now spoofing */
+	dp_vif_set_mac(B->vif, new_mac);
+	CU_ASSERT(memcmp(dp_vif_mac(B->vif), new_mac, 6) == 0);
+	memcpy(B->mac, new_mac, 6);
+	len = udp4(pkt, A, new4, 20, 4);
+	guest_queue(A, pkt, len);
+	guest_push_tx(A);
+	pump();
+	expect_rx(B, pkt, len, 0);
+	len = build_udp(pkt, false, be_mac, (const uint8_t[6]){0x00, 0x16, 0x3e, 0, 0, 2}, new4,
+			A->ip4, 20, 5, false);
+	guest_queue(B, pkt, len);
+	guest_push_tx(B);
+	pump();
+	CU_ASSERT_EQUAL(drops(B, DP_DROP_SPOOF_MAC), 1);
+	CU_ASSERT_EQUAL(rx_pending(A), 0);
+
+	/* A goes away: its address is free for B */
+	dp_vif_free(dp, A->vif);
+	A->vif = NULL;
+	CU_ASSERT_PTR_NULL(dp_addr_owner(dp, &a[0]));
+	CU_ASSERT_EQUAL(dp_vif_set_addrs(dp, B->vif, a, 3, conflicts, &nc), 0);
+	CU_ASSERT_EQUAL(nc, 0);
+	CU_ASSERT_PTR_EQUAL(dp_addr_owner(dp, &a[0]), B->vif);
+	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 4);
+	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 3);
+	finish();
+}
+
 /* ---- checksum offload ---- */
 
 static void test_csum_blank(void)
@@ -1391,6 +1457,44 @@ static void test_rx_queue_same_pass(void)
 	finish();
 }
 
+/*
+ * A queued packet needs more RX slots than the guest has posted: the data
+ * path must wait for a notification (dp_run() lets the loop sleep), and
+ * the guest's next post must notify it.
+ */
+static void test_rx_wait_for_slots(void)
+{
+	static uint8_t pkt[6000];
+	size_t len;
+	uint16_t sizes[2];
+	unsigned int okay;
+	int r = 0;
+
+	three_guests(0);
+	guest_post_rx(B, 1);
+	pump();
+	len = udp4(pkt, A, B->ip4, 5000, 1); /* two RX slots */
+	sizes[0] = 4000;
+	sizes[1] = (uint16_t)(len - 4000);
+	guest_queue_frags(A, pkt, len, sizes, 2, 0);
+	guest_push_tx(A);
+	pump();
+	CU_ASSERT_EQUAL(guest_reap_tx(A, &okay), 2);
+	CU_ASSERT_EQUAL(dp_vif_queued(B->vif), 1);
+	CU_ASSERT_EQUAL(rx_pending(B), 0);
+	/* nothing can progress until B posts: no busy loop */
+	for (int i = 0; i < 3; i++)
+		r = dp_run(dp);
+	CU_ASSERT(r != 0);
+	/* one more buffer: the backend asked to be notified, and delivers */
+	guest_post_rx(B, 1);
+	pump();
+	CU_ASSERT_EQUAL(rx_pending(B), 2);
+	CU_ASSERT_EQUAL(dp_vif_queued(B->vif), 0);
+	CU_ASSERT_EQUAL(st(B)->rx_pkts, 1);
+	finish();
+}
+
 /* Queued packets are freed by disconnect, vif free and dp free (LSan). */
 static void test_teardown_with_queue(void)
 {
@@ -1591,8 +1695,10 @@ static void test_dropped_requests(void)
 	memcpy(r, &ex, sizeof(ex));
 	r = RING_GET_REQUEST(&A->tx, at + 2);
 	memcpy(A->txbuf + ((at + 2) % NBUF) * PG, pkt + 60, len - 60);
-	*r = (netif_tx_request_t){
-	    .gref = A->txgref[(at + 2) % NBUF], .offset = 0, .id = 0x78, .size = (uint16_t)(len - 60)};
+	*r = (netif_tx_request_t){.gref = A->txgref[(at + 2) % NBUF],
+				  .offset = 0,
+				  .id = 0x78,
+				  .size = (uint16_t)(len - 60)};
 	A->tx.req_prod_pvt = at + 3;
 	guest_push_tx(A);
 	pump();
@@ -1862,9 +1968,11 @@ CU_ErrorCode test_dp_register(void)
 	CU_add_test(s, "NDP proxy", test_ndp);
 	CU_add_test(s, "anti-spoofing", test_spoofing);
 	CU_add_test(s, "no route, broadcast, multicast", test_routing_drops);
+	CU_add_test(s, "address and MAC changes", test_addresses);
 	CU_add_test(s, "checksum offload", test_csum_blank);
 	CU_add_test(s, "bounded RX queue", test_rx_queue_bound);
 	CU_add_test(s, "RX queue stamps within one pass", test_rx_queue_same_pass);
+	CU_add_test(s, "RX waits for enough slots", test_rx_wait_for_slots);
 	CU_add_test(s, "teardown with queued packets", test_teardown_with_queue);
 	CU_add_test(s, "hostile: TX producer index", test_hostile_req_prod);
 	CU_add_test(s, "hostile: RX producer index", test_hostile_rx_req_prod);

@@ -156,8 +156,8 @@ static bool pkt_eq(const struct txreq_pkt *a, const struct txreq_pkt *b, enum tx
 	for (unsigned int i = 0; i < a->nextras && i < TXREQ_MAX_EXTRAS; i++)
 		if (a->extra_pos[i] != b->extra_pos[i])
 			return false;
-	if (a->has_gso && (a->gso.u.gso.size != b->gso.u.gso.size ||
-			   a->gso.u.gso.type != b->gso.u.gso.type))
+	if (a->has_gso &&
+	    (a->gso.u.gso.size != b->gso.u.gso.size || a->gso.u.gso.type != b->gso.u.gso.type))
 		return false;
 	if (v == TXREQ_FATAL)
 		return true; /* the rest is not defined then */
@@ -194,8 +194,8 @@ static enum txreq_verdict collect_n(const struct pkt *p, RING_IDX cons, unsigned
 			continue;
 		}
 		if (v != first_v || !pkt_eq(&first_out, out, v)) {
-			fprintf(stderr, "\n  poison %d changed the result (cons %u, prod +%u)\n", how,
-				cons, nprod);
+			fprintf(stderr, "\n  poison %d changed the result (cons %u, prod +%u)\n",
+				how, cons, nprod);
 			CU_FAIL("result depends on slots outside [cons, prod)");
 		}
 	}
@@ -333,8 +333,8 @@ static void test_wrap(void)
 	struct pkt p = {.n = 0};
 	struct txreq_pkt out;
 	/* packets straddling the ring-size boundary and the 2^32 wrap */
-	static const RING_IDX wrap_starts[] = {254,	    255,	 510,	    0xfffffffdu,
-					       0xffffffffu, 0xfffffff8u, 0xffffff00u - 3};
+	static const RING_IDX wrap_starts[] = {
+	    254, 255, 510, 0xfffffffdu, 0xffffffffu, 0xfffffff8u, 0xffffff00u - 3};
 
 	data_pkt(&p, 6, 40, 100, 50);
 	for (size_t i = 0; i < sizeof(wrap_starts) / sizeof(wrap_starts[0]); i++) {
@@ -408,7 +408,8 @@ static void test_slot_limits(void)
 		}
 		/* also with an extra in the middle of the ring positions */
 		p.n = 0;
-		req(&p, 1, 0, NETTXF_more_data | NETTXF_extra_info, 900, (uint16_t)(60 + 10 * (n - 1)));
+		req(&p, 1, 0, NETTXF_more_data | NETTXF_extra_info, 900,
+		    (uint16_t)(60 + 10 * (n - 1)));
 		extra(&p, XEN_NETIF_EXTRA_TYPE_MCAST_ADD, 0, 0, 0);
 		for (unsigned int k = 1; k < n; k++)
 			req(&p, 1, 0, k + 1 < n ? NETTXF_more_data : 0, (uint16_t)(900 + k), 10);
@@ -746,7 +747,7 @@ static void test_reason_names(void)
 	CU_ASSERT_STRING_EQUAL(txreq_reason_name(TXREQ_R_CROSS_PAGE), "cross_page");
 	CU_ASSERT_STRING_EQUAL(txreq_reason_name(TXREQ_R_HOSTILE_SLOTS), "hostile_slot_count");
 	CU_ASSERT_STRING_EQUAL(txreq_reason_name(TXREQ_R_COUNT), "?");
-	CU_ASSERT_STRING_EQUAL(txreq_reason_name((enum txreq_reason)-1), "?");
+	CU_ASSERT_STRING_EQUAL(txreq_reason_name((enum txreq_reason) - 1), "?");
 	for (int r = 0; r < TXREQ_R_COUNT; r++)
 		CU_ASSERT_PTR_NOT_NULL(txreq_reason_name((enum txreq_reason)r));
 }

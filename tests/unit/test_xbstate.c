@@ -26,7 +26,8 @@
 
 struct row {
 	const char *what;
-	struct xbs_in in; /* be_state, be_published, fe_state, online, hotplug_ok, connected, failed */
+	struct xbs_in
+	    in; /* be_state, be_published, fe_state, online, hotplug_ok, connected, failed */
 	enum xbs_action action;
 	int publish;
 };
@@ -126,8 +127,14 @@ static void test_restart(void)
 	    {"fe Unknown after Closed", {CLD, CLD, UNK, true, false, false, false}, NONE, IWT},
 	    {"fe InitWait", {CLD, CLD, IWT, true, false, false, false}, NONE, IWT},
 	    /* a frontend restarting while we are connected: the old rings go */
-	    {"fe Initialising while connected", {CON, CON, INI, true, true, true, false}, DISC, IWT},
-	    {"fe Initialising, already InitWait", {IWT, IWT, INI, true, false, false, false}, NONE, 0},
+	    {"fe Initialising while connected",
+	     {CON, CON, INI, true, true, true, false},
+	     DISC,
+	     IWT},
+	    {"fe Initialising, already InitWait",
+	     {IWT, IWT, INI, true, false, false, false},
+	     NONE,
+	     0},
 	    /* after the restart, connect again */
 	    {"reconnect", {IWT, IWT, CON, true, true, false, false}, CONN, 0},
 	};

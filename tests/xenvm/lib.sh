@@ -204,9 +204,11 @@ tcp_throughput_ext() {
 
 # ipnb_start: run ipnetbackd (the kernel netback must not be loaded) and
 # wait for its control socket.
+# IPNB_DAEMON=ipnetbackd-asan selects the sanitizer build.
 ipnb_start() {
 	grep -q '^xen_netback ' /proc/modules && { echo "xen-netback is loaded"; return 1; }
-	ipnetbackd -d >/tmp/ipnetbackd.log 2>&1 &
+	ASAN_OPTIONS=detect_leaks=1:quarantine_size_mb=1:log_path=/tmp/ipnetbackd.asan \
+		"${IPNB_DAEMON:-ipnetbackd}" -d >/tmp/ipnetbackd.log 2>&1 &
 	IPNB_DAEMON_PID=$!
 	IPNB_DAEMON_LOG=/tmp/ipnetbackd.log
 	for _ in $(seq 1 50); do
@@ -228,4 +230,18 @@ ipnb_guest() {
 	vm_start "$1" pv-guest.cfg \
 		"vif=['mac=00:16:3e:00:00:$2,ip=10.99.0.$2 fd00::$2,script=vif-ipnetback']" \
 		"extra=\"ipnb.name=$1 ipnb.ip4=10.99.0.$2/24 ipnb.ip6=fd00::$2/64\""
+}
+
+# ipnb_stop: SIGTERM the daemon; succeeds only if it exits 0 and the
+# sanitizers (if built in) reported nothing, leaks included.
+ipnb_stop() {
+	local rc
+	kill -TERM "$IPNB_DAEMON_PID"
+	wait "$IPNB_DAEMON_PID"
+	rc=$?
+	if ls /tmp/ipnetbackd.asan* >/dev/null 2>&1; then
+		cat /tmp/ipnetbackd.asan*
+		return 1
+	fi
+	[ "$rc" -eq 0 ] || { echo "ipnetbackd exited with $rc"; return 1; }
 }
