@@ -99,9 +99,11 @@ test: deps
 scenario: deps images build
 	tests/xenvm/run.sh -v $(S)
 
+# Scenario 1 of the switch, shown live: three guests ping each other and
+# move data through ipnetbackd; it ends with `ipnetback vif list`.
 demo: deps
 	$(MAKE) images build
-	tests/xenvm/run.sh -v baseline
+	tests/xenvm/run.sh -v switch
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

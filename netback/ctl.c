@@ -52,7 +52,7 @@ struct ctl *ctl_open(const char *path, struct xb *xb)
 		goto fail;
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
-	strcpy(sa.sun_path, path);
+	memcpy(sa.sun_path, path, strlen(path) + 1); /* length checked above */
 	unlink(path);
 	if (bind(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0600) < 0 ||
 	    listen(c->fd, 8) < 0)
@@ -84,7 +84,7 @@ struct emit {
 	FILE *f;
 	int n;
 	bool json;
-	bool one;	/* only domid/devid below */
+	bool one; /* only domid/devid below */
 	uint16_t domid;
 	uint32_t devid;
 };
@@ -249,7 +249,7 @@ void ctl_accept(struct ctl *c)
 	int fd;
 
 	while ((fd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
-		struct timeval tv = { 1, 0 };
+		struct timeval tv = {1, 0};
 
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));

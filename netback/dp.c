@@ -28,15 +28,15 @@
 #include "ipnb/log.h"
 #include "ipnb/txreq.h"
 
-#define DP_TX_BATCH	   64	/* packets per TX pass and vif */
-#define DP_RX_BATCH	   64	/* packets per RX pass and vif */
-#define DP_RXQ_MAX	   256	/* queued packets per vif */
-#define DP_MAX_PKTS	   8192 /* packet buffers in existence, all vifs */
-#define DP_RXQ_TIMEOUT_MS  2000 /* a queued packet older than this is dropped */
-#define DP_STALL_MS	   10000 /* no RX buffers this long: carrier off */
-#define DP_ROUNDS	   8	/* passes over all vifs per dp_run() */
-#define DP_IPT_MAX	   4096 /* registered addresses, all vifs */
-#define DP_RX_MAX_SLOTS	   XEN_NETIF_NR_SLOTS_MIN
+#define DP_TX_BATCH	  64	/* packets per TX pass and vif */
+#define DP_RX_BATCH	  64	/* packets per RX pass and vif */
+#define DP_RXQ_MAX	  256	/* queued packets per vif */
+#define DP_MAX_PKTS	  8192	/* packet buffers in existence, all vifs */
+#define DP_RXQ_TIMEOUT_MS 2000	/* a queued packet older than this is dropped */
+#define DP_STALL_MS	  10000 /* no RX buffers this long: carrier off */
+#define DP_ROUNDS	  8	/* passes over all vifs per dp_run() */
+#define DP_IPT_MAX	  4096	/* registered addresses, all vifs */
+#define DP_RX_MAX_SLOTS	  XEN_NETIF_NR_SLOTS_MIN
 
 struct dp_pkt {
 	struct dp_pkt *next;
@@ -87,14 +87,21 @@ struct dp {
 };
 
 static const char *const drop_names[DP_DROP_COUNT] = {
-	[DP_DROP_TX_BAD_REQ] = "tx_bad_request", [DP_DROP_TX_COPY] = "tx_copy_failed",
-	[DP_DROP_MALFORMED] = "malformed",	 [DP_DROP_SPOOF_MAC] = "spoofed_mac",
-	[DP_DROP_SPOOF_IP] = "spoofed_ip",	 [DP_DROP_SPOOF_ARP] = "spoofed_arp",
-	[DP_DROP_GROUP] = "broadcast_multicast", [DP_DROP_NO_ROUTE] = "no_route",
-	[DP_DROP_PROTO] = "unsupported_protocol", [DP_DROP_RXQ_FULL] = "rx_queue_full",
-	[DP_DROP_RX_TIMEOUT] = "rx_timeout",	 [DP_DROP_RX_TOO_BIG] = "rx_too_big",
-	[DP_DROP_RX_COPY] = "rx_copy_failed",	 [DP_DROP_CARRIER_OFF] = "carrier_off",
-	[DP_DROP_NOMEM] = "no_buffer",
+    [DP_DROP_TX_BAD_REQ] = "tx_bad_request",
+    [DP_DROP_TX_COPY] = "tx_copy_failed",
+    [DP_DROP_MALFORMED] = "malformed",
+    [DP_DROP_SPOOF_MAC] = "spoofed_mac",
+    [DP_DROP_SPOOF_IP] = "spoofed_ip",
+    [DP_DROP_SPOOF_ARP] = "spoofed_arp",
+    [DP_DROP_GROUP] = "broadcast_multicast",
+    [DP_DROP_NO_ROUTE] = "no_route",
+    [DP_DROP_PROTO] = "unsupported_protocol",
+    [DP_DROP_RXQ_FULL] = "rx_queue_full",
+    [DP_DROP_RX_TIMEOUT] = "rx_timeout",
+    [DP_DROP_RX_TOO_BIG] = "rx_too_big",
+    [DP_DROP_RX_COPY] = "rx_copy_failed",
+    [DP_DROP_CARRIER_OFF] = "carrier_off",
+    [DP_DROP_NOMEM] = "no_buffer",
 };
 
 const char *dp_drop_name(enum dp_drop d)
@@ -366,9 +373,10 @@ int dp_vif_connect(struct dp *dp, struct dp_vif *v, const struct dp_vif_cfg *cfg
 		BACK_RING_ATTACH(&v->rx, rxs, rr, XEN_PAGE_SIZE_BYTES);
 		if (!ring_attach_ok(tq, tr, RING_SIZE(&v->tx)) ||
 		    !ring_attach_ok(rq, rr, RING_SIZE(&v->rx))) {
-			snprintf(err, errlen,
-				 "rings in an impossible state (tx req %u rsp %u, rx req %u rsp %u)",
-				 tq, tr, rq, rr);
+			snprintf(
+			    err, errlen,
+			    "rings in an impossible state (tx req %u rsp %u, rx req %u rsp %u)", tq,
+			    tr, rq, rr);
 			goto fail;
 		}
 	}
@@ -596,9 +604,9 @@ static void switch_pkt(struct dp *dp, struct dp_vif *v, struct dp_pkt *p, uint16
 	dst = ipt_lookup(&dp->ipt, &fi.dst);
 	if (!dst) {
 		why = fi.dst_is_group || (fi.kind == FRAME_IPV4 && fi.dst.bytes[0] >= 224) ||
-				      (fi.kind == FRAME_IPV6 && fi.dst.bytes[0] == 0xff)
-			      ? DP_DROP_GROUP
-			      : DP_DROP_NO_ROUTE;
+			      (fi.kind == FRAME_IPV6 && fi.dst.bytes[0] == 0xff)
+			  ? DP_DROP_GROUP
+			  : DP_DROP_NO_ROUTE;
 		goto drop;
 	}
 	if (!csum_for(dst, p, tx_flags, &fi)) {
@@ -865,7 +873,8 @@ static void vif_rx(struct dp *dp, struct dp_vif *v)
 			memset(r, 0, sizeof(*r));
 			r->id = req.id;
 			r->offset = 0;
-			r->flags = (i + 1 < need ? NETRXF_more_data : 0) | (i == 0 ? p->rx_flags : 0);
+			r->flags =
+			    (i + 1 < need ? NETRXF_more_data : 0) | (i == 0 ? p->rx_flags : 0);
 			r->status = (int16_t)chunk;
 			off += chunk;
 			nseg++;
@@ -940,8 +949,8 @@ void dp_handle_events(struct dp *dp)
 	 * unmasked, so a guest kicking in a loop costs one wakeup per pass. */
 	while ((port = xenevtchn_pending(dp->xce)) >= 0) {
 		for (struct dp_vif *v = dp->vifs; v; v = v->next) {
-			if (v->connected &&
-			    ((evtchn_port_t)port == v->port_tx || (evtchn_port_t)port == v->port_rx))
+			if (v->connected && ((evtchn_port_t)port == v->port_tx ||
+					     (evtchn_port_t)port == v->port_rx))
 				v->tx_work = true;
 		}
 		xenevtchn_unmask(dp->xce, (evtchn_port_t)port);

@@ -19,7 +19,7 @@
 
 /* The MAC guests see for every address that is not their own: fixed and
  * locally administered, the address Linux netback gives its vif devices. */
-static const uint8_t backend_mac[FRAME_ETH_ALEN] = { 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff };
+static const uint8_t backend_mac[FRAME_ETH_ALEN] = {0xfe, 0xff, 0xff, 0xff, 0xff, 0xff};
 
 static volatile sig_atomic_t quit;
 
@@ -45,7 +45,7 @@ static void usage(void)
 
 static void ep_add(int ep, int fd, uint32_t tag)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = tag };
+	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = tag};
 
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0)
 		fatal("epoll_ctl");
@@ -85,6 +85,12 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Two backends on one backend/vif tree would fight over every device. */
+	if (access("/sys/module/xen_netback", F_OK) == 0) {
+		log_warnx("the kernel's xen-netback module is loaded and would claim the same "
+			  "vifs; unload it (see docs/deploy.md)");
+		return 1;
+	}
 	dp = dp_new(backend_mac, on_disable, NULL);
 	if (!dp)
 		fatal("opening the grant-table and event-channel devices");

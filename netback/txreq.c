@@ -8,17 +8,17 @@
 #include <string.h>
 
 static const char *const reason_names[TXREQ_R_COUNT] = {
-	[TXREQ_R_NONE] = "none",
-	[TXREQ_R_TOO_MANY_SLOTS] = "too_many_slots",
-	[TXREQ_R_SHORT_FIRST] = "short_first_fragment",
-	[TXREQ_R_SIZE_MISMATCH] = "size_mismatch",
-	[TXREQ_R_GSO] = "gso_not_offered",
-	[TXREQ_R_EMPTY_FRAG] = "empty_fragment",
-	[TXREQ_R_CROSS_PAGE] = "cross_page",
-	[TXREQ_R_INCOMPLETE] = "incomplete_packet",
-	[TXREQ_R_BAD_EXTRA] = "bad_extra_info",
-	[TXREQ_R_BAD_GSO] = "bad_gso",
-	[TXREQ_R_HOSTILE_SLOTS] = "hostile_slot_count",
+    [TXREQ_R_NONE] = "none",
+    [TXREQ_R_TOO_MANY_SLOTS] = "too_many_slots",
+    [TXREQ_R_SHORT_FIRST] = "short_first_fragment",
+    [TXREQ_R_SIZE_MISMATCH] = "size_mismatch",
+    [TXREQ_R_GSO] = "gso_not_offered",
+    [TXREQ_R_EMPTY_FRAG] = "empty_fragment",
+    [TXREQ_R_CROSS_PAGE] = "cross_page",
+    [TXREQ_R_INCOMPLETE] = "incomplete_packet",
+    [TXREQ_R_BAD_EXTRA] = "bad_extra_info",
+    [TXREQ_R_BAD_GSO] = "bad_gso",
+    [TXREQ_R_HOSTILE_SLOTS] = "hostile_slot_count",
 };
 
 const char *txreq_reason_name(enum txreq_reason r)
@@ -82,7 +82,6 @@ enum txreq_verdict txreq_collect(const netif_tx_back_ring_t *ring, RING_IDX cons
 	uint32_t frag_sum = 0;
 	unsigned int ndata = 0;
 	bool too_many = false, empty_frag = false;
-	enum txreq_verdict v;
 
 	memset(p, 0, sizeof(*p));
 	if (idx == prod)
@@ -98,7 +97,8 @@ enum txreq_verdict txreq_collect(const netif_tx_back_ring_t *ring, RING_IDX cons
 	/* Slot 0's page bound is checked once its own length is known. */
 
 	if (req.flags & NETTXF_extra_info) {
-		v = collect_extras(ring, prod, &idx, p);
+		enum txreq_verdict v = collect_extras(ring, prod, &idx, p);
+
 		if (v != TXREQ_OK)
 			return v;
 	}

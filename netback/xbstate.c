@@ -10,9 +10,9 @@
 
 const char *xbs_state_name(int s)
 {
-	static const char *const names[] = { "Unknown",	     "Initialising", "InitWait",
-					     "Initialised",  "Connected",    "Closing",
-					     "Closed",	     "Reconfiguring", "Reconfigured" };
+	static const char *const names[] = {"Unknown",	   "Initialising",  "InitWait",
+					    "Initialised", "Connected",	    "Closing",
+					    "Closed",	   "Reconfiguring", "Reconfigured"};
 
 	if (s == XBS_FE_MISSING)
 		return "missing";
@@ -30,9 +30,9 @@ void xbs_step(const struct xbs_in *in, struct xbs_out *out)
 	enum xbs_action down = in->connected ? XBS_DISCONNECT : XBS_NONE;
 	/* The toolstack asks us to close by writing Closing over the state we
 	 * published (libxl's device removal) or by clearing `online`. */
-	bool toolstack_close = !in->online ||
-			       (in->be_state == XenbusStateClosing &&
-				in->be_published != XenbusStateClosing && in->be_published != 0);
+	bool toolstack_close =
+	    !in->online || (in->be_state == XenbusStateClosing &&
+			    in->be_published != XenbusStateClosing && in->be_published != 0);
 
 	out->action = XBS_NONE;
 	out->publish = 0;

@@ -31,8 +31,8 @@ struct xb_vif {
 	struct xb_vif *next;
 	uint16_t domid;
 	uint32_t devid;
-	char *be;	  /* backend directory */
-	char *fe;	  /* frontend directory, once known and valid */
+	char *be; /* backend directory */
+	char *fe; /* frontend directory, once known and valid */
 	bool fe_watched;
 	bool dirty;
 	bool failed;	  /* connect failed or disabled: wait for a restart */
@@ -84,10 +84,11 @@ static bool rd_uint(struct xb *xb, const char *dir, const char *key, unsigned lo
 		    unsigned long *out)
 {
 	char *v = rd(xb, dir, key), *end;
-	unsigned long n;
 	bool ok = false;
 
 	if (v && v[0] >= '0' && v[0] <= '9') {
+		unsigned long n;
+
 		errno = 0;
 		n = strtoul(v, &end, 10);
 		if (errno == 0 && *end == '\0' && n <= max) {
@@ -140,8 +141,8 @@ static bool parse_mac(const char *s, uint8_t mac[FRAME_ETH_ALEN])
 	unsigned int b[6];
 	char tail;
 
-	if (!s || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4],
-			 &b[5], &tail) != 6)
+	if (!s || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+			 &tail) != 6)
 		return false;
 	for (int i = 0; i < 6; i++)
 		mac[i] = (uint8_t)b[i];
@@ -275,8 +276,8 @@ static void vif_update_addrs(struct xb *xb, struct xb_vif *v)
 	} else {
 		rm_key(xb, v->be, "ip-error");
 	}
-	log_info("vif %u/%u: %zu address(es) registered from ip=\"%s\"", v->domid, v->devid,
-		 n - nc, val);
+	log_info("vif %u/%u: %zu address(es) registered from ip=\"%s\"", v->domid, v->devid, n - nc,
+		 val);
 	/* Addresses this vif gave up may be what another was refused. */
 	for (struct xb_vif *o = xb->vifs; o; o = o->next) {
 		if (o != v && o->ip_conflict) {
@@ -349,10 +350,11 @@ static void vif_connect(struct xb *xb, struct xb_vif *v)
 						i ? " " : "", s);
 		}
 		log_info("vif %u/%u: connected (%s event channel%s%s%s), %s%s", v->domid, v->devid,
-			 cfg.evtchn_tx == cfg.evtchn_rx ? "one" : "split",
-			 cfg.rx_sg ? ", sg" : "", cfg.rx_notify ? ", rx-notify" : "",
+			 cfg.evtchn_tx == cfg.evtchn_rx ? "one" : "split", cfg.rx_sg ? ", sg" : "",
+			 cfg.rx_notify ? ", rx-notify" : "",
 			 cfg.rx_csum_offload ? ", csum offload" : "",
-			 naddrs ? "addresses " : "no registered address: it can send and receive no IP traffic",
+			 naddrs ? "addresses "
+				: "no registered address: it can send and receive no IP traffic",
 			 list);
 	}
 }
@@ -383,8 +385,8 @@ static void vif_process(struct xb *xb, struct xb_vif *v)
 	/* The frontend path is the toolstack's, but check it names this
 	 * domain's device before watching it. */
 	want_fe = xb_path("/local/domain/%u/device/vif/%u", v->domid, v->devid);
-	if (!rd_uint(xb, v->be, "frontend-id", UINT16_MAX, &fe_id) || fe_id != v->domid ||
-	    !fe || strcmp(fe, want_fe) != 0) {
+	if (!rd_uint(xb, v->be, "frontend-id", UINT16_MAX, &fe_id) || fe_id != v->domid || !fe ||
+	    strcmp(fe, want_fe) != 0) {
 		if (fe)
 			log_warnx("vif %u/%u: unexpected frontend \"%s\", ignored", v->domid,
 				  v->devid, fe);
@@ -419,8 +421,8 @@ static void vif_process(struct xb *xb, struct xb_vif *v)
 		be_state = 0;
 	in.be_state = (int)be_state;
 	in.be_published = v->published;
-	in.fe_state = v->fe && rd_uint(xb, v->fe, "state", 255, &fe_state) ? (int)fe_state
-									  : XBS_FE_MISSING;
+	in.fe_state =
+	    v->fe && rd_uint(xb, v->fe, "state", 255, &fe_state) ? (int)fe_state : XBS_FE_MISSING;
 	hp = rd(xb, v->be, "hotplug-status");
 	in.hotplug_ok = hp && strcmp(hp, "connected") == 0;
 	free(hp);
@@ -648,8 +650,8 @@ void xb_process(struct xb *xb)
 	}
 }
 
-void xb_foreach(struct xb *xb, void (*fn)(void *arg, uint16_t domid, uint32_t devid,
-					  int state, struct dp_vif *dv),
+void xb_foreach(struct xb *xb,
+		void (*fn)(void *arg, uint16_t domid, uint32_t devid, int state, struct dp_vif *dv),
 		void *arg)
 {
 	for (struct xb_vif *v = xb->vifs; v; v = v->next)

@@ -155,7 +155,8 @@ static bool owner_elsewhere(struct xs_handle *xs, xs_transaction_t t, const char
 			char *vp;
 			size_t n;
 
-			if ((unsigned int)atoi(doms[i]) == domid && (unsigned int)atoi(devs[j]) == devid)
+			if ((unsigned int)atoi(doms[i]) == domid &&
+			    (unsigned int)atoi(devs[j]) == devid)
 				continue;
 			if (asprintf(&vp, "%s/%s", dp, devs[j]) < 0)
 				die("out of memory");
@@ -231,8 +232,8 @@ static int cmd_ip_edit(bool add, int argc, char **argv)
 				xs_transaction_end(xs, t, true);
 				die("%s is not registered to vif %u/%u", s, domid, devid);
 			}
-			if (add && owner_elsewhere(xs, t, root, domid, devid, &req[i], who,
-						   sizeof(who))) {
+			if (add &&
+			    owner_elsewhere(xs, t, root, domid, devid, &req[i], who, sizeof(who))) {
 				xs_transaction_end(xs, t, true);
 				die("%s is already registered to vif %s", s, who);
 			}
@@ -248,13 +249,12 @@ static int cmd_ip_edit(bool add, int argc, char **argv)
 			}
 			out[nout++] = req[i];
 		}
-		for (size_t i = 0; i < nout; i++) {
+		for (size_t i = 0, off = 0; i < nout; i++) {
 			char s[IPNB_ADDR_STRLEN];
 
 			ipnb_addr_format(&out[i], s);
-			if (i)
-				strcat(value, " ");
-			strcat(value, s);
+			off += (size_t)snprintf(value + off, sizeof(value) - off, "%s%s",
+						i ? " " : "", s);
 		}
 		if (asprintf(&p, "%s/ip", dir) < 0)
 			die("out of memory");
@@ -334,7 +334,7 @@ static int ctl_request(const char *req)
 	sa.sun_family = AF_UNIX;
 	if (strlen(sock_path) >= sizeof(sa.sun_path))
 		die("socket path too long");
-	strcpy(sa.sun_path, sock_path);
+	memcpy(sa.sun_path, sock_path, strlen(sock_path) + 1); /* length checked above */
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		die("cannot reach ipnetbackd at %s: %s", sock_path, strerror(errno));
 	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req) || write(fd, "\n", 1) != 1)
@@ -353,7 +353,7 @@ static int cmd_vif(int argc, char **argv)
 {
 	bool json = false;
 	int nargs = 0;
-	char *args[2] = { NULL, NULL };
+	char *args[2] = {NULL, NULL};
 	char req[96];
 	unsigned int d, v;
 

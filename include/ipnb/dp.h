@@ -29,21 +29,21 @@
 #define DP_MAX_ADDRS 16 /* addresses one vif may register */
 
 enum dp_drop {
-	DP_DROP_TX_BAD_REQ,   /* a request the protocol does not allow */
-	DP_DROP_TX_COPY,      /* grant copy from the guest failed */
-	DP_DROP_MALFORMED,    /* headers do not parse */
-	DP_DROP_SPOOF_MAC,    /* source MAC is not the vif's */
-	DP_DROP_SPOOF_IP,     /* source IP not registered to the vif */
-	DP_DROP_SPOOF_ARP,    /* ARP sender IP not the vif's */
-	DP_DROP_GROUP,	      /* broadcast/multicast not consumed by the proxy */
-	DP_DROP_NO_ROUTE,     /* destination not registered to any vif */
-	DP_DROP_PROTO,	      /* neither IPv4, IPv6 nor ARP */
-	DP_DROP_RXQ_FULL,     /* receiver's queue full */
-	DP_DROP_RX_TIMEOUT,   /* waited too long for an RX buffer */
-	DP_DROP_RX_TOO_BIG,   /* larger than the receiver can take */
-	DP_DROP_RX_COPY,      /* grant copy to the guest failed */
-	DP_DROP_CARRIER_OFF,  /* receiver stalled: carrier off */
-	DP_DROP_NOMEM,	      /* packet buffer limit reached */
+	DP_DROP_TX_BAD_REQ,  /* a request the protocol does not allow */
+	DP_DROP_TX_COPY,     /* grant copy from the guest failed */
+	DP_DROP_MALFORMED,   /* headers do not parse */
+	DP_DROP_SPOOF_MAC,   /* source MAC is not the vif's */
+	DP_DROP_SPOOF_IP,    /* source IP not registered to the vif */
+	DP_DROP_SPOOF_ARP,   /* ARP sender IP not the vif's */
+	DP_DROP_GROUP,	     /* broadcast/multicast not consumed by the proxy */
+	DP_DROP_NO_ROUTE,    /* destination not registered to any vif */
+	DP_DROP_PROTO,	     /* neither IPv4, IPv6 nor ARP */
+	DP_DROP_RXQ_FULL,    /* receiver's queue full */
+	DP_DROP_RX_TIMEOUT,  /* waited too long for an RX buffer */
+	DP_DROP_RX_TOO_BIG,  /* larger than the receiver can take */
+	DP_DROP_RX_COPY,     /* grant copy to the guest failed */
+	DP_DROP_CARRIER_OFF, /* receiver stalled: carrier off */
+	DP_DROP_NOMEM,	     /* packet buffer limit reached */
 	DP_DROP_COUNT
 };
 
@@ -57,10 +57,10 @@ struct dp_stats {
 struct dp_vif_cfg {
 	grant_ref_t tx_ref, rx_ref;
 	evtchn_port_t evtchn_tx, evtchn_rx; /* equal unless split */
-	bool rx_sg;			     /* frontend feature-sg */
-	bool rx_notify;			     /* frontend feature-rx-notify */
-	bool rx_csum_offload;		     /* frontend did not set feature-no-csum-offload */
-	bool rx_ipv6_csum_offload;	     /* frontend feature-ipv6-csum-offload */
+	bool rx_sg;			    /* frontend feature-sg */
+	bool rx_notify;			    /* frontend feature-rx-notify */
+	bool rx_csum_offload;		    /* frontend did not set feature-no-csum-offload */
+	bool rx_ipv6_csum_offload;	    /* frontend feature-ipv6-csum-offload */
 };
 
 struct dp;

@@ -23,11 +23,11 @@
 
 /* Packets with more data slots than this are dropped (netif.h's minimum
  * every backend must accept). */
-#define TXREQ_MAX_SLOTS	  XEN_NETIF_NR_SLOTS_MIN
+#define TXREQ_MAX_SLOTS XEN_NETIF_NR_SLOTS_MIN
 /* ... and with more than this the frontend is treated as hostile. */
 #define TXREQ_FATAL_SLOTS 20
 /* Extra-info slots one packet may carry (one per valid type at most). */
-#define TXREQ_MAX_EXTRAS  (XEN_NETIF_EXTRA_TYPE_MAX - 1)
+#define TXREQ_MAX_EXTRAS (XEN_NETIF_EXTRA_TYPE_MAX - 1)
 
 enum txreq_verdict {
 	TXREQ_OK = 0,
@@ -51,13 +51,13 @@ enum txreq_reason {
 };
 
 struct txreq_pkt {
-	netif_tx_request_t first;		   /* slot 0 as copied */
+	netif_tx_request_t first; /* slot 0 as copied */
 	/* Every data slot in ring order (frags[0] is slot 0 with its size cut
 	 * to first_len). An oversized packet keeps them all so that each slot
 	 * can be answered with its own id. */
 	netif_tx_request_t frags[TXREQ_FATAL_SLOTS];
 	unsigned int nfrags;
-	unsigned int consumed;			   /* ring slots, extras included */
+	unsigned int consumed; /* ring slots, extras included */
 	/* Ring position of each extra slot, relative to the start, so the
 	 * caller can answer it with XEN_NETIF_RSP_NULL. */
 	unsigned int extra_pos[TXREQ_MAX_EXTRAS];

@@ -24,13 +24,13 @@
 #define XBS_FE_MISSING (-1) /* frontend state node absent or unparsable */
 
 struct xbs_in {
-	int be_state;	   /* backend `state` as currently in xenstore */
-	int be_published;  /* the state this daemon last wrote (0: none yet) */
-	int fe_state;	   /* frontend `state`, or XBS_FE_MISSING */
-	bool online;	   /* backend `online` == 1 */
-	bool hotplug_ok;   /* backend `hotplug-status` == connected */
-	bool connected;	   /* data path connected */
-	bool failed;	   /* a connect attempt failed, or the vif was disabled */
+	int be_state;	  /* backend `state` as currently in xenstore */
+	int be_published; /* the state this daemon last wrote (0: none yet) */
+	int fe_state;	  /* frontend `state`, or XBS_FE_MISSING */
+	bool online;	  /* backend `online` == 1 */
+	bool hotplug_ok;  /* backend `hotplug-status` == connected */
+	bool connected;	  /* data path connected */
+	bool failed;	  /* a connect attempt failed, or the vif was disabled */
 };
 
 enum xbs_action {

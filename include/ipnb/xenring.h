@@ -18,10 +18,10 @@
 #define xen_rmb() __asm__ __volatile__("" ::: "memory")
 #define xen_wmb() __asm__ __volatile__("" ::: "memory")
 
-#include <xen/xen.h>
-#include <xen/grant_table.h>
 #include <xen/event_channel.h>
+#include <xen/grant_table.h>
 #include <xen/io/netif.h>
+#include <xen/xen.h>
 
 #define XEN_PAGE_SIZE_BYTES 4096u
 
