@@ -11,20 +11,20 @@ DEBS    := $(B)/debs
 IMG     := $(B)/xenvm
 
 # Pure modules shared by the daemon and the unit tests.
-CORE_SRC := netback/addr.c netback/frame.c netback/iptable.c netback/txreq.c netback/xbstate.c
+CORE_SRC := netback/addr.c netback/frame.c netback/iptable.c netback/txreq.c netback/xbstate.c netback/nbr.c
 UNIT_SRC := $(wildcard tests/unit/*.c)
 # The fake Xen libraries the unit tests link instead of -lxen*.
 FAKE_SRC := tests/fake/fakexen.c
 # The data path, linked into the unit tests only (the daemon lists it itself).
-DP_SRC := netback/dp.c netback/log.c
+DP_SRC := netback/dp.c netback/log.c netback/xenbus.c
 
 # Debian packages needed on the build host (the VM images are built from
 # packages downloaded separately into $(DEBS), see tests/xenvm/fetch-debs.sh).
 HOST_PKGS := build-essential libxen-dev libcunit1-dev qemu-system-x86 busybox-static \
-	cpio iproute2 iputils-ping iperf3 kmod xz-utils file
+	cpio iproute2 iputils-ping iperf3 kmod xz-utils file ethtool
 
 # Scenarios that `make test` runs on real Xen.
-SCENARIOS := baseline switch lifecycle
+SCENARIOS := baseline switch lifecycle uplink
 
 .PHONY: all deps build images unit selftest scenarios test demo scenario format clean
 
@@ -46,7 +46,8 @@ deps:
 # The daemon: the pure modules plus the data and control paths, linked
 # against the real Xen libraries ($(sort) drops duplicates with CORE_SRC).
 DAEMON_SRC := $(sort $(CORE_SRC) netback/frame.c netback/iptable.c netback/txreq.c \
-	netback/xbstate.c netback/log.c netback/dp.c netback/xenbus.c netback/ctl.c netback/main.c)
+	netback/xbstate.c netback/nbr.c netback/log.c netback/dp.c netback/xenbus.c netback/ctl.c \
+	netback/uplink.c netback/main.c)
 XEN_LIBS   := -lxengnttab -lxenevtchn -lxenstore
 
 build: $(B)/unit-tests $(B)/bin/ipnetbackd $(B)/bin/ipnetbackd-asan $(B)/bin/ipnetback
@@ -99,11 +100,11 @@ test: deps
 scenario: deps images build
 	tests/xenvm/run.sh -v $(S)
 
-# Scenario 1 of the switch, shown live: three guests ping each other and
-# move data through ipnetbackd; it ends with `ipnetback vif list`.
+# Shown live: three guests and the external host on the LAN talk through
+# ipnetbackd; it ends with `ipnetback vif list` and `ipnetback uplink`.
 demo: deps
 	$(MAKE) images build
-	tests/xenvm/run.sh -v switch
+	tests/xenvm/run.sh -v demo
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

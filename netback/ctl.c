@@ -21,9 +21,10 @@ struct ctl {
 	int fd;
 	char *path;
 	struct xb *xb;
+	struct ul *ul;
 };
 
-struct ctl *ctl_open(const char *path, struct xb *xb)
+struct ctl *ctl_open(const char *path, struct xb *xb, struct ul *ul)
 {
 	struct sockaddr_un sa;
 	struct ctl *c;
@@ -37,6 +38,7 @@ struct ctl *ctl_open(const char *path, struct xb *xb)
 	if (!c)
 		return NULL;
 	c->xb = xb;
+	c->ul = ul;
 	c->path = strdup(path);
 	dir = strdup(path);
 	if (!c->path || !dir)
@@ -188,6 +190,66 @@ static void emit_vif(void *arg, uint16_t domid, uint32_t devid, int state, struc
 	e->n++;
 }
 
+static const char *const nbr_state_names[] = {"incomplete", "reachable", "stale", "failed"};
+
+static void emit_uplink(FILE *f, const struct ul *ul, bool json)
+{
+	const struct ul_stats *st = ul_stats(ul);
+	const struct nbr_cache *nc = ul_neighbours(ul);
+	struct nbr_entry_info nb[64];
+	size_t nn = nbr_dump(nc, ul_now(), nb, sizeof(nb) / sizeof(nb[0]));
+
+	if (json) {
+		fprintf(f,
+			"{\"uplink\": \"%s\", \"rx_packets\": %llu, \"rx_bytes\": %llu, "
+			"\"tx_packets\": %llu, \"tx_bytes\": %llu, \"arp_replies\": %llu, "
+			"\"na_replies\": %llu, \"announcements\": %llu, \"drops\": {",
+			ul_name(ul), (unsigned long long)st->rx_pkts,
+			(unsigned long long)st->rx_bytes, (unsigned long long)st->tx_pkts,
+			(unsigned long long)st->tx_bytes, (unsigned long long)st->arp_replies,
+			(unsigned long long)st->na_replies, (unsigned long long)st->announcements);
+		for (int d = 0; d < UL_DROP_COUNT; d++)
+			fprintf(f, "%s\"%s\": %llu", d ? ", " : "", ul_drop_name((enum ul_drop)d),
+				(unsigned long long)st->drops[d]);
+		fprintf(f, "}, \"neighbours\": [");
+	} else {
+		fprintf(f,
+			"uplink:        %s\nrx:            %llu packets, %llu bytes (to guests)\n"
+			"tx:            %llu packets, %llu bytes (from guests)\n"
+			"arp replies:   %llu\nna replies:    %llu\nannouncements: %llu\ndrops:\n",
+			ul_name(ul), (unsigned long long)st->rx_pkts,
+			(unsigned long long)st->rx_bytes, (unsigned long long)st->tx_pkts,
+			(unsigned long long)st->tx_bytes, (unsigned long long)st->arp_replies,
+			(unsigned long long)st->na_replies, (unsigned long long)st->announcements);
+		for (int d = 0; d < UL_DROP_COUNT; d++)
+			fprintf(f, "  %-22s %llu\n", ul_drop_name((enum ul_drop)d),
+				(unsigned long long)st->drops[d]);
+		fprintf(f, "neighbours:\n");
+	}
+	for (size_t i = 0; i < nn; i++) {
+		char s[IPNB_ADDR_STRLEN];
+		const uint8_t *m = nb[i].mac;
+		const char *state =
+		    (unsigned int)nb[i].state < 4 ? nbr_state_names[nb[i].state] : "?";
+
+		ipnb_addr_format(&nb[i].ip, s);
+		if (json)
+			fprintf(f,
+				"%s{\"address\": \"%s\", \"mac\": "
+				"\"%02x:%02x:%02x:%02x:%02x:%02x\", \"state\": \"%s\", "
+				"\"age_ms\": %llu, \"pending\": %zu}",
+				i ? ", " : "", s, m[0], m[1], m[2], m[3], m[4], m[5], state,
+				(unsigned long long)nb[i].age_ms, nb[i].pending);
+		else
+			fprintf(f,
+				"  %-40s %02x:%02x:%02x:%02x:%02x:%02x %-10s %6llu ms %zu queued\n",
+				s, m[0], m[1], m[2], m[3], m[4], m[5], state,
+				(unsigned long long)nb[i].age_ms, nb[i].pending);
+	}
+	if (json)
+		fprintf(f, "]}\n");
+}
+
 /*
  * Requests: "vifs [json]" lists every vif; "vif DOMID/DEVID [json]" shows
  * one. Answers end with the connection; a text answer for an unknown vif or
@@ -214,7 +276,15 @@ static void answer(struct ctl *c, int fd)
 	memset(&e, 0, sizeof(e));
 	e.f = f;
 	k = sscanf(req, "%15s %u/%u %15s", what, &d, &v, fmt);
-	if (strcmp(what, "vifs") == 0) {
+	if (strcmp(what, "uplink") == 0) {
+		bool json = sscanf(req, "%15s %15s", what, fmt) == 2 && strcmp(fmt, "json") == 0;
+
+		if (c->ul)
+			emit_uplink(f, c->ul, json);
+		else
+			fprintf(f, "error: no uplink configured\n");
+		goto out;
+	} else if (strcmp(what, "vifs") == 0) {
 		e.json = sscanf(req, "%15s %15s", what, fmt) == 2 && strcmp(fmt, "json") == 0;
 	} else if (strcmp(what, "vif") == 0 && k >= 3 && d <= UINT16_MAX) {
 		e.one = true;

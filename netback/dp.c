@@ -78,6 +78,7 @@ struct dp {
 	size_t npkts;
 	dp_disable_cb on_disable;
 	void *cb_arg;
+	struct dp_uplink_ops uplink;
 	/* Scratch for one batch; sized for the worst case of either path. */
 	xengnttab_grant_copy_segment_t segs[DP_TX_BATCH * TXREQ_MAX_SLOTS];
 	struct txreq_pkt txp[DP_TX_BATCH];
@@ -254,21 +255,29 @@ void dp_vif_free(struct dp *dp, struct dp_vif *vif)
 int dp_vif_set_addrs(struct dp *dp, struct dp_vif *vif, const struct ipnb_addr *a, size_t n,
 		     size_t *conflict_idx, size_t *nconflict)
 {
-	size_t nc = 0;
+	size_t nc = 0, nold = vif->naddrs;
+	struct ipnb_addr old[DP_MAX_ADDRS];
 
 	if (n > DP_MAX_ADDRS)
 		n = DP_MAX_ADDRS;
 	if (dp->ipt.count - vif->naddrs + n > DP_IPT_MAX)
 		return -1;
+	memcpy(old, vif->addrs, sizeof(old));
 	ipt_del_owner(&dp->ipt, vif);
 	vif->naddrs = 0;
 	for (size_t i = 0; i < n; i++) {
 		int r = ipt_add(&dp->ipt, &a[i], vif, NULL);
+		bool known = false;
 
-		if (r == IPT_OK)
-			vif->addrs[vif->naddrs++] = a[i];
-		else
+		if (r != IPT_OK) {
 			conflict_idx[nc++] = i;
+			continue;
+		}
+		vif->addrs[vif->naddrs++] = a[i];
+		for (size_t j = 0; j < nold; j++)
+			known = known || ipnb_addr_equal(&old[j], &a[i]);
+		if (!known && dp->uplink.announce)
+			dp->uplink.announce(dp->uplink.arg, &a[i]);
 	}
 	*nconflict = nc;
 	return 0;
@@ -603,10 +612,20 @@ static void switch_pkt(struct dp *dp, struct dp_vif *v, struct dp_pkt *p, uint16
 
 	dst = ipt_lookup(&dp->ipt, &fi.dst);
 	if (!dst) {
-		why = fi.dst_is_group || (fi.kind == FRAME_IPV4 && fi.dst.bytes[0] >= 224) ||
-			      (fi.kind == FRAME_IPV6 && fi.dst.bytes[0] == 0xff)
-			  ? DP_DROP_GROUP
-			  : DP_DROP_NO_ROUTE;
+		if (fi.dst_is_group || (fi.kind == FRAME_IPV4 && fi.dst.bytes[0] >= 224) ||
+		    (fi.kind == FRAME_IPV6 && fi.dst.bytes[0] == 0xff)) {
+			why = DP_DROP_GROUP;
+			goto drop;
+		}
+		why = DP_DROP_NO_ROUTE;
+		/* Off the host: the NIC needs a complete checksum. */
+		if (dp->uplink.output &&
+		    (!(tx_flags & NETTXF_csum_blank) ||
+		     frame_csum_complete(p->data, p->len, &fi) == FRAME_OK) &&
+		    dp->uplink.output(dp->uplink.arg, p->data, p->len, &fi)) {
+			pkt_free(dp, p);
+			return;
+		}
 		goto drop;
 	}
 	if (!csum_for(dst, p, tx_flags, &fi)) {
@@ -996,4 +1015,34 @@ int dp_run(struct dp *dp)
 	if (work)
 		return 0;
 	return queued ? 100 : -1;
+}
+
+/* ---- the uplink ---------------------------------------------------------- */
+
+void dp_set_uplink(struct dp *dp, const struct dp_uplink_ops *ops)
+{
+	if (ops)
+		dp->uplink = *ops;
+	else
+		memset(&dp->uplink, 0, sizeof(dp->uplink));
+}
+
+bool dp_input_uplink(struct dp *dp, const uint8_t *frame, size_t len, const struct frame_info *fi)
+{
+	struct dp_vif *dst = ipt_lookup(&dp->ipt, &fi->dst);
+	struct dp_pkt *p;
+
+	if (!dst || len > UINT16_MAX)
+		return false;
+	p = pkt_alloc(dp, (uint32_t)len);
+	if (!p) {
+		dst->st.drops[DP_DROP_NOMEM]++;
+		return false;
+	}
+	memcpy(p->data, frame, len);
+	frame_set_l2(p->data, dst->mac, dp->mac);
+	/* The guest verifies the LAN host's checksum itself. */
+	p->rx_flags = 0;
+	vif_enqueue(dp, dst, p);
+	return true;
 }

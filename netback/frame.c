@@ -1,8 +1,10 @@
 /*
  * frame.c - the Ethernet frames the L3 switch looks at: header parsing,
- * TCP/UDP checksum completion, L2 rewrite, and the ARP replies and neighbour
- * advertisements the backend sends as a proxy for its guests. Pure: see
- * include/ipnb/frame.h for the contract.
+ * TCP/UDP checksum completion, L2 rewrite, the ARP replies and neighbour
+ * advertisements the backend sends as a proxy for its guests, and the ARP
+ * requests, neighbour solicitations and announcements (gratuitous ARP,
+ * unsolicited NA) it sends on the uplink. Pure: see include/ipnb/frame.h
+ * for the contract.
  */
 #include "ipnb/frame.h"
 
@@ -360,41 +362,164 @@ size_t frame_build_arp_reply(uint8_t *out, const struct frame_info *req,
 	return FRAME_MIN_LEN;
 }
 
-size_t frame_build_na(uint8_t *out, const struct frame_info *req,
-		      const uint8_t our_mac[FRAME_ETH_ALEN], bool router)
+/*
+ * Writes a whole neighbour discovery frame: Ethernet, IPv6 with hop limit
+ * 255 (receivers discard ND with any other, as proof it was not routed),
+ * the NS/NA body for target, an optional one-unit link-layer option, and
+ * the ICMPv6 checksum. Returns the frame length.
+ */
+struct nd_frame {
+	const uint8_t *eth_dst, *eth_src;
+	const uint8_t *ip_src, *ip_dst; /* 16 bytes each */
+	uint8_t type;			/* ICMP6_NS or ICMP6_NA */
+	uint8_t flags;			/* NA flags byte */
+	const uint8_t *target;		/* 16 bytes */
+	uint8_t opt_type;		/* ND_OPT_SLL, ND_OPT_TLL, or 0 for none */
+	const uint8_t *opt_mac;
+};
+
+static size_t build_nd(uint8_t *out, const struct nd_frame *nd)
 {
-	static const uint8_t all_nodes[16] = {0xff, 0x02, [15] = 0x01};
-	static const uint8_t all_nodes_mac[FRAME_ETH_ALEN] = {0x33, 0x33, 0, 0, 0, 0x01};
-	const size_t icmp_len = ND_MSG_LEN + ND_OPT_UNIT;
+	const size_t icmp_len = ND_MSG_LEN + (nd->opt_type ? ND_OPT_UNIT : 0);
 	uint8_t *ip = out + FRAME_ETH_HLEN;
 	uint8_t *icmp = ip + IP6_HLEN;
-	/* RFC 4861 7.2.4: a solicitation from :: (duplicate address
-	 * detection) is answered to all-nodes, without the Solicited flag. */
-	bool dad = ip6_is_unspecified(req->src.bytes);
 	uint32_t sum;
 
-	memset(out, 0, FRAME_NA_LEN);
-	memcpy(out, dad ? all_nodes_mac : req->eth_src, FRAME_ETH_ALEN);
-	memcpy(out + FRAME_ETH_ALEN, our_mac, FRAME_ETH_ALEN);
+	memset(out, 0, FRAME_ETH_HLEN + IP6_HLEN + icmp_len);
+	memcpy(out, nd->eth_dst, FRAME_ETH_ALEN);
+	memcpy(out + FRAME_ETH_ALEN, nd->eth_src, FRAME_ETH_ALEN);
 	put16(out + 12, FRAME_ETHERTYPE_IPV6);
 
 	ip[0] = 0x60;
 	put16(ip + 4, (uint16_t)icmp_len);
 	ip[6] = IPPROTO_ICMPV6;
 	ip[7] = ND_HOP_LIMIT;
-	memcpy(ip + 8, req->nd_target.bytes, 16);
-	memcpy(ip + 24, dad ? all_nodes : req->src.bytes, 16);
+	memcpy(ip + 8, nd->ip_src, 16);
+	memcpy(ip + 24, nd->ip_dst, 16);
 
-	icmp[0] = ICMP6_NA;
-	icmp[4] = (uint8_t)((router ? ND_NA_FLAG_ROUTER : 0) | (dad ? 0 : ND_NA_FLAG_SOLIC) |
-			    ND_NA_FLAG_OVERR);
-	memcpy(icmp + 8, req->nd_target.bytes, 16);
-	icmp[24] = ND_OPT_TLL;
-	icmp[25] = 1;
-	memcpy(icmp + 26, our_mac, FRAME_ETH_ALEN);
+	icmp[0] = nd->type;
+	icmp[4] = nd->flags;
+	memcpy(icmp + 8, nd->target, 16);
+	if (nd->opt_type) {
+		icmp[ND_MSG_LEN] = nd->opt_type;
+		icmp[ND_MSG_LEN + 1] = 1;
+		memcpy(icmp + ND_MSG_LEN + 2, nd->opt_mac, FRAME_ETH_ALEN);
+	}
 
 	sum = frame_csum_add(0, ip + 8, 32);
 	sum += (uint32_t)icmp_len + IPPROTO_ICMPV6;
 	put16(icmp + 2, frame_csum_fold(frame_csum_add(sum, icmp, icmp_len)));
-	return FRAME_NA_LEN;
+	return FRAME_ETH_HLEN + IP6_HLEN + icmp_len;
+}
+
+static const uint8_t all_nodes[16] = {0xff, 0x02, [15] = 0x01};
+static const uint8_t all_nodes_mac[FRAME_ETH_ALEN] = {0x33, 0x33, 0, 0, 0, 0x01};
+
+size_t frame_build_na(uint8_t *out, const struct frame_info *req,
+		      const uint8_t our_mac[FRAME_ETH_ALEN], bool router)
+{
+	/* RFC 4861 7.2.4: a solicitation from :: (duplicate address
+	 * detection) is answered to all-nodes, without the Solicited flag. */
+	bool dad = ip6_is_unspecified(req->src.bytes);
+	struct nd_frame nd = {
+	    .eth_dst = dad ? all_nodes_mac : req->eth_src,
+	    .eth_src = our_mac,
+	    .ip_src = req->nd_target.bytes,
+	    .ip_dst = dad ? all_nodes : req->src.bytes,
+	    .type = ICMP6_NA,
+	    .flags = (uint8_t)((router ? ND_NA_FLAG_ROUTER : 0) | (dad ? 0 : ND_NA_FLAG_SOLIC) |
+			       ND_NA_FLAG_OVERR),
+	    .target = req->nd_target.bytes,
+	    .opt_type = ND_OPT_TLL,
+	    .opt_mac = our_mac,
+	};
+
+	return build_nd(out, &nd);
+}
+
+size_t frame_build_arp_request(uint8_t *out, const uint8_t src_mac[FRAME_ETH_ALEN],
+			       const struct ipnb_addr *sender_ip, const struct ipnb_addr *target_ip)
+{
+	static const uint8_t bcast[FRAME_ETH_ALEN] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	uint8_t *arp = out + FRAME_ETH_HLEN;
+
+	if (target_ip->family != AF_INET || (sender_ip && sender_ip->family != AF_INET))
+		return 0;
+	memset(out, 0, FRAME_MIN_LEN);
+	memcpy(out, bcast, FRAME_ETH_ALEN);
+	memcpy(out + FRAME_ETH_ALEN, src_mac, FRAME_ETH_ALEN);
+	put16(out + 12, FRAME_ETHERTYPE_ARP);
+
+	put16(arp, 1);
+	put16(arp + 2, FRAME_ETHERTYPE_IPV4);
+	arp[4] = FRAME_ETH_ALEN;
+	arp[5] = 4;
+	put16(arp + 6, 1);
+	memcpy(arp + 8, src_mac, FRAME_ETH_ALEN);
+	if (sender_ip)
+		memcpy(arp + 14, sender_ip->bytes, 4);
+	/* target hardware address stays zero: it is what we ask for */
+	memcpy(arp + 24, target_ip->bytes, 4);
+	return FRAME_MIN_LEN;
+}
+
+/* The request form, as RFC 5227 section 3 announces addresses: every host
+ * on the segment receives a broadcast request and refreshes its cache. */
+size_t frame_build_garp(uint8_t *out, const uint8_t mac[FRAME_ETH_ALEN], const struct ipnb_addr *ip)
+{
+	return frame_build_arp_request(out, mac, ip, ip);
+}
+
+size_t frame_build_ns(uint8_t *out, const uint8_t src_mac[FRAME_ETH_ALEN],
+		      const struct ipnb_addr *src_ip, const struct ipnb_addr *target)
+{
+	static const uint8_t unspecified[16];
+	/* ff02::1:ff00:0/104 plus the target's low 24 bits, and the group's
+	 * Ethernet mapping 33:33 plus its low 32 bits (RFC 2464). */
+	uint8_t group[16] = {0xff, 0x02, [11] = 0x01, [12] = 0xff};
+	uint8_t group_mac[FRAME_ETH_ALEN] = {0x33, 0x33, 0xff};
+	const uint8_t *src = src_ip ? src_ip->bytes : unspecified;
+	bool has_src;
+
+	if (target->family != AF_INET6 || (src_ip && src_ip->family != AF_INET6))
+		return 0;
+	memcpy(group + 13, target->bytes + 13, 3);
+	memcpy(group_mac + 3, target->bytes + 13, 3);
+	/* RFC 4861 7.2.2: no source link-layer option from :: (DAD). */
+	has_src = !ip6_is_unspecified(src);
+
+	struct nd_frame nd = {
+	    .eth_dst = group_mac,
+	    .eth_src = src_mac,
+	    .ip_src = src,
+	    .ip_dst = group,
+	    .type = ICMP6_NS,
+	    .target = target->bytes,
+	    .opt_type = has_src ? ND_OPT_SLL : 0,
+	    .opt_mac = src_mac,
+	};
+
+	return build_nd(out, &nd);
+}
+
+size_t frame_build_unsolicited_na(uint8_t *out, const uint8_t mac[FRAME_ETH_ALEN],
+				  const struct ipnb_addr *target)
+{
+	/* RFC 4861 7.2.6: not Solicited; Override so that caches holding
+	 * another MAC for target switch to this one. */
+	struct nd_frame nd = {
+	    .eth_dst = all_nodes_mac,
+	    .eth_src = mac,
+	    .ip_src = target->bytes,
+	    .ip_dst = all_nodes,
+	    .type = ICMP6_NA,
+	    .flags = ND_NA_FLAG_OVERR,
+	    .target = target->bytes,
+	    .opt_type = ND_OPT_TLL,
+	    .opt_mac = mac,
+	};
+
+	if (target->family != AF_INET6)
+		return 0;
+	return build_nd(out, &nd);
 }

@@ -222,8 +222,10 @@ static void vif_update_addrs(struct xb *xb, struct xb_vif *v)
 {
 	char *ip = rd(xb, v->be, "ip");
 	const char *val = ip ? ip : "";
-	struct ipnb_addr a[DP_MAX_ADDRS];
-	size_t n = 0, bad = 0, conflict[DP_MAX_ADDRS], nc = 0;
+	struct ipnb_addr a[DP_MAX_ADDRS], old[DP_MAX_ADDRS];
+	const struct ipnb_addr *cur;
+	size_t n = 0, bad = 0, conflict[DP_MAX_ADDRS], nc = 0, nold;
+	bool gave_up = false;
 	int err;
 	char msg[512];
 
@@ -247,6 +249,10 @@ static void vif_update_addrs(struct xb *xb, struct xb_vif *v)
 		free(ip);
 		return;
 	}
+	nold = dp_vif_addrs(v->dp, &cur);
+	if (nold > DP_MAX_ADDRS)
+		nold = DP_MAX_ADDRS;
+	memcpy(old, cur, nold * sizeof(old[0]));
 	if (dp_vif_set_addrs(xb->dp, v->dp, a, n, conflict, &nc) != 0) {
 		snprintf(msg, sizeof(msg), "address table full");
 		log_warnx("vif %u/%u: %s", v->domid, v->devid, msg);
@@ -278,8 +284,13 @@ static void vif_update_addrs(struct xb *xb, struct xb_vif *v)
 	}
 	log_info("vif %u/%u: %zu address(es) registered from ip=\"%s\"", v->domid, v->devid, n - nc,
 		 val);
-	/* Addresses this vif gave up may be what another was refused. */
-	for (struct xb_vif *o = xb->vifs; o; o = o->next) {
+	/* Addresses this vif gave up may be what another was refused. Only
+	 * then: two vifs each refused the other's address must not keep
+	 * re-registering each other forever. */
+	for (size_t i = 0; i < nold; i++)
+		if (dp_addr_owner(xb->dp, &old[i]) != v->dp)
+			gave_up = true;
+	for (struct xb_vif *o = xb->vifs; gave_up && o; o = o->next) {
 		if (o != v && o->ip_conflict) {
 			free(o->ip_seen);
 			o->ip_seen = NULL;
@@ -423,6 +434,10 @@ static void vif_process(struct xb *xb, struct xb_vif *v)
 	in.be_published = v->published;
 	in.fe_state =
 	    v->fe && rd_uint(xb, v->fe, "state", 255, &fe_state) ? (int)fe_state : XBS_FE_MISSING;
+	/* A dead domain has no frontend, whatever its nodes still say, and
+	 * holding its grants would keep it a zombie (@releaseDomain). */
+	if (!xs_is_domain_introduced(xb->xs, v->domid))
+		in.fe_state = XBS_FE_MISSING;
 	hp = rd(xb, v->be, "hotplug-status");
 	in.hotplug_ok = hp && strcmp(hp, "connected") == 0;
 	free(hp);

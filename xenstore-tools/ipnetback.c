@@ -9,6 +9,7 @@
  *   ipnetback ip list [DOMID[/DEVID]]
  *   ipnetback vif list [--json]
  *   ipnetback vif show DOMID[/DEVID] [--json]
+ *   ipnetback uplink [--json]
  *
  * Edits happen in one xenstore transaction: either the whole command takes
  * effect or nothing is written.
@@ -36,7 +37,8 @@ static void usage(void)
 	fprintf(stderr, "usage: ipnetback [-s SOCKET] ip add|del DOMID[/DEVID] ADDR...\n"
 			"       ipnetback [-s SOCKET] ip list [DOMID[/DEVID]]\n"
 			"       ipnetback [-s SOCKET] vif list [--json]\n"
-			"       ipnetback [-s SOCKET] vif show DOMID[/DEVID] [--json]\n");
+			"       ipnetback [-s SOCKET] vif show DOMID[/DEVID] [--json]\n"
+			"       ipnetback [-s SOCKET] uplink [--json]\n");
 	exit(2);
 }
 
@@ -390,7 +392,7 @@ int main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc < 2)
+	if (argc < 1 || (argc < 2 && strcmp(argv[0], "uplink") != 0))
 		usage();
 	if (strcmp(argv[0], "ip") == 0) {
 		if (strcmp(argv[1], "add") == 0)
@@ -403,5 +405,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[0], "vif") == 0)
 		return cmd_vif(argc - 1, argv + 1);
+	if (strcmp(argv[0], "uplink") == 0 && argc <= 2)
+		return ctl_request(argc == 2 && strcmp(argv[1], "--json") == 0 ? "uplink json"
+									       : "uplink");
 	usage();
 }

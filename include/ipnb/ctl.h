@@ -4,6 +4,7 @@
  *
  *   "vifs [json]\n"             every vif: a table, or {"vifs": [ {...} ]}
  *   "vif DOMID/DEVID [json]\n"  one vif: key/value lines, or one {...}
+ *   "uplink [json]\n"           the uplink's counters and neighbour cache
  *
  * Errors come back as a line starting with "error:". docs/cli.md has the
  * fields.
@@ -16,13 +17,15 @@
 #ifndef IPNB_CTL_H
 #define IPNB_CTL_H
 
+#include "ipnb/uplink.h"
 #include "ipnb/xenbus.h"
 
 #define CTL_DEFAULT_PATH "/run/ipnetback/ipnetbackd.sock"
 
 struct ctl;
 
-struct ctl *ctl_open(const char *path, struct xb *xb);
+/* ul may be NULL (no uplink configured). */
+struct ctl *ctl_open(const char *path, struct xb *xb, struct ul *ul);
 void ctl_close(struct ctl *c);
 int ctl_fd(const struct ctl *c);
 void ctl_accept(struct ctl *c);

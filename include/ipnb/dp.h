@@ -116,4 +116,26 @@ int dp_run(struct dp *dp);
 
 const char *dp_drop_name(enum dp_drop d);
 
+/*
+ * The physical-NIC side (uplink.c) plugs in here. output() gets every guest
+ * packet whose destination no vif holds, after the anti-spoofing checks,
+ * with any blank checksum already completed; it copies what it keeps and
+ * returns false to have the packet counted as no_route. announce() is told
+ * of each address newly registered to a vif.
+ */
+struct dp_uplink_ops {
+	bool (*output)(void *arg, const uint8_t *frame, size_t len, const struct frame_info *fi);
+	void (*announce)(void *arg, const struct ipnb_addr *a);
+	void *arg;
+};
+void dp_set_uplink(struct dp *dp, const struct dp_uplink_ops *ops);
+
+/*
+ * A frame from the uplink whose destination IP (fi->dst) is registered to
+ * a vif: copied into a backend buffer, its Ethernet header rewritten and
+ * queued to that vif. Returns false (counted by the caller) if no vif
+ * holds the address or no buffer is free.
+ */
+bool dp_input_uplink(struct dp *dp, const uint8_t *frame, size_t len, const struct frame_info *fi);
+
 #endif

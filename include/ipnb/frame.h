@@ -1,7 +1,8 @@
 /*
  * frame.h - Ethernet/ARP/IPv4/IPv6 frames in backend-owned memory: parsing,
- * checksum completion, L2 rewrite, and the ARP / neighbour-advertisement
- * replies the backend sends on behalf of the L3 switch.
+ * checksum completion, L2 rewrite, the ARP / neighbour-advertisement
+ * replies the backend sends on behalf of the L3 switch, and the ARP
+ * requests, solicitations and announcements it sends on the uplink.
  *
  * Usage contract:
  *  - Pure functions: no logging, no allocation, no global state.
@@ -28,6 +29,7 @@
 #define FRAME_ARP_LEN	 42  /* Ethernet + ARP for IPv4 over Ethernet */
 #define FRAME_MIN_LEN	 60  /* Ethernet minimum without FCS; builders pad to it */
 #define FRAME_NA_LEN	 86  /* Ethernet + IPv6 + NA with target link-layer option */
+#define FRAME_NS_LEN	 86  /* Ethernet + IPv6 + NS with source link-layer option */
 
 #define FRAME_ETHERTYPE_IPV4 0x0800
 #define FRAME_ETHERTYPE_ARP  0x0806
@@ -54,22 +56,22 @@ struct frame_info {
 	bool dst_is_group; /* broadcast or multicast destination MAC */
 
 	/* FRAME_IPV4 / FRAME_IPV6 */
-	struct ipnb_addr src;	 /* IP source (ARP: sender protocol address) */
-	struct ipnb_addr dst;	 /* IP destination (ARP: target protocol address) */
-	uint8_t l4_proto;	 /* IPPROTO_* after IPv6 extension headers */
-	size_t l3_off;		 /* always FRAME_ETH_HLEN today */
-	size_t l4_off;		 /* start of the L4 header within the frame */
-	size_t ip_total_len;	 /* L3 header + payload as the IP header states */
-	bool ip_fragment;	 /* IPv4 MF/offset or IPv6 fragment header */
+	struct ipnb_addr src; /* IP source (ARP: sender protocol address) */
+	struct ipnb_addr dst; /* IP destination (ARP: target protocol address) */
+	uint8_t l4_proto;     /* IPPROTO_* after IPv6 extension headers */
+	size_t l3_off;	      /* always FRAME_ETH_HLEN today */
+	size_t l4_off;	      /* start of the L4 header within the frame */
+	size_t ip_total_len;  /* L3 header + payload as the IP header states */
+	bool ip_fragment;     /* IPv4 MF/offset or IPv6 fragment header */
 
 	/* FRAME_ARP (Ethernet/IPv4 only) */
-	uint16_t arp_op;		   /* 1 request, 2 reply */
-	uint8_t arp_sha[FRAME_ETH_ALEN];   /* sender hardware address */
+	uint16_t arp_op;		 /* 1 request, 2 reply */
+	uint8_t arp_sha[FRAME_ETH_ALEN]; /* sender hardware address */
 
 	/* ICMPv6 neighbour discovery (FRAME_IPV6, l4_proto 58) */
-	uint8_t icmp6_type;		   /* 0 if not ICMPv6 or not parsed */
-	struct ipnb_addr nd_target;	   /* NS/NA target address */
-	bool nd_has_sll;		   /* NS carried a source link-layer option */
+	uint8_t icmp6_type;	    /* 0 if not ICMPv6 or not parsed */
+	struct ipnb_addr nd_target; /* NS/NA target address */
+	bool nd_has_sll;	    /* NS carried a source link-layer option */
 	uint8_t nd_sll[FRAME_ETH_ALEN];
 };
 
@@ -107,6 +109,49 @@ size_t frame_build_arp_reply(uint8_t *out, const struct frame_info *req,
  */
 size_t frame_build_na(uint8_t *out, const struct frame_info *req,
 		      const uint8_t our_mac[FRAME_ETH_ALEN], bool router);
+
+/*
+ * Frames the backend originates on the uplink (issue 4): resolving LAN
+ * neighbours for outbound traffic and announcing guest addresses. They
+ * return the number of bytes written, or 0 (writing nothing) if an address
+ * is of the wrong family; out must hold the length stated for each.
+ */
+
+/*
+ * Broadcast ARP request "who has target_ip, tell sender_ip" from src_mac,
+ * padded with zeros to FRAME_MIN_LEN (the length returned). sender_ip may
+ * be 0.0.0.0 (an ARP probe) or NULL, which means the same.
+ */
+size_t frame_build_arp_request(uint8_t *out, const uint8_t src_mac[FRAME_ETH_ALEN],
+			       const struct ipnb_addr *sender_ip,
+			       const struct ipnb_addr *target_ip);
+
+/*
+ * Gratuitous ARP announcing that ip is at mac: a broadcast request with
+ * sender and target protocol address both ip and a zero target hardware
+ * address. Returns FRAME_MIN_LEN.
+ */
+size_t frame_build_garp(uint8_t *out, const uint8_t mac[FRAME_ETH_ALEN],
+			const struct ipnb_addr *ip);
+
+/*
+ * Neighbour solicitation for target, sent to its solicited-node multicast
+ * group (ff02::1:ffXX:XXXX, Ethernet 33:33:ff:XX:XX:XX) from src_ip with
+ * hop limit 255. It carries a source link-layer option (src_mac) unless
+ * src_ip is :: (or NULL), which RFC 4861 forbids. Returns FRAME_NS_LEN, or
+ * FRAME_NS_LEN - 8 without the option; out must hold FRAME_NS_LEN bytes.
+ */
+size_t frame_build_ns(uint8_t *out, const uint8_t src_mac[FRAME_ETH_ALEN],
+		      const struct ipnb_addr *src_ip, const struct ipnb_addr *target);
+
+/*
+ * Unsolicited neighbour advertisement announcing that target is at mac:
+ * from target to all-nodes (ff02::1, Ethernet 33:33:00:00:00:01), hop
+ * limit 255, Override flag only, with a target link-layer option. out must
+ * hold FRAME_NA_LEN bytes; returns FRAME_NA_LEN.
+ */
+size_t frame_build_unsolicited_na(uint8_t *out, const uint8_t mac[FRAME_ETH_ALEN],
+				  const struct ipnb_addr *target);
 
 /* Internet checksum helpers, exposed for tests and the NIC path. */
 uint32_t frame_csum_add(uint32_t sum, const uint8_t *data, size_t len);

@@ -12,5 +12,7 @@ CU_ErrorCode test_fakexen_register(void);
 CU_ErrorCode test_txreq_register(void);
 CU_ErrorCode test_xbstate_register(void);
 CU_ErrorCode test_dp_register(void);
+CU_ErrorCode test_nbr_register(void);
+CU_ErrorCode test_xenbus_register(void);
 
 #endif

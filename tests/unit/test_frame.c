@@ -1,7 +1,9 @@
 /*
- * test_frame.c - frame parsing, checksum completion, L2 rewrite and the
- * ARP / neighbour-advertisement builders. Frames are written out byte by
- * byte; the checksums in them were computed separately with python3.
+ * test_frame.c - frame parsing, checksum completion, L2 rewrite, the
+ * ARP / neighbour-advertisement replies, and the frames the uplink sends
+ * (ARP request, gratuitous ARP, neighbour solicitation, unsolicited NA).
+ * Frames are written out byte by byte; the checksums in them were computed
+ * separately with python3.
  */
 #include <netinet/in.h>
 #include <stdio.h>
@@ -982,6 +984,225 @@ static void test_build_na(void)
 	free(out);
 }
 
+/* ---- frames the uplink originates ---------------------------------------- */
+
+static struct ipnb_addr mkaddr(int family, const uint8_t *bytes)
+{
+	struct ipnb_addr a;
+
+	memset(&a, 0, sizeof(a));
+	a.family = (uint8_t)family;
+	memcpy(a.bytes, bytes, family == AF_INET ? 4 : 16);
+	return a;
+}
+
+/* Sums the pseudo-header and ICMPv6 message of a built ND frame, with the
+ * checksum in place: a receiver accepts it iff this is zero. */
+static uint16_t nd_verify(const uint8_t *frame, size_t len)
+{
+	size_t icmp_len = len - 54;
+	uint32_t s = frame_csum_add(0, frame + 22, 32);
+
+	s += IPPROTO_ICMPV6 + (uint32_t)icmp_len;
+	return frame_csum_fold(frame_csum_add(s, frame + 54, icmp_len));
+}
+
+static void test_build_arp_request(void)
+{
+	static const uint8_t want[60] = {
+	    0xff,  0xff,  0xff, 0xff, 0xff, 0xff, MAC_A, 0x08, 0x06,  /* broadcast */
+	    0x00,  0x01,  0x08, 0x00, 6,    4,	  0x00,	 0x01,	      /* request */
+	    MAC_A, IP4_A, 0,	0,    0,    0,	  0,	 0,    IP4_B, /* sha spa tha tpa */
+	};
+	struct ipnb_addr a = mkaddr(AF_INET, ip4_a), b = mkaddr(AF_INET, ip4_b);
+	struct ipnb_addr zero4 = mkaddr(AF_INET, (const uint8_t[4]){0});
+	struct ipnb_addr b6 = mkaddr(AF_INET6, ip6_b);
+	struct frame_info fi;
+	uint8_t *out = malloc(FRAME_MIN_LEN);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+	memset(out, 0x5a, FRAME_MIN_LEN);
+	CU_ASSERT_EQUAL(frame_build_arp_request(out, mac_a, &a, &b), FRAME_MIN_LEN);
+	CU_ASSERT(memcmp(out, want, sizeof(want)) == 0);
+	/* it is the request the parser's own test starts from */
+	CU_ASSERT(memcmp(out, arp_req, sizeof(arp_req)) == 0);
+
+	CU_ASSERT_EQUAL_FATAL(parse_exact(out, FRAME_MIN_LEN, &fi), FRAME_OK);
+	CU_ASSERT_EQUAL(fi.kind, FRAME_ARP);
+	CU_ASSERT_EQUAL(fi.arp_op, 1);
+	CU_ASSERT(fi.dst_is_group);
+	CU_ASSERT(memcmp(fi.eth_src, mac_a, 6) == 0);
+	CU_ASSERT(memcmp(fi.arp_sha, mac_a, 6) == 0);
+	CU_ASSERT(addr_is(&fi.src, AF_INET, ip4_a));
+	CU_ASSERT(addr_is(&fi.dst, AF_INET, ip4_b));
+
+	/* from 0.0.0.0, given or as NULL: the same probe */
+	memset(out, 0x5a, FRAME_MIN_LEN);
+	CU_ASSERT_EQUAL(frame_build_arp_request(out, mac_a, &zero4, &b), FRAME_MIN_LEN);
+	CU_ASSERT(memcmp(out, want, 28) == 0);
+	CU_ASSERT(memcmp(out + 28, (const uint8_t[4]){0}, 4) == 0);
+	CU_ASSERT(memcmp(out + 32, want + 32, 28) == 0);
+	CU_ASSERT_EQUAL_FATAL(parse_exact(out, FRAME_MIN_LEN, &fi), FRAME_OK);
+	CU_ASSERT(addr_is(&fi.src, AF_INET, (const uint8_t[4]){0}));
+	CU_ASSERT(addr_is(&fi.dst, AF_INET, ip4_b));
+	{
+		uint8_t again[FRAME_MIN_LEN];
+
+		memset(again, 0x5a, sizeof(again));
+		CU_ASSERT_EQUAL(frame_build_arp_request(again, mac_a, NULL, &b), FRAME_MIN_LEN);
+		CU_ASSERT(memcmp(again, out, FRAME_MIN_LEN) == 0);
+	}
+
+	/* an IPv6 address cannot be ARPed for: nothing is written */
+	memset(out, 0x5a, FRAME_MIN_LEN);
+	CU_ASSERT_EQUAL(frame_build_arp_request(out, mac_a, &a, &b6), 0);
+	CU_ASSERT_EQUAL(frame_build_arp_request(out, mac_a, &b6, &b), 0);
+	for (size_t i = 0; i < FRAME_MIN_LEN; i++)
+		CU_ASSERT_EQUAL(out[i], 0x5a);
+	free(out);
+}
+
+static void test_build_garp(void)
+{
+	static const uint8_t want[60] = {
+	    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02,  0x00, 0x00, 0x00, 0x00,
+	    0xfe, 0x08, 0x06, 0x00, 0x01, 0x08, 0x00,  6,    4,	   0x00, 0x01, /* request */
+	    0x02, 0x00, 0x00, 0x00, 0x00, 0xfe, IP4_B,			       /* sha spa */
+	    0,	  0,	0,    0,    0,	  0,	IP4_B,			       /* tha tpa */
+	};
+	struct ipnb_addr b = mkaddr(AF_INET, ip4_b), b6 = mkaddr(AF_INET6, ip6_b);
+	struct frame_info fi;
+	uint8_t *out = malloc(FRAME_MIN_LEN);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+	memset(out, 0x5a, FRAME_MIN_LEN);
+	CU_ASSERT_EQUAL(frame_build_garp(out, our_mac, &b), FRAME_MIN_LEN);
+	CU_ASSERT(memcmp(out, want, sizeof(want)) == 0);
+	CU_ASSERT_EQUAL_FATAL(parse_exact(out, FRAME_MIN_LEN, &fi), FRAME_OK);
+	CU_ASSERT_EQUAL(fi.kind, FRAME_ARP);
+	CU_ASSERT_EQUAL(fi.arp_op, 1);
+	CU_ASSERT(fi.dst_is_group);
+	CU_ASSERT(memcmp(fi.eth_dst, (const uint8_t[6]){0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 6) ==
+		  0);
+	CU_ASSERT(memcmp(fi.eth_src, our_mac, 6) == 0);
+	CU_ASSERT(memcmp(fi.arp_sha, our_mac, 6) == 0);
+	CU_ASSERT(addr_is(&fi.src, AF_INET, ip4_b));
+	CU_ASSERT(addr_is(&fi.dst, AF_INET, ip4_b));
+
+	memset(out, 0x5a, FRAME_MIN_LEN);
+	CU_ASSERT_EQUAL(frame_build_garp(out, our_mac, &b6), 0);
+	CU_ASSERT_EQUAL(out[0], 0x5a);
+	free(out);
+}
+
+/* NS for fd00::2 from fe80::216:3eff:fe00:1 (MAC_A): the ip6_ns above
+ * without its hop-by-hop header; checksum from python3. */
+static const uint8_t ns_want[FRAME_NS_LEN] = {
+    0x33, 0x33, 0xff,  0x00, 0x00, 0x02, MAC_A, 0x86, 0xdd,		  /* Ethernet */
+    0x60, 0x00, 0x00,  0x00, 0x00, 0x20, 58,	255,  IP6_LL_A, IP6_SN_B, /* IPv6 */
+    135,  0,	0x00,  0xeb, 0,	   0,	 0,	0,    IP6_B,		  /* NS */
+    1,	  1,	MAC_A,							  /* SLL option */
+};
+
+static void test_build_ns(void)
+{
+	struct ipnb_addr src = mkaddr(AF_INET6, ip6_ll_a), tgt = mkaddr(AF_INET6, ip6_b);
+	struct ipnb_addr any = mkaddr(AF_INET6, (const uint8_t[16]){0});
+	struct ipnb_addr v4 = mkaddr(AF_INET, ip4_b);
+	struct frame_info fi;
+	uint8_t *out = malloc(FRAME_NS_LEN);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+	CU_ASSERT_EQUAL(FRAME_NS_LEN, 86);
+	memset(out, 0x5a, FRAME_NS_LEN);
+	CU_ASSERT_EQUAL(frame_build_ns(out, mac_a, &src, &tgt), FRAME_NS_LEN);
+	CU_ASSERT(memcmp(out, ns_want, FRAME_NS_LEN) == 0);
+	CU_ASSERT_EQUAL(nd_verify(out, FRAME_NS_LEN), 0);
+
+	CU_ASSERT_EQUAL_FATAL(parse_exact(out, FRAME_NS_LEN, &fi), FRAME_OK);
+	CU_ASSERT_EQUAL(fi.kind, FRAME_IPV6);
+	CU_ASSERT(fi.dst_is_group);
+	CU_ASSERT(memcmp(fi.eth_dst, (const uint8_t[6]){0x33, 0x33, 0xff, 0, 0, 0x02}, 6) == 0);
+	CU_ASSERT(memcmp(fi.eth_src, mac_a, 6) == 0);
+	CU_ASSERT(addr_is(&fi.src, AF_INET6, ip6_ll_a));
+	CU_ASSERT(addr_is(&fi.dst, AF_INET6, ip6_sn_b));
+	CU_ASSERT_EQUAL(fi.l4_proto, IPPROTO_ICMPV6);
+	CU_ASSERT_EQUAL(fi.l4_off, 54);
+	CU_ASSERT_EQUAL(fi.ip_total_len, 72);
+	CU_ASSERT_EQUAL(fi.icmp6_type, 135);
+	CU_ASSERT(addr_is(&fi.nd_target, AF_INET6, ip6_b));
+	CU_ASSERT(fi.nd_has_sll);
+	CU_ASSERT(memcmp(fi.nd_sll, mac_a, 6) == 0);
+
+	/* the group takes the target's low 24 bits, the MAC the group's low 32 */
+	{
+		static const uint8_t t[16] = {
+		    0x20, 0x01, 0x0d, 0xb8, [12] = 0x12, 0x34, 0x56, 0x78};
+		static const uint8_t grp[16] = {0xff, 0x02, [11] = 0x01, 0xff, 0x34, 0x56, 0x78};
+		struct ipnb_addr ta = mkaddr(AF_INET6, t);
+
+		CU_ASSERT_EQUAL(frame_build_ns(out, our_mac, &src, &ta), FRAME_NS_LEN);
+		CU_ASSERT_EQUAL(nd_verify(out, FRAME_NS_LEN), 0);
+		CU_ASSERT_EQUAL_FATAL(parse_exact(out, FRAME_NS_LEN, &fi), FRAME_OK);
+		CU_ASSERT(memcmp(fi.eth_dst, (const uint8_t[6]){0x33, 0x33, 0xff, 0x34, 0x56, 0x78},
+				 6) == 0);
+		CU_ASSERT(addr_is(&fi.dst, AF_INET6, grp));
+		CU_ASSERT(addr_is(&fi.nd_target, AF_INET6, t));
+		CU_ASSERT(memcmp(fi.nd_sll, our_mac, 6) == 0);
+	}
+
+	/* from :: (or NULL): no source link-layer option, 8 bytes shorter,
+	 * and still something the parser (which rejects DAD with an SLL) takes */
+	memset(out, 0x5a, FRAME_NS_LEN);
+	CU_ASSERT_EQUAL(frame_build_ns(out, mac_a, &any, &tgt), FRAME_NS_LEN - 8);
+	CU_ASSERT_EQUAL(rd16(out + 18), 24);
+	CU_ASSERT_EQUAL(rd16(out + 56), 0x7da3); /* python3 */
+	CU_ASSERT_EQUAL(nd_verify(out, FRAME_NS_LEN - 8), 0);
+	CU_ASSERT_EQUAL(out[FRAME_NS_LEN - 8], 0x5a); /* nothing written past the end */
+	CU_ASSERT_EQUAL_FATAL(parse_exact(out, FRAME_NS_LEN - 8, &fi), FRAME_OK);
+	CU_ASSERT_EQUAL(fi.icmp6_type, 135);
+	CU_ASSERT(addr_is(&fi.src, AF_INET6, (const uint8_t[16]){0}));
+	CU_ASSERT(addr_is(&fi.nd_target, AF_INET6, ip6_b));
+	CU_ASSERT(!fi.nd_has_sll);
+	{
+		uint8_t again[FRAME_NS_LEN];
+
+		memset(again, 0x5a, sizeof(again));
+		CU_ASSERT_EQUAL(frame_build_ns(again, mac_a, NULL, &tgt), FRAME_NS_LEN - 8);
+		CU_ASSERT(memcmp(again, out, FRAME_NS_LEN) == 0);
+	}
+
+	/* IPv4 target or source: nothing */
+	memset(out, 0x5a, FRAME_NS_LEN);
+	CU_ASSERT_EQUAL(frame_build_ns(out, mac_a, &src, &v4), 0);
+	CU_ASSERT_EQUAL(frame_build_ns(out, mac_a, &v4, &tgt), 0);
+	CU_ASSERT_EQUAL(out[0], 0x5a);
+	free(out);
+}
+
+static void test_build_unsolicited_na(void)
+{
+	static const uint8_t all_nodes[16] = {0xff, 0x02, [15] = 1};
+	static const uint8_t all_nodes_mac[6] = {0x33, 0x33, 0, 0, 0, 1};
+	struct ipnb_addr tgt = mkaddr(AF_INET6, ip6_b), v4 = mkaddr(AF_INET, ip4_b);
+	struct frame_info fi;
+	uint8_t *out = malloc(FRAME_NA_LEN);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+	memset(out, 0x5a, FRAME_NA_LEN);
+	CU_ASSERT_EQUAL(frame_build_unsolicited_na(out, our_mac, &tgt), FRAME_NA_LEN);
+	check_na(out, all_nodes_mac, all_nodes, 0x20); /* Override only */
+	CU_ASSERT_EQUAL(rd16(out + 56), 0x599c);       /* python3 */
+	CU_ASSERT_EQUAL(nd_verify(out, FRAME_NA_LEN), 0);
+	CU_ASSERT_EQUAL_FATAL(parse_exact(out, FRAME_NA_LEN, &fi), FRAME_OK);
+	CU_ASSERT(fi.dst_is_group);
+
+	memset(out, 0x5a, FRAME_NA_LEN);
+	CU_ASSERT_EQUAL(frame_build_unsolicited_na(out, our_mac, &v4), 0);
+	CU_ASSERT_EQUAL(out[0], 0x5a);
+	free(out);
+}
+
 CU_ErrorCode test_frame_register(void)
 {
 	CU_pSuite s = CU_add_suite("frame", NULL, NULL);
@@ -1005,5 +1226,9 @@ CU_ErrorCode test_frame_register(void)
 	CU_add_test(s, "set L2", test_set_l2);
 	CU_add_test(s, "ARP reply", test_build_arp_reply);
 	CU_add_test(s, "neighbour advertisement", test_build_na);
+	CU_add_test(s, "ARP request", test_build_arp_request);
+	CU_add_test(s, "gratuitous ARP", test_build_garp);
+	CU_add_test(s, "neighbour solicitation", test_build_ns);
+	CU_add_test(s, "unsolicited neighbour advertisement", test_build_unsolicited_na);
 	return CU_get_error();
 }

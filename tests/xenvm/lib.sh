@@ -204,11 +204,12 @@ tcp_throughput_ext() {
 
 # ipnb_start: run ipnetbackd (the kernel netback must not be loaded) and
 # wait for its control socket.
-# IPNB_DAEMON=ipnetbackd-asan selects the sanitizer build.
+# IPNB_DAEMON=ipnetbackd-asan selects the sanitizer build; IPNB_DAEMON_ARGS
+# adds options (e.g. -u eth0).
 ipnb_start() {
 	grep -q '^xen_netback ' /proc/modules && { echo "xen-netback is loaded"; return 1; }
 	ASAN_OPTIONS=detect_leaks=1:quarantine_size_mb=1:log_path=/tmp/ipnetbackd.asan \
-		"${IPNB_DAEMON:-ipnetbackd}" -d >/tmp/ipnetbackd.log 2>&1 &
+		"${IPNB_DAEMON:-ipnetbackd}" -d ${IPNB_DAEMON_ARGS:-} >/tmp/ipnetbackd.log 2>&1 &
 	IPNB_DAEMON_PID=$!
 	IPNB_DAEMON_LOG=/tmp/ipnetbackd.log
 	for _ in $(seq 1 50); do
@@ -244,4 +245,47 @@ ipnb_stop() {
 		return 1
 	fi
 	[ "$rc" -eq 0 ] || { echo "ipnetbackd exited with $rc"; return 1; }
+}
+
+# tcp_from_ext DST ADDR MiB / tcp_to_ext SRC MiB: TCP between the external
+# host (busybox nc on the host) and a guest, SHA-256 compared on both ends.
+tcp_from_ext() {
+	local dst=$1 addr=$2 mb=$3 a b
+	vm_exec "$dst" "rm -f /tmp/rx.bin; nc -l -p 5001 -e ipnb-recv /tmp/rx.bin >/dev/null 2>&1 &" || return 1
+	ext "head -c $((mb * 1048576)) /dev/urandom >/tmp/ipnb-tx.bin" || return 1
+	ext "busybox nc -w 5 $addr 5001 -e cat /tmp/ipnb-tx.bin" || return 1
+	a=$(ext "sha256sum /tmp/ipnb-tx.bin" | awk '{ print $2 }')
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		b=$(vm_exec "$dst" "sha256sum /tmp/rx.bin" | awk '{ print $2 }')
+		[ "$a" = "$b" ] && break
+		sleep 0.5
+	done
+	log "tcp_from_ext -> $dst: sent $a received $b"
+	[ -n "$a" ] && [ "$a" = "$b" ]
+}
+
+tcp_to_ext() {
+	local src=$1 mb=$2 a b
+	ext "rm -f /tmp/ipnb-rx.bin; printf '#!/bin/sh\nexec cat >/tmp/ipnb-rx.bin\n' >/tmp/ipnb-recv; chmod +x /tmp/ipnb-recv; (timeout 100 busybox nc -l -p 5001 -e /tmp/ipnb-recv >/dev/null 2>&1 &)" || return 1
+	vm_exec "$src" "dd if=/dev/urandom of=/tmp/tx.bin bs=1M count=$mb 2>/dev/null" || return 1
+	vm_exec -t 120 "$src" "nc -w 5 10.99.0.1 5001 -e cat /tmp/tx.bin" || return 1
+	a=$(vm_exec "$src" "sha256sum /tmp/tx.bin" | awk '{ print $2 }')
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		b=$(ext "sha256sum /tmp/ipnb-rx.bin" | awk '{ print $2 }')
+		[ "$a" = "$b" ] && break
+		sleep 0.5
+	done
+	log "tcp_to_ext $src ->: sent $a received $b"
+	[ -n "$a" ] && [ "$a" = "$b" ]
+}
+
+# tcp_throughput_to_ext NAME SRC: iperf3 for 5 s from a guest to the
+# external host.
+tcp_throughput_to_ext() {
+	local name=$1 src=$2 out rate
+	ext "(timeout 60 iperf3 -s -1 >/dev/null 2>&1 &); sleep 0.5" || return 1
+	out=$(vm_exec -t 60 "$src" "iperf3 -c 10.99.0.1 -t 5 -f m") || { echo "$out"; return 1; }
+	rate=$(echo "$out" | awk '/receiver/ { print $(NF-2) }' | tail -n1)
+	[ -n "$rate" ] || { echo "$out"; return 1; }
+	metric "$name" "$rate" Mbit/s
 }

@@ -106,6 +106,7 @@ mkcpio "$domu" "$work/domu.cpio"
 dom0=$work/dom0
 base_root "$dom0"
 copy_elf "$dom0" /bin/bash
+copy_elf "$dom0" /usr/sbin/ethtool
 ln -sf bash "$dom0/bin/sh.bash"
 for f in "$pkgroot$xenbin"/*; do
 	file "$f" | grep -q ELF && copy_elf "$dom0" "$f" "$xenbin/${f##*/}"

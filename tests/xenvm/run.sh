@@ -77,6 +77,7 @@ cp "$here/lib.sh" "$ov/ipnb/"
 cp -r "$here/scenarios" "$here/xl" "$ov/ipnb/"
 [ -d "$top/build/bin" ] && cp -a "$top/build/bin/." "$ov/usr/sbin/"
 for f in "$top"/dom0-scripts/vif-*; do [ -f "$f" ] && install -m 0755 "$f" "$ov/etc/xen/scripts/"; done
+install -m 0755 "$top/dom0-scripts/ipnetback-uplink" "$ov/usr/sbin/"
 (cd "$ov" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) >"$rundir/overlay.cpio"
 # Linux unpacks concatenated newc archives in order; the overlay wins.
 cat "$img/dom0-base.cpio" "$rundir/overlay.cpio" >"$rundir/dom0.cpio"

@@ -1,0 +1,603 @@
+/*
+ * uplink.c - the physical NIC (see include/ipnb/uplink.h): AF_PACKET with
+ * PACKET_MMAP RX and TX rings, the LAN-side ARP/NDP proxy for registered
+ * guest addresses, neighbour resolution (nbr.c) for outbound traffic and
+ * address announcements.
+ *
+ * dom0's kernel keeps the NIC and its own addresses. Frames for guest
+ * addresses reach it too, but it owns none of them and does not forward,
+ * so it drops them; the copy on our socket is the one that counts. Frames
+ * the host itself sends are not looped back to us (PACKET_IGNORE_OUTGOING).
+ */
+#include "ipnb/uplink.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ipnb/frame.h"
+
+#define UL_FRAME_SIZE  2048u /* one Ethernet frame up to 1518 bytes plus the tpacket header */
+#define UL_BLOCK_SIZE  65536u
+#define UL_BLOCKS      8u /* 256 frames per ring */
+#define UL_RX_BUDGET   256u
+#define UL_MAX_OWN     16u   /* dom0's own addresses on the uplink we look at */
+#define UL_OWN_REFRESH 5000u /* ms between re-reads of those addresses */
+/* Where PACKET_MMAP TX expects the frame data (no PACKET_TX_HAS_OFF). */
+#define UL_TX_DATA_OFF (TPACKET2_HDRLEN - sizeof(struct sockaddr_ll))
+
+#ifndef PACKET_IGNORE_OUTGOING
+#define PACKET_IGNORE_OUTGOING 23
+#endif
+
+struct ul_own {
+	struct ipnb_addr a;
+	unsigned int plen;
+};
+
+struct ul_pending {
+	size_t len;
+	uint8_t data[];
+};
+
+struct ul {
+	struct dp *dp;
+	int fd;
+	int ifindex;
+	char ifname[IF_NAMESIZE];
+	uint8_t mac[FRAME_ETH_ALEN];
+	unsigned int mtu;
+	struct ul_cfg cfg;
+
+	uint8_t *ring; /* RX frames, then TX frames */
+	size_t ring_len, nframes;
+	unsigned int rx_idx, tx_idx;
+	bool tx_queued;
+
+	struct nbr_cache *nbr;
+	struct ul_own own[UL_MAX_OWN];
+	size_t nown;
+	uint64_t own_read_ms;
+
+	struct ul_stats st;
+};
+
+static const char *const drop_names[UL_DROP_COUNT] = {
+    [UL_DROP_NO_ROUTE] = "no_route",
+    [UL_DROP_TOO_BIG] = "too_big",
+    [UL_DROP_UNRESOLVED] = "unresolved",
+    [UL_DROP_TX_RING_FULL] = "tx_ring_full",
+    [UL_DROP_RX_TRUNCATED] = "rx_truncated",
+    [UL_DROP_RX_MALFORMED] = "rx_malformed",
+    [UL_DROP_RX_GUEST_FULL] = "rx_guest_refused",
+};
+
+const char *ul_drop_name(enum ul_drop d)
+{
+	return (unsigned int)d < UL_DROP_COUNT ? drop_names[d] : "?";
+}
+
+uint64_t ul_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static size_t addr_len(const struct ipnb_addr *a)
+{
+	return a->family == AF_INET ? 4 : 16;
+}
+
+static bool is_unspecified(const struct ipnb_addr *a)
+{
+	static const uint8_t zero[16];
+
+	return memcmp(a->bytes, zero, addr_len(a)) == 0;
+}
+
+/* ---- TX ring --------------------------------------------------------------- */
+
+static struct tpacket2_hdr *tx_hdr(struct ul *ul, unsigned int i)
+{
+	return (struct tpacket2_hdr *)(ul->ring + (ul->nframes + i) * UL_FRAME_SIZE);
+}
+
+/* Copies a frame into the next free TX slot; with dst set, rewrites its
+ * Ethernet addresses there (source: the uplink's MAC). The kernel sends the
+ * slots when ul_run() calls send(). */
+static bool ul_tx(struct ul *ul, const uint8_t *frame, size_t len, const uint8_t *dst)
+{
+	struct tpacket2_hdr *h = tx_hdr(ul, ul->tx_idx);
+	uint8_t *data = (uint8_t *)h + UL_TX_DATA_OFF;
+	uint32_t status = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
+
+	if (len > UL_FRAME_SIZE - UL_TX_DATA_OFF)
+		return false;
+	if (status == TP_STATUS_WRONG_FORMAT)
+		status = TP_STATUS_AVAILABLE; /* the kernel refused it; reuse */
+	if (status != TP_STATUS_AVAILABLE) {
+		ul->st.drops[UL_DROP_TX_RING_FULL]++;
+		return false;
+	}
+	memcpy(data, frame, len);
+	if (dst)
+		frame_set_l2(data, dst, ul->mac);
+	h->tp_len = (uint32_t)len;
+	/* The kernel reads the frame once it sees SEND_REQUEST. */
+	__atomic_store_n(&h->tp_status, TP_STATUS_SEND_REQUEST, __ATOMIC_RELEASE);
+	ul->tx_idx = (ul->tx_idx + 1) % (unsigned int)ul->nframes;
+	ul->tx_queued = true;
+	return true;
+}
+
+static void ul_flush(struct ul *ul)
+{
+	if (!ul->tx_queued)
+		return;
+	ul->tx_queued = false;
+	if (send(ul->fd, NULL, 0, MSG_DONTWAIT) < 0 && errno != EAGAIN && errno != ENOBUFS)
+		ul->st.drops[UL_DROP_TX_RING_FULL]++;
+}
+
+/* ---- dom0's own addresses: on-link prefixes and solicitation sources -------- */
+
+static void own_refresh(struct ul *ul, uint64_t now)
+{
+	struct ifaddrs *ifa, *i;
+
+	if (ul->own_read_ms && now - ul->own_read_ms < UL_OWN_REFRESH)
+		return;
+	ul->own_read_ms = now ? now : 1;
+	if (getifaddrs(&ifa) < 0)
+		return;
+	ul->nown = 0;
+	for (i = ifa; i && ul->nown < UL_MAX_OWN; i = i->ifa_next) {
+		struct ul_own *o = &ul->own[ul->nown];
+		const uint8_t *m;
+		unsigned int plen = 0;
+		size_t n;
+
+		if (!i->ifa_addr || !i->ifa_netmask || strcmp(i->ifa_name, ul->ifname) != 0)
+			continue;
+		memset(o, 0, sizeof(*o));
+		if (i->ifa_addr->sa_family == AF_INET) {
+			o->a.family = AF_INET;
+			memcpy(o->a.bytes, &((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr,
+			       4);
+			m = (const uint8_t *)&((struct sockaddr_in *)(void *)i->ifa_netmask)
+				->sin_addr;
+			n = 4;
+		} else if (i->ifa_addr->sa_family == AF_INET6) {
+			o->a.family = AF_INET6;
+			memcpy(o->a.bytes, &((struct sockaddr_in6 *)(void *)i->ifa_addr)->sin6_addr,
+			       16);
+			m = (const uint8_t *)&((struct sockaddr_in6 *)(void *)i->ifa_netmask)
+				->sin6_addr;
+			n = 16;
+		} else {
+			continue;
+		}
+		for (size_t b = 0; b < n; b++)
+			plen += (unsigned int)__builtin_popcount(m[b]);
+		o->plen = plen;
+		ul->nown++;
+	}
+	freeifaddrs(ifa);
+}
+
+static bool prefix_match(const struct ipnb_addr *a, const struct ipnb_addr *p, unsigned int plen)
+{
+	unsigned int full = plen / 8, rest = plen % 8;
+
+	if (a->family != p->family || plen > addr_len(a) * 8)
+		return false;
+	if (memcmp(a->bytes, p->bytes, full) != 0)
+		return false;
+	return rest == 0 ||
+	       ((a->bytes[full] ^ p->bytes[full]) & (uint8_t)(0xff << (8 - rest))) == 0;
+}
+
+static bool is_link_local6(const struct ipnb_addr *a)
+{
+	return a->family == AF_INET6 && a->bytes[0] == 0xfe && (a->bytes[1] & 0xc0) == 0x80;
+}
+
+/* The neighbour to send a packet for dst to: dst itself if it is on one of
+ * the uplink's prefixes, else the gateway of its family. */
+static bool next_hop(struct ul *ul, const struct ipnb_addr *dst, struct ipnb_addr *nh)
+{
+	const struct ipnb_addr *gw;
+
+	for (size_t i = 0; i < ul->nown; i++) {
+		if (prefix_match(dst, &ul->own[i].a, ul->own[i].plen)) {
+			*nh = *dst;
+			return true;
+		}
+	}
+	gw = dst->family == AF_INET ? &ul->cfg.gw4 : &ul->cfg.gw6;
+	if (gw->family != dst->family)
+		return false;
+	*nh = *gw;
+	return true;
+}
+
+/* A source address of dom0's for solicitations: global before link-local. */
+static const struct ipnb_addr *own_source(const struct ul *ul, int family)
+{
+	const struct ipnb_addr *ll = NULL;
+
+	for (size_t i = 0; i < ul->nown; i++) {
+		if (ul->own[i].a.family != family)
+			continue;
+		if (!is_link_local6(&ul->own[i].a))
+			return &ul->own[i].a;
+		ll = &ul->own[i].a;
+	}
+	return ll;
+}
+
+/* ---- neighbour cache callbacks ---------------------------------------------- */
+
+static void nb_solicit(void *arg, const struct ipnb_addr *ip)
+{
+	struct ul *ul = arg;
+	uint8_t out[FRAME_NS_LEN > FRAME_MIN_LEN ? FRAME_NS_LEN : FRAME_MIN_LEN];
+	size_t n;
+
+	if (ip->family == AF_INET)
+		n = frame_build_arp_request(out, ul->mac, own_source(ul, AF_INET), ip);
+	else
+		n = frame_build_ns(out, ul->mac, own_source(ul, AF_INET6), ip);
+	if (n)
+		ul_tx(ul, out, n, NULL);
+}
+
+static void nb_release(void *arg, void *pkt, const uint8_t mac[6])
+{
+	struct ul *ul = arg;
+	struct ul_pending *p = pkt;
+
+	if (ul_tx(ul, p->data, p->len, mac)) {
+		ul->st.tx_pkts++;
+		ul->st.tx_bytes += p->len;
+	}
+	free(p);
+}
+
+static void nb_drop(void *arg, void *pkt)
+{
+	struct ul *ul = arg;
+
+	ul->st.drops[UL_DROP_UNRESOLVED]++;
+	free(pkt);
+}
+
+/* ---- the data path's hooks ------------------------------------------------- */
+
+static bool ul_output(void *arg, const uint8_t *frame, size_t len, const struct frame_info *fi)
+{
+	struct ul *ul = arg;
+	uint64_t now = ul_now();
+	struct ipnb_addr nh;
+	struct ul_pending *p;
+	uint8_t mac[6];
+
+	if (len > FRAME_ETH_HLEN + (size_t)ul->mtu || len > UL_FRAME_SIZE - UL_TX_DATA_OFF) {
+		ul->st.drops[UL_DROP_TOO_BIG]++;
+		return true;
+	}
+	own_refresh(ul, now);
+	if (!next_hop(ul, &fi->dst, &nh)) {
+		ul->st.drops[UL_DROP_NO_ROUTE]++;
+		return true;
+	}
+	p = malloc(sizeof(*p) + len);
+	if (!p) {
+		ul->st.drops[UL_DROP_UNRESOLVED]++;
+		return true;
+	}
+	p->len = len;
+	memcpy(p->data, frame, len);
+	switch (nbr_resolve(ul->nbr, &nh, p, now, mac)) {
+	case NBR_HIT:
+		nb_release(ul, p, mac);
+		break;
+	case NBR_QUEUED:
+		break;
+	case NBR_DROP:
+		nb_drop(ul, p);
+		break;
+	}
+	return true;
+}
+
+static void ul_announce(void *arg, const struct ipnb_addr *a)
+{
+	struct ul *ul = arg;
+	uint8_t out[FRAME_NA_LEN > FRAME_MIN_LEN ? FRAME_NA_LEN : FRAME_MIN_LEN];
+	size_t n;
+
+	/* A guest address is never a LAN neighbour. */
+	nbr_forget(ul->nbr, a);
+	if (a->family == AF_INET)
+		n = frame_build_garp(out, ul->mac, a);
+	else
+		n = frame_build_unsolicited_na(out, ul->mac, a);
+	if (n && ul_tx(ul, out, n, NULL))
+		ul->st.announcements++;
+	ul_flush(ul);
+}
+
+/* ---- RX ---------------------------------------------------------------------- */
+
+static void learn(struct ul *ul, const struct ipnb_addr *ip, const uint8_t *mac, bool only_existing)
+{
+	/* Nobody on the LAN may claim a guest's address, and group or null
+	 * MACs are never neighbours. */
+	if (is_unspecified(ip) || (mac[0] & 1) || dp_addr_owner(ul->dp, ip))
+		return;
+	nbr_learn(ul->nbr, ip, mac, ul_now(), only_existing);
+}
+
+static void rx_frame(struct ul *ul, const uint8_t *data, size_t len)
+{
+	struct frame_info fi;
+	uint8_t out[FRAME_NA_LEN > FRAME_MIN_LEN ? FRAME_NA_LEN : FRAME_MIN_LEN];
+
+	if (frame_parse(data, len, &fi) != FRAME_OK)
+		return; /* not ours to judge: dom0's kernel sees it too */
+	switch (fi.kind) {
+	case FRAME_ARP: {
+		bool ours = dp_addr_owner(ul->dp, &fi.dst) != NULL;
+
+		if (fi.arp_op == 1 && ours) {
+			frame_build_arp_reply(out, &fi, ul->mac);
+			if (ul_tx(ul, out, FRAME_MIN_LEN, NULL))
+				ul->st.arp_replies++;
+		}
+		/* A host asking for a guest is about to talk to it: worth a
+		 * new entry. Anything else only refreshes what we asked for. */
+		learn(ul, &fi.src, fi.arp_sha, !(fi.arp_op == 1 && ours));
+		return;
+	}
+	case FRAME_IPV6:
+		if (fi.l4_proto == IPPROTO_ICMPV6 && fi.icmp6_type == 135) {
+			bool ours = dp_addr_owner(ul->dp, &fi.nd_target) != NULL;
+
+			if (ours) {
+				frame_build_na(out, &fi, ul->mac, false);
+				if (ul_tx(ul, out, FRAME_NA_LEN, NULL))
+					ul->st.na_replies++;
+			}
+			if (fi.nd_has_sll)
+				learn(ul, &fi.src, fi.nd_sll, !ours);
+			return;
+		}
+		if (fi.l4_proto == IPPROTO_ICMPV6 && fi.icmp6_type == 136) {
+			learn(ul, &fi.nd_target, fi.eth_src, true);
+			return;
+		}
+		break;
+	case FRAME_IPV4:
+		break;
+	default:
+		return;
+	}
+	/* Unicast IP for a guest, sent to our MAC. */
+	if (memcmp(fi.eth_dst, ul->mac, FRAME_ETH_ALEN) != 0 || !dp_addr_owner(ul->dp, &fi.dst))
+		return;
+	if (len > FRAME_ETH_HLEN + (size_t)ul->mtu) {
+		ul->st.drops[UL_DROP_TOO_BIG]++;
+		return;
+	}
+	if (dp_input_uplink(ul->dp, data, len, &fi)) {
+		ul->st.rx_pkts++;
+		ul->st.rx_bytes += len;
+	} else {
+		ul->st.drops[UL_DROP_RX_GUEST_FULL]++;
+	}
+}
+
+void ul_handle_rx(struct ul *ul)
+{
+	for (unsigned int n = 0; n < UL_RX_BUDGET; n++) {
+		struct tpacket2_hdr *h =
+		    (struct tpacket2_hdr *)(ul->ring + ul->rx_idx * UL_FRAME_SIZE);
+		uint32_t status = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
+
+		if (!(status & TP_STATUS_USER))
+			break;
+		if (status & TP_STATUS_VLAN_VALID) {
+			/* A tag the NIC stripped: not our untagged LAN. */
+		} else if (h->tp_snaplen < h->tp_len ||
+			   (size_t)h->tp_mac + h->tp_snaplen > UL_FRAME_SIZE) {
+			ul->st.drops[UL_DROP_RX_TRUNCATED]++;
+		} else {
+			rx_frame(ul, (const uint8_t *)h + h->tp_mac, h->tp_snaplen);
+		}
+		__atomic_store_n(&h->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+		ul->rx_idx = (ul->rx_idx + 1) % (unsigned int)ul->nframes;
+	}
+	ul_flush(ul);
+}
+
+int ul_run(struct ul *ul)
+{
+	uint64_t next;
+
+	ul_flush(ul);
+	next = nbr_tick(ul->nbr, ul_now());
+	ul_flush(ul);
+	return next > 60000 ? -1 : (int)next;
+}
+
+/* ---- setup --------------------------------------------------------------------- */
+
+static int ring_setup(struct ul *ul, int opt)
+{
+	struct tpacket_req req = {
+	    .tp_block_size = UL_BLOCK_SIZE,
+	    .tp_block_nr = UL_BLOCKS,
+	    .tp_frame_size = UL_FRAME_SIZE,
+	    .tp_frame_nr = UL_BLOCKS * (UL_BLOCK_SIZE / UL_FRAME_SIZE),
+	};
+
+	return setsockopt(ul->fd, SOL_PACKET, opt, &req, sizeof(req));
+}
+
+struct ul *ul_open(const struct ul_cfg *cfg, struct dp *dp, char *err, size_t errlen)
+{
+	struct ul *ul = calloc(1, sizeof(*ul));
+	struct ifreq ifr;
+	struct sockaddr_ll sll;
+	struct packet_mreq mr;
+	int v2 = TPACKET_V2, one = 1;
+	struct nbr_cfg nc = {
+	    .max_entries = 1024,
+	    .max_pending_per_entry = 16,
+	    .max_pending_total = 512,
+	    .max_probes = 3,
+	    .retrans_ms = 1000,
+	    .reachable_ms = 30000,
+	    .stale_ms = 120000,
+	    .failed_ms = 3000,
+	};
+	struct nbr_ops ops = {nb_solicit, nb_release, nb_drop, NULL};
+	struct dp_uplink_ops dops = {ul_output, ul_announce, NULL};
+	const char *what;
+
+	if (!ul) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	ul->fd = -1;
+	ul->dp = dp;
+	ul->cfg = *cfg;
+	if (strlen(cfg->ifname) >= IF_NAMESIZE) {
+		snprintf(err, errlen, "interface name too long");
+		goto fail_noerrno;
+	}
+	strncpy(ul->ifname, cfg->ifname, IF_NAMESIZE - 1);
+	ul->nframes = UL_BLOCKS * (UL_BLOCK_SIZE / UL_FRAME_SIZE);
+
+	what = "socket";
+	ul->fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, htons(ETH_P_ALL));
+	if (ul->fd < 0)
+		goto fail;
+	what = "interface";
+	ul->ifindex = (int)if_nametoindex(ul->ifname);
+	if (ul->ifindex == 0)
+		goto fail;
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, ul->ifname, strlen(ul->ifname));
+	what = "SIOCGIFHWADDR";
+	if (ioctl(ul->fd, SIOCGIFHWADDR, &ifr) < 0)
+		goto fail;
+	memcpy(ul->mac, ifr.ifr_hwaddr.sa_data, FRAME_ETH_ALEN);
+	what = "SIOCGIFMTU";
+	if (ioctl(ul->fd, SIOCGIFMTU, &ifr) < 0)
+		goto fail;
+	ul->mtu = (unsigned int)ifr.ifr_mtu;
+	if (ul->mtu + FRAME_ETH_HLEN > UL_FRAME_SIZE - UL_TX_DATA_OFF)
+		ul->mtu = (unsigned int)(UL_FRAME_SIZE - UL_TX_DATA_OFF - FRAME_ETH_HLEN);
+
+	what = "PACKET_VERSION";
+	if (setsockopt(ul->fd, SOL_PACKET, PACKET_VERSION, &v2, sizeof(v2)) < 0)
+		goto fail;
+	what = "PACKET_RX_RING";
+	if (ring_setup(ul, PACKET_RX_RING) < 0)
+		goto fail;
+	what = "PACKET_TX_RING";
+	if (ring_setup(ul, PACKET_TX_RING) < 0)
+		goto fail;
+	ul->ring_len = 2 * (size_t)UL_BLOCKS * UL_BLOCK_SIZE;
+	what = "mmap";
+	ul->ring = mmap(NULL, ul->ring_len, PROT_READ | PROT_WRITE, MAP_SHARED, ul->fd, 0);
+	if (ul->ring == MAP_FAILED) {
+		ul->ring = NULL;
+		goto fail;
+	}
+	/* Our own transmissions (and dom0's) are not input. */
+	setsockopt(ul->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one));
+	memset(&sll, 0, sizeof(sll));
+	sll.sll_family = AF_PACKET;
+	sll.sll_protocol = htons(ETH_P_ALL);
+	sll.sll_ifindex = ul->ifindex;
+	what = "bind";
+	if (bind(ul->fd, (struct sockaddr *)&sll, sizeof(sll)) < 0)
+		goto fail;
+	/* Neighbour solicitations for guest addresses go to solicited-node
+	 * groups the NIC's filter does not know: accept all multicast. */
+	memset(&mr, 0, sizeof(mr));
+	mr.mr_ifindex = ul->ifindex;
+	mr.mr_type = PACKET_MR_ALLMULTI;
+	what = "PACKET_ADD_MEMBERSHIP";
+	if (setsockopt(ul->fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof(mr)) < 0)
+		goto fail;
+
+	ops.arg = ul;
+	ul->nbr = nbr_new(&nc, &ops);
+	if (!ul->nbr) {
+		snprintf(err, errlen, "out of memory");
+		goto fail_noerrno;
+	}
+	own_refresh(ul, ul_now());
+	dops.arg = ul;
+	dp_set_uplink(dp, &dops);
+	return ul;
+fail:
+	snprintf(err, errlen, "%s: %s: %s", ul->ifname, what, strerror(errno));
+fail_noerrno:
+	ul_close(ul);
+	return NULL;
+}
+
+void ul_close(struct ul *ul)
+{
+	if (!ul)
+		return;
+	if (ul->dp)
+		dp_set_uplink(ul->dp, NULL);
+	if (ul->nbr)
+		nbr_free(ul->nbr);
+	if (ul->ring)
+		munmap(ul->ring, ul->ring_len);
+	if (ul->fd >= 0)
+		close(ul->fd);
+	free(ul);
+}
+
+int ul_fd(const struct ul *ul)
+{
+	return ul->fd;
+}
+
+const char *ul_name(const struct ul *ul)
+{
+	return ul->ifname;
+}
+
+const struct ul_stats *ul_stats(const struct ul *ul)
+{
+	return &ul->st;
+}
+
+const struct nbr_cache *ul_neighbours(const struct ul *ul)
+{
+	return ul->nbr;
+}

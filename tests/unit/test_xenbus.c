@@ -1,0 +1,1396 @@
+/*
+ * test_xenbus.c - the control path (netback/xenbus.c) against the fake Xen
+ * libraries. The test plays three parties: the toolstack (dom0 writing the
+ * frontend and backend directories as libxl does, and the hotplug script's
+ * hotplug-status), the guest's netfront (its own ring pages, grants, event
+ * channels and frontend keys) and the main loop (pump()). Every test starts
+ * from an empty fake host; finish() frees the daemon and checks that nothing
+ * stays mapped, bound, open or watched. LeakSanitizer checks the rest.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+/* First: through dp.h it supplies the barriers Xen's ring.h needs before
+ * the fake's headers pull ring.h in. */
+#include "ipnb/xenbus.h"
+
+#include <xen/io/xenbus.h>
+
+#include "fakexen.h"
+#include "suites.h"
+
+#define PG   4096
+#define NBUF 8 /* data pages per direction and guest */
+
+/* Heap in use, when built with AddressSanitizer (the unit-test build). */
+extern size_t __sanitizer_get_current_allocated_bytes(void) __attribute__((weak));
+
+static const uint8_t be_mac[6] = {0xfe, 0xff, 0xff, 0xff, 0xff, 0xff};
+
+/* One netfront played by the test, and the paths the toolstack gives it. */
+struct fe {
+	uint32_t domid, devid;
+	bool split;
+	char be[96], fe[96];
+	char mac_s[18];
+	uint8_t mac[6];
+	uint8_t ip4[4];
+	void *tx_ring, *rx_ring;
+	netif_tx_front_ring_t tx;
+	netif_rx_front_ring_t rx;
+	grant_ref_t tx_ref, rx_ref;
+	evtchn_port_t port_tx, port_rx;
+	uint8_t *txbuf, *rxbuf;
+	grant_ref_t txgref[NBUF], rxgref[NBUF];
+};
+
+static struct dp *dp;
+static struct xb *xb;
+static struct fe fa, fb;
+static struct fe *const A = &fa, *const B = &fb;
+static unsigned int ndisabled;
+
+/* The data path's callback, forwarded to the control path as main.c does. */
+static void on_disable(void *arg, struct dp_vif *vif, const char *why)
+{
+	CU_ASSERT_PTR_EQUAL(arg, &ndisabled);
+	ndisabled++;
+	xb_on_disable(xb, vif, why);
+}
+
+/* ---- xenstore as the test sees it ---- */
+
+static void path_of(char *out, size_t n, const char *dir, const char *key)
+{
+	int r = snprintf(out, n, "%s/%s", dir, key);
+
+	CU_ASSERT_FATAL(r > 0 && (size_t)r < n);
+}
+
+/* Writes dir/key as domid and returns the fake's result. */
+static int put_r(uint32_t as, const char *dir, const char *key, const char *val)
+{
+	char p[160];
+
+	path_of(p, sizeof(p), dir, key);
+	return fake_xs_write_as(as, p, val);
+}
+
+static void put(uint32_t as, const char *dir, const char *key, const char *val)
+{
+	CU_ASSERT_EQUAL(put_r(as, dir, key, val), 0);
+}
+
+static void put_u(uint32_t as, const char *dir, const char *key, unsigned long v)
+{
+	char s[24];
+
+	snprintf(s, sizeof(s), "%lu", v);
+	put(as, dir, key, s);
+}
+
+/* dir/key read as dom0 (malloc'd, or NULL if missing). */
+static char *get(const char *dir, const char *key)
+{
+	char p[160];
+
+	path_of(p, sizeof(p), dir, key);
+	return fake_xs_read(p);
+}
+
+static bool key_is(const char *dir, const char *key, const char *want)
+{
+	char *v = get(dir, key);
+	bool eq = v ? want && strcmp(v, want) == 0 : !want;
+
+	free(v);
+	return eq;
+}
+
+static bool key_has(const char *dir, const char *key, const char *needle)
+{
+	char *v = get(dir, key);
+	bool ok = v && strstr(v, needle) != NULL;
+
+	free(v);
+	return ok;
+}
+
+static bool key_nonempty(const char *dir, const char *key)
+{
+	char *v = get(dir, key);
+	bool ok = v && v[0] != '\0';
+
+	free(v);
+	return ok;
+}
+
+/* The backend's state node as a number, or -1 if missing or not a number. */
+static int be_state(const struct fe *g)
+{
+	char *v = get(g->be, "state"), *end;
+	long s = -1;
+
+	if (v && v[0]) {
+		s = strtol(v, &end, 10);
+		if (*end)
+			s = -1;
+	}
+	free(v);
+	return (int)s;
+}
+
+/* ---- the daemon's view, through xb_foreach ---- */
+
+struct seen {
+	uint16_t domid;
+	uint32_t devid;
+	unsigned int n, found;
+	int state;
+	struct dp_vif *dv;
+};
+
+static void seen_cb(void *arg, uint16_t domid, uint32_t devid, int state, struct dp_vif *dv)
+{
+	struct seen *s = arg;
+
+	s->n++;
+	if (domid == s->domid && devid == s->devid) {
+		s->found++;
+		s->state = state;
+		s->dv = dv;
+	}
+}
+
+static struct seen lookup(const struct fe *g)
+{
+	struct seen s = {.domid = (uint16_t)g->domid, .devid = g->devid};
+
+	xb_foreach(xb, seen_cb, &s);
+	CU_ASSERT(s.found <= 1);
+	return s;
+}
+
+/* g's data-path vif, or NULL if xenbus does not list it. */
+static struct dp_vif *vif_of(const struct fe *g)
+{
+	return lookup(g).dv;
+}
+
+static unsigned int vif_count(void)
+{
+	struct seen s = {.domid = 0xffff};
+
+	xb_foreach(xb, seen_cb, &s);
+	return s.n;
+}
+
+static bool connected(const struct fe *g)
+{
+	struct dp_vif *dv = vif_of(g);
+
+	return dv && dp_vif_connected(dv);
+}
+
+static const struct dp_vif *owner(const char *ip)
+{
+	struct ipnb_addr a;
+
+	memset(&a, 0, sizeof(a));
+	if (strchr(ip, ':')) {
+		a.family = AF_INET6;
+		CU_ASSERT_FATAL(inet_pton(AF_INET6, ip, a.bytes) == 1);
+	} else {
+		a.family = AF_INET;
+		CU_ASSERT_FATAL(inet_pton(AF_INET, ip, a.bytes) == 1);
+	}
+	return dp_addr_owner(dp, &a);
+}
+
+/* ---- the main loop ---- */
+
+static bool readable(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	return poll(&p, 1, 0) == 1;
+}
+
+/* Runs the main loop's steps until nothing is pending, as after each thing
+ * the toolstack or a guest does. A daemon that keeps itself busy fails. */
+static void pump(void)
+{
+	for (int i = 0; i < 32; i++) {
+		int t;
+
+		xb_handle_events(xb);
+		dp_handle_events(dp);
+		xb_process(xb);
+		t = dp_run(dp);
+		xb_process(xb);
+		if (t != 0 && !readable(xb_fd(xb)) && !readable(dp_evtchn_fd(dp)))
+			return;
+	}
+	CU_FAIL("the daemon did not settle");
+}
+
+/* ---- the guests ---- */
+
+static void *page_alloc(size_t n)
+{
+	void *p = aligned_alloc(PG, n * PG);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	memset(p, 0, n * PG);
+	return p;
+}
+
+/* Sets the rings up from scratch, as netfront does before connecting. */
+static void fe_rings_init(struct fe *g)
+{
+	netif_tx_sring_t *txs = g->tx_ring;
+	netif_rx_sring_t *rxs = g->rx_ring;
+
+	SHARED_RING_INIT(txs);
+	SHARED_RING_INIT(rxs);
+	FRONT_RING_INIT(&g->tx, txs, PG);
+	FRONT_RING_INIT(&g->rx, rxs, PG);
+}
+
+/* Guest n: domain domid, vif devid, MAC 00:16:3e:00:00:n, 10.99.0.n; its
+ * rings, buffers and channels (two if split). */
+static void fe_init(struct fe *g, uint32_t domid, uint32_t devid, uint8_t n, bool split)
+{
+	int r;
+
+	memset(g, 0, sizeof(*g));
+	g->domid = domid;
+	g->devid = devid;
+	g->split = split;
+	snprintf(g->be, sizeof(g->be), "/local/domain/0/backend/vif/%u/%u", domid, devid);
+	snprintf(g->fe, sizeof(g->fe), "/local/domain/%u/device/vif/%u", domid, devid);
+	memcpy(g->mac, (const uint8_t[6]){0x00, 0x16, 0x3e, 0x00, 0x00, n}, 6);
+	snprintf(g->mac_s, sizeof(g->mac_s), "00:16:3e:00:00:%02x", n);
+	memcpy(g->ip4, (const uint8_t[4]){10, 99, 0, n}, 4);
+	r = fake_domain_create(domid);
+	CU_ASSERT_FATAL(r == 0 || r == -EEXIST);
+
+	g->tx_ring = page_alloc(1);
+	g->rx_ring = page_alloc(1);
+	fe_rings_init(g);
+	g->tx_ref = fake_grant(domid, g->tx_ring, false);
+	g->rx_ref = fake_grant(domid, g->rx_ring, false);
+	CU_ASSERT_FATAL(g->tx_ref && g->rx_ref);
+	g->txbuf = page_alloc(NBUF);
+	g->rxbuf = page_alloc(NBUF);
+	for (unsigned int i = 0; i < NBUF; i++) {
+		g->txgref[i] = fake_grant(domid, g->txbuf + (size_t)i * PG, true);
+		g->rxgref[i] = fake_grant(domid, g->rxbuf + (size_t)i * PG, false);
+		CU_ASSERT_FATAL(g->txgref[i] && g->rxgref[i]);
+	}
+	g->port_tx = fake_evtchn_alloc_unbound(domid);
+	g->port_rx = split ? fake_evtchn_alloc_unbound(domid) : g->port_tx;
+	CU_ASSERT_FATAL(g->port_tx && g->port_rx);
+}
+
+static void fe_free(struct fe *g)
+{
+	free(g->tx_ring);
+	free(g->rx_ring);
+	free(g->txbuf);
+	free(g->rxbuf);
+	memset(g, 0, sizeof(*g));
+}
+
+/* What libxl writes for a new vif (ip may be NULL): the frontend directory,
+ * owned by the guest and readable by the backend, then the backend
+ * directory, owned by dom0 and readable by the guest. */
+static void toolstack_add(struct fe *g, const char *ip)
+{
+	const struct xs_permissions fe_perms[2] = {{.id = g->domid, .perms = XS_PERM_NONE},
+						   {.id = 0, .perms = XS_PERM_READ}};
+	const struct xs_permissions be_perms[2] = {{.id = 0, .perms = XS_PERM_NONE},
+						   {.id = g->domid, .perms = XS_PERM_READ}};
+	char p[160];
+
+	put(0, g->fe, "backend", g->be);
+	CU_ASSERT_EQUAL(fake_xs_set_perms_as(0, g->fe, fe_perms, 2), 0);
+	put(0, g->fe, "backend-id", "0");
+	put(0, g->fe, "state", "1");
+	put_u(0, g->fe, "handle", g->devid);
+	put(0, g->fe, "mac", g->mac_s);
+	put(0, g->fe, "mtu", "1500");
+	put(0, g->fe, "trusted", "1");
+
+	put(0, g->be, "frontend", g->fe);
+	CU_ASSERT_EQUAL(fake_xs_set_perms_as(0, g->be, be_perms, 2), 0);
+	path_of(p, sizeof(p), g->be, "frontend");
+	CU_ASSERT_EQUAL(fake_xs_set_perms_as(0, p, be_perms, 2), 0);
+	put_u(0, g->be, "frontend-id", g->domid);
+	put(0, g->be, "online", "1");
+	put(0, g->be, "state", "1");
+	put(0, g->be, "script", "/etc/xen/scripts/vif-ipnetback");
+	put(0, g->be, "mac", g->mac_s);
+	put_u(0, g->be, "handle", g->devid);
+	put(0, g->be, "type", "vif");
+	put(0, g->be, "hotplug-status", "");
+	if (ip)
+		put(0, g->be, "ip", ip);
+}
+
+/* The vif-ipnetback hotplug script, run by libxl after InitWait. */
+static void hotplug(struct fe *g)
+{
+	put(0, g->be, "hotplug-status", "connected");
+}
+
+/* netfront's keys, before it switches state (written as the guest). */
+static void fe_publish(struct fe *g)
+{
+	put_u(g->domid, g->fe, "tx-ring-ref", g->tx_ref);
+	put_u(g->domid, g->fe, "rx-ring-ref", g->rx_ref);
+	if (g->split) {
+		put_u(g->domid, g->fe, "event-channel-tx", g->port_tx);
+		put_u(g->domid, g->fe, "event-channel-rx", g->port_rx);
+	} else {
+		put_u(g->domid, g->fe, "event-channel", g->port_tx);
+	}
+	put(g->domid, g->fe, "request-rx-copy", "1");
+	put(g->domid, g->fe, "feature-rx-notify", "1");
+	put(g->domid, g->fe, "feature-sg", "1");
+}
+
+static void fe_state(struct fe *g, int s)
+{
+	put_u(g->domid, g->fe, "state", (unsigned long)s);
+}
+
+/* Both sides agree on Connected, the rings are mapped, the channels bound. */
+static void expect_up(const struct fe *g)
+{
+	struct seen s = lookup(g);
+
+	CU_ASSERT_EQUAL(be_state(g), XenbusStateConnected);
+	CU_ASSERT_EQUAL(s.found, 1);
+	CU_ASSERT_EQUAL(s.state, XenbusStateConnected);
+	CU_ASSERT(s.dv && dp_vif_connected(s.dv));
+	CU_ASSERT_NOT_EQUAL(fake_evtchn_peer(g->domid, g->port_tx), 0);
+	CU_ASSERT_NOT_EQUAL(fake_evtchn_peer(g->domid, g->port_rx), 0);
+}
+
+/* Not connected and holding nothing of the guest's. */
+static void expect_down(const struct fe *g)
+{
+	CU_ASSERT_FALSE(connected(g));
+	CU_ASSERT_EQUAL(fake_evtchn_peer(g->domid, g->port_tx), 0);
+	CU_ASSERT_EQUAL(fake_evtchn_peer(g->domid, g->port_rx), 0);
+}
+
+/* A vif from xl create to Connected, in the usual order. */
+static void bring_up(struct fe *g, const char *ip)
+{
+	toolstack_add(g, ip);
+	pump();
+	CU_ASSERT_EQUAL_FATAL(be_state(g), XenbusStateInitWait);
+	hotplug(g);
+	fe_publish(g);
+	fe_state(g, XenbusStateConnected);
+	pump();
+	CU_ASSERT_EQUAL_FATAL(be_state(g), XenbusStateConnected);
+	expect_up(g);
+}
+
+/* ---- traffic, to show a connection carries packets ---- */
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static uint16_t ip_csum(const uint8_t *h, size_t n)
+{
+	uint32_t s = 0;
+
+	for (size_t i = 0; i + 1 < n; i += 2)
+		s += (uint32_t)h[i] << 8 | h[i + 1];
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+/* UDP over IPv4 from g to dip (UDP checksum 0: none). */
+static size_t udp4(uint8_t *b, const struct fe *g, const uint8_t *dip, size_t payload)
+{
+	uint8_t *ip = b + 14, *u = ip + 20;
+	size_t len = 14 + 20 + 8 + payload;
+
+	memset(b, 0, len);
+	memcpy(b, be_mac, 6);
+	memcpy(b + 6, g->mac, 6);
+	put16(b + 12, 0x0800);
+	ip[0] = 0x45;
+	put16(ip + 2, (uint16_t)(20 + 8 + payload));
+	ip[8] = 64;
+	ip[9] = IPPROTO_UDP;
+	memcpy(ip + 12, g->ip4, 4);
+	memcpy(ip + 16, dip, 4);
+	put16(ip + 10, ip_csum(ip, 20));
+	put16(u, 40000);
+	put16(u + 2, 7777);
+	put16(u + 4, (uint16_t)(8 + payload));
+	for (size_t i = 0; i < payload; i++)
+		u[8 + i] = (uint8_t)(i * 13 + 1);
+	return len;
+}
+
+/* The guest notifies; the kick is lost if the backend is not bound. */
+static void fe_kick(struct fe *g, evtchn_port_t port)
+{
+	int r = fake_evtchn_kick(g->domid, port);
+
+	CU_ASSERT(r == 0 || (r == -ENOTCONN && !connected(g)));
+}
+
+static void fe_send(struct fe *g, const uint8_t *pkt, size_t len)
+{
+	RING_IDX i = g->tx.req_prod_pvt++;
+	netif_tx_request_t *r = RING_GET_REQUEST(&g->tx, i);
+
+	memcpy(g->txbuf + (size_t)(i % NBUF) * PG, pkt, len);
+	r->gref = g->txgref[i % NBUF];
+	r->offset = 0;
+	r->flags = 0;
+	r->id = (uint16_t)i;
+	r->size = (uint16_t)len;
+	RING_PUSH_REQUESTS(&g->tx);
+	fe_kick(g, g->port_tx);
+}
+
+static void fe_post_rx(struct fe *g, unsigned int n)
+{
+	for (unsigned int k = 0; k < n; k++) {
+		RING_IDX i = g->rx.req_prod_pvt++;
+		netif_rx_request_t *r = RING_GET_REQUEST(&g->rx, i);
+
+		r->id = (uint16_t)i;
+		r->gref = g->rxgref[i % NBUF];
+	}
+	RING_PUSH_REQUESTS(&g->rx);
+	fe_kick(g, g->port_rx);
+}
+
+/* Takes g's next RX response; data points at its bytes. */
+static bool fe_take_rx(struct fe *g, netif_rx_response_t *rsp, const uint8_t **data)
+{
+	RING_IDX i;
+
+	if (g->rx.sring->rsp_prod == g->rx.rsp_cons)
+		return false;
+	i = g->rx.rsp_cons++;
+	*rsp = *RING_GET_RESPONSE(&g->rx, i);
+	*data = g->rxbuf + (size_t)(i % NBUF) * PG + rsp->offset;
+	return true;
+}
+
+/* from sends one datagram to `to`; true if `to` got it, L2 rewritten. */
+static bool delivered(struct fe *from, struct fe *to)
+{
+	uint8_t pkt[128];
+	size_t len = udp4(pkt, from, to->ip4, 60);
+	netif_rx_response_t rsp;
+	const uint8_t *d;
+
+	fe_post_rx(to, 1);
+	fe_send(from, pkt, len);
+	pump();
+	if (!fe_take_rx(to, &rsp, &d))
+		return false;
+	CU_ASSERT_EQUAL(rsp.status, (int16_t)len);
+	CU_ASSERT(memcmp(d, to->mac, 6) == 0); /* the mac key of `to` */
+	CU_ASSERT(memcmp(d + 6, be_mac, 6) == 0);
+	CU_ASSERT(memcmp(d + 12, pkt + 12, len - 12) == 0);
+	return true;
+}
+
+/* ---- fixture ---- */
+
+static void start(void)
+{
+	fake_reset();
+	ndisabled = 0;
+	dp = dp_new(be_mac, on_disable, &ndisabled);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dp);
+	xb = xb_new(dp);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(xb);
+	pump();
+	CU_ASSERT_EQUAL(vif_count(), 0);
+}
+
+/* Frees the daemon and checks it left nothing of the guests' behind. */
+static void finish(void)
+{
+	xb_free(xb);
+	xb = NULL;
+	dp_free(dp);
+	dp = NULL;
+	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 0);
+	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 0);
+	CU_ASSERT_EQUAL(fake_handles_open(), 0);
+	CU_ASSERT_EQUAL(fake_xs_watch_count(), 0);
+}
+
+static void setup(void)
+{
+	memset(A, 0, sizeof(*A));
+	memset(B, 0, sizeof(*B));
+	start();
+}
+
+static void teardown(void)
+{
+	if (xb)
+		xb_free(xb);
+	xb = NULL;
+	if (dp)
+		dp_free(dp);
+	dp = NULL;
+	fake_reset();
+	fe_free(A);
+	fe_free(B);
+}
+
+/* ---- 1. discovery ---- */
+
+static void test_new_backend_dir(void)
+{
+	static const char *const features[] = {"feature-rx-copy", "feature-sg",
+					       "feature-split-event-channels"};
+	struct xs_handle *h;
+	char **ev;
+	int pos[3] = {-1, -1, -1}, state_pos = -1, n = 0;
+
+	fe_init(A, 1, 0, 1, false);
+	toolstack_add(A, "10.99.0.1");
+
+	/* A second dom0 client records the order of the daemon's writes. */
+	h = xs_open(0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	CU_ASSERT_FATAL(xs_watch(h, A->be, "t"));
+	while ((ev = xs_check_watch(h)) != NULL)
+		free(ev); /* the initial event */
+
+	pump();
+	while ((ev = xs_check_watch(h)) != NULL) {
+		const char *key = strrchr(ev[XS_WATCH_PATH], '/') + 1;
+
+		for (int i = 0; i < 3; i++)
+			if (strcmp(key, features[i]) == 0 && pos[i] < 0)
+				pos[i] = n;
+		if (strcmp(key, "state") == 0 && state_pos < 0)
+			state_pos = n;
+		free(ev);
+		n++;
+	}
+	CU_ASSERT(xs_unwatch(h, A->be, "t"));
+	xs_close(h);
+
+	CU_ASSERT_EQUAL(be_state(A), XenbusStateInitWait);
+	CU_ASSERT(state_pos >= 0);
+	for (int i = 0; i < 3; i++) {
+		CU_ASSERT(key_is(A->be, features[i], "1"));
+		CU_ASSERT(pos[i] >= 0 && pos[i] < state_pos);
+	}
+	CU_ASSERT(key_is(A->be, "feature-rx-flip", "0"));
+	CU_ASSERT_EQUAL(vif_count(), 1);
+	CU_ASSERT_EQUAL(lookup(A).state, XenbusStateInitWait);
+	CU_ASSERT_PTR_EQUAL(owner("10.99.0.1"), vif_of(A));
+	CU_ASSERT(memcmp(dp_vif_mac(vif_of(A)), A->mac, 6) == 0);
+	/* the frontend has done nothing yet */
+	CU_ASSERT_FALSE(connected(A));
+	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 0);
+	/* nothing was written for the guest to see an error */
+	CU_ASSERT(key_is(A->be, "hotplug-error", NULL));
+	CU_ASSERT(key_is(A->be, "ip-error", NULL));
+	CU_ASSERT(key_is(A->be, "hotplug-status", ""));
+	finish();
+}
+
+/* ---- 2. connect ---- */
+
+static void test_connect(void)
+{
+	fe_init(A, 1, 0, 1, false);
+	fe_init(B, 2, 0, 2, false);
+	bring_up(A, "10.99.0.1");
+	bring_up(B, "10.99.0.2");
+	CU_ASSERT_EQUAL(vif_count(), 2);
+	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 4);
+	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 2);
+	CU_ASSERT(key_is(A->be, "hotplug-error", NULL));
+	CU_ASSERT(key_is(A->be, "hotplug-status", "connected"));
+	/* the connection carries traffic both ways, with the MACs from the
+	 * backend directories */
+	CU_ASSERT(delivered(A, B));
+	CU_ASSERT(delivered(B, A));
+	CU_ASSERT_EQUAL(ndisabled, 0);
+	finish();
+}
+
+static void test_connect_waits_for_hotplug(void)
+{
+	fe_init(A, 1, 0, 1, false);
+	toolstack_add(A, "10.99.0.1");
+	pump();
+	CU_ASSERT_EQUAL(be_state(A), XenbusStateInitWait);
+
+	/* the frontend is faster than the hotplug script */
+	fe_publish(A);
+	fe_state(A, XenbusStateConnected);
+	pump();
+	CU_ASSERT_EQUAL(be_state(A), XenbusStateInitWait);
+	CU_ASSERT_FALSE(connected(A));
+	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 0);
+
+	/* a script that has not finished does not count either */
+	put(0, A->be, "hotplug-status", "");
+	pump();
+	CU_ASSERT_EQUAL(be_state(A), XenbusStateInitWait);
+
+	hotplug(A);
+	pump();
+	expect_up(A);
+	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 2);
+	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 1);
+	finish();
+}
+
+/* ---- 3. split event channels ---- */
+
+static void test_split_channels(void)
+{
+	fe_init(A, 1, 0, 1, true);
+	fe_init(B, 2, 0, 2, false);
+	toolstack_add(A, "10.99.0.1");
+	pump();
+	hotplug(A);
+	fe_publish(A);
+	/* Initialised is enough to connect */
+	fe_state(A, XenbusStateInitialised);
+	pump();
+	expect_up(A);
+	CU_ASSERT_NOT_EQUAL(A->port_tx, A->port_rx);
+	CU_ASSERT_NOT_EQUAL(fake_evtchn_peer(1, A->port_tx), fake_evtchn_peer(1, A->port_rx));
+	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 2);
+	/* then Connected: still the same connection */
+	fe_state(A, XenbusStateConnected);
+	pump();
+	expect_up(A);
+	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 2);
+	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 2);
+
+	bring_up(B, "10.99.0.2");
+	CU_ASSERT(delivered(A, B));
+	CU_ASSERT(delivered(B, A));
+
+	/* disconnect releases both channels */
+	fe_state(A, XenbusStateClosing);
+	pump();
+	expect_down(A);
+	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 1);
+	finish();
+}
+
+/* ---- 4, 5. refused frontends ---- */
+
+/* The connect failed cleanly: error keys, Closing, nothing held. */
+static void expect_refused(const struct fe *g)
+{
+	CU_ASSERT(key_nonempty(g->be, "hotplug-error"));
+	CU_ASSERT(key_is(g->be, "hotplug-status", "error"));
+	CU_ASSERT_EQUAL(be_state(g), XenbusStateClosing);
+	CU_ASSERT_EQUAL(lookup(g).state, XenbusStateClosing);
+	CU_ASSERT_FALSE(connected(g));
+	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 0);
+	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 0);
+}
+
+/* A frontend that writes its keys, with one overridden (val NULL: removed),
+ * and goes Connected. */
+static void connect_with(struct fe *g, const char *key, const char *val)
+{
+	char p[160];
+
+	toolstack_add(g, "10.99.0.1");
+	pump();
+	hotplug(g);
+	fe_publish(g);
+	if (val) {
+		put(g->domid, g->fe, key, val);
+	} else {
+		path_of(p, sizeof(p), g->fe, key);
+		CU_ASSERT_EQUAL(fake_xs_rm_as(g->domid, p), 0);
+	}
+	fe_state(g, XenbusStateConnected);
+	pump();
+}
+
+static void test_no_rx_copy(void)
+{
+	static const char *const vals[] = {NULL, "0", "", "yes", "01x"};
+
+	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+		if (i)
+			start();
+		fe_init(A, 1, 0, 1, false);
+		connect_with(A, "request-rx-copy", vals[i]);
+		expect_refused(A);
+		CU_ASSERT(key_has(A->be, "hotplug-error", "rx-copy"));
+		finish();
+		fake_reset();
+		fe_free(A);
+	}
+}
+
+static void test_bad_frontend_keys(void)
+{
+	static const struct {
+		const char *key, *val;
+	} cases[] = {
+	    {"tx-ring-ref", "12abc"},
+	    {"tx-ring-ref", "-1"},
+	    {"tx-ring-ref", ""},
+	    {"tx-ring-ref", "99999999999"},
+	    {"tx-ring-ref", " 8"},
+	    {"tx-ring-ref", "+8"},
+	    {"tx-ring-ref", NULL},
+	    {"rx-ring-ref", "12abc"},
+	    {"rx-ring-ref", "-1"},
+	    {"rx-ring-ref", ""},
+	    {"rx-ring-ref", "99999999999"},
+	    {"rx-ring-ref", "4294967296"},
+	    /* well-formed but never granted: the tx ring maps, the rx ring
+	     * does not, and the tx mapping must not stay behind */
+	    {"rx-ring-ref", "5000"},
+	    {"tx-ring-ref", "5000"},
+	    {"event-channel", "abc"},
+	    {"event-channel", "999"},
+	    {"event-channel", "4294967297"},
+	    {"event-channel", NULL},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (i)
+			start();
+		fe_init(A, 1, 0, 1, false);
+		connect_with(A, cases[i].key, cases[i].val);
+		expect_refused(A);
+		if (!key_nonempty(A->be, "hotplug-error"))
+			fprintf(stderr, "\n  case %s=%s not refused\n", cases[i].key,
+				cases[i].val ? cases[i].val : "(none)");
+		finish();
+		fake_reset();
+		fe_free(A);
+	}
+
+	/* a ring page whose indexes are impossible: mapped, then released */
+	start();
+	fe_init(A, 1, 0, 1, false);
+	((netif_rx_sring_t *)A->rx_ring)->req_prod = 1000;
+	connect_with(A, "feature-sg", "1");
+	expect_refused(A);
+	CU_ASSERT(key_has(A->be, "hotplug-error", "impossible"));
+	finish();
+	fake_reset();
+	fe_free(A);
+
+	/* split channels, the second one bogus: the first is unbound again */
+	start();
+	fe_init(A, 1, 0, 1, true);
+	connect_with(A, "event-channel-rx", "777");
+	expect_refused(A);
+	finish();
+	fake_reset();
+	fe_free(A);
+
+	/* a failed connect holds until the frontend restarts; then it works */
+	start();
+	fe_init(A, 1, 0, 1, false);
+	connect_with(A, "tx-ring-ref", "junk");
+	expect_refused(A);
+	fe_state(A, XenbusStateClosed);
+	pump();
+	CU_ASSERT_EQUAL(be_state(A), XenbusStateClosed);
+	fe_state(A, XenbusStateInitialising);
+	pump();
+	CU_ASSERT_EQUAL(be_state(A), XenbusStateInitWait);
+	hotplug(A); /* libxl would run the script again */
+	fe_publish(A);
+	fe_state(A, XenbusStateConnected);
+	pump();
+	expect_up(A);
+	finish();
+}
+
+/* ---- 6. frontend lifecycle ---- */
+
+static void test_frontend_close_and_restart(void)
+{
+	char p[160];
+
+	fe_init(A, 1, 0, 1, false);
+	fe_init(B, 2, 0, 2, false);
+	bring_up(A, "10.99.0.1");
+	bring_up(B, "10.99.0.2");
+
+	fe_state(A, XenbusStateClosing);
+	pump();
+	CU_ASSERT_EQUAL(be_state(A), XenbusStateClosing);
+	expect_down(A);
+	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 2); /* B's */
+	expect_up(B);
+
+	fe_state(A, XenbusStateClosed);
+	pump();
+	CU_ASSERT_EQUAL(be_state(A), XenbusStateClosed);
+	CU_ASSERT_EQUAL(lookup(A).state, XenbusStateClosed);
+	expect_down(A);
+
+	/* the frontend comes back (module reload, kexec) with fresh rings */
+	fe_rings_init(A);
+	fe_state(A, XenbusStateInitialising);
+	pump();
+	CU_ASSERT_EQUAL(be_state(A), XenbusStateInitWait);
+	expect_down(A);
+	fe_publish(A);
+	fe_state(A, XenbusStateConnected);
+	pump();
+	expect_up(A);
+	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 4);
+	CU_ASSERT(delivered(A, B));
+	CU_ASSERT(delivered(B, A));
+
+	/* straight from Connected to Closed */
+	fe_state(A, XenbusStateClosed);
+	pump();
+	CU_ASSERT_EQUAL(be_state(A), XenbusStateClosed);
+	expect_down(A);
+	fe_rings_init(A);
+	fe_state(A, XenbusStateInitialising);
+	pump();
+	CU_ASSERT_EQUAL(be_state(A), XenbusStateInitWait);
+	fe_state(A, XenbusStateConnected);
+	pump();
+	expect_up(A);
+
+	/* the guest removes its state node: the frontend is gone */
+	path_of(p, sizeof(p), A->fe, "state");
+	CU_ASSERT_EQUAL(fake_xs_rm_as(A->domid, p), 0);
+	pump();
+	CU_ASSERT_EQUAL(be_state(A), XenbusStateClosed);
+	expect_down(A);
+	/* junk in it is no state either */
+	put(A->domid, A->fe, "state", "4x");
+	pump();
+	CU_ASSERT_EQUAL(be_state(A), XenbusStateClosed);
+	expect_down(A);
+	expect_up(B);
+	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 2);
+	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 1);
+	finish();
+}
+
+/* ---- 7. toolstack removal ---- */
+
+static void test_toolstack_removal(void)
+{
+	char p[160];
+
+	fe_init(A, 1, 0, 1, false);
+	fe_init(B, 2, 0, 2, false);
+	bring_up(A, "10.99.0.1");
+	bring_up(B, "10.99.0.2");
+
+	/* xl destroy / network-detach: libxl writes Closing over our state
+	 * and clears online, then waits for Closed */
+	put(0, A->be, "online", "0");
+	put(0, A->be, "state", "5");
+	pump();
+	CU_ASSERT_EQUAL(be_state(A), XenbusStateClosed);
+	expect_down(A);
+	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 2);
+	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 1);
+	/* the address goes nowhere while the vif is down */
+	CU_ASSERT_FALSE(delivered(B, A));
+
+	/* then the hotplug script runs offline and libxl removes the
+	 * directories */
+	CU_ASSERT_EQUAL(fake_xs_rm_as(0, A->be), 0);
+	CU_ASSERT_EQUAL(fake_xs_rm_as(0, A->fe), 0);
+	pump();
+	CU_ASSERT_EQUAL(lookup(A).found, 0);
+	CU_ASSERT_EQUAL(vif_count(), 1);
+	CU_ASSERT_PTR_NULL(owner("10.99.0.1"));
+	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 2);
+	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 1);
+	expect_up(B);
+
+	/* the state write alone, then the whole domain's directory removed */
+	put(0, B->be, "state", "5");
+	pump();
+	CU_ASSERT_EQUAL(be_state(B), XenbusStateClosed);
+	expect_down(B);
+	snprintf(p, sizeof(p), "/local/domain/0/backend/vif/%u", B->domid);
+	CU_ASSERT_EQUAL(fake_xs_rm_as(0, p), 0);
+	pump();
+	CU_ASSERT_EQUAL(vif_count(), 0);
+	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 0);
+	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 0);
+
+	/* the same vif created again starts from scratch */
+	fe_rings_init(A);
+	bring_up(A, "10.99.0.1");
+	CU_ASSERT_PTR_EQUAL(owner("10.99.0.1"), vif_of(A));
+	finish();
+}
+
+static void test_removed_while_connected(void)
+{
+	fe_init(A, 1, 0, 1, false);
+	bring_up(A, "10.99.0.1");
+	/* no Closing first: the directories simply go */
+	CU_ASSERT_EQUAL(fake_xs_rm_as(0, A->be), 0);
+	pump();
+	CU_ASSERT_EQUAL(vif_count(), 0);
+	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 0);
+	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 0);
+	CU_ASSERT_PTR_NULL(owner("10.99.0.1"));
+	finish();
+}
+
+/* ---- 8. @releaseDomain ---- */
+
+static void test_release_domain(void)
+{
+	char p[64];
+
+	fe_init(A, 1, 0, 1, false);
+	fe_init(B, 2, 0, 2, false);
+	bring_up(A, "10.99.0.1");
+	bring_up(B, "10.99.0.2");
+
+	CU_ASSERT_EQUAL(fake_domain_destroy(A->domid), 0);
+	snprintf(p, sizeof(p), "/local/domain/%u", A->domid);
+	CU_ASSERT_EQUAL(fake_xs_rm_as(0, p), 0);
+	pump();
+	expect_down(A);
+	CU_ASSERT_EQUAL(be_state(A), XenbusStateClosed);
+	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 2);
+	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 1);
+	expect_up(B);
+
+	CU_ASSERT_EQUAL(fake_xs_rm_as(0, A->be), 0);
+	pump();
+	CU_ASSERT_EQUAL(lookup(A).found, 0);
+	CU_ASSERT_EQUAL(vif_count(), 1);
+	finish();
+}
+
+/* The guest dies and nobody has cleaned its xenstore directory yet. */
+static void test_release_domain_only(void)
+{
+	fe_init(A, 1, 0, 1, false);
+	fe_init(B, 2, 0, 2, false);
+	bring_up(A, "10.99.0.1");
+	bring_up(B, "10.99.0.2");
+
+	CU_ASSERT_EQUAL(fake_domain_destroy(A->domid), 0);
+	pump();
+	expect_down(A);
+	CU_ASSERT_EQUAL(be_state(A), XenbusStateClosed);
+	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 2);
+	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 1);
+	expect_up(B);
+	finish();
+}
+
+/* ---- 9. addresses ---- */
+
+static void test_ip_registration(void)
+{
+	struct dp_vif *va, *vb;
+
+	fe_init(A, 1, 0, 1, false);
+	fe_init(B, 2, 0, 2, false);
+	toolstack_add(A, "10.99.0.5 fd00::5");
+	pump();
+	va = vif_of(A);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(va);
+	CU_ASSERT_PTR_EQUAL(owner("10.99.0.5"), va);
+	CU_ASSERT_PTR_EQUAL(owner("fd00::5"), va);
+	CU_ASSERT(key_is(A->be, "ip-error", NULL));
+
+	/* the same address for a second vif: refused, naming the holder */
+	toolstack_add(B, "10.99.0.5 10.99.0.2");
+	pump();
+	vb = vif_of(B);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(vb);
+	CU_ASSERT(key_has(B->be, "ip-error", "10.99.0.5"));
+	CU_ASSERT(key_has(B->be, "ip-error", "vif 1/0"));
+	CU_ASSERT_PTR_EQUAL(owner("10.99.0.5"), va);
+	CU_ASSERT_PTR_EQUAL(owner("10.99.0.2"), vb); /* the rest is registered */
+	CU_ASSERT(key_is(A->be, "ip-error", NULL));
+	/* both connect regardless */
+	hotplug(A);
+	hotplug(B);
+	fe_publish(A);
+	fe_publish(B);
+	fe_state(A, XenbusStateConnected);
+	fe_state(B, XenbusStateConnected);
+	pump();
+	expect_up(A);
+	expect_up(B);
+
+	/* the first gives the address up: the second gets it */
+	put(0, A->be, "ip", "10.99.0.6 fd00::5");
+	pump();
+	CU_ASSERT_PTR_EQUAL(owner("10.99.0.5"), vb);
+	CU_ASSERT_PTR_EQUAL(owner("10.99.0.6"), va);
+	CU_ASSERT_PTR_EQUAL(owner("10.99.0.2"), vb);
+	CU_ASSERT(key_is(B->be, "ip-error", NULL));
+	CU_ASSERT(key_is(A->be, "ip-error", NULL));
+
+	/* a value that does not parse keeps the registration */
+	put(0, A->be, "ip", "10.0.0.1 bogus");
+	pump();
+	CU_ASSERT(key_nonempty(A->be, "ip-error"));
+	CU_ASSERT_PTR_EQUAL(owner("10.99.0.6"), va);
+	CU_ASSERT_PTR_EQUAL(owner("fd00::5"), va);
+	CU_ASSERT_PTR_NULL(owner("10.0.0.1"));
+	/* fixed: the error goes */
+	put(0, A->be, "ip", "10.99.0.1");
+	pump();
+	CU_ASSERT(key_is(A->be, "ip-error", NULL));
+	CU_ASSERT_PTR_EQUAL(owner("10.99.0.1"), va);
+	CU_ASSERT_PTR_NULL(owner("10.99.0.6"));
+	CU_ASSERT_PTR_NULL(owner("fd00::5"));
+	/* removing the key removes the addresses */
+	{
+		char p[160];
+
+		path_of(p, sizeof(p), A->be, "ip");
+		CU_ASSERT_EQUAL(fake_xs_rm_as(0, p), 0);
+	}
+	pump();
+	CU_ASSERT_PTR_NULL(owner("10.99.0.1"));
+	put(0, A->be, "ip", "10.99.0.1");
+	pump();
+	CU_ASSERT(delivered(B, A));
+
+	/* the guest cannot register addresses: not in its frontend ... */
+	put(A->domid, A->fe, "ip", "10.99.0.7 10.99.0.5");
+	pump();
+	CU_ASSERT_PTR_NULL(owner("10.99.0.7"));
+	CU_ASSERT_PTR_EQUAL(owner("10.99.0.5"), vb);
+	CU_ASSERT_PTR_EQUAL(owner("10.99.0.1"), va);
+	/* ... and not in the backend directory, which is dom0's */
+	CU_ASSERT_EQUAL(put_r(A->domid, A->be, "ip", "10.99.0.7"), -EACCES);
+	CU_ASSERT_EQUAL(put_r(A->domid, A->be, "mac", "00:16:3e:00:00:09"), -EACCES);
+	expect_up(A);
+	expect_up(B);
+	finish();
+}
+
+/* Two vifs each asking for an address the other holds must not keep the
+ * daemon busy. */
+static void test_ip_mutual_conflict(void)
+{
+	struct dp_vif *va, *vb;
+
+	fe_init(A, 1, 0, 1, false);
+	fe_init(B, 2, 0, 2, false);
+	toolstack_add(A, "10.99.0.1");
+	toolstack_add(B, "10.99.0.2");
+	pump();
+	va = vif_of(A);
+	vb = vif_of(B);
+	put(0, A->be, "ip", "10.99.0.1 10.99.0.2");
+	pump();
+	put(0, B->be, "ip", "10.99.0.2 10.99.0.1");
+	pump();
+	CU_ASSERT_PTR_EQUAL(owner("10.99.0.1"), va);
+	CU_ASSERT_PTR_EQUAL(owner("10.99.0.2"), vb);
+	CU_ASSERT(key_has(A->be, "ip-error", "vif 2/0"));
+	CU_ASSERT(key_has(B->be, "ip-error", "vif 1/0"));
+	/* one gives in */
+	put(0, A->be, "ip", "10.99.0.3");
+	pump();
+	CU_ASSERT_PTR_EQUAL(owner("10.99.0.1"), vb);
+	CU_ASSERT_PTR_EQUAL(owner("10.99.0.2"), vb);
+	CU_ASSERT_PTR_EQUAL(owner("10.99.0.3"), va);
+	CU_ASSERT(key_is(A->be, "ip-error", NULL));
+	CU_ASSERT(key_is(B->be, "ip-error", NULL));
+	finish();
+}
+
+/* A vif whose directory goes hands its addresses to a vif refused them. */
+static void test_ip_released_by_removal(void)
+{
+	fe_init(A, 1, 0, 1, false);
+	fe_init(B, 2, 0, 2, false);
+	toolstack_add(A, "10.99.0.5");
+	pump();
+	toolstack_add(B, "10.99.0.5");
+	pump();
+	CU_ASSERT_PTR_EQUAL(owner("10.99.0.5"), vif_of(A));
+	CU_ASSERT(key_nonempty(B->be, "ip-error"));
+	CU_ASSERT_EQUAL(fake_xs_rm_as(0, A->be), 0);
+	pump();
+	CU_ASSERT_PTR_EQUAL(owner("10.99.0.5"), vif_of(B));
+	CU_ASSERT(key_is(B->be, "ip-error", NULL));
+	finish();
+}
+
+/* ---- 10. frontend path ---- */
+
+static void test_frontend_path_mismatch(void)
+{
+	char other[96];
+
+	/* the backend names another device of the same guest, whose keys are
+	 * all valid: it must not be used */
+	fe_init(A, 1, 0, 1, false);
+	toolstack_add(A, "10.99.0.1");
+	snprintf(other, sizeof(other), "/local/domain/%u/device/vif/1", A->domid);
+	put(0, A->be, "frontend", other);
+	pump();
+	{
+		struct fe g = *A;
+
+		snprintf(g.fe, sizeof(g.fe), "%s", other);
+		put(0, g.fe, "state", "1");
+		fe_publish(&g);
+	}
+	fe_publish(A);
+	put(A->domid, other, "state", "4");
+	fe_state(A, XenbusStateConnected);
+	hotplug(A);
+	pump();
+	CU_ASSERT_NOT_EQUAL(be_state(A), XenbusStateConnected);
+	CU_ASSERT_FALSE(connected(A));
+	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 0);
+	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 0);
+	/* the toolstack corrects it: once the frontend (re)starts, the right
+	 * one is served */
+	put(0, A->be, "frontend", A->fe);
+	pump();
+	CU_ASSERT_FALSE(connected(A));
+	fe_state(A, XenbusStateInitialising);
+	pump();
+	CU_ASSERT_EQUAL(be_state(A), XenbusStateInitWait);
+	fe_state(A, XenbusStateConnected);
+	pump();
+	expect_up(A);
+	finish();
+	fake_reset();
+	fe_free(A);
+
+	/* other wrong values of frontend, and a wrong frontend-id */
+	static const struct {
+		const char *key, *val;
+	} cases[] = {
+	    {"frontend", "/local/domain/2/device/vif/0"},
+	    {"frontend", "/local/domain/1/device/vif/0/"},
+	    {"frontend", "/local/domain/1/device/vif/00"},
+	    {"frontend", "/local/domain/1/device/vbd/0"},
+	    {"frontend", "local/domain/1/device/vif/0"},
+	    {"frontend", ""},
+	    {"frontend-id", "2"},
+	    {"frontend-id", "1x"},
+	    {"frontend-id", ""},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		start();
+		fe_init(A, 1, 0, 1, false);
+		fe_init(B, 2, 0, 2, false);
+		/* B's frontend directory exists and is valid too */
+		toolstack_add(B, NULL);
+		CU_ASSERT_EQUAL(fake_xs_rm_as(0, B->be), 0);
+		fe_publish(B);
+		fe_state(B, XenbusStateConnected);
+		toolstack_add(A, "10.99.0.1");
+		put(0, A->be, cases[i].key, cases[i].val);
+		hotplug(A);
+		fe_publish(A);
+		fe_state(A, XenbusStateConnected);
+		pump();
+		if (be_state(A) == XenbusStateConnected)
+			fprintf(stderr, "\n  connected with %s=\"%s\"\n", cases[i].key,
+				cases[i].val);
+		CU_ASSERT_NOT_EQUAL(be_state(A), XenbusStateConnected);
+		CU_ASSERT_FALSE(connected(A));
+		CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 0);
+		CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 0);
+		finish();
+		fake_reset();
+		fe_free(A);
+		fe_free(B);
+	}
+}
+
+/* ---- 11. key churn ---- */
+
+static size_t heap_bytes(void)
+{
+	return __sanitizer_get_current_allocated_bytes ? __sanitizer_get_current_allocated_bytes()
+						       : 0;
+}
+
+/* The guest rewrites n of its keys, pumping every `every` writes (0: never). */
+static void churn(struct fe *g, unsigned int n, unsigned int every)
+{
+	static const char *const keys[] = {"state", "feature-sg", "tx-ring-ref", "mtu", "junk"};
+	char tx[16];
+
+	snprintf(tx, sizeof(tx), "%u", g->tx_ref);
+	for (unsigned int i = 0; i < n; i++) {
+		const char *k = keys[i % 5];
+		const char *v = i % 5 == 0 ? "4" : i % 5 == 2 ? tx : "1";
+
+		if (put_r(g->domid, g->fe, k, v) != 0) {
+			CU_FAIL("guest write refused");
+			return;
+		}
+		if (every && (i + 1) % every == 0)
+			pump();
+	}
+	pump();
+}
+
+static void test_key_churn(void)
+{
+	size_t allocs, heap;
+	uint64_t maps;
+
+	fe_init(A, 1, 0, 1, false);
+	fe_init(B, 2, 0, 2, false);
+	bring_up(A, "10.99.0.1");
+	bring_up(B, "10.99.0.2");
+	churn(A, 100, 10); /* warm up: every path the churn takes */
+	allocs = fake_live_allocs();
+	heap = heap_bytes();
+	maps = fake_gnt_mapped_count();
+
+	churn(A, 10000, 250);
+	CU_ASSERT_EQUAL(fake_live_allocs(), allocs);
+	CU_ASSERT_EQUAL(heap_bytes(), heap);
+	/* far more than the event queue holds, with no pump in between */
+	churn(A, 10000, 0);
+	CU_ASSERT(fake_xs_events_dropped() > 0);
+	CU_ASSERT_EQUAL(fake_live_allocs(), allocs);
+	CU_ASSERT_EQUAL(heap_bytes(), heap);
+
+	/* nothing was torn down or set up again meanwhile */
+	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), maps);
+	expect_up(A);
+	expect_up(B);
+	CU_ASSERT(delivered(A, B));
+	finish();
+}
+
+/* ---- 12. a vif disabled by the data path ---- */
+
+static void test_hostile_ring(void)
+{
+	fe_init(A, 1, 0, 1, false);
+	fe_init(B, 2, 0, 2, false);
+	bring_up(A, "10.99.0.1");
+	bring_up(B, "10.99.0.2");
+
+	A->tx.sring->req_prod = A->tx.req_prod_pvt + RING_SIZE(&A->tx) + 7;
+	CU_ASSERT_EQUAL(fake_evtchn_kick(A->domid, A->port_tx), 0);
+	pump();
+	CU_ASSERT_EQUAL(ndisabled, 1);
+	CU_ASSERT_EQUAL(be_state(A), XenbusStateClosing);
+	CU_ASSERT_EQUAL(lookup(A).state, XenbusStateClosing);
+	expect_down(A);
+	expect_up(B);
+	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 2);
+	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 1);
+	/* it stays down while the frontend says Connected, whatever else
+	 * happens to its directories */
+	put(0, A->be, "hotplug-status", "connected");
+	put(A->domid, A->fe, "state", "4");
+	pump();
+	CU_ASSERT_EQUAL(be_state(A), XenbusStateClosing);
+	expect_down(A);
+	CU_ASSERT_EQUAL(ndisabled, 1);
+
+	/* the guest restarts its frontend: served again */
+	fe_state(A, XenbusStateClosed);
+	pump();
+	CU_ASSERT_EQUAL(be_state(A), XenbusStateClosed);
+	fe_rings_init(A);
+	fe_state(A, XenbusStateInitialising);
+	pump();
+	CU_ASSERT_EQUAL(be_state(A), XenbusStateInitWait);
+	fe_state(A, XenbusStateConnected);
+	pump();
+	expect_up(A);
+	CU_ASSERT(delivered(A, B));
+	CU_ASSERT(delivered(B, A));
+	finish();
+}
+
+/* ---- daemon restart ---- */
+
+static void test_daemon_restart(void)
+{
+	fe_init(A, 1, 0, 1, false);
+	bring_up(A, "10.99.0.1");
+	finish();
+	CU_ASSERT_EQUAL(be_state(A), XenbusStateConnected); /* as left */
+
+	/* a new daemon finds the vif and serves it again */
+	dp = dp_new(be_mac, on_disable, &ndisabled);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dp);
+	xb = xb_new(dp);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(xb);
+	pump();
+	expect_up(A);
+	CU_ASSERT_PTR_EQUAL(owner("10.99.0.1"), vif_of(A));
+	finish();
+}
+
+CU_ErrorCode test_xenbus_register(void)
+{
+	CU_pSuite s = CU_add_suite_with_setup_and_teardown("xenbus", NULL, NULL, setup, teardown);
+
+	if (!s)
+		return CU_get_error();
+	CU_add_test(s, "new backend directory", test_new_backend_dir);
+	CU_add_test(s, "connect", test_connect);
+	CU_add_test(s, "connect waits for hotplug", test_connect_waits_for_hotplug);
+	CU_add_test(s, "split event channels", test_split_channels);
+	CU_add_test(s, "no request-rx-copy", test_no_rx_copy);
+	CU_add_test(s, "bad frontend keys", test_bad_frontend_keys);
+	CU_add_test(s, "frontend close and restart", test_frontend_close_and_restart);
+	CU_add_test(s, "toolstack removal", test_toolstack_removal);
+	CU_add_test(s, "removed while connected", test_removed_while_connected);
+	CU_add_test(s, "@releaseDomain", test_release_domain);
+	CU_add_test(s, "@releaseDomain, directory left", test_release_domain_only);
+	CU_add_test(s, "ip registration", test_ip_registration);
+	CU_add_test(s, "ip mutual conflict", test_ip_mutual_conflict);
+	CU_add_test(s, "ip released by removal", test_ip_released_by_removal);
+	CU_add_test(s, "frontend path mismatch", test_frontend_path_mismatch);
+	CU_add_test(s, "frontend key churn", test_key_churn);
+	CU_add_test(s, "hostile ring after connect", test_hostile_ring);
+	CU_add_test(s, "daemon restart", test_daemon_restart);
+	return CU_get_error();
+}

@@ -1,0 +1,69 @@
+# The physical-NIC path (issue 4): guests and hosts on the LAN reach each
+# other through ipnetbackd alone. dom0's emulated NIC eth0 is the uplink;
+# the external host owns the TAP behind it (10.99.0.1, fd00::1). dom0 keeps
+# its own addresses on eth0 (10.99.0.2, fd00::2).
+. /ipnb/lib.sh
+
+ip addr add 10.99.0.2/24 dev eth0
+ip -6 addr add fd00::2/64 dev eth0 nodad
+ipnetback-uplink eth0 || fatal "ipnetback-uplink"
+IPNB_DAEMON_ARGS="-u eth0"
+ipnb_start || fatal "ipnetbackd did not start"
+for g in 11 12 13; do ipnb_guest "g${g#1}" "$g" || fatal "create g${g#1}"; done
+vm_wait g1 g2 g3 || fatal "guests did not boot"
+
+dom0_ok() { ext "ping -c 1 -W 2 10.99.0.2"; }
+check "dom0's own address reachable from the external host (start)" dom0_ok
+
+# 1. Both directions, both families, every guest.
+for g in 1 2 3; do
+	check "external host pings g$g (IPv4)" ext "ping -c 1 -W 3 10.99.0.1$g"
+	check "external host pings g$g (IPv6)" ext "ping -c 1 -W 3 fd00::1$g"
+	check "g$g pings the external host (IPv4)" vm_exec "g$g" "ping -c 1 -W 3 10.99.0.1"
+	check "g$g pings the external host (IPv6)" vm_exec "g$g" "ping -c 1 -W 3 fd00::1"
+done
+
+# 2. TCP both ways, checked end to end, and throughput.
+check "TCP external -> g1: 4 MiB arrive intact" tcp_from_ext g1 10.99.0.11 4
+check "TCP g1 -> external: 4 MiB arrive intact" tcp_to_ext g1 4
+check "TCP external -> g1 throughput" tcp_throughput_ext ipnetback.ext-g1.tcp g1 10.99.0.11
+check "TCP g1 -> external throughput" tcp_throughput_to_ext ipnetback.g1-ext.tcp g1
+check "dom0's own address reachable from the external host (after TCP)" dom0_ok
+
+# 4. A removed address is no longer answered on the LAN; an address nobody
+# registered never is.
+check "ipnetback ip del 10.99.0.13 from g3" ipnetback ip del "$(domid g3)" 10.99.0.13
+check_fails "external host cannot reach the removed 10.99.0.13" \
+	ext "ip neigh flush dev tap0; ping -c 2 -W 1 10.99.0.13"
+check_fails "nobody answers ARP for the removed 10.99.0.13" \
+	ext "ip neigh show 10.99.0.13 | grep -q -E 'REACHABLE|STALE|DELAY'"
+check_fails "external host cannot reach 10.99.0.77 (registered to nobody)" \
+	ext "ping -c 2 -W 1 10.99.0.77"
+check_fails "nobody answers ARP for 10.99.0.77" \
+	ext "ip neigh show 10.99.0.77 | grep -q -E 'REACHABLE|STALE|DELAY'"
+check_fails "nobody answers NS for fd00::77" \
+	ext "ping -c 2 -W 1 fd00::77 >/dev/null; ip -6 neigh show fd00::77 | grep -q -E 'REACHABLE|STALE|DELAY'"
+check "ipnetback ip add 10.99.0.13 back to g3" ipnetback ip add "$(domid g3)" 10.99.0.13
+check "the re-added address is announced and reachable" ext "ping -c 1 -W 3 10.99.0.13"
+
+# 5. g2 stops reading; the external host floods it. The others still reach
+# the external host and the daemon's memory stays flat.
+pid=$IPNB_DAEMON_PID
+rss() { awk '/^VmRSS/ { print $2 }' /proc/$pid/status; }
+vm_exec g2 "ip link set eth0 down"
+ext "ping -f -w 5 10.99.0.12 >/dev/null 2>&1; true"
+r0=$(rss)
+ext "ping -f -w 10 10.99.0.12 >/dev/null 2>&1 & sleep 1; true"
+check "g1 reaches the external host during the flood" vm_exec g1 "ping -c 2 -W 3 10.99.0.1"
+check "g3 reaches the external host during the flood (IPv6)" vm_exec g3 "ping -c 2 -W 3 fd00::1"
+sleep 10
+r1=$(rss)
+log "ipnetbackd RSS during the flood: $r0 kB -> $r1 kB"
+check "daemon RSS flat under the flood ($r0 -> $r1 kB)" test "$r1" -le $((r0 + 256))
+vm_exec g2 "ip link set eth0 up"
+check "g2 reachable again once it reads" vm_exec g2 "ping -c 2 -W 3 10.99.0.1"
+check "dom0's own address reachable from the external host (end)" dom0_ok
+
+ipnetback uplink
+ipnetback vif list
+finish
