@@ -89,7 +89,8 @@ selftest: images
 	tests/xenvm/selftest.sh
 
 scenarios: images build
-	@rc=0; for s in $(SCENARIOS); do tests/xenvm/run.sh $$s || rc=1; done; exit $$rc
+	@rc=0; for s in $(SCENARIOS); do tests/xenvm/run.sh $$s || rc=1; done; \
+	tests/xenvm/metrics.sh; exit $$rc
 
 test: deps
 	$(MAKE) unit

@@ -113,6 +113,18 @@ bool ipnb_addr_equal(const struct ipnb_addr *a, const struct ipnb_addr *b)
 	return a->family == b->family && memcmp(a->bytes, b->bytes, len) == 0;
 }
 
+bool ipnb_addr_is_unspecified(const struct ipnb_addr *a)
+{
+	static const uint8_t zero[16];
+
+	return memcmp(a->bytes, zero, a->family == AF_INET ? 4 : 16) == 0;
+}
+
+bool ipnb_addr_is_link_local(const struct ipnb_addr *a)
+{
+	return a->family == AF_INET6 && a->bytes[0] == 0xfe && (a->bytes[1] & 0xc0) == 0x80;
+}
+
 void ipnb_addr_format(const struct ipnb_addr *a, char buf[IPNB_ADDR_STRLEN])
 {
 	if (!inet_ntop(a->family == AF_INET ? AF_INET : AF_INET6, a->bytes, buf, IPNB_ADDR_STRLEN))

@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "ipnb/clock.h"
 #include "ipnb/log.h"
 #include "ipnb/xbstate.h"
 
@@ -91,13 +92,44 @@ struct emit {
 	uint32_t devid;
 };
 
-static unsigned long long drops_total(const struct dp_stats *st)
-{
-	unsigned long long t = 0;
+struct ctr {
+	const char *name;
+	unsigned long long v;
+};
 
+/* Counters as JSON members (`, "name": v`, each preceded by a comma unless
+ * it is the first of an object) or as aligned text lines. */
+static void emit_ctrs(FILE *f, const struct ctr *c, size_t n, bool json, bool first,
+		      const char *indent)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (json)
+			fprintf(f, "%s\"%s\": %llu", first && i == 0 ? "" : ", ", c[i].name,
+				c[i].v);
+		else
+			fprintf(f, "%s%-20s %llu\n", indent, c[i].name, c[i].v);
+	}
+}
+
+static size_t vif_ctrs(const struct dp_vif *dv, struct ctr *c)
+{
+	const struct dp_stats *st = dp_vif_stats(dv);
+	size_t n = 0;
+
+	c[n++] = (struct ctr){"queued", dp_vif_queued(dv)};
+	c[n++] = (struct ctr){"tx_packets", st->tx_pkts};
+	c[n++] = (struct ctr){"tx_bytes", st->tx_bytes};
+	c[n++] = (struct ctr){"rx_packets", st->rx_pkts};
+	c[n++] = (struct ctr){"rx_bytes", st->rx_bytes};
+	c[n++] = (struct ctr){"arp_replies", st->arp_replies};
+	c[n++] = (struct ctr){"na_replies", st->na_replies};
+	return n;
+}
+
+static void vif_drops(const struct dp_vif *dv, struct ctr *c)
+{
 	for (int d = 0; d < DP_DROP_COUNT; d++)
-		t += st->drops[d];
-	return t;
+		c[d] = (struct ctr){dp_drop_name((enum dp_drop)d), dp_vif_stats(dv)->drops[d]};
 }
 
 static void emit_addrs(FILE *f, const struct ipnb_addr *a, size_t na, bool json)
@@ -112,10 +144,11 @@ static void emit_addrs(FILE *f, const struct ipnb_addr *a, size_t na, bool json)
 
 static void emit_json(struct emit *e, uint16_t domid, uint32_t devid, int state, struct dp_vif *dv)
 {
-	const struct dp_stats *st = dp_vif_stats(dv);
 	const uint8_t *m = dp_vif_mac(dv);
 	const struct ipnb_addr *a;
 	size_t na = dp_vif_addrs(dv, &a);
+	struct ctr c[8], drops[DP_DROP_COUNT];
+	size_t nc = vif_ctrs(dv, c);
 
 	fprintf(e->f,
 		"%s\n  {\"domid\": %u, \"devid\": %u, \"state\": \"%s\", \"connected\": %s, "
@@ -124,17 +157,11 @@ static void emit_json(struct emit *e, uint16_t domid, uint32_t devid, int state,
 		dp_vif_connected(dv) ? "true" : "false", dp_vif_carrier(dv) ? "true" : "false",
 		m[0], m[1], m[2], m[3], m[4], m[5]);
 	emit_addrs(e->f, a, na, true);
-	fprintf(e->f,
-		"], \"queued\": %zu, \"tx_packets\": %llu, \"tx_bytes\": %llu, "
-		"\"rx_packets\": %llu, \"rx_bytes\": %llu, \"arp_replies\": %llu, "
-		"\"na_replies\": %llu, \"drops\": {",
-		dp_vif_queued(dv), (unsigned long long)st->tx_pkts,
-		(unsigned long long)st->tx_bytes, (unsigned long long)st->rx_pkts,
-		(unsigned long long)st->rx_bytes, (unsigned long long)st->arp_replies,
-		(unsigned long long)st->na_replies);
-	for (int d = 0; d < DP_DROP_COUNT; d++)
-		fprintf(e->f, "%s\"%s\": %llu", d ? ", " : "", dp_drop_name((enum dp_drop)d),
-			(unsigned long long)st->drops[d]);
+	fprintf(e->f, "]");
+	emit_ctrs(e->f, c, nc, true, false, "");
+	fprintf(e->f, ", \"drops\": {");
+	vif_drops(dv, drops);
+	emit_ctrs(e->f, drops, DP_DROP_COUNT, true, true, "");
 	fprintf(e->f, "}}");
 }
 
@@ -144,8 +171,13 @@ static void emit_text(struct emit *e, uint16_t domid, uint32_t devid, int state,
 	const uint8_t *m = dp_vif_mac(dv);
 	const struct ipnb_addr *a;
 	size_t na = dp_vif_addrs(dv, &a);
+	struct ctr c[8], drops[DP_DROP_COUNT];
+	unsigned long long total = 0;
 	char id[24];
 
+	vif_drops(dv, drops);
+	for (int d = 0; d < DP_DROP_COUNT; d++)
+		total += drops[d].v;
 	snprintf(id, sizeof(id), "%u/%u", domid, devid);
 	if (!e->one) {
 		if (e->n == 0)
@@ -154,27 +186,20 @@ static void emit_text(struct emit *e, uint16_t domid, uint32_t devid, int state,
 		fprintf(e->f, "%-8s %-12s %-7s %02x:%02x:%02x:%02x:%02x:%02x %10llu %10llu %8llu  ",
 			id, xbs_state_name(state), dp_vif_carrier(dv) ? "up" : "down", m[0], m[1],
 			m[2], m[3], m[4], m[5], (unsigned long long)st->tx_pkts,
-			(unsigned long long)st->rx_pkts, drops_total(st));
+			(unsigned long long)st->rx_pkts, total);
 		emit_addrs(e->f, a, na, false);
 		fprintf(e->f, "\n");
 		return;
 	}
-	fprintf(e->f, "vif:          %s\nstate:        %s\ncarrier:      %s\n", id,
-		xbs_state_name(state), dp_vif_carrier(dv) ? "up" : "down");
-	fprintf(e->f, "mac:          %02x:%02x:%02x:%02x:%02x:%02x\naddresses:    ", m[0], m[1],
-		m[2], m[3], m[4], m[5]);
+	fprintf(e->f, "%-20s %s\n%-20s %s\n%-20s %s\n", "vif", id, "state", xbs_state_name(state),
+		"carrier", dp_vif_carrier(dv) ? "up" : "down");
+	fprintf(e->f, "%-20s %02x:%02x:%02x:%02x:%02x:%02x\n%-20s ", "mac", m[0], m[1], m[2], m[3],
+		m[4], m[5], "addresses");
 	emit_addrs(e->f, a, na, false);
-	fprintf(e->f,
-		"\nqueued:       %zu\ntx:           %llu packets, %llu bytes\n"
-		"rx:           %llu packets, %llu bytes\narp replies:  %llu\nna replies:   %llu\n"
-		"drops:\n",
-		dp_vif_queued(dv), (unsigned long long)st->tx_pkts,
-		(unsigned long long)st->tx_bytes, (unsigned long long)st->rx_pkts,
-		(unsigned long long)st->rx_bytes, (unsigned long long)st->arp_replies,
-		(unsigned long long)st->na_replies);
-	for (int d = 0; d < DP_DROP_COUNT; d++)
-		fprintf(e->f, "  %-22s %llu\n", dp_drop_name((enum dp_drop)d),
-			(unsigned long long)st->drops[d]);
+	fprintf(e->f, "\n");
+	emit_ctrs(e->f, c, vif_ctrs(dv, c), false, true, "");
+	fprintf(e->f, "drops:\n");
+	emit_ctrs(e->f, drops, DP_DROP_COUNT, false, true, "  ");
 }
 
 static void emit_vif(void *arg, uint16_t domid, uint32_t devid, int state, struct dp_vif *dv)
@@ -197,35 +222,26 @@ static void emit_uplink(FILE *f, const struct ul *ul, bool json)
 	const struct ul_stats *st = ul_stats(ul);
 	const struct nbr_cache *nc = ul_neighbours(ul);
 	struct nbr_entry_info nb[64];
-	size_t nn = nbr_dump(nc, ul_now(), nb, sizeof(nb) / sizeof(nb[0]));
+	size_t nn = nbr_dump(nc, ipnb_now_ms(), nb, sizeof(nb) / sizeof(nb[0]));
 
-	if (json) {
-		fprintf(f,
-			"{\"uplink\": \"%s\", \"rx_packets\": %llu, \"rx_bytes\": %llu, "
-			"\"tx_packets\": %llu, \"tx_bytes\": %llu, \"arp_replies\": %llu, "
-			"\"na_replies\": %llu, \"announcements\": %llu, \"drops\": {",
-			ul_name(ul), (unsigned long long)st->rx_pkts,
-			(unsigned long long)st->rx_bytes, (unsigned long long)st->tx_pkts,
-			(unsigned long long)st->tx_bytes, (unsigned long long)st->arp_replies,
-			(unsigned long long)st->na_replies, (unsigned long long)st->announcements);
-		for (int d = 0; d < UL_DROP_COUNT; d++)
-			fprintf(f, "%s\"%s\": %llu", d ? ", " : "", ul_drop_name((enum ul_drop)d),
-				(unsigned long long)st->drops[d]);
-		fprintf(f, "}, \"neighbours\": [");
-	} else {
-		fprintf(f,
-			"uplink:        %s\nrx:            %llu packets, %llu bytes (to guests)\n"
-			"tx:            %llu packets, %llu bytes (from guests)\n"
-			"arp replies:   %llu\nna replies:    %llu\nannouncements: %llu\ndrops:\n",
-			ul_name(ul), (unsigned long long)st->rx_pkts,
-			(unsigned long long)st->rx_bytes, (unsigned long long)st->tx_pkts,
-			(unsigned long long)st->tx_bytes, (unsigned long long)st->arp_replies,
-			(unsigned long long)st->na_replies, (unsigned long long)st->announcements);
-		for (int d = 0; d < UL_DROP_COUNT; d++)
-			fprintf(f, "  %-22s %llu\n", ul_drop_name((enum ul_drop)d),
-				(unsigned long long)st->drops[d]);
-		fprintf(f, "neighbours:\n");
-	}
+	struct ctr c[] = {
+	    {"rx_packets", st->rx_pkts},	  {"rx_bytes", st->rx_bytes},
+	    {"tx_packets", st->tx_pkts},	  {"tx_bytes", st->tx_bytes},
+	    {"arp_replies", st->arp_replies},	  {"na_replies", st->na_replies},
+	    {"announcements", st->announcements},
+	};
+	struct ctr drops[UL_DROP_COUNT];
+
+	for (int d = 0; d < UL_DROP_COUNT; d++)
+		drops[d] = (struct ctr){ul_drop_name((enum ul_drop)d), st->drops[d]};
+	if (json)
+		fprintf(f, "{\"uplink\": \"%s\"", ul_name(ul));
+	else
+		fprintf(f, "%-20s %s\n", "uplink", ul_name(ul));
+	emit_ctrs(f, c, sizeof(c) / sizeof(c[0]), json, false, "");
+	fprintf(f, json ? ", \"drops\": {" : "drops:\n");
+	emit_ctrs(f, drops, UL_DROP_COUNT, json, true, "  ");
+	fprintf(f, json ? "}, \"neighbours\": [" : "neighbours:\n");
 	for (size_t i = 0; i < nn; i++) {
 		char s[IPNB_ADDR_STRLEN];
 		const uint8_t *m = nb[i].mac;

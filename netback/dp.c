@@ -20,10 +20,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <xenevtchn.h>
 #include <xengnttab.h>
 
+#include "ipnb/clock.h"
 #include "ipnb/iptable.h"
 #include "ipnb/log.h"
 #include "ipnb/txreq.h"
@@ -108,14 +108,6 @@ static const char *const drop_names[DP_DROP_COUNT] = {
 const char *dp_drop_name(enum dp_drop d)
 {
 	return (unsigned int)d < DP_DROP_COUNT ? drop_names[d] : "?";
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 /* ---- packet buffers ------------------------------------------------------ */
@@ -408,7 +400,7 @@ int dp_vif_connect(struct dp *dp, struct dp_vif *v, const struct dp_vif_cfg *cfg
 	v->connected = true;
 	v->carrier = true;
 	v->tx_work = true; /* requests may already be waiting */
-	v->rx_progress_ms = now_ms();
+	v->rx_progress_ms = ipnb_now_ms();
 	return 0;
 fail:
 	dp_vif_disconnect(dp, v);
@@ -427,6 +419,21 @@ static void vif_disable(struct dp *dp, struct dp_vif *v, const char *why)
 		dp->on_disable(dp->cb_arg, v, why);
 }
 
+/* The per-pass ring check: a frontend can never have more requests
+ * outstanding than the ring has slots. Disables the vif if it claims to. */
+static bool ring_prod_sane(struct dp *dp, struct dp_vif *v, const char *ring, RING_IDX prod,
+			   RING_IDX cons, unsigned int size)
+{
+	char why[96];
+
+	if (prod - cons <= size)
+		return true;
+	snprintf(why, sizeof(why), "%s producer index %u is %u slots ahead of us", ring, prod,
+		 prod - cons);
+	vif_disable(dp, v, why);
+	return false;
+}
+
 /* ---- RX queue ------------------------------------------------------------ */
 
 static void vif_enqueue(struct dp *dp, struct dp_vif *dst, struct dp_pkt *p)
@@ -440,7 +447,7 @@ static void vif_enqueue(struct dp *dp, struct dp_vif *dst, struct dp_pkt *p)
 	else if (dst->q_len >= DP_RXQ_MAX)
 		why = DP_DROP_RXQ_FULL;
 	else {
-		p->enq_ms = now_ms();
+		p->enq_ms = ipnb_now_ms();
 		p->next = NULL;
 		if (dst->q_tail)
 			dst->q_tail->next = p;
@@ -459,18 +466,6 @@ static void vif_enqueue(struct dp *dp, struct dp_vif *dst, struct dp_pkt *p)
 static bool vif_owns(const struct dp *dp, const struct dp_vif *v, const struct ipnb_addr *a)
 {
 	return ipt_lookup(&dp->ipt, a) == v;
-}
-
-static bool is_unspecified(const struct ipnb_addr *a)
-{
-	static const uint8_t zero[16];
-
-	return memcmp(a->bytes, zero, a->family == AF_INET ? 4 : 16) == 0;
-}
-
-static bool is_link_local6(const struct ipnb_addr *a)
-{
-	return a->family == AF_INET6 && a->bytes[0] == 0xfe && (a->bytes[1] & 0xc0) == 0x80;
 }
 
 static void reply(struct dp *dp, struct dp_vif *v, const uint8_t *frame, size_t len)
@@ -494,7 +489,7 @@ static void reply(struct dp *dp, struct dp_vif *v, const uint8_t *frame, size_t 
 static void switch_arp(struct dp *dp, struct dp_vif *v, const struct frame_info *fi)
 {
 	uint8_t out[FRAME_MIN_LEN];
-	bool probe = is_unspecified(&fi->src);
+	bool probe = ipnb_addr_is_unspecified(&fi->src);
 
 	if (!probe && !vif_owns(dp, v, &fi->src)) {
 		v->st.drops[DP_DROP_SPOOF_ARP]++;
@@ -531,7 +526,7 @@ static bool switch_nd(struct dp *dp, struct dp_vif *v, const struct frame_info *
 		return false;
 	}
 	if (vif_owns(dp, v, &fi->nd_target) ||
-	    (is_unspecified(&fi->src) && !ipt_lookup(&dp->ipt, &fi->nd_target))) {
+	    (ipnb_addr_is_unspecified(&fi->src) && !ipt_lookup(&dp->ipt, &fi->nd_target))) {
 		v->st.drops[DP_DROP_GROUP]++;
 		return true;
 	}
@@ -586,7 +581,7 @@ static void switch_pkt(struct dp *dp, struct dp_vif *v, struct dp_pkt *p, uint16
 	case FRAME_IPV6:
 		/* Link-local and unspecified sources are only good for ND with
 		 * the backend itself. */
-		if ((is_link_local6(&fi.src) || is_unspecified(&fi.src)) && switch_nd(dp, v, &fi)) {
+		if ((ipnb_addr_is_link_local(&fi.src) || ipnb_addr_is_unspecified(&fi.src)) && switch_nd(dp, v, &fi)) {
 			pkt_free(dp, p);
 			return;
 		}
@@ -683,14 +678,8 @@ static void vif_tx(struct dp *dp, struct dp_vif *v)
 	prod = *(volatile RING_IDX *)&v->tx.sring->req_prod;
 	xen_rmb(); /* see the requests the producer index covers */
 	cons = v->tx.req_cons;
-	if (prod - cons > RING_SIZE(&v->tx)) {
-		char why[96];
-
-		snprintf(why, sizeof(why), "TX producer index %u is %u slots ahead of us", prod,
-			 prod - cons);
-		vif_disable(dp, v, why);
+	if (!ring_prod_sane(dp, v, "TX", prod, cons, RING_SIZE(&v->tx)))
 		return;
-	}
 
 	while (cons != prod && n < DP_TX_BATCH) {
 		struct txreq_pkt *t = &dp->txp[n];
@@ -837,16 +826,10 @@ static void vif_rx(struct dp *dp, struct dp_vif *v)
 	prod = *(volatile RING_IDX *)&v->rx.sring->req_prod;
 	xen_rmb();
 	cons = v->rx.req_cons;
-	if (prod - cons > RING_SIZE(&v->rx)) {
-		char why[96];
-
-		snprintf(why, sizeof(why), "RX producer index %u is %u slots ahead of us", prod,
-			 prod - cons);
-		vif_disable(dp, v, why);
+	if (!ring_prod_sane(dp, v, "RX", prod, cons, RING_SIZE(&v->rx)))
 		return;
-	}
 	if (prod != cons) {
-		v->rx_progress_ms = now_ms();
+		v->rx_progress_ms = ipnb_now_ms();
 		if (!v->carrier) {
 			log_info("vif %u/%u: RX buffers posted again, carrier on", v->domid,
 				 v->devid);
@@ -998,7 +981,7 @@ int dp_run(struct dp *dp)
 	/* Read the clock after the rounds: packets queued and RX progress
 	 * noted during them carry later timestamps, and an age computed from
 	 * an earlier `now` would wrap around and expire them at once. */
-	now = now_ms();
+	now = ipnb_now_ms();
 	for (struct dp_vif *v = dp->vifs; v; v = v->next) {
 		if (!v->connected)
 			continue;

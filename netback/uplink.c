@@ -25,9 +25,9 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "ipnb/clock.h"
 #include "ipnb/frame.h"
 
 #define UL_FRAME_SIZE  2048u /* one Ethernet frame up to 1518 bytes plus the tpacket header */
@@ -90,24 +90,9 @@ const char *ul_drop_name(enum ul_drop d)
 	return (unsigned int)d < UL_DROP_COUNT ? drop_names[d] : "?";
 }
 
-uint64_t ul_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static size_t addr_len(const struct ipnb_addr *a)
 {
 	return a->family == AF_INET ? 4 : 16;
-}
-
-static bool is_unspecified(const struct ipnb_addr *a)
-{
-	static const uint8_t zero[16];
-
-	return memcmp(a->bytes, zero, addr_len(a)) == 0;
 }
 
 /* ---- TX ring --------------------------------------------------------------- */
@@ -212,11 +197,6 @@ static bool prefix_match(const struct ipnb_addr *a, const struct ipnb_addr *p, u
 	       ((a->bytes[full] ^ p->bytes[full]) & (uint8_t)(0xff << (8 - rest))) == 0;
 }
 
-static bool is_link_local6(const struct ipnb_addr *a)
-{
-	return a->family == AF_INET6 && a->bytes[0] == 0xfe && (a->bytes[1] & 0xc0) == 0x80;
-}
-
 /* The neighbour to send a packet for dst to: dst itself if it is on one of
  * the uplink's prefixes, else the gateway of its family. */
 static bool next_hop(struct ul *ul, const struct ipnb_addr *dst, struct ipnb_addr *nh)
@@ -244,7 +224,7 @@ static const struct ipnb_addr *own_source(const struct ul *ul, int family)
 	for (size_t i = 0; i < ul->nown; i++) {
 		if (ul->own[i].a.family != family)
 			continue;
-		if (!is_link_local6(&ul->own[i].a))
+		if (!ipnb_addr_is_link_local(&ul->own[i].a))
 			return &ul->own[i].a;
 		ll = &ul->own[i].a;
 	}
@@ -292,7 +272,7 @@ static void nb_drop(void *arg, void *pkt)
 static bool ul_output(void *arg, const uint8_t *frame, size_t len, const struct frame_info *fi)
 {
 	struct ul *ul = arg;
-	uint64_t now = ul_now();
+	uint64_t now = ipnb_now_ms();
 	struct ipnb_addr nh;
 	struct ul_pending *p;
 	uint8_t mac[6];
@@ -349,9 +329,9 @@ static void learn(struct ul *ul, const struct ipnb_addr *ip, const uint8_t *mac,
 {
 	/* Nobody on the LAN may claim a guest's address, and group or null
 	 * MACs are never neighbours. */
-	if (is_unspecified(ip) || (mac[0] & 1) || dp_addr_owner(ul->dp, ip))
+	if (ipnb_addr_is_unspecified(ip) || (mac[0] & 1) || dp_addr_owner(ul->dp, ip))
 		return;
-	nbr_learn(ul->nbr, ip, mac, ul_now(), only_existing);
+	nbr_learn(ul->nbr, ip, mac, ipnb_now_ms(), only_existing);
 }
 
 static void rx_frame(struct ul *ul, const uint8_t *data, size_t len)
@@ -441,7 +421,7 @@ int ul_run(struct ul *ul)
 	uint64_t next;
 
 	ul_flush(ul);
-	next = nbr_tick(ul->nbr, ul_now());
+	next = nbr_tick(ul->nbr, ipnb_now_ms());
 	ul_flush(ul);
 	return next > 60000 ? -1 : (int)next;
 }
@@ -556,7 +536,7 @@ struct ul *ul_open(const struct ul_cfg *cfg, struct dp *dp, char *err, size_t er
 		snprintf(err, errlen, "out of memory");
 		goto fail_noerrno;
 	}
-	own_refresh(ul, ul_now());
+	own_refresh(ul, ipnb_now_ms());
 	dops.arg = ul;
 	dp_set_uplink(dp, &dops);
 	return ul;

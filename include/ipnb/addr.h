@@ -51,6 +51,11 @@ int ipnb_addr_parse_list(const char *s, struct ipnb_addr *out, size_t max, size_
 
 bool ipnb_addr_equal(const struct ipnb_addr *a, const struct ipnb_addr *b);
 
+/* 0.0.0.0 or :: (the source of ARP probes and duplicate-address checks). */
+bool ipnb_addr_is_unspecified(const struct ipnb_addr *a);
+/* fe80::/10. */
+bool ipnb_addr_is_link_local(const struct ipnb_addr *a);
+
 /* Writes the canonical text form; buf must hold IPNB_ADDR_STRLEN bytes. */
 void ipnb_addr_format(const struct ipnb_addr *a, char buf[IPNB_ADDR_STRLEN]);
 

@@ -60,6 +60,5 @@ const char *ul_name(const struct ul *ul);
 const struct ul_stats *ul_stats(const struct ul *ul);
 const char *ul_drop_name(enum ul_drop d);
 const struct nbr_cache *ul_neighbours(const struct ul *ul);
-uint64_t ul_now(void);
 
 #endif

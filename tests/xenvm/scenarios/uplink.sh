@@ -4,11 +4,7 @@
 # its own addresses on eth0 (10.99.0.2, fd00::2).
 . /ipnb/lib.sh
 
-ip addr add 10.99.0.2/24 dev eth0
-ip -6 addr add fd00::2/64 dev eth0 nodad
-ipnetback-uplink eth0 || fatal "ipnetback-uplink"
-IPNB_DAEMON_ARGS="-u eth0"
-ipnb_start || fatal "ipnetbackd did not start"
+ipnb_uplink_start || fatal "uplink or ipnetbackd set-up failed"
 for g in 11 12 13; do ipnb_guest "g${g#1}" "$g" || fatal "create g${g#1}"; done
 vm_wait g1 g2 g3 || fatal "guests did not boot"
 
