@@ -581,7 +581,8 @@ static void switch_pkt(struct dp *dp, struct dp_vif *v, struct dp_pkt *p, uint16
 	case FRAME_IPV6:
 		/* Link-local and unspecified sources are only good for ND with
 		 * the backend itself. */
-		if ((ipnb_addr_is_link_local(&fi.src) || ipnb_addr_is_unspecified(&fi.src)) && switch_nd(dp, v, &fi)) {
+		if ((ipnb_addr_is_link_local(&fi.src) || ipnb_addr_is_unspecified(&fi.src)) &&
+		    switch_nd(dp, v, &fi)) {
 			pkt_free(dp, p);
 			return;
 		}

@@ -26,6 +26,16 @@ check "TCP external -> g1 throughput" tcp_throughput_ext ipnetback.ext-g1.tcp g1
 check "TCP g1 -> external throughput" tcp_throughput_to_ext ipnetback.g1-ext.tcp g1
 check "dom0's own address reachable from the external host (after TCP)" dom0_ok
 
+# Frames larger than the uplink's MTU are dropped and counted, not sent.
+ul_counter() { ipnetback uplink --json | grep -o "\"$1\": [0-9]*" | awk '{ print $2 }'; }
+b0=$(ul_counter too_big)
+check_fails "a 2.5 kB frame from g1 (guest MTU 3000) does not leave" \
+	vm_exec g1 "ip link set eth0 mtu 3000 && ping -c 2 -W 2 -s 2500 10.99.0.1"
+vm_exec g1 "ip link set eth0 mtu 1500"
+b1=$(ul_counter too_big)
+check "uplink too_big counter rose ($b0 -> $b1)" test "$b1" -gt "$b0"
+check "g1 reaches the external host again at MTU 1500" vm_exec g1 "ping -c 1 -W 3 10.99.0.1"
+
 # 4. A removed address is no longer answered on the LAN; an address nobody
 # registered never is.
 check "ipnetback ip del 10.99.0.13 from g3" ipnetback ip del "$(domid g3)" 10.99.0.13
