@@ -290,12 +290,13 @@ tcp_throughput_to_ext() {
 	metric "$name" "$rate" Mbit/s
 }
 
-# ipnb_uplink_start: dom0's eth0 as ipnetbackd's uplink (dom0 keeps
-# 10.99.0.2 and fd00::2 on it), then ipnetbackd with -u eth0.
+# ipnb_uplink_start [DAEMON-ARGS...]: dom0's eth0 as ipnetbackd's uplink
+# (dom0 keeps 10.99.0.2 and fd00::2 on it), then ipnetbackd with the given
+# options (default: -u eth0).
 ipnb_uplink_start() {
 	ip addr add 10.99.0.2/24 dev eth0 &&
 		ip -6 addr add fd00::2/64 dev eth0 nodad &&
 		ipnetback-uplink eth0 || return 1
-	IPNB_DAEMON_ARGS="-u eth0"
+	IPNB_DAEMON_ARGS="${*:--u eth0}"
 	ipnb_start
 }

@@ -4,7 +4,15 @@
 # its own addresses on eth0 (10.99.0.2, fd00::2).
 . /ipnb/lib.sh
 
-ipnb_uplink_start || fatal "uplink or ipnetbackd set-up failed"
+# The uplink and the gateways come from the config file this time; the
+# external host doubles as the router to 10.98.0.0/24 and fd98::/64, which
+# are off-link for dom0.
+mkdir -p /etc/ipnetback
+printf '# test config\nuplink = eth0\ngateway 10.99.0.1\ngateway fd00::1\n' \
+	>/etc/ipnetback/ipnetbackd.conf
+ext "ip addr add 10.98.0.1/24 dev tap0 && ip -6 addr add fd98::1/64 dev tap0 nodad" ||
+	fatal "external host's off-link addresses"
+ipnb_uplink_start -c /etc/ipnetback/ipnetbackd.conf || fatal "uplink or ipnetbackd set-up failed"
 for g in 11 12 13; do ipnb_guest "g${g#1}" "$g" || fatal "create g${g#1}"; done
 vm_wait g1 g2 g3 || fatal "guests did not boot"
 
@@ -18,6 +26,12 @@ for g in 1 2 3; do
 	check "g$g pings the external host (IPv4)" vm_exec "g$g" "ping -c 1 -W 3 10.99.0.1"
 	check "g$g pings the external host (IPv6)" vm_exec "g$g" "ping -c 1 -W 3 fd00::1"
 done
+
+# Off-link destinations go through the configured gateway.
+check "g2 reaches 10.98.0.1 through the gateway" \
+	vm_exec g2 "ip route add 10.98.0.0/24 dev eth0 && ping -c 1 -W 3 10.98.0.1"
+check "g2 reaches fd98::1 through the gateway" \
+	vm_exec g2 "/sbin/ip -6 route add fd98::/64 dev eth0 && ping -c 1 -W 3 fd98::1"
 
 # 2. TCP both ways, checked end to end, and throughput.
 check "TCP external -> g1: 4 MiB arrive intact" tcp_from_ext g1 10.99.0.11 4
