@@ -34,6 +34,7 @@
 #define UL_BLOCK_SIZE  65536u
 #define UL_BLOCKS      8u /* 256 frames per ring */
 #define UL_RX_BUDGET   256u
+#define UL_TX_BATCH    64u   /* frames per send(): a quarter of the TX ring */
 #define UL_MAX_OWN     16u   /* dom0's own addresses on the uplink we look at */
 #define UL_OWN_REFRESH 5000u /* ms between re-reads of those addresses */
 /* Where PACKET_MMAP TX expects the frame data (no PACKET_TX_HAS_OFF). */
@@ -66,6 +67,7 @@ struct ul {
 	size_t ring_len, nframes;
 	unsigned int rx_idx, tx_idx;
 	bool tx_queued;
+	unsigned int tx_batch; /* frames queued since the last send() */
 
 	struct nbr_cache *nbr;
 	struct ul_own own[UL_MAX_OWN];
@@ -94,6 +96,8 @@ static size_t addr_len(const struct ipnb_addr *a)
 {
 	return a->family == AF_INET ? 4 : 16;
 }
+
+static void ul_flush(struct ul *ul);
 
 /* ---- TX ring --------------------------------------------------------------- */
 
@@ -127,6 +131,9 @@ static bool ul_tx(struct ul *ul, const uint8_t *frame, size_t len, const uint8_t
 	__atomic_store_n(&h->tp_status, TP_STATUS_SEND_REQUEST, __ATOMIC_RELEASE);
 	ul->tx_idx = (ul->tx_idx + 1) % (unsigned int)ul->nframes;
 	ul->tx_queued = true;
+	/* One send() per batch, but never let a burst fill the ring first. */
+	if (++ul->tx_batch >= UL_TX_BATCH)
+		ul_flush(ul);
 	return true;
 }
 
@@ -135,6 +142,7 @@ static void ul_flush(struct ul *ul)
 	if (!ul->tx_queued)
 		return;
 	ul->tx_queued = false;
+	ul->tx_batch = 0;
 	if (send(ul->fd, NULL, 0, MSG_DONTWAIT) < 0 && errno != EAGAIN && errno != ENOBUFS)
 		ul->st.drops[UL_DROP_TX_RING_FULL]++;
 }

@@ -1,0 +1,1125 @@
+/*
+ * fuzz_dp.c - libFuzzer target for the data path (dp.c, with txreq.c,
+ * frame.c and iptable.c under it) against the fake Xen libraries. The input
+ * is a program for two hostile guests: it writes TX requests with any
+ * grant, offset, flags, id and size, moves ring indexes anywhere (huge
+ * jumps included), queues well-formed packets (some spoofed) singly or in
+ * bursts, scribbles over the guests' data pages, posts RX buffers with good
+ * and bad grants, kicks event channels, revokes grants, injects grant-copy
+ * and map failures, reconnects with any refs and ports, kills a domain,
+ * feeds frames in from the LAN side (floods included) and moves the clock
+ * forward; in between it runs the daemon's main loop steps
+ * (dp_handle_events, dp_run).
+ *
+ * Any sanitizer report is a bug, and so is a failed CHECK: queues stay
+ * within their bound, an unconnected vif holds nothing, the uplink is only
+ * handed whole frames that parse, and once every vif is freed nothing is
+ * mapped or bound. Every run starts from an empty fake host and ends with
+ * dp_free() and fake_reset(), so LeakSanitizer sees each run's leaks.
+ *
+ * Input: a byte whose bit 0 attaches the uplink, one configuration byte per
+ * guest (features, channels, starting ring index), then operations, each an
+ * opcode byte and its arguments. Reads past the end of the input give
+ * zeros.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+/* First: it supplies the barriers Xen's ring.h needs. */
+#include "ipnb/dp.h"
+
+#include "fakexen.h"
+
+#define CHECK(c)                                                                                   \
+	do {                                                                                       \
+		if (!(c))                                                                          \
+			__builtin_trap();                                                          \
+	} while (0)
+
+#define PG	   4096u
+#define NPAGES	   8u	/* data pages per guest, each granted read-write */
+#define NRO	   4u	/* the first NRO of them are also granted read-only */
+#define NPORTS	   3u	/* unbound ports each guest allocates */
+#define NGUEST	   2u	/* guests */
+#define MAX_OPS	   400	/* operations per input */
+#define MAX_FRAME  9018 /* template frames (jumbo) */
+#define RXQ_BOUND  256	/* DP_RXQ_MAX in dp.c */
+#define PUMP_LIMIT 50	/* dp_run() rounds per pump */
+
+static const uint8_t be_mac[6] = {0xfe, 0xff, 0xff, 0xff, 0xff, 0xff};
+static const uint8_t lan_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x99};
+
+struct guest {
+	uint32_t domid;
+	uint8_t mac[6];
+	uint8_t ip4[4];	    /* 10.99.0.n */
+	uint8_t ip6[16];    /* fd00::n */
+	uint8_t ip6_ll[16]; /* fe80::n, not registered */
+	void *tx_ring, *rx_ring;
+	netif_tx_front_ring_t tx;
+	netif_rx_front_ring_t rx;
+	grant_ref_t tx_ref, rx_ref;
+	evtchn_port_t ports[NPORTS];
+	uint8_t *pages; /* NPAGES pages, one block */
+	grant_ref_t rw[NPAGES], ro[NRO];
+	struct dp_vif_cfg cfg;
+	struct dp_vif *vif;
+	bool dead;
+};
+
+/*
+ * The data path's timers (RX queue ageing, carrier off after a stall) read
+ * CLOCK_MONOTONIC through ipnb_now_ms(). This target replaces clock_gettime()
+ * so that an input can move that clock forward. The skew applies only on
+ * the thread running the input and only while it runs: libFuzzer's own
+ * timers (its watchdog thread, and its main loop between inputs) see the
+ * real clock.
+ */
+typedef int (*clock_fn)(clockid_t, struct timespec *);
+static _Thread_local bool clock_on;
+static uint64_t clock_skew_ms;
+
+int clock_gettime(clockid_t id, struct timespec *ts)
+{
+	static clock_fn real;
+	clock_fn fn = __atomic_load_n(&real, __ATOMIC_ACQUIRE);
+	int r;
+
+	if (!fn) {
+		fn = (clock_fn)dlsym(RTLD_NEXT, "clock_gettime");
+		CHECK(fn);
+		__atomic_store_n(&real, fn, __ATOMIC_RELEASE);
+	}
+	r = fn(id, ts);
+	if (r == 0 && clock_on && id == CLOCK_MONOTONIC && clock_skew_ms) {
+		ts->tv_sec += (time_t)(clock_skew_ms / 1000);
+		ts->tv_nsec += (long)(clock_skew_ms % 1000) * 1000000L;
+		if (ts->tv_nsec >= 1000000000L) {
+			ts->tv_sec++;
+			ts->tv_nsec -= 1000000000L;
+		}
+	}
+	return r;
+}
+
+_Static_assert(sizeof(netif_extra_info_t) <= sizeof(netif_tx_request_t), "extra fits a slot");
+
+static struct dp *dp;
+static struct guest guests[NGUEST];
+static unsigned int ndisabled;
+static bool uplink_accepts;
+static unsigned int announced;
+static volatile uint32_t sink;
+
+/* ---- input --------------------------------------------------------------- */
+
+struct in {
+	const uint8_t *p;
+	size_t n;
+};
+
+static uint8_t u8(struct in *in)
+{
+	if (!in->n)
+		return 0;
+	in->n--;
+	return *in->p++;
+}
+
+static uint16_t u16(struct in *in)
+{
+	uint16_t lo = u8(in);
+
+	return (uint16_t)(lo | (uint16_t)u8(in) << 8);
+}
+
+static uint32_t u32(struct in *in)
+{
+	uint32_t lo = u16(in);
+
+	return lo | (uint32_t)u16(in) << 16;
+}
+
+static struct guest *pick_guest(struct in *in)
+{
+	return &guests[u8(in) % NGUEST];
+}
+
+/* A grant ref as a guest would put it in a request: mostly one of its own
+ * (rings and data pages, read-write or read-only, possibly revoked by now),
+ * sometimes a small number (reserved or never granted), sometimes any. */
+static grant_ref_t pick_ref(struct guest *g, struct in *in)
+{
+	uint8_t b = u8(in);
+	unsigned int k;
+
+	if (b == 0xff)
+		return u32(in);
+	if (b >= 0xf0)
+		return b & 0x0f;
+	k = b % (2 + NPAGES + NRO);
+	if (k == 0)
+		return g->tx_ref;
+	if (k == 1)
+		return g->rx_ref;
+	k -= 2;
+	return k < NPAGES ? g->rw[k] : g->ro[k - NPAGES];
+}
+
+static evtchn_port_t pick_port(struct guest *g, struct in *in)
+{
+	uint8_t b = u8(in);
+
+	return b < 0xf0 ? g->ports[b % NPORTS] : (evtchn_port_t)(b & 0x0f);
+}
+
+/* ---- callbacks ----------------------------------------------------------- */
+
+static void on_disable(void *arg, struct dp_vif *vif, const char *why)
+{
+	bool ours = false;
+
+	CHECK(arg == &ndisabled);
+	CHECK(why && why[0]);
+	for (unsigned int i = 0; i < NGUEST; i++)
+		ours = ours || guests[i].vif == vif;
+	CHECK(ours);
+	CHECK(!dp_vif_connected(vif));
+	CHECK(dp_vif_queued(vif) == 0);
+	ndisabled++;
+}
+
+/* The NIC side: gets whole frames that parse, touches every byte. */
+static bool uplink_output(void *arg, const uint8_t *frame, size_t len, const struct frame_info *fi)
+{
+	struct frame_info again;
+	uint32_t s = 0;
+
+	CHECK(arg == &uplink_accepts);
+	CHECK(len >= FRAME_ETH_HLEN && len <= UINT16_MAX);
+	CHECK(fi->kind == FRAME_IPV4 || fi->kind == FRAME_IPV6);
+	CHECK(frame_parse(frame, len, &again) == FRAME_OK);
+	CHECK(again.kind == fi->kind && ipnb_addr_equal(&again.dst, &fi->dst));
+	for (size_t i = 0; i < len; i++)
+		s += frame[i];
+	sink += s;
+	return uplink_accepts;
+}
+
+static void uplink_announce(void *arg, const struct ipnb_addr *a)
+{
+	CHECK(arg == &uplink_accepts);
+	CHECK(a->family == AF_INET || a->family == AF_INET6);
+	announced++;
+}
+
+static const struct dp_uplink_ops uplink_ops = {
+    .output = uplink_output, .announce = uplink_announce, .arg = &uplink_accepts};
+
+/* ---- guests -------------------------------------------------------------- */
+
+static void *page_alloc(size_t n)
+{
+	void *p = aligned_alloc(PG, n * PG);
+
+	CHECK(p);
+	memset(p, 0, n * PG);
+	return p;
+}
+
+/* n may exceed DP_MAX_ADDRS by up to 2: the data path keeps the first
+ * DP_MAX_ADDRS and reports conflicts only among those. */
+static void guest_set_addrs(struct guest *g, const struct ipnb_addr *a, size_t n)
+{
+	size_t conflicts[DP_MAX_ADDRS + 2], nc = 99;
+
+	CHECK(n <= DP_MAX_ADDRS + 2);
+	if (dp_vif_set_addrs(dp, g->vif, a, n, conflicts, &nc) == 0) {
+		CHECK(nc <= n && nc <= DP_MAX_ADDRS);
+		for (size_t i = 0; i < nc; i++)
+			CHECK(conflicts[i] < n);
+	}
+}
+
+static void guest_own_addrs(struct guest *g)
+{
+	struct ipnb_addr a[2] = {{.family = AF_INET}, {.family = AF_INET6}};
+
+	memcpy(a[0].bytes, g->ip4, 4);
+	memcpy(a[1].bytes, g->ip6, 16);
+	guest_set_addrs(g, a, 2);
+}
+
+/*
+ * Guest n (domain n): rings set up as netfront does, starting at an index
+ * cfg chooses, data pages, grants and ports, and its vif connected.
+ * cfg bits: 0 split channels, 1 feature-sg, 2 rx-notify, 3 csum offload,
+ * 4 IPv6 csum offload, 5-7 starting ring index (some just below 2^32).
+ */
+static void guest_init(struct guest *g, uint8_t n, uint8_t cfg)
+{
+	static const RING_IDX starts[8] = {0,		1,	     255,	  256,
+					   0x7fffffffu, 0xffffff00u, 0xfffffff0u, 0xffffffffu};
+	RING_IDX start = starts[cfg >> 5];
+	char err[256];
+
+	memset(g, 0, sizeof(*g));
+	g->domid = n;
+	memcpy(g->mac, (const uint8_t[6]){0x00, 0x16, 0x3e, 0x00, 0x00, n}, 6);
+	memcpy(g->ip4, (const uint8_t[4]){10, 99, 0, n}, 4);
+	g->ip6[0] = 0xfd;
+	g->ip6[15] = n;
+	g->ip6_ll[0] = 0xfe;
+	g->ip6_ll[1] = 0x80;
+	g->ip6_ll[15] = n;
+	CHECK(fake_domain_create(g->domid) == 0);
+
+	g->tx_ring = page_alloc(1);
+	g->rx_ring = page_alloc(1);
+	SHARED_RING_INIT((netif_tx_sring_t *)g->tx_ring);
+	SHARED_RING_INIT((netif_rx_sring_t *)g->rx_ring);
+	FRONT_RING_INIT(&g->tx, (netif_tx_sring_t *)g->tx_ring, PG);
+	FRONT_RING_INIT(&g->rx, (netif_rx_sring_t *)g->rx_ring, PG);
+	g->tx.req_prod_pvt = g->tx.rsp_cons = start;
+	g->rx.req_prod_pvt = g->rx.rsp_cons = start;
+	g->tx.sring->req_prod = g->tx.sring->rsp_prod = start;
+	g->rx.sring->req_prod = g->rx.sring->rsp_prod = start;
+	g->tx.sring->req_event = g->tx.sring->rsp_event = start + 1;
+	g->rx.sring->req_event = g->rx.sring->rsp_event = start + 1;
+	g->tx_ref = fake_grant(g->domid, g->tx_ring, false);
+	g->rx_ref = fake_grant(g->domid, g->rx_ring, false);
+	CHECK(g->tx_ref && g->rx_ref);
+
+	g->pages = page_alloc(NPAGES);
+	for (unsigned int i = 0; i < NPAGES; i++) {
+		g->rw[i] = fake_grant(g->domid, g->pages + (size_t)i * PG, false);
+		CHECK(g->rw[i]);
+	}
+	for (unsigned int i = 0; i < NRO; i++) {
+		g->ro[i] = fake_grant(g->domid, g->pages + (size_t)i * PG, true);
+		CHECK(g->ro[i]);
+	}
+	for (unsigned int i = 0; i < NPORTS; i++) {
+		g->ports[i] = fake_evtchn_alloc_unbound(g->domid);
+		CHECK(g->ports[i]);
+	}
+
+	g->cfg = (struct dp_vif_cfg){
+	    .tx_ref = g->tx_ref,
+	    .rx_ref = g->rx_ref,
+	    .evtchn_tx = g->ports[0],
+	    .evtchn_rx = cfg & 1 ? g->ports[1] : g->ports[0],
+	    .rx_sg = cfg & 2,
+	    .rx_notify = cfg & 4,
+	    .rx_csum_offload = cfg & 8,
+	    .rx_ipv6_csum_offload = cfg & 16,
+	};
+	g->vif = dp_vif_new(dp, (uint16_t)g->domid, 0, g->mac);
+	CHECK(g->vif);
+	guest_own_addrs(g);
+	CHECK(dp_vif_connect(dp, g->vif, &g->cfg, err, sizeof(err)) == 0);
+	CHECK(dp_vif_connected(g->vif) && dp_vif_carrier(g->vif));
+}
+
+static void guest_free(struct guest *g)
+{
+	free(g->tx_ring);
+	free(g->rx_ring);
+	free(g->pages);
+	memset(g, 0, sizeof(*g));
+}
+
+static void kick(struct guest *g, evtchn_port_t port)
+{
+	int r = fake_evtchn_kick(g->domid, port);
+
+	CHECK(r == 0 || r == -ENOTCONN || r == -EINVAL || r == -ESRCH);
+}
+
+/* ---- frames the guests (and the LAN) send -------------------------------- */
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+/* Ethernet + IPv4/IPv6 header for an L4 segment of l4len bytes; returns the
+ * offset of the L4 header. */
+static size_t put_ip(uint8_t *b, bool v6, const uint8_t *dmac, const uint8_t *smac,
+		     const uint8_t *sip, const uint8_t *dip, uint8_t proto, size_t l4len)
+{
+	uint8_t *ip = b + 14;
+
+	memcpy(b, dmac, 6);
+	memcpy(b + 6, smac, 6);
+	if (v6) {
+		put16(b + 12, 0x86dd);
+		ip[0] = 0x60;
+		put16(ip + 4, (uint16_t)l4len);
+		ip[6] = proto;
+		ip[7] = 64;
+		memcpy(ip + 8, sip, 16);
+		memcpy(ip + 24, dip, 16);
+		return 14 + 40;
+	}
+	put16(b + 12, 0x0800);
+	ip[0] = 0x45;
+	put16(ip + 2, (uint16_t)(20 + l4len));
+	ip[8] = 64;
+	ip[9] = proto;
+	memcpy(ip + 12, sip, 4);
+	memcpy(ip + 16, dip, 4);
+	return 14 + 20;
+}
+
+/* An IP datagram (UDP, TCP or ICMP) with payload bytes; returns the length. */
+static size_t put_datagram(uint8_t *b, bool v6, const uint8_t *dmac, const uint8_t *smac,
+			   const uint8_t *sip, const uint8_t *dip, uint8_t kind, size_t payload)
+{
+	static const uint8_t protos[3] = {IPPROTO_UDP, IPPROTO_TCP, 0};
+	uint8_t proto = protos[kind % 3];
+	size_t hl, l4h, len;
+	uint8_t *l4;
+
+	if (!proto)
+		proto = v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
+	l4h = proto == IPPROTO_TCP ? 20 : 8;
+	if (payload > MAX_FRAME - 14 - 40 - l4h)
+		payload = MAX_FRAME - 14 - 40 - l4h;
+	hl = put_ip(b, v6, dmac, smac, sip, dip, proto, l4h + payload);
+	l4 = b + hl;
+	len = hl + l4h + payload;
+	memset(l4, 0, l4h);
+	for (size_t i = 0; i < payload; i++)
+		l4[l4h + i] = (uint8_t)(i * 13 + 7);
+	put16(l4, 40000);
+	put16(l4 + 2, 7777);
+	if (proto == IPPROTO_UDP) {
+		put16(l4 + 4, (uint16_t)(8 + payload));
+		put16(l4 + 6, 0x1234); /* a "partial" sum; completion rewrites it */
+	} else if (proto == IPPROTO_TCP) {
+		l4[12] = 5 << 4;
+		put16(l4 + 16, 0x1234);
+	} else {
+		l4[0] = v6 ? 128 : 8; /* echo request */
+	}
+	return len;
+}
+
+/*
+ * A frame guest g might send, chosen by the input: UDP/TCP/ICMP over IPv4
+ * or IPv6 to its peer, to itself, off the host or to a group; ARP requests,
+ * replies and probes; neighbour solicitations (and some advertisements and
+ * router solicitations) from its address, its link-local address or ::;
+ * other EtherTypes. Source MAC and IP are sometimes spoofed.
+ * Returns the length written to b (MAX_FRAME bytes).
+ */
+static size_t guest_frame(struct guest *g, struct in *in, uint8_t *b)
+{
+	static const uint8_t ip4_far[4] = {192, 0, 2, 7}, ip4_group[4] = {224, 0, 0, 251};
+	static const uint8_t ip6_far[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 7};
+	static const uint8_t ip6_group[16] = {0xff, 0x02, [15] = 0xfb};
+	static const uint8_t zero[16];
+	static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	struct guest *peer = &guests[(g - guests + 1) % NGUEST];
+	uint8_t kind = u8(in), who = u8(in), sub = kind / 5;
+	size_t payload = u16(in) % (MAX_FRAME - 100);
+	const uint8_t *smac = who & 1 ? peer->mac : g->mac;
+	bool spoof_ip = who & 2;
+	const uint8_t *d4, *d6;
+
+	switch ((who >> 2) & 3) {
+	case 0:
+		d4 = peer->ip4;
+		d6 = peer->ip6;
+		break;
+	case 1:
+		d4 = g->ip4;
+		d6 = g->ip6;
+		break;
+	case 2:
+		d4 = ip4_far;
+		d6 = ip6_far;
+		break;
+	default:
+		d4 = ip4_group;
+		d6 = ip6_group;
+		break;
+	}
+	memset(b, 0, MAX_FRAME);
+	switch (kind % 5) {
+	case 0: /* IPv4 */
+		return put_datagram(b, false, who & 16 ? bcast : be_mac, smac,
+				    spoof_ip ? peer->ip4 : g->ip4, d4, sub, payload);
+	case 1: /* IPv6 */
+		return put_datagram(b, true, who & 16 ? bcast : be_mac, smac,
+				    spoof_ip ? peer->ip6 : (who & 32 ? g->ip6_ll : g->ip6), d6, sub,
+				    payload);
+	case 2: { /* ARP */
+		uint8_t *a = b + 14;
+		const uint8_t *spa = who & 32 ? zero : spoof_ip ? peer->ip4 : g->ip4;
+
+		memcpy(b, who & 16 ? be_mac : bcast, 6);
+		memcpy(b + 6, smac, 6);
+		put16(b + 12, 0x0806);
+		put16(a, 1);
+		put16(a + 2, 0x0800);
+		a[4] = 6;
+		a[5] = 4;
+		put16(a + 6, sub & 1 ? 2 : 1);
+		memcpy(a + 8, smac, 6);
+		memcpy(a + 14, spa, 4);
+		memcpy(a + 24, d4, 4);
+		return 60;
+	}
+	case 3: { /* neighbour discovery: mostly solicitations */
+		static const uint8_t types[4] = {135, 135, 136, 133};
+		const uint8_t *src = who & 32	? zero
+				     : spoof_ip ? peer->ip6
+				     : who & 64 ? g->ip6_ll
+						: g->ip6;
+		bool sll = src != zero;
+		size_t icmp_len = 24 + (sll ? 8 : 0);
+		size_t hl;
+		uint8_t *icmp;
+		uint8_t group[16] = {0xff, 0x02, [11] = 0x01, [12] = 0xff};
+		uint8_t gmac[6] = {0x33, 0x33, 0xff};
+
+		memcpy(group + 13, d6 + 13, 3);
+		memcpy(gmac + 3, d6 + 13, 3);
+		hl = put_ip(b, true, who & 16 ? be_mac : gmac, smac, src, group, IPPROTO_ICMPV6,
+			    icmp_len);
+		b[14 + 7] = sub & 1 ? 64 : 255; /* ND needs hop limit 255 */
+		icmp = b + hl;
+		icmp[0] = types[(sub >> 1) % 4];
+		memcpy(icmp + 8, d6, 16);
+		if (sll) {
+			icmp[24] = 1;
+			icmp[25] = 1;
+			memcpy(icmp + 26, smac, 6);
+		}
+		return hl + icmp_len;
+	}
+	default: /* neither IP nor ARP: VLAN-tagged, or some other protocol */
+		memcpy(b, be_mac, 6);
+		memcpy(b + 6, smac, 6);
+		put16(b + 12, sub & 1 ? 0x8100 : 0x88b5);
+		return 14 + 46;
+	}
+}
+
+/* ---- operations ---------------------------------------------------------- */
+
+/* One TX request with every field from the input, at the guest's next slot. */
+static void op_tx_req(struct in *in)
+{
+	struct guest *g = pick_guest(in);
+	netif_tx_request_t *r = RING_GET_REQUEST(&g->tx, g->tx.req_prod_pvt);
+	uint16_t off = u16(in);
+
+	g->tx.req_prod_pvt++;
+	r->gref = pick_ref(g, in);
+	r->offset = off & 0x8000 ? off : (uint16_t)(off % (PG + 1));
+	r->flags = u8(in);
+	r->id = u16(in);
+	r->size = u16(in);
+}
+
+/* A slot of raw bytes (extra-info chains, garbage). */
+static void op_tx_raw(struct in *in)
+{
+	struct guest *g = pick_guest(in);
+	uint8_t *r = (uint8_t *)RING_GET_REQUEST(&g->tx, g->tx.req_prod_pvt);
+
+	g->tx.req_prod_pvt++;
+	for (size_t i = 0; i < sizeof(netif_tx_request_t); i++)
+		r[i] = u8(in);
+}
+
+/* A structured extra-info slot. */
+static void op_tx_extra(struct in *in)
+{
+	struct guest *g = pick_guest(in);
+	netif_tx_request_t *r = RING_GET_REQUEST(&g->tx, g->tx.req_prod_pvt);
+	netif_extra_info_t ex;
+
+	g->tx.req_prod_pvt++;
+	memset(&ex, 0, sizeof(ex));
+	ex.type = u8(in) % (XEN_NETIF_EXTRA_TYPE_MAX + 1);
+	ex.flags = u8(in) & 1 ? XEN_NETIF_EXTRA_FLAG_MORE : 0;
+	ex.u.gso.size = u16(in);
+	ex.u.gso.type = u8(in) % 4;
+	memset(r, 0, sizeof(*r));
+	memcpy(r, &ex, sizeof(ex));
+}
+
+/*
+ * A well-formed packet: frame (len bytes) laid out in the guest's data
+ * pages in chunks (the first at offset off of page, the rest at offset 0 of
+ * the following pages), described by one data slot per chunk, optionally
+ * with an extra-info slot after the first. fl: bits 0-1 go into the first
+ * slot's flags (csum_blank, data_validated), bits 2-5 pick the extra's
+ * type, bit 6 adds the extra, bit 7 uses the read-only grants.
+ */
+static void queue_pkt(struct guest *g, const uint8_t *frame, size_t len, unsigned int page,
+		      size_t off, size_t chunk, uint8_t fl)
+{
+	bool ro = fl & 0x80, extra = fl & 0x40;
+	size_t pos = 0;
+	unsigned int k = 0;
+
+	while (pos < len && k < 24) {
+		size_t o = k ? 0 : off;
+		size_t n = len - pos;
+		unsigned int pg = (page + k) % NPAGES;
+		netif_tx_request_t *r;
+
+		if (n > chunk)
+			n = chunk;
+		if (n > PG - o)
+			n = PG - o;
+		memcpy(g->pages + (size_t)pg * PG + o, frame + pos, n);
+		r = RING_GET_REQUEST(&g->tx, g->tx.req_prod_pvt);
+		g->tx.req_prod_pvt++;
+		r->gref = ro && pg < NRO ? g->ro[pg] : g->rw[pg];
+		r->offset = (uint16_t)o;
+		r->id = (uint16_t)(0x100 + k);
+		r->size = k ? (uint16_t)n : (uint16_t)len;
+		pos += n;
+		r->flags = (uint16_t)((k ? 0 : fl & (NETTXF_csum_blank | NETTXF_data_validated)) |
+				      (pos < len ? NETTXF_more_data : 0));
+		if (!k && extra) {
+			netif_tx_request_t *x = RING_GET_REQUEST(&g->tx, g->tx.req_prod_pvt);
+			netif_extra_info_t ex;
+
+			r->flags |= NETTXF_extra_info;
+			g->tx.req_prod_pvt++;
+			memset(&ex, 0, sizeof(ex));
+			ex.type = (fl >> 2) % XEN_NETIF_EXTRA_TYPE_MAX;
+			ex.u.gso.size = 1400;
+			ex.u.gso.type = XEN_NETIF_GSO_TYPE_TCPV4;
+			memset(x, 0, sizeof(*x));
+			memcpy(x, &ex, sizeof(ex));
+		}
+		k++;
+	}
+}
+
+/* One template packet (see guest_frame), or a burst of copies of it. */
+static void op_tx_pkt(struct in *in, bool burst)
+{
+	static uint8_t frame[MAX_FRAME];
+	unsigned int reps = burst ? 1 + u8(in) % 128 : 1;
+	struct guest *g = pick_guest(in);
+	size_t len = guest_frame(g, in, frame);
+	unsigned int page = u8(in) % NPAGES;
+	size_t off = u16(in) % PG;
+	size_t chunk = 1 + u16(in) % PG;
+	uint8_t fl = u8(in);
+
+	for (unsigned int i = 0; i < reps; i++)
+		queue_pkt(g, frame, len, page, off, chunk, fl);
+}
+
+/* Publishes the TX requests (as netfront does) and kicks if asked to. */
+static void op_push(struct in *in)
+{
+	struct guest *g = pick_guest(in);
+	int notify;
+
+	if (u8(in) & 1) {
+		RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&g->tx, notify);
+		if (notify)
+			kick(g, g->cfg.evtchn_tx);
+	} else {
+		RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&g->rx, notify);
+		if (notify)
+			kick(g, g->cfg.evtchn_rx);
+	}
+}
+
+/* Writes any value into one of the shared ring indexes, then kicks. */
+static void op_index(struct in *in)
+{
+	struct guest *g = pick_guest(in);
+	uint8_t which = u8(in);
+	uint32_t v = u32(in);
+	RING_IDX *idx;
+
+	switch (which % 8) {
+	case 0:
+		idx = &g->tx.sring->req_prod;
+		break;
+	case 1:
+		idx = &g->tx.sring->req_event;
+		break;
+	case 2:
+		idx = &g->tx.sring->rsp_prod;
+		break;
+	case 3:
+		idx = &g->tx.sring->rsp_event;
+		break;
+	case 4:
+		idx = &g->rx.sring->req_prod;
+		break;
+	case 5:
+		idx = &g->rx.sring->req_event;
+		break;
+	case 6:
+		idx = &g->rx.sring->rsp_prod;
+		break;
+	default:
+		idx = &g->rx.sring->rsp_event;
+		break;
+	}
+	/* A small step either way, or anywhere at all. */
+	if (which & 8)
+		*idx = v;
+	else
+		*idx += (int8_t)v;
+	if (which & 16)
+		kick(g, which % 8 < 4 ? g->cfg.evtchn_tx : g->cfg.evtchn_rx);
+}
+
+/* Bytes into a data page. */
+static void op_write(struct in *in)
+{
+	struct guest *g = pick_guest(in);
+	uint8_t *p = g->pages + (size_t)(u8(in) % NPAGES) * PG;
+	size_t off = u16(in) % PG, n = u8(in);
+
+	for (size_t i = 0; i < n && off + i < PG; i++)
+		p[off + i] = u8(in);
+}
+
+/* n RX buffers posted and published. */
+static void op_post_rx(struct in *in)
+{
+	struct guest *g = pick_guest(in);
+	unsigned int n = u8(in) % 48;
+	bool all_good = u8(in) & 1;
+	int notify;
+
+	for (unsigned int k = 0; k < n; k++) {
+		netif_rx_request_t *r = RING_GET_REQUEST(&g->rx, g->rx.req_prod_pvt);
+
+		r->id = (uint16_t)(0x200 + (g->rx.req_prod_pvt & 0xff));
+		r->gref = all_good ? g->rw[g->rx.req_prod_pvt % NPAGES] : pick_ref(g, in);
+		g->rx.req_prod_pvt++;
+	}
+	RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&g->rx, notify);
+	if (notify)
+		kick(g, g->cfg.evtchn_rx);
+}
+
+/* The guest takes its responses and re-arms rsp_event, as netfront does. */
+static void op_reap(struct in *in)
+{
+	struct guest *g = pick_guest(in);
+	int more;
+
+	for (unsigned int i = 0; i < 2 * 256; i++) {
+		RING_FINAL_CHECK_FOR_RESPONSES(&g->tx, more);
+		if (!more)
+			break;
+		g->tx.rsp_cons++;
+	}
+	for (unsigned int i = 0; i < 2 * 256; i++) {
+		RING_FINAL_CHECK_FOR_RESPONSES(&g->rx, more);
+		if (!more)
+			break;
+		g->rx.rsp_cons++;
+	}
+}
+
+/* Revokes a data-page grant, or grants the page again. */
+static void op_grant(struct in *in)
+{
+	struct guest *g = pick_guest(in);
+	unsigned int i = u8(in) % (NPAGES + NRO);
+	grant_ref_t *ref = i < NPAGES ? &g->rw[i] : &g->ro[i - NPAGES];
+	uint8_t *page = g->pages + (size_t)(i < NPAGES ? i : i - NPAGES) * PG;
+
+	if (*ref && fake_grant_revoke(g->domid, *ref) == 0)
+		*ref = 0;
+	else
+		*ref = fake_grant(g->domid, page, i >= NPAGES);
+}
+
+static void op_fail(struct in *in)
+{
+	uint8_t b = u8(in);
+
+	switch (b % 3) {
+	case 0:
+		fake_gnt_fail_next_copy(u8(in) % 32, 1 + u8(in) % 8, GNTST_general_error);
+		break;
+	case 1:
+		fake_gnt_fail_next_copy_call(EIO);
+		break;
+	default:
+		fake_gnt_fail_next_map(ENOMEM);
+		break;
+	}
+}
+
+/*
+ * The control path reconnects the vif (after a disable, or as a frontend
+ * restart), with the frontend's refs and channels as the input says: its
+ * own, or any of its grants (a data page as a ring, both rings on one
+ * page) and ports. The vif is created again first if it was freed.
+ */
+static void op_reconnect(struct in *in)
+{
+	struct guest *g = pick_guest(in);
+	uint8_t b = u8(in);
+	struct dp_vif_cfg cfg = g->cfg;
+	char err[256];
+
+	if (!g->vif) {
+		g->vif = dp_vif_new(dp, (uint16_t)g->domid, 0, g->mac);
+		CHECK(g->vif);
+		guest_own_addrs(g);
+	}
+	if (b & 1) {
+		cfg.tx_ref = pick_ref(g, in);
+		cfg.rx_ref = pick_ref(g, in);
+	}
+	if (b & 2) {
+		cfg.evtchn_tx = pick_port(g, in);
+		cfg.evtchn_rx = b & 4 ? pick_port(g, in) : cfg.evtchn_tx;
+	}
+	cfg.rx_sg = b & 8;
+	cfg.rx_csum_offload = b & 16;
+	cfg.rx_ipv6_csum_offload = b & 32;
+	cfg.rx_notify = b & 64;
+	if (b & 128)
+		dp_vif_disconnect(dp, g->vif);
+	err[0] = '\0';
+	if (dp_vif_connect(dp, g->vif, &cfg, err, sizeof(err)) == 0) {
+		CHECK(dp_vif_connected(g->vif));
+		g->cfg = cfg;
+	} else {
+		CHECK(err[0] && !dp_vif_connected(g->vif));
+	}
+}
+
+static void op_disconnect(struct in *in)
+{
+	struct guest *g = pick_guest(in);
+	uint8_t b = u8(in);
+
+	if (!g->vif)
+		return;
+	if (b & 1) {
+		dp_vif_free(dp, g->vif);
+		g->vif = NULL;
+	} else {
+		dp_vif_disconnect(dp, g->vif);
+		CHECK(!dp_vif_connected(g->vif) && dp_vif_queued(g->vif) == 0);
+	}
+}
+
+/* The toolstack changes the vif's addresses (conflicts included) or MAC. */
+static void op_addrs(struct in *in)
+{
+	struct guest *g = pick_guest(in);
+	uint8_t b = u8(in);
+	struct ipnb_addr a[DP_MAX_ADDRS + 2];
+	size_t n = 0, want = b % (DP_MAX_ADDRS + 3);
+
+	if (!g->vif)
+		return;
+	if (b & 0x80) {
+		dp_vif_set_mac(g->vif, guests[u8(in) % NGUEST].mac);
+		return;
+	}
+	memset(a, 0, sizeof(a));
+	for (; n < want; n++) {
+		uint8_t c = u8(in);
+		struct guest *o = &guests[c & 1];
+
+		a[n].family = c & 2 ? AF_INET6 : AF_INET;
+		if (c & 4) {
+			memcpy(a[n].bytes, a[n].family == AF_INET ? o->ip4 : o->ip6,
+			       a[n].family == AF_INET ? 4 : 16);
+		} else {
+			a[n].bytes[0] = 10;
+			a[n].bytes[3] = (uint8_t)(c >> 3);
+		}
+	}
+	guest_set_addrs(g, a, n);
+}
+
+/* A frame from the LAN (raw bytes, or a template addressed to a guest),
+ * once or in a burst. */
+static void op_uplink(struct in *in, bool burst)
+{
+	static const uint8_t lan_ip4[4] = {10, 99, 0, 200};
+	static const uint8_t lan_ip6[16] = {0xfd, [14] = 0x02, [15] = 0x00};
+	static uint8_t tpl[MAX_FRAME];
+	/* enough to overflow both guests' RX queues */
+	unsigned int reps = burst ? 1 + u16(in) % (2 * RXQ_BOUND + 100) : 1;
+	struct frame_info fi;
+	uint8_t b = u8(in);
+	size_t len;
+	uint8_t *frame;
+
+	if (b & 1) {
+		struct guest *g = &guests[(b >> 1) & 1];
+		bool v6 = b & 4;
+
+		memset(tpl, 0, sizeof(tpl));
+		len = put_datagram(tpl, v6, be_mac, lan_mac, v6 ? lan_ip6 : lan_ip4,
+				   v6 ? g->ip6 : g->ip4, b >> 3, u16(in) % (MAX_FRAME - 100));
+		frame = malloc(len);
+		CHECK(frame);
+		memcpy(frame, tpl, len);
+	} else {
+		len = u16(in) % 2048;
+		frame = malloc(len ? len : 1);
+		CHECK(frame);
+		for (size_t i = 0; i < len; i++)
+			frame[i] = u8(in);
+	}
+	/* uplink.c hands over only what parses as IP. */
+	if (frame_parse(frame, len, &fi) == FRAME_OK &&
+	    (fi.kind == FRAME_IPV4 || fi.kind == FRAME_IPV6))
+		for (unsigned int i = 0; i < reps; i++)
+			(void)dp_input_uplink(dp, frame, len, &fi);
+	free(frame);
+}
+
+/* The NIC path: attached and accepting, attached and refusing, detached. */
+static void op_uplink_mode(struct in *in)
+{
+	uint8_t m = u8(in) % 3;
+
+	if (m == 2) {
+		dp_set_uplink(dp, NULL);
+	} else {
+		uplink_accepts = m;
+		dp_set_uplink(dp, &uplink_ops);
+	}
+}
+
+static void pump(void)
+{
+	dp_handle_events(dp);
+	for (int i = 0; i < PUMP_LIMIT; i++) {
+		int r = dp_run(dp);
+
+		CHECK(r == 0 || r == 100 || r == -1);
+		if (r != 0)
+			break;
+		dp_handle_events(dp);
+	}
+}
+
+static void check_invariants(void)
+{
+	for (unsigned int i = 0; i < NGUEST; i++) {
+		struct guest *g = &guests[i];
+
+		if (!g->vif)
+			continue;
+		CHECK(dp_vif_queued(g->vif) <= RXQ_BOUND);
+		if (!dp_vif_connected(g->vif))
+			CHECK(dp_vif_queued(g->vif) == 0 && !dp_vif_carrier(g->vif));
+	}
+}
+
+/*
+ * Packet buffers come in every size from 14 bytes to 64 KiB, so with
+ * ASan's default 256 MiB quarantine each size class in turn fills up with
+ * freed buffers, and the process grew past 1 GiB in a minute. 64 MiB is
+ * still many times what one run allocates, so a use after free within a
+ * run is caught all the same. ASAN_OPTIONS overrides this.
+ */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+	return "quarantine_size_mb=64";
+}
+
+/* FUZZ_DP_VERBOSE=1 prints each run's counters, to see what an input reaches. */
+static bool verbose;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	verbose = getenv("FUZZ_DP_VERBOSE") != NULL;
+	return 0;
+}
+
+static void dump_stats(void)
+{
+	for (unsigned int i = 0; i < NGUEST; i++) {
+		const struct dp_stats *st;
+
+		if (!guests[i].vif) {
+			printf("guest %u: no vif\n", i + 1);
+			continue;
+		}
+		st = dp_vif_stats(guests[i].vif);
+		printf("guest %u: %s tx %llu rx %llu arp %llu na %llu queued %zu drops", i + 1,
+		       dp_vif_connected(guests[i].vif) ? "connected" : "disconnected",
+		       (unsigned long long)st->tx_pkts, (unsigned long long)st->rx_pkts,
+		       (unsigned long long)st->arp_replies, (unsigned long long)st->na_replies,
+		       dp_vif_queued(guests[i].vif));
+		for (int d = 0; d < DP_DROP_COUNT; d++)
+			if (st->drops[d])
+				printf(" %s=%llu", dp_drop_name((enum dp_drop)d),
+				       (unsigned long long)st->drops[d]);
+		printf("\n");
+	}
+	printf("disabled %u, announced %u\n", ndisabled, announced);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct in in = {data, size};
+
+	fake_reset();
+	ndisabled = 0;
+	announced = 0;
+	clock_skew_ms = 0;
+	clock_on = true;
+	dp = dp_new(be_mac, on_disable, &ndisabled);
+	CHECK(dp);
+	if (u8(&in) & 1)
+		dp_set_uplink(dp, &uplink_ops);
+	for (unsigned int i = 0; i < NGUEST; i++)
+		guest_init(&guests[i], (uint8_t)(i + 1), u8(&in));
+
+	for (int op = 0; op < MAX_OPS && in.n; op++) {
+		switch (u8(&in) % 23) {
+		case 0:
+		case 1:
+			op_tx_req(&in);
+			break;
+		case 2:
+			op_tx_raw(&in);
+			break;
+		case 3:
+			op_tx_extra(&in);
+			break;
+		case 4:
+		case 5:
+			op_tx_pkt(&in, false);
+			break;
+		case 6:
+			op_push(&in);
+			break;
+		case 7:
+			op_index(&in);
+			break;
+		case 8:
+			op_write(&in);
+			break;
+		case 9:
+			op_post_rx(&in);
+			break;
+		case 10: {
+			struct guest *g = pick_guest(&in);
+
+			kick(g, pick_port(g, &in));
+			break;
+		}
+		case 11:
+			dp_handle_events(dp);
+			break;
+		case 12: {
+			int r = dp_run(dp);
+
+			CHECK(r == 0 || r == 100 || r == -1);
+			break;
+		}
+		case 13:
+			pump();
+			break;
+		case 14:
+			op_reap(&in);
+			break;
+		case 15:
+			op_grant(&in);
+			break;
+		case 16:
+			op_fail(&in);
+			break;
+		case 17:
+			switch (u8(&in) % 4) {
+			case 0:
+				op_disconnect(&in);
+				break;
+			case 1:
+				op_addrs(&in);
+				break;
+			case 2:
+				op_uplink_mode(&in);
+				break;
+			default: {
+				struct guest *g = pick_guest(&in);
+
+				if (!g->dead && fake_domain_destroy(g->domid) == 0)
+					g->dead = true;
+				break;
+			}
+			}
+			break;
+		case 18:
+			op_reconnect(&in);
+			break;
+		case 19:
+			op_uplink(&in, false);
+			break;
+		case 20:
+			/* time passes: RX queue ageing, stalls, carrier off */
+			clock_skew_ms += u16(&in);
+			break;
+		case 21:
+			op_tx_pkt(&in, true);
+			break;
+		default:
+			op_uplink(&in, true);
+			break;
+		}
+		check_invariants();
+	}
+	/* Whatever state the guests left, the main loop carries on. */
+	pump();
+	check_invariants();
+
+	if (verbose)
+		dump_stats();
+
+	/* Teardown as the control path does it: every vif freed leaves
+	 * nothing mapped or bound, then the handles close. */
+	for (unsigned int i = 0; i < NGUEST; i++) {
+		if (guests[i].vif)
+			dp_vif_free(dp, guests[i].vif);
+		guests[i].vif = NULL;
+	}
+	CHECK(fake_gnt_mapped_count() == 0);
+	CHECK(fake_evtchn_bound_count() == 0);
+	dp_free(dp);
+	dp = NULL;
+	CHECK(fake_handles_open() == 0);
+	fake_reset();
+	CHECK(fake_live_allocs() == 0);
+	for (unsigned int i = 0; i < NGUEST; i++)
+		guest_free(&guests[i]);
+	uplink_accepts = false;
+	sink = 0;
+	clock_on = false;
+	return 0;
+}
