@@ -156,52 +156,6 @@ ext() {
 	return "$rc"
 }
 
-# tcp_transfer SRC DST DSTADDR MBYTES: send MBYTES of random data from domU
-# SRC to domU DST over TCP (busybox nc) and succeed only if the SHA-256 on
-# both ends matches.
-tcp_transfer() {
-	local src=$1 dst=$2 addr=$3 mb=$4 a b
-	vm_exec "$dst" "rm -f /tmp/rx.bin; nc -l -p 5001 -e ipnb-recv /tmp/rx.bin >/dev/null 2>&1 &" || return 1
-	vm_exec "$src" "dd if=/dev/urandom of=/tmp/tx.bin bs=1M count=$mb 2>/dev/null" || return 1
-	vm_exec -t 120 "$src" "nc -w 5 $addr 5001 -e cat /tmp/tx.bin" || return 1
-	a=$(vm_exec "$src" "sha256sum /tmp/tx.bin" | awk '{ print $2 }')
-	# The receiver finishes writing when the sender closes: allow it a moment.
-	for _ in 1 2 3 4 5 6 7 8 9 10; do
-		b=$(vm_exec "$dst" "sha256sum /tmp/rx.bin" | awk '{ print $2 }')
-		[ "$a" = "$b" ] && break
-		sleep 0.5
-	done
-	log "tcp_transfer $src -> $dst: sent $a received $b"
-	[ -n "$a" ] && [ "$a" = "$b" ]
-}
-
-# iperf_server NAME: start a one-shot iperf3 server in the domU and wait
-# until it listens.
-iperf_server() {
-	vm_exec "$1" "iperf3 -s -1 >/dev/null 2>&1 & for i in \$(seq 1 50); do netstat -ltn | grep -q ':5201 ' && exit 0; sleep 0.2; done; exit 1"
-}
-
-# tcp_throughput NAME SRC DST DSTADDR: iperf3 for 5 s from SRC to DST;
-# reports the receiver's rate as metric NAME (Mbit/s).
-tcp_throughput() {
-	local name=$1 src=$2 dst=$3 addr=$4 out rate
-	iperf_server "$dst" || return 1
-	out=$(vm_exec -t 60 "$src" "iperf3 -c $addr -t 5 -f m") || { echo "$out"; return 1; }
-	rate=$(echo "$out" | awk '/receiver/ { print $(NF-2) }' | tail -n1)
-	[ -n "$rate" ] || { echo "$out"; return 1; }
-	metric "$name" "$rate" Mbit/s
-}
-
-# tcp_throughput_ext NAME DST DSTADDR: the same, from the external host.
-tcp_throughput_ext() {
-	local name=$1 dst=$2 addr=$3 out rate
-	iperf_server "$dst" || return 1
-	out=$(ext "iperf3 -c $addr -t 5 -f m") || { echo "$out"; return 1; }
-	rate=$(echo "$out" | awk '/receiver/ { print $(NF-2) }' | tail -n1)
-	[ -n "$rate" ] || { echo "$out"; return 1; }
-	metric "$name" "$rate" Mbit/s
-}
-
 # ipnb_start: run ipnetbackd (the kernel netback must not be loaded) and
 # wait for its control socket.
 # IPNB_DAEMON=ipnetbackd-asan selects the sanitizer build; IPNB_DAEMON_ARGS
@@ -247,49 +201,6 @@ ipnb_stop() {
 	[ "$rc" -eq 0 ] || { echo "ipnetbackd exited with $rc"; return 1; }
 }
 
-# tcp_from_ext DST ADDR MiB / tcp_to_ext SRC MiB: TCP between the external
-# host (busybox nc on the host) and a guest, SHA-256 compared on both ends.
-tcp_from_ext() {
-	local dst=$1 addr=$2 mb=$3 a b
-	vm_exec "$dst" "rm -f /tmp/rx.bin; nc -l -p 5001 -e ipnb-recv /tmp/rx.bin >/dev/null 2>&1 &" || return 1
-	ext "head -c $((mb * 1048576)) /dev/urandom >/tmp/ipnb-tx.bin" || return 1
-	ext "busybox nc -w 5 $addr 5001 -e cat /tmp/ipnb-tx.bin" || return 1
-	a=$(ext "sha256sum /tmp/ipnb-tx.bin" | awk '{ print $2 }')
-	for _ in 1 2 3 4 5 6 7 8 9 10; do
-		b=$(vm_exec "$dst" "sha256sum /tmp/rx.bin" | awk '{ print $2 }')
-		[ "$a" = "$b" ] && break
-		sleep 0.5
-	done
-	log "tcp_from_ext -> $dst: sent $a received $b"
-	[ -n "$a" ] && [ "$a" = "$b" ]
-}
-
-tcp_to_ext() {
-	local src=$1 mb=$2 a b
-	ext "rm -f /tmp/ipnb-rx.bin; printf '#!/bin/sh\nexec cat >/tmp/ipnb-rx.bin\n' >/tmp/ipnb-recv; chmod +x /tmp/ipnb-recv; (timeout 100 busybox nc -l -p 5001 -e /tmp/ipnb-recv >/dev/null 2>&1 &)" || return 1
-	vm_exec "$src" "dd if=/dev/urandom of=/tmp/tx.bin bs=1M count=$mb 2>/dev/null" || return 1
-	vm_exec -t 120 "$src" "nc -w 5 10.99.0.1 5001 -e cat /tmp/tx.bin" || return 1
-	a=$(vm_exec "$src" "sha256sum /tmp/tx.bin" | awk '{ print $2 }')
-	for _ in 1 2 3 4 5 6 7 8 9 10; do
-		b=$(ext "sha256sum /tmp/ipnb-rx.bin" | awk '{ print $2 }')
-		[ "$a" = "$b" ] && break
-		sleep 0.5
-	done
-	log "tcp_to_ext $src ->: sent $a received $b"
-	[ -n "$a" ] && [ "$a" = "$b" ]
-}
-
-# tcp_throughput_to_ext NAME SRC: iperf3 for 5 s from a guest to the
-# external host.
-tcp_throughput_to_ext() {
-	local name=$1 src=$2 out rate
-	ext "(timeout 60 iperf3 -s -1 >/dev/null 2>&1 &); sleep 0.5" || return 1
-	out=$(vm_exec -t 60 "$src" "iperf3 -c 10.99.0.1 -t 5 -f m") || { echo "$out"; return 1; }
-	rate=$(echo "$out" | awk '/receiver/ { print $(NF-2) }' | tail -n1)
-	[ -n "$rate" ] || { echo "$out"; return 1; }
-	metric "$name" "$rate" Mbit/s
-}
-
 # ipnb_uplink_start [DAEMON-ARGS...]: dom0's eth0 as ipnetbackd's uplink
 # (dom0 keeps 10.99.0.2 and fd00::2 on it), then ipnetbackd with the given
 # options (default: -u eth0).
@@ -299,4 +210,46 @@ ipnb_uplink_start() {
 		ipnetback-uplink eth0 || return 1
 	IPNB_DAEMON_ARGS="${*:--u eth0}"
 	ipnb_start
+}
+
+# on WHO CMD: run CMD in guest WHO, or on the external host if WHO is "ext".
+on() {
+	if [ "$1" = ext ]; then ext "$2"; else vm_exec -t 120 "$1" "$2"; fi
+}
+
+# Waits (10 s at most) until something listens on TCP port $1; works in
+# busybox guests and on the external host alike.
+listening() {
+	printf 'for i in $(seq 1 50); do cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | grep -q ":%04X [0-9A-F:]* 0A " && exit 0; sleep 0.2; done; exit 1' "$1"
+}
+
+# tcp_transfer FROM TO ADDR MiB: send MiB of random data over TCP (busybox
+# nc) from FROM to TO at ADDR; FROM and TO are guests or "ext". Succeeds only
+# if the SHA-256 on both ends matches.
+tcp_transfer() {
+	local from=$1 to=$2 addr=$3 mb=$4 a b
+	# One line: the external host's agent reads a single command line.
+	on "$to" "rm -f /tmp/ipnb-rx.bin; printf '#!/bin/sh\nexec cat >/tmp/ipnb-rx.bin\n' >/tmp/ipnb-recv; chmod +x /tmp/ipnb-recv; (timeout 100 busybox nc -l -p 5001 -e /tmp/ipnb-recv >/dev/null 2>&1 &); $(listening 5001)" || return 1
+	on "$from" "dd if=/dev/urandom of=/tmp/ipnb-tx.bin bs=1M count=$mb 2>/dev/null" || return 1
+	on "$from" "busybox nc -w 5 $addr 5001 -e cat /tmp/ipnb-tx.bin" || return 1
+	a=$(on "$from" "sha256sum /tmp/ipnb-tx.bin" | awk '{ print $2 }')
+	# The receiver finishes writing when the sender closes: allow it a moment.
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		b=$(on "$to" "sha256sum /tmp/ipnb-rx.bin" | awk '{ print $2 }')
+		[ "$a" = "$b" ] && break
+		sleep 0.5
+	done
+	log "tcp_transfer $from -> $to: sent $a received $b"
+	[ -n "$a" ] && [ "$a" = "$b" ]
+}
+
+# tcp_throughput NAME FROM TO ADDR: iperf3 for 5 s from FROM to TO at ADDR
+# (guests or "ext"); reports the receiver's rate as metric NAME (Mbit/s).
+tcp_throughput() {
+	local name=$1 from=$2 to=$3 addr=$4 out rate
+	on "$to" "(timeout 60 iperf3 -s -1 >/dev/null 2>&1 &); $(listening 5201)" || return 1
+	out=$(on "$from" "iperf3 -c $addr -t 5 -f m") || { echo "$out"; return 1; }
+	rate=$(echo "$out" | awk '/receiver/ { print $(NF-2) }' | tail -n1)
+	[ -n "$rate" ] || { echo "$out"; return 1; }
+	metric "$name" "$rate" Mbit/s
 }

@@ -32,6 +32,6 @@ check "external host pings g2 (IPv6)" ext "ping -c 3 -W 2 fd00::12"
 check "external host pings dom0" ext "ping -c 2 -W 2 10.99.0.2"
 check "TCP g1 -> g2: 8 MiB arrive intact" tcp_transfer g1 g2 10.99.0.12 8
 check "TCP g1 -> g2 throughput" tcp_throughput baseline.g1-g2.tcp g1 g2 10.99.0.12
-check "TCP external -> g1 throughput" tcp_throughput_ext baseline.ext-g1.tcp g1 10.99.0.11
-check "TCP g1 -> external throughput" tcp_throughput_to_ext baseline.g1-ext.tcp g1
+check "TCP external -> g1 throughput" tcp_throughput baseline.ext-g1.tcp ext g1 10.99.0.11
+check "TCP g1 -> external throughput" tcp_throughput baseline.g1-ext.tcp g1 ext 10.99.0.1
 finish

@@ -14,8 +14,8 @@ check "TCP g1 -> g2: 8 MiB arrive intact" tcp_transfer g1 g2 10.99.0.12 8
 check "external host pings g1 (IPv4)" ext "ping -c 2 -W 3 10.99.0.11"
 check "external host pings g2 (IPv6)" ext "ping -c 2 -W 3 fd00::12"
 check "g3 pings the external host (IPv4)" vm_exec g3 "ping -c 2 -W 3 10.99.0.1"
-check "TCP external -> g1: 4 MiB arrive intact" tcp_from_ext g1 10.99.0.11 4
-check "TCP external -> g1 throughput" tcp_throughput_ext ipnetback.ext-g1.tcp g1 10.99.0.11
+check "TCP external -> g1: 4 MiB arrive intact" tcp_transfer ext g1 10.99.0.11 4
+check "TCP external -> g1 throughput" tcp_throughput ipnetback.ext-g1.tcp ext g1 10.99.0.11
 
 echo "==== ipnetback vif list"
 ipnetback vif list

@@ -34,10 +34,10 @@ check "g2 reaches fd98::1 through the gateway" \
 	vm_exec g2 "/sbin/ip -6 route add fd98::/64 dev eth0 && ping -c 1 -W 3 fd98::1"
 
 # 2. TCP both ways, checked end to end, and throughput.
-check "TCP external -> g1: 4 MiB arrive intact" tcp_from_ext g1 10.99.0.11 4
-check "TCP g1 -> external: 4 MiB arrive intact" tcp_to_ext g1 4
-check "TCP external -> g1 throughput" tcp_throughput_ext ipnetback.ext-g1.tcp g1 10.99.0.11
-check "TCP g1 -> external throughput" tcp_throughput_to_ext ipnetback.g1-ext.tcp g1
+check "TCP external -> g1: 4 MiB arrive intact" tcp_transfer ext g1 10.99.0.11 4
+check "TCP g1 -> external: 4 MiB arrive intact" tcp_transfer g1 ext 10.99.0.1 4
+check "TCP external -> g1 throughput" tcp_throughput ipnetback.ext-g1.tcp ext g1 10.99.0.11
+check "TCP g1 -> external throughput" tcp_throughput ipnetback.g1-ext.tcp g1 ext 10.99.0.1
 check "dom0's own address reachable from the external host (after TCP)" dom0_ok
 
 # Frames larger than the uplink's MTU are dropped and counted, not sent.
