@@ -9,37 +9,12 @@
 
 #include "ipnb/iptable.h"
 #include "suites.h"
+#include "testaddr.h"
 
 static int owners[4];
 #define VIF_A ((void *)&owners[0])
 #define VIF_B ((void *)&owners[1])
 #define VIF_C ((void *)&owners[2])
-
-static struct ipnb_addr v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d)
-{
-	struct ipnb_addr x;
-
-	memset(&x, 0, sizeof(x));
-	x.family = AF_INET;
-	x.bytes[0] = a;
-	x.bytes[1] = b;
-	x.bytes[2] = c;
-	x.bytes[3] = d;
-	return x;
-}
-
-static struct ipnb_addr v6(uint16_t first, uint16_t last)
-{
-	struct ipnb_addr x;
-
-	memset(&x, 0, sizeof(x));
-	x.family = AF_INET6;
-	x.bytes[0] = (uint8_t)(first >> 8);
-	x.bytes[1] = (uint8_t)first;
-	x.bytes[14] = (uint8_t)(last >> 8);
-	x.bytes[15] = (uint8_t)last;
-	return x;
-}
 
 static void check_invariants(const struct ipt *t)
 {

@@ -15,6 +15,7 @@
 
 #include "ipnb/nbr.h"
 #include "suites.h"
+#include "testaddr.h"
 
 /* ---- recorder -------------------------------------------------------------- */
 
@@ -131,32 +132,6 @@ static enum nbr_result res(struct nbr_cache *c, const struct ipnb_addr *ip, int 
 }
 
 /* ---- addresses and configuration ------------------------------------------ */
-
-static struct ipnb_addr v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d)
-{
-	struct ipnb_addr x;
-
-	memset(&x, 0, sizeof(x));
-	x.family = AF_INET;
-	x.bytes[0] = a;
-	x.bytes[1] = b;
-	x.bytes[2] = c;
-	x.bytes[3] = d;
-	return x;
-}
-
-static struct ipnb_addr v6(uint16_t first, uint16_t last)
-{
-	struct ipnb_addr x;
-
-	memset(&x, 0, sizeof(x));
-	x.family = AF_INET6;
-	x.bytes[0] = (uint8_t)(first >> 8);
-	x.bytes[1] = (uint8_t)first;
-	x.bytes[14] = (uint8_t)(last >> 8);
-	x.bytes[15] = (uint8_t)last;
-	return x;
-}
 
 static const uint8_t mac1[6] = {0x00, 0x16, 0x3e, 0x00, 0x00, 0x01};
 static const uint8_t mac2[6] = {0x00, 0x16, 0x3e, 0x00, 0x00, 0x02};
