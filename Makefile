@@ -14,9 +14,11 @@ IMG     := $(B)/xenvm
 CORE_SRC := netback/addr.c netback/frame.c netback/iptable.c netback/txreq.c netback/xbstate.c netback/nbr.c
 UNIT_SRC := $(wildcard tests/unit/*.c)
 # The fake Xen libraries the unit tests link instead of -lxen*.
-FAKE_SRC := tests/fake/fakexen.c
-# The data path, linked into the unit tests only (the daemon lists it itself).
-DP_SRC := netback/dp.c netback/log.c netback/xenbus.c
+FAKE_SRC := tests/fake/fakexen.c tests/fake/netfront.c
+# The data and control paths, and the modules that use the host's kernel
+# (control socket, uplink): all in the daemon and in the unit tests.
+DP_SRC   := netback/dp.c netback/log.c netback/xenbus.c
+HOST_SRC := netback/ctl.c netback/uplink.c netback/hostaddr.c netback/host.c
 
 # Debian packages needed on the build host (the VM images are built from
 # packages downloaded separately into $(DEBS), see tests/xenvm/fetch-debs.sh).
@@ -44,11 +46,9 @@ deps:
 	@tests/xenvm/fetch-debs.sh $(DEBS)
 
 # ---- build --------------------------------------------------------------------
-# The daemon: the pure modules plus the data and control paths, linked
-# against the real Xen libraries ($(sort) drops duplicates with CORE_SRC).
-DAEMON_SRC := $(sort $(CORE_SRC) netback/frame.c netback/iptable.c netback/txreq.c \
-	netback/xbstate.c netback/nbr.c netback/log.c netback/dp.c netback/xenbus.c netback/ctl.c \
-	netback/uplink.c netback/main.c)
+# The daemon: all of the above plus main.c, linked against the real Xen
+# libraries.
+DAEMON_SRC := $(CORE_SRC) $(DP_SRC) $(HOST_SRC) netback/main.c
 XEN_LIBS   := -lxengnttab -lxenevtchn -lxenstore
 
 build: $(B)/unit-tests $(B)/bin/ipnetbackd $(B)/bin/ipnetbackd-asan $(B)/bin/ipnetback
@@ -57,9 +57,10 @@ $(B)/bin/ipnetbackd: $(DAEMON_SRC) $(wildcard include/ipnb/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $(DAEMON_SRC) $(XEN_LIBS)
 
-$(B)/unit-tests: $(CORE_SRC) $(DP_SRC) $(UNIT_SRC) $(FAKE_SRC) $(wildcard include/ipnb/*.h tests/unit/*.h tests/fake/*.h)
+UNIT_ALL := $(CORE_SRC) $(DP_SRC) $(HOST_SRC) $(UNIT_SRC) $(FAKE_SRC)
+$(B)/unit-tests: $(UNIT_ALL) $(wildcard include/ipnb/*.h tests/unit/*.h tests/fake/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(SAN) -Itests/unit -Itests/fake -o $@ $(CORE_SRC) $(DP_SRC) $(UNIT_SRC) $(FAKE_SRC) -lcunit
+	$(CC) $(CFLAGS) $(SAN) -Itests/unit -Itests/fake -o $@ $(UNIT_ALL) -lcunit
 
 # The same daemon under AddressSanitizer, UndefinedBehaviorSanitizer and
 # LeakSanitizer, with the runtimes linked in so that it runs in the test
@@ -91,7 +92,10 @@ selftest: images
 
 scenarios: images build
 	@rc=0; for s in $(SCENARIOS); do tests/xenvm/run.sh $$s || rc=1; done; \
-	tests/xenvm/metrics.sh; exit $$rc
+	tests/xenvm/metrics.sh; \
+	[ $$rc -eq 0 ] || { echo "FAILED:"; for s in $(SCENARIOS); do \
+		grep -a -h '^@@IPNB-\(CHECK FAIL\|RESULT .* FAIL\)' $(B)/runs/$$s/serial.txt \
+		| sed "s/^@@IPNB-/  $$s: /"; done; }; exit $$rc
 
 test: deps
 	$(MAKE) unit

@@ -125,6 +125,18 @@ bool ipnb_addr_is_link_local(const struct ipnb_addr *a)
 	return a->family == AF_INET6 && a->bytes[0] == 0xfe && (a->bytes[1] & 0xc0) == 0x80;
 }
 
+bool ipnb_addr_in_prefix(const struct ipnb_addr *a, const struct ipnb_addr *p, unsigned int plen)
+{
+	unsigned int full = plen / 8, rest = plen % 8;
+
+	if (a->family != p->family || plen > (a->family == AF_INET ? 32u : 128u))
+		return false;
+	if (memcmp(a->bytes, p->bytes, full) != 0)
+		return false;
+	return rest == 0 ||
+	       ((a->bytes[full] ^ p->bytes[full]) & (uint8_t)(0xff << (8 - rest))) == 0;
+}
+
 void ipnb_addr_format(const struct ipnb_addr *a, char buf[IPNB_ADDR_STRLEN])
 {
 	if (!inet_ntop(a->family == AF_INET ? AF_INET : AF_INET6, a->bytes, buf, IPNB_ADDR_STRLEN))

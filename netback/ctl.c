@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -18,14 +18,35 @@
 #include "ipnb/log.h"
 #include "ipnb/xbstate.h"
 
+/*
+ * Clients are served without blocking the main loop: a client that is slow
+ * to send its request line or to read the answer only holds a slot. When
+ * every slot is taken, the oldest connection is dropped for the newcomer.
+ */
+#define CTL_MAX_CONNS 8
+
+struct ctl_conn {
+	int fd; /* -1: slot free */
+	uint64_t since_ms;
+	size_t rlen;
+	char req[128];
+	char *out; /* the answer, once the request is complete */
+	size_t outlen, outoff;
+};
+
 struct ctl {
-	int fd;
+	int fd; /* listening socket */
+	int ep; /* epoll over fd and the connections: what ctl_fd() returns */
 	char *path;
 	struct xb *xb;
 	struct ul *ul;
+	struct host *host;
+	struct ctl_conn conn[CTL_MAX_CONNS];
 };
 
-struct ctl *ctl_open(const char *path, struct xb *xb, struct ul *ul)
+#define CTL_TAG_LISTEN UINT32_MAX
+
+struct ctl *ctl_open(const char *path, struct xb *xb, struct ul *ul, struct host *host)
 {
 	struct sockaddr_un sa;
 	struct ctl *c;
@@ -38,8 +59,12 @@ struct ctl *ctl_open(const char *path, struct xb *xb, struct ul *ul)
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
+	c->ep = -1;
+	for (size_t i = 0; i < CTL_MAX_CONNS; i++)
+		c->conn[i].fd = -1;
 	c->xb = xb;
 	c->ul = ul;
+	c->host = host;
 	c->path = strdup(path);
 	dir = strdup(path);
 	if (!c->path || !dir)
@@ -60,16 +85,36 @@ struct ctl *ctl_open(const char *path, struct xb *xb, struct ul *ul)
 	if (bind(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0600) < 0 ||
 	    listen(c->fd, 8) < 0)
 		goto fail;
+	c->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (c->ep < 0)
+		goto fail;
+	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = CTL_TAG_LISTEN};
+
+	if (epoll_ctl(c->ep, EPOLL_CTL_ADD, c->fd, &ev) < 0)
+		goto fail;
 	return c;
 fail:
 	ctl_close(c);
 	return NULL;
 }
 
+static void conn_close(struct ctl_conn *cn)
+{
+	close(cn->fd); /* also takes it out of the epoll set */
+	free(cn->out);
+	memset(cn, 0, sizeof(*cn));
+	cn->fd = -1;
+}
+
 void ctl_close(struct ctl *c)
 {
 	if (!c)
 		return;
+	for (size_t i = 0; i < CTL_MAX_CONNS; i++)
+		if (c->conn[i].fd >= 0)
+			conn_close(&c->conn[i]);
+	if (c->ep >= 0)
+		close(c->ep);
 	if (c->fd >= 0) {
 		close(c->fd);
 		unlink(c->path);
@@ -80,7 +125,7 @@ void ctl_close(struct ctl *c)
 
 int ctl_fd(const struct ctl *c)
 {
-	return c->fd;
+	return c->ep;
 }
 
 struct emit {
@@ -217,6 +262,21 @@ static void emit_vif(void *arg, uint16_t domid, uint32_t devid, int state, struc
 
 static const char *const nbr_state_names[] = {"incomplete", "reachable", "stale", "failed"};
 
+/* A port's name, counters and drops; a JSON object is left open for more. */
+static void emit_port(FILE *f, bool json, const char *key, const char *name, const struct ctr *c,
+		      size_t nc, const struct ctr *drops, size_t nd)
+{
+	if (json)
+		fprintf(f, "{\"%s\": \"%s\"", key, name);
+	else
+		fprintf(f, "%-20s %s\n", key, name);
+	emit_ctrs(f, c, nc, json, false, "");
+	fprintf(f, json ? ", \"drops\": {" : "drops:\n");
+	emit_ctrs(f, drops, nd, json, true, "  ");
+	if (json)
+		fprintf(f, "}");
+}
+
 static void emit_uplink(FILE *f, const struct ul *ul, bool json)
 {
 	const struct ul_stats *st = ul_stats(ul);
@@ -234,14 +294,9 @@ static void emit_uplink(FILE *f, const struct ul *ul, bool json)
 
 	for (int d = 0; d < UL_DROP_COUNT; d++)
 		drops[d] = (struct ctr){ul_drop_name((enum ul_drop)d), st->drops[d]};
-	if (json)
-		fprintf(f, "{\"uplink\": \"%s\"", ul_name(ul));
-	else
-		fprintf(f, "%-20s %s\n", "uplink", ul_name(ul));
-	emit_ctrs(f, c, sizeof(c) / sizeof(c[0]), json, false, "");
-	fprintf(f, json ? ", \"drops\": {" : "drops:\n");
-	emit_ctrs(f, drops, UL_DROP_COUNT, json, true, "  ");
-	fprintf(f, json ? "}, \"neighbours\": [" : "neighbours:\n");
+	emit_port(f, json, "uplink", ul_name(ul), c, sizeof(c) / sizeof(c[0]), drops,
+		  UL_DROP_COUNT);
+	fprintf(f, json ? ", \"neighbours\": [" : "neighbours:\n");
 	for (size_t i = 0; i < nn; i++) {
 		char s[IPNB_ADDR_STRLEN];
 		const uint8_t *m = nb[i].mac;
@@ -266,27 +321,40 @@ static void emit_uplink(FILE *f, const struct ul *ul, bool json)
 		fprintf(f, "]}\n");
 }
 
+static void emit_host(FILE *f, const struct host *h, bool json)
+{
+	const struct host_stats *st = host_stats(h);
+	struct ctr c[] = {
+	    {"rx_packets", st->rx_pkts}, {"rx_bytes", st->rx_bytes}, {"tx_packets", st->tx_pkts},
+	    {"tx_bytes", st->tx_bytes},	 {"routes", st->routes},
+	};
+	struct ctr drops[HOST_DROP_COUNT];
+
+	for (int d = 0; d < HOST_DROP_COUNT; d++)
+		drops[d] = (struct ctr){host_drop_name((enum host_drop)d), st->drops[d]};
+	emit_port(f, json, "host_port", host_name(h), c, sizeof(c) / sizeof(c[0]), drops,
+		  HOST_DROP_COUNT);
+	if (json)
+		fprintf(f, "}\n");
+}
+
 /*
  * Requests: "vifs [json]" lists every vif; "vif DOMID/DEVID [json]" shows
  * one. Answers end with the connection; a text answer for an unknown vif or
- * request starts with "error:".
+ * request starts with "error:". The answer goes to cn->out.
  */
-static void answer(struct ctl *c, int fd)
+static void answer(struct ctl *c, struct ctl_conn *cn)
 {
-	char req[128], what[16] = "", fmt[16] = "";
-	ssize_t n = recv(fd, req, sizeof(req) - 1, 0);
-	char *buf = NULL;
-	size_t len = 0;
+	char what[16] = "", fmt[16] = "";
+	char *req = cn->req;
 	struct emit e;
 	FILE *f;
 	unsigned int d = 0, v = 0;
 	int k;
 
-	if (n <= 0)
-		return;
-	req[n] = '\0';
+	req[cn->rlen] = '\0';
 	req[strcspn(req, "\r\n")] = '\0';
-	f = open_memstream(&buf, &len);
+	f = open_memstream(&cn->out, &cn->outlen);
 	if (!f)
 		return;
 	memset(&e, 0, sizeof(e));
@@ -299,6 +367,14 @@ static void answer(struct ctl *c, int fd)
 			emit_uplink(f, c->ul, json);
 		else
 			fprintf(f, "error: no uplink configured\n");
+		goto out;
+	} else if (strcmp(what, "host") == 0) {
+		bool json = sscanf(req, "%15s %15s", what, fmt) == 2 && strcmp(fmt, "json") == 0;
+
+		if (c->host)
+			emit_host(f, c->host, json);
+		else
+			fprintf(f, "error: no host port\n");
 		goto out;
 	} else if (strcmp(what, "vifs") == 0) {
 		e.json = sscanf(req, "%15s %15s", what, fmt) == 2 && strcmp(fmt, "json") == 0;
@@ -315,31 +391,99 @@ static void answer(struct ctl *c, int fd)
 		fprintf(f, e.one ? "" : "{\"vifs\": [");
 	xb_foreach(c->xb, emit_vif, &e);
 	if (e.json)
-		fprintf(f, e.one ? "\n" : "\n]}\n");
+		fprintf(f, e.one ? (e.n ? "\n" : "") : "\n]}\n");
 	if (e.one && e.n == 0)
 		fprintf(f, "error: no vif %u/%u\n", d, v);
 out:
 	fclose(f);
-	for (size_t off = 0; off < len;) {
-		ssize_t w = send(fd, buf + off, len - off, MSG_NOSIGNAL);
-
-		if (w <= 0)
-			break;
-		off += (size_t)w;
-	}
-	free(buf);
 }
 
-void ctl_accept(struct ctl *c)
+static void conn_accept(struct ctl *c)
 {
 	int fd;
 
-	while ((fd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
-		struct timeval tv = {1, 0};
+	while ((fd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+		struct ctl_conn *cn = NULL;
 
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-		answer(c, fd);
-		close(fd);
+		for (size_t i = 0; i < CTL_MAX_CONNS; i++) {
+			struct ctl_conn *x = &c->conn[i];
+
+			if (x->fd < 0) {
+				cn = x;
+				break;
+			}
+			if (!cn || x->since_ms < cn->since_ms)
+				cn = x;
+		}
+		if (cn->fd >= 0) {
+			log_warnx("control socket: too many clients, dropping the oldest");
+			conn_close(cn);
+		}
+		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)(cn - c->conn)};
+
+		if (epoll_ctl(c->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			close(fd);
+			continue;
+		}
+		cn->fd = fd;
+		cn->since_ms = ipnb_now_ms();
+	}
+}
+
+/* Reads the request line, then writes the answer as the socket takes it. */
+static void conn_serve(struct ctl *c, struct ctl_conn *cn)
+{
+	if (!cn->out) {
+		ssize_t n = recv(cn->fd, cn->req + cn->rlen, sizeof(cn->req) - 1 - cn->rlen, 0);
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n < 0 || (n == 0 && cn->rlen == 0)) {
+			conn_close(cn);
+			return;
+		}
+		cn->rlen += (size_t)n;
+		/* A request is one line; EOF or a full buffer also ends it. */
+		if (n > 0 && !memchr(cn->req, '\n', cn->rlen) && cn->rlen < sizeof(cn->req) - 1)
+			return;
+		answer(c, cn);
+		struct epoll_event ev = {.events = EPOLLOUT, .data.u32 = (uint32_t)(cn - c->conn)};
+
+		if (!cn->out || epoll_ctl(c->ep, EPOLL_CTL_MOD, cn->fd, &ev) < 0) {
+			conn_close(cn);
+			return;
+		}
+	}
+	while (cn->outoff < cn->outlen) {
+		ssize_t w =
+		    send(cn->fd, cn->out + cn->outoff, cn->outlen - cn->outoff, MSG_NOSIGNAL);
+
+		if (w < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (w <= 0)
+			break;
+		cn->outoff += (size_t)w;
+	}
+	/* Closing a Unix socket with unread input resets it, and the client
+	 * could lose the answer: take in what an overlong request left. */
+	char rest[512];
+
+	for (int i = 0; i < 16 && recv(cn->fd, rest, sizeof(rest), 0) > 0; i++)
+		;
+	conn_close(cn);
+}
+
+void ctl_handle_events(struct ctl *c)
+{
+	struct epoll_event evs[CTL_MAX_CONNS + 1];
+	int n = epoll_wait(c->ep, evs, CTL_MAX_CONNS + 1, 0);
+
+	for (int i = 0; i < n; i++) {
+		uint32_t tag = evs[i].data.u32;
+
+		if (tag == CTL_TAG_LISTEN)
+			conn_accept(c);
+		else if (tag < CTL_MAX_CONNS && c->conn[tag].fd >= 0)
+			conn_serve(c, &c->conn[tag]);
 	}
 }

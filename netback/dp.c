@@ -78,7 +78,7 @@ struct dp {
 	size_t npkts;
 	dp_disable_cb on_disable;
 	void *cb_arg;
-	struct dp_uplink_ops uplink;
+	struct dp_port_ops uplink, host;
 	/* The clock, read once per pass rather than per packet: stamps only
 	 * need pass resolution, and the read showed up in profiles. */
 	uint64_t clock_ms;
@@ -232,12 +232,29 @@ static void queue_flush(struct dp *dp, struct dp_vif *v, enum dp_drop why)
 	v->q_len = 0;
 }
 
+/* Tells both ports that address a was registered to a vif (added) or is no
+ * longer (!added). */
+static void ports_tell(struct dp *dp, const struct ipnb_addr *a, bool added)
+{
+	const struct dp_port_ops *ports[] = {&dp->host, &dp->uplink};
+
+	for (size_t i = 0; i < 2; i++) {
+		void (*fn)(void *, const struct ipnb_addr *) =
+		    added ? ports[i]->announce : ports[i]->withdraw;
+
+		if (fn)
+			fn(ports[i]->arg, a);
+	}
+}
+
 void dp_vif_free(struct dp *dp, struct dp_vif *vif)
 {
 	struct dp_vif **pp;
 
 	dp_vif_disconnect(dp, vif);
 	ipt_del_owner(&dp->ipt, vif);
+	for (size_t i = 0; i < vif->naddrs; i++)
+		ports_tell(dp, &vif->addrs[i], false);
 	for (pp = &dp->vifs; *pp; pp = &(*pp)->next) {
 		if (*pp == vif) {
 			*pp = vif->next;
@@ -252,6 +269,7 @@ int dp_vif_set_addrs(struct dp *dp, struct dp_vif *vif, const struct ipnb_addr *
 {
 	size_t nc = 0, nold = vif->naddrs;
 	struct ipnb_addr old[DP_MAX_ADDRS];
+	int released = 0;
 
 	if (n > DP_MAX_ADDRS)
 		n = DP_MAX_ADDRS;
@@ -271,11 +289,17 @@ int dp_vif_set_addrs(struct dp *dp, struct dp_vif *vif, const struct ipnb_addr *
 		vif->addrs[vif->naddrs++] = a[i];
 		for (size_t j = 0; j < nold; j++)
 			known = known || ipnb_addr_equal(&old[j], &a[i]);
-		if (!known && dp->uplink.announce)
-			dp->uplink.announce(dp->uplink.arg, &a[i]);
+		if (!known)
+			ports_tell(dp, &a[i], true);
 	}
 	*nconflict = nc;
-	return 0;
+	for (size_t j = 0; j < nold; j++) {
+		if (ipt_lookup(&dp->ipt, &old[j]) != vif) {
+			ports_tell(dp, &old[j], false);
+			released++;
+		}
+	}
+	return released;
 }
 
 size_t dp_vif_addrs(const struct dp_vif *vif, const struct ipnb_addr **a)
@@ -617,11 +641,15 @@ static void switch_pkt(struct dp *dp, struct dp_vif *v, struct dp_pkt *p, uint16
 			goto drop;
 		}
 		why = DP_DROP_NO_ROUTE;
-		/* Off the host: the NIC needs a complete checksum. */
-		if (dp->uplink.output &&
+		/* Off the guests: dom0's stack and the NIC need a complete
+		 * checksum. dom0 takes what is addressed to itself; the
+		 * uplink gets the rest. */
+		if ((dp->host.output || dp->uplink.output) &&
 		    (!(tx_flags & NETTXF_csum_blank) ||
 		     frame_csum_complete(p->data, p->len, &fi) == FRAME_OK) &&
-		    dp->uplink.output(dp->uplink.arg, p->data, p->len, &fi)) {
+		    ((dp->host.output && dp->host.output(dp->host.arg, p->data, p->len, &fi)) ||
+		     (dp->uplink.output &&
+		      dp->uplink.output(dp->uplink.arg, p->data, p->len, &fi)))) {
 			pkt_free(dp, p);
 			return;
 		}
@@ -1005,17 +1033,27 @@ int dp_run(struct dp *dp)
 	return queued ? 100 : -1;
 }
 
-/* ---- the uplink ---------------------------------------------------------- */
+/* ---- the ports: uplink and host ------------------------------------------ */
 
-void dp_set_uplink(struct dp *dp, const struct dp_uplink_ops *ops)
+static void port_set(struct dp_port_ops *port, const struct dp_port_ops *ops)
 {
 	if (ops)
-		dp->uplink = *ops;
+		*port = *ops;
 	else
-		memset(&dp->uplink, 0, sizeof(dp->uplink));
+		memset(port, 0, sizeof(*port));
 }
 
-bool dp_input_uplink(struct dp *dp, const uint8_t *frame, size_t len, const struct frame_info *fi)
+void dp_set_uplink(struct dp *dp, const struct dp_port_ops *ops)
+{
+	port_set(&dp->uplink, ops);
+}
+
+void dp_set_host(struct dp *dp, const struct dp_port_ops *ops)
+{
+	port_set(&dp->host, ops);
+}
+
+bool dp_input(struct dp *dp, const uint8_t *frame, size_t len, const struct frame_info *fi)
 {
 	struct dp_vif *dst = ipt_lookup(&dp->ipt, &fi->dst);
 	struct dp_pkt *p;

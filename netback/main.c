@@ -1,6 +1,7 @@
 /*
  * main.c - ipnetbackd: option parsing, signals and the epoll main loop over
- * the event-channel handle, the xenstore connection and the control socket.
+ * the event-channel handle, the xenstore connection, the control socket and
+ * the ports (uplink, host port).
  * Idle vifs cost nothing: the loop sleeps until one of those fds is
  * readable, or until a queued packet needs its timeout checked.
  */
@@ -15,6 +16,7 @@
 
 #include "ipnb/ctl.h"
 #include "ipnb/dp.h"
+#include "ipnb/host.h"
 #include "ipnb/log.h"
 #include "ipnb/uplink.h"
 #include "ipnb/xenbus.h"
@@ -44,12 +46,13 @@ static void on_disable(void *arg, struct dp_vif *vif, const char *why)
 static void usage(void)
 {
 	fprintf(stderr, "usage: ipnetbackd [-d] [-c config] [-s control-socket] [-u uplink] "
-			"[-g gateway]...\n");
+			"[-g gateway]... [-H host-port|none]\n");
 	exit(2);
 }
 
 struct config {
 	char *uplink;
+	char *host; /* the host port's name; "none" for none */
 	struct ul_cfg ul;
 };
 
@@ -67,17 +70,18 @@ static void set_gateway(struct config *cf, const char *s, const char *where)
 		cf->ul.gw6 = a;
 }
 
-static void set_uplink(struct config *cf, const char *s)
+static void set_str(char **to, const char *s)
 {
-	free(cf->uplink);
-	cf->uplink = strdup(s);
-	if (!cf->uplink)
+	free(*to);
+	*to = strdup(s);
+	if (!*to)
 		fatal("out of memory");
 }
 
 /*
  * The config file: one "key value" per line ('=' between them is allowed),
- * '#' starts a comment. Keys: uplink, gateway (IPv4 or IPv6; may repeat).
+ * '#' starts a comment. Keys: uplink, gateway (IPv4 or IPv6; may repeat),
+ * host-port (a name, or "none").
  * A missing default file is fine; a missing file named with -c is not.
  */
 static void read_config(struct config *cf, const char *path, bool must)
@@ -110,7 +114,9 @@ static void read_config(struct config *cf, const char *path, bool must)
 		}
 		snprintf(where, sizeof(where), "%s:%d", path, n);
 		if (strcmp(key, "uplink") == 0) {
-			set_uplink(cf, val);
+			set_str(&cf->uplink, val);
+		} else if (strcmp(key, "host-port") == 0) {
+			set_str(&cf->host, val);
 		} else if (strcmp(key, "gateway") == 0) {
 			set_gateway(cf, val, where);
 		} else {
@@ -129,7 +135,7 @@ static void ep_add(int ep, int fd, uint32_t tag)
 		fatal("epoll_ctl");
 }
 
-enum { TAG_EVTCHN, TAG_XS, TAG_CTL, TAG_UPLINK };
+enum { TAG_EVTCHN, TAG_XS, TAG_CTL, TAG_UPLINK, TAG_HOST };
 
 int main(int argc, char **argv)
 {
@@ -139,7 +145,9 @@ int main(int argc, char **argv)
 	struct dp *dp;
 	struct ctl *ctl;
 	struct ul *ul = NULL;
+	struct host *host = NULL;
 	struct config cf;
+	char err[256];
 	int ep, opt;
 
 	memset(&cf, 0, sizeof(cf));
@@ -152,8 +160,9 @@ int main(int argc, char **argv)
 			conf_given = true;
 		}
 	}
+	set_str(&cf.host, HOST_DEFAULT_NAME);
 	read_config(&cf, conf, conf_given);
-	while ((opt = getopt(argc, argv, "c:dg:s:u:")) != -1) {
+	while ((opt = getopt(argc, argv, "c:dg:H:s:u:")) != -1) {
 		switch (opt) {
 		case 'c':
 			break;
@@ -166,8 +175,11 @@ int main(int argc, char **argv)
 		case 's':
 			sock = optarg;
 			break;
+		case 'H':
+			set_str(&cf.host, optarg);
+			break;
 		case 'u':
-			set_uplink(&cf, optarg);
+			set_str(&cf.uplink, optarg);
 			break;
 		default:
 			usage();
@@ -192,12 +204,17 @@ int main(int argc, char **argv)
 	dp = dp_new(backend_mac, on_disable, NULL);
 	if (!dp)
 		fatal("opening the grant-table and event-channel devices");
-	the_xb = xb_new(dp);
-	if (!the_xb)
-		fatal("connecting to xenstore");
+	/* The ports first: they hear of every address the control path
+	 * registers from its first pass on. */
+	if (strcmp(cf.host, "none") != 0) {
+		host = host_open(cf.host, dp, err, sizeof(err));
+		if (!host) {
+			log_warnx("%s", err);
+			return 1;
+		}
+		log_info("host port %s: guests and dom0 reach each other through it", cf.host);
+	}
 	if (cf.uplink) {
-		char err[256];
-
 		cf.ul.ifname = cf.uplink;
 		ul = ul_open(&cf.ul, dp, err, sizeof(err));
 		if (!ul) {
@@ -206,9 +223,13 @@ int main(int argc, char **argv)
 		}
 		log_info("uplink %s: guests reach the LAN through it", cf.uplink);
 	} else {
-		log_info("no uplink configured: guests reach only each other");
+		log_info("no uplink configured: guests reach only each other%s",
+			 host ? " and dom0" : "");
 	}
-	ctl = ctl_open(sock, the_xb, ul);
+	the_xb = xb_new(dp);
+	if (!the_xb)
+		fatal("connecting to xenstore");
+	ctl = ctl_open(sock, the_xb, ul, host);
 	if (!ctl)
 		fatal("control socket %s", sock);
 
@@ -220,6 +241,8 @@ int main(int argc, char **argv)
 	ep_add(ep, ctl_fd(ctl), TAG_CTL);
 	if (ul)
 		ep_add(ep, ul_fd(ul), TAG_UPLINK);
+	if (host)
+		ep_add(ep, host_fd(host), TAG_HOST);
 	log_info("started; control socket %s", sock);
 
 	while (!quit) {
@@ -250,20 +273,25 @@ int main(int argc, char **argv)
 				xb_handle_events(the_xb);
 				break;
 			case TAG_CTL:
-				ctl_accept(ctl);
+				ctl_handle_events(ctl);
 				break;
 			case TAG_UPLINK:
 				ul_handle_rx(ul);
+				break;
+			case TAG_HOST:
+				host_handle_rx(host);
 				break;
 			}
 		}
 	}
 	log_info("stopping");
 	ctl_close(ctl);
-	ul_close(ul);
 	xb_free(the_xb);
+	ul_close(ul);
+	host_close(host);
 	dp_free(dp);
 	free(cf.uplink);
+	free(cf.host);
 	close(ep);
 	return 0;
 }

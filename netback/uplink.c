@@ -13,7 +13,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <ifaddrs.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
 #include <net/if.h>
@@ -29,6 +28,7 @@
 
 #include "ipnb/clock.h"
 #include "ipnb/frame.h"
+#include "ipnb/hostaddr.h"
 
 #define UL_FRAME_SIZE  2048u /* one Ethernet frame up to 1518 bytes plus the tpacket header */
 #define UL_BLOCK_SIZE  65536u
@@ -43,11 +43,6 @@
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23
 #endif
-
-struct ul_own {
-	struct ipnb_addr a;
-	unsigned int plen;
-};
 
 struct ul_pending {
 	size_t len;
@@ -70,7 +65,7 @@ struct ul {
 	unsigned int tx_batch; /* frames queued since the last send() */
 
 	struct nbr_cache *nbr;
-	struct ul_own own[UL_MAX_OWN];
+	struct ha_addr own[UL_MAX_OWN];
 	size_t nown;
 	uint64_t own_read_ms;
 
@@ -90,11 +85,6 @@ static const char *const drop_names[UL_DROP_COUNT] = {
 const char *ul_drop_name(enum ul_drop d)
 {
 	return (unsigned int)d < UL_DROP_COUNT ? drop_names[d] : "?";
-}
-
-static size_t addr_len(const struct ipnb_addr *a)
-{
-	return a->family == AF_INET ? 4 : 16;
 }
 
 static void ul_flush(struct ul *ul);
@@ -151,58 +141,14 @@ static void ul_flush(struct ul *ul)
 
 static void own_refresh(struct ul *ul, uint64_t now)
 {
-	struct ifaddrs *ifa, *i;
+	int n;
 
 	if (ul->own_read_ms && now - ul->own_read_ms < UL_OWN_REFRESH)
 		return;
 	ul->own_read_ms = now ? now : 1;
-	if (getifaddrs(&ifa) < 0)
-		return;
-	ul->nown = 0;
-	for (i = ifa; i && ul->nown < UL_MAX_OWN; i = i->ifa_next) {
-		struct ul_own *o = &ul->own[ul->nown];
-		const uint8_t *m;
-		unsigned int plen = 0;
-		size_t n;
-
-		if (!i->ifa_addr || !i->ifa_netmask || strcmp(i->ifa_name, ul->ifname) != 0)
-			continue;
-		memset(o, 0, sizeof(*o));
-		if (i->ifa_addr->sa_family == AF_INET) {
-			o->a.family = AF_INET;
-			memcpy(o->a.bytes, &((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr,
-			       4);
-			m = (const uint8_t *)&((struct sockaddr_in *)(void *)i->ifa_netmask)
-				->sin_addr;
-			n = 4;
-		} else if (i->ifa_addr->sa_family == AF_INET6) {
-			o->a.family = AF_INET6;
-			memcpy(o->a.bytes, &((struct sockaddr_in6 *)(void *)i->ifa_addr)->sin6_addr,
-			       16);
-			m = (const uint8_t *)&((struct sockaddr_in6 *)(void *)i->ifa_netmask)
-				->sin6_addr;
-			n = 16;
-		} else {
-			continue;
-		}
-		for (size_t b = 0; b < n; b++)
-			plen += (unsigned int)__builtin_popcount(m[b]);
-		o->plen = plen;
-		ul->nown++;
-	}
-	freeifaddrs(ifa);
-}
-
-static bool prefix_match(const struct ipnb_addr *a, const struct ipnb_addr *p, unsigned int plen)
-{
-	unsigned int full = plen / 8, rest = plen % 8;
-
-	if (a->family != p->family || plen > addr_len(a) * 8)
-		return false;
-	if (memcmp(a->bytes, p->bytes, full) != 0)
-		return false;
-	return rest == 0 ||
-	       ((a->bytes[full] ^ p->bytes[full]) & (uint8_t)(0xff << (8 - rest))) == 0;
+	n = ha_read(ul->ifname, ul->own, UL_MAX_OWN);
+	if (n >= 0)
+		ul->nown = (size_t)n;
 }
 
 /* The neighbour to send a packet for dst to: dst itself if it is on one of
@@ -212,7 +158,7 @@ static bool next_hop(struct ul *ul, const struct ipnb_addr *dst, struct ipnb_add
 	const struct ipnb_addr *gw;
 
 	for (size_t i = 0; i < ul->nown; i++) {
-		if (prefix_match(dst, &ul->own[i].a, ul->own[i].plen)) {
+		if (ipnb_addr_in_prefix(dst, &ul->own[i].a, ul->own[i].plen)) {
 			*nh = *dst;
 			return true;
 		}
@@ -393,7 +339,7 @@ static void rx_frame(struct ul *ul, const uint8_t *data, size_t len)
 		ul->st.drops[UL_DROP_TOO_BIG]++;
 		return;
 	}
-	if (dp_input_uplink(ul->dp, data, len, &fi)) {
+	if (dp_input(ul->dp, data, len, &fi)) {
 		ul->st.rx_pkts++;
 		ul->st.rx_bytes += len;
 	} else {
@@ -466,7 +412,7 @@ struct ul *ul_open(const struct ul_cfg *cfg, struct dp *dp, char *err, size_t er
 	    .failed_ms = 3000,
 	};
 	struct nbr_ops ops = {nb_solicit, nb_release, nb_drop, NULL};
-	struct dp_uplink_ops dops = {ul_output, ul_announce, NULL};
+	struct dp_port_ops dops = {.output = ul_output, .announce = ul_announce};
 	const char *what;
 
 	if (!ul) {

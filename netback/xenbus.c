@@ -222,11 +222,9 @@ static void vif_update_addrs(struct xb *xb, struct xb_vif *v)
 {
 	char *ip = rd(xb, v->be, "ip");
 	const char *val = ip ? ip : "";
-	struct ipnb_addr a[DP_MAX_ADDRS], old[DP_MAX_ADDRS];
-	const struct ipnb_addr *cur;
-	size_t n = 0, bad = 0, conflict[DP_MAX_ADDRS], nc = 0, nold;
-	bool gave_up = false;
-	int err;
+	struct ipnb_addr a[DP_MAX_ADDRS];
+	size_t n = 0, bad = 0, conflict[DP_MAX_ADDRS], nc = 0;
+	int err, gave_up;
 	char msg[512];
 
 	if (v->ip_seen && strcmp(v->ip_seen, val) == 0) {
@@ -249,11 +247,8 @@ static void vif_update_addrs(struct xb *xb, struct xb_vif *v)
 		free(ip);
 		return;
 	}
-	nold = dp_vif_addrs(v->dp, &cur);
-	if (nold > DP_MAX_ADDRS)
-		nold = DP_MAX_ADDRS;
-	memcpy(old, cur, nold * sizeof(old[0]));
-	if (dp_vif_set_addrs(xb->dp, v->dp, a, n, conflict, &nc) != 0) {
+	gave_up = dp_vif_set_addrs(xb->dp, v->dp, a, n, conflict, &nc);
+	if (gave_up < 0) {
 		snprintf(msg, sizeof(msg), "address table full");
 		log_warnx("vif %u/%u: %s", v->domid, v->devid, msg);
 		wr(xb, v->be, "ip-error", msg);
@@ -287,10 +282,7 @@ static void vif_update_addrs(struct xb *xb, struct xb_vif *v)
 	/* Addresses this vif gave up may be what another was refused. Only
 	 * then: two vifs each refused the other's address must not keep
 	 * re-registering each other forever. */
-	for (size_t i = 0; i < nold; i++)
-		if (dp_addr_owner(xb->dp, &old[i]) != v->dp)
-			gave_up = true;
-	for (struct xb_vif *o = xb->vifs; gave_up && o; o = o->next) {
+	for (struct xb_vif *o = xb->vifs; gave_up > 0 && o; o = o->next) {
 		if (o != v && o->ip_conflict) {
 			free(o->ip_seen);
 			o->ip_seen = NULL;

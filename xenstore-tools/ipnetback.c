@@ -10,6 +10,7 @@
  *   ipnetback vif list [--json]
  *   ipnetback vif show DOMID[/DEVID] [--json]
  *   ipnetback uplink [--json]
+ *   ipnetback host [--json]
  *
  * Edits happen in one xenstore transaction: either the whole command takes
  * effect or nothing is written.
@@ -38,7 +39,8 @@ static void usage(void)
 			"       ipnetback [-s SOCKET] ip list [DOMID[/DEVID]]\n"
 			"       ipnetback [-s SOCKET] vif list [--json]\n"
 			"       ipnetback [-s SOCKET] vif show DOMID[/DEVID] [--json]\n"
-			"       ipnetback [-s SOCKET] uplink [--json]\n");
+			"       ipnetback [-s SOCKET] uplink [--json]\n"
+			"       ipnetback [-s SOCKET] host [--json]\n");
 	exit(2);
 }
 
@@ -339,7 +341,11 @@ static int ctl_request(const char *req)
 	memcpy(sa.sun_path, sock_path, strlen(sock_path) + 1); /* length checked above */
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		die("cannot reach ipnetbackd at %s: %s", sock_path, strerror(errno));
-	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req) || write(fd, "\n", 1) != 1)
+	/* One write for the whole line: the daemon answers once it has it. */
+	char line[128];
+	int len = snprintf(line, sizeof(line), "%s\n", req);
+
+	if (len < 0 || (size_t)len >= sizeof(line) || write(fd, line, (size_t)len) != len)
 		die("writing to ipnetbackd: %s", strerror(errno));
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {
 		if (first && n >= 6 && memcmp(buf, "error:", 6) == 0)
@@ -392,7 +398,18 @@ int main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc < 1 || (argc < 2 && strcmp(argv[0], "uplink") != 0))
+	if (argc < 1)
+		usage();
+	/* The ports: "uplink" and "host", each with an optional --json. */
+	if (strcmp(argv[0], "uplink") == 0 || strcmp(argv[0], "host") == 0) {
+		char req[32];
+
+		if (argc > 2 || (argc == 2 && strcmp(argv[1], "--json") != 0))
+			usage();
+		snprintf(req, sizeof(req), "%s%s", argv[0], argc == 2 ? " json" : "");
+		return ctl_request(req);
+	}
+	if (argc < 2)
 		usage();
 	if (strcmp(argv[0], "ip") == 0) {
 		if (strcmp(argv[1], "add") == 0)
@@ -405,8 +422,5 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[0], "vif") == 0)
 		return cmd_vif(argc - 1, argv + 1);
-	if (strcmp(argv[0], "uplink") == 0 && argc <= 2)
-		return ctl_request(argc == 2 && strcmp(argv[1], "--json") == 0 ? "uplink json"
-									       : "uplink");
 	usage();
 }

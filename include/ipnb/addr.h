@@ -56,6 +56,9 @@ bool ipnb_addr_is_unspecified(const struct ipnb_addr *a);
 /* fe80::/10. */
 bool ipnb_addr_is_link_local(const struct ipnb_addr *a);
 
+/* a lies in p/plen (same family; plen at most the family's bits). */
+bool ipnb_addr_in_prefix(const struct ipnb_addr *a, const struct ipnb_addr *p, unsigned int plen);
+
 /* Writes the canonical text form; buf must hold IPNB_ADDR_STRLEN bytes. */
 void ipnb_addr_format(const struct ipnb_addr *a, char buf[IPNB_ADDR_STRLEN]);
 

@@ -82,8 +82,11 @@ void dp_vif_set_mac(struct dp_vif *vif, const uint8_t mac[FRAME_ETH_ALEN]);
 /*
  * Replaces the vif's registered addresses. Addresses held by another vif
  * are refused: their indexes in a[] are stored in conflict_idx (room for n)
- * and counted in *nconflict; everything else is registered. Returns 0, or
- * -1 if the IP table is full (nothing changed then).
+ * and counted in *nconflict; everything else is registered. The ports hear
+ * of every address gained (announce) and given up (withdraw). Returns how
+ * many of the vif's previous addresses it gave up (others may have been
+ * refused one of them: worth another try), or -1 if the IP table is full
+ * (nothing changed then).
  */
 int dp_vif_set_addrs(struct dp *dp, struct dp_vif *vif, const struct ipnb_addr *a, size_t n,
 		     size_t *conflict_idx, size_t *nconflict);
@@ -117,25 +120,30 @@ int dp_run(struct dp *dp);
 const char *dp_drop_name(enum dp_drop d);
 
 /*
- * The physical-NIC side (uplink.c) plugs in here. output() gets every guest
- * packet whose destination no vif holds, after the anti-spoofing checks,
- * with any blank checksum already completed; it copies what it keeps and
- * returns false to have the packet counted as no_route. announce() is told
- * of each address newly registered to a vif.
+ * The ports: the physical NIC (uplink.c) and dom0's own stack (host.c) plug
+ * in here. output() gets every guest packet whose destination no vif
+ * holds, after the anti-spoofing checks, with any blank checksum already
+ * completed; the host port is asked first, then the uplink. It copies what
+ * it keeps and returns true, or returns false to leave the packet to the
+ * next port (after the last, it is counted as no_route). announce() is
+ * told of each address newly registered to a vif, withdraw() of each one a
+ * vif no longer holds. Any hook may be NULL.
  */
-struct dp_uplink_ops {
+struct dp_port_ops {
 	bool (*output)(void *arg, const uint8_t *frame, size_t len, const struct frame_info *fi);
 	void (*announce)(void *arg, const struct ipnb_addr *a);
+	void (*withdraw)(void *arg, const struct ipnb_addr *a);
 	void *arg;
 };
-void dp_set_uplink(struct dp *dp, const struct dp_uplink_ops *ops);
+void dp_set_uplink(struct dp *dp, const struct dp_port_ops *ops);
+void dp_set_host(struct dp *dp, const struct dp_port_ops *ops);
 
 /*
- * A frame from the uplink whose destination IP (fi->dst) is registered to
- * a vif: copied into a backend buffer, its Ethernet header rewritten and
+ * A frame from a port whose destination IP (fi->dst) is registered to a
+ * vif: copied into a backend buffer, its Ethernet header rewritten and
  * queued to that vif. Returns false (counted by the caller) if no vif
  * holds the address or no buffer is free.
  */
-bool dp_input_uplink(struct dp *dp, const uint8_t *frame, size_t len, const struct frame_info *fi);
+bool dp_input(struct dp *dp, const uint8_t *frame, size_t len, const struct frame_info *fi);
 
 #endif

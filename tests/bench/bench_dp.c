@@ -41,32 +41,23 @@
 #include <unistd.h>
 
 #include "fakexen.h"
+#include "netfront.h"
 
-#define PG	    4096
-#define NSLOT	    256 /* ring slots, and data pages per direction and guest */
+#define PG	    NF_PAGE
+#define NSLOT	    NF_MAX_BUF /* ring slots, and data pages per direction and guest */
 #define MAX_PAIRS   4
 #define SAMPLE_MASK 63		  /* compare one delivered packet in 64 */
 #define SEQ_OFF	    (14 + 20 + 8) /* the sequence number: first payload bytes */
 #define TX_FLAGS    (NETTXF_csum_blank | NETTXF_data_validated) /* as Linux netfront */
 #define RX_FLAGS    (NETRXF_csum_blank | NETRXF_data_validated)
 
-static const uint8_t be_mac[6] = {0xfe, 0xff, 0xff, 0xff, 0xff, 0xff};
 static const size_t frame_sizes[] = {64, 512, 1514};
 static const unsigned int pair_counts[] = {1, 2, 4};
 
-/* One netfront: its ring pages, data pages, grants and event channel. */
+/* One guest: its netfront (one event channel) and its vif. */
 struct guest {
-	uint32_t domid;
-	uint8_t mac[6];
-	uint8_t ip4[4];
-	void *tx_ring, *rx_ring;
-	netif_tx_front_ring_t tx;
-	netif_rx_front_ring_t rx;
-	evtchn_port_t port;
-	uint8_t *txbuf, *rxbuf; /* NSLOT pages each: page i for ring slot i */
-	grant_ref_t txgref[NSLOT], rxgref[NSLOT];
+	struct nf nf;
 	struct dp_vif *vif;
-	uint64_t kicks; /* notifications the guest sent */
 };
 
 /* A sender and its receiver: one flow of frames of one size. */
@@ -127,22 +118,6 @@ static uint32_t get32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static uint32_t sum16(uint32_t sum, const uint8_t *d, size_t n)
-{
-	for (size_t i = 0; i + 1 < n; i += 2)
-		sum += (uint32_t)d[i] << 8 | d[i + 1];
-	if (n & 1)
-		sum += (uint32_t)d[n - 1] << 8;
-	return sum;
-}
-
-static uint16_t fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
-}
-
 /*
  * An Ethernet + IPv4 + UDP frame of len bytes (no FCS) from s to d, sent to
  * the backend's MAC as a guest does once ARP has answered. The UDP checksum
@@ -150,29 +125,21 @@ static uint16_t fold(uint32_t sum)
  */
 static void build_frame(uint8_t *b, size_t len, const struct guest *s, const struct guest *d)
 {
-	uint8_t *ip = b + 14, *u = ip + 20;
 	size_t ulen = len - 14 - 20;
+	uint8_t *u = b + nf_put_eth_ip(b, false, nf_be_mac, s->nf.mac, s->nf.ip4, d->nf.ip4,
+				       IPPROTO_UDP, ulen);
 	uint32_t ph;
 
-	memset(b, 0, len);
-	memcpy(b, be_mac, 6);
-	memcpy(b + 6, s->mac, 6);
-	put16(b + 12, 0x0800);
-	ip[0] = 0x45;
-	put16(ip + 2, (uint16_t)(len - 14));
-	ip[6] = 0x40; /* DF */
-	ip[8] = 64;
-	ip[9] = IPPROTO_UDP;
-	memcpy(ip + 12, s->ip4, 4);
-	memcpy(ip + 16, d->ip4, 4);
-	put16(ip + 10, (uint16_t)~fold(sum16(0, ip, 20)));
+	memset(u, 0, ulen);
+	b[14 + 6] = 0x40; /* DF */
+	nf_ip4_csum(b);
 	put16(u, 40000);
 	put16(u + 2, 9);
 	put16(u + 4, (uint16_t)ulen);
 	for (size_t i = 8; i < ulen; i++)
 		u[i] = (uint8_t)(i * 13 + 5);
-	ph = sum16(0, ip + 12, 8) + IPPROTO_UDP + (uint32_t)ulen;
-	put16(u + 6, fold(ph));
+	ph = nf_sum16(0, b + 14 + 12, 8) + IPPROTO_UDP + (uint32_t)ulen;
+	put16(u + 6, nf_fold(ph));
 }
 
 /* ---- guests -------------------------------------------------------------- */
@@ -187,59 +154,38 @@ static void *pages(size_t n, int fill)
 	return p;
 }
 
-/* Guest n (domain n): MAC 00:16:3e:00:00:n, 10.99.0.n; rings set up as
- * netfront does, every data page granted, one event channel. */
+/* Guest n (domain n, netfront.h's address plan): its netfront with a page
+ * per ring slot in each direction and one event channel. */
 static void guest_init(struct guest *g, uint8_t n)
 {
+	const struct nf_params p = {.nbuf = NSLOT};
+
 	memset(g, 0, sizeof(*g));
-	g->domid = n;
-	memcpy(g->mac, (const uint8_t[6]){0x00, 0x16, 0x3e, 0x00, 0x00, n}, 6);
-	memcpy(g->ip4, (const uint8_t[4]){10, 99, 0, n}, 4);
 	if (fake_domain_create(n) != 0)
 		die("fake_domain_create failed");
-	g->tx_ring = pages(1, 0);
-	g->rx_ring = pages(1, 0);
-	SHARED_RING_INIT((netif_tx_sring_t *)g->tx_ring);
-	SHARED_RING_INIT((netif_rx_sring_t *)g->rx_ring);
-	FRONT_RING_INIT(&g->tx, (netif_tx_sring_t *)g->tx_ring, PG);
-	FRONT_RING_INIT(&g->rx, (netif_rx_sring_t *)g->rx_ring, PG);
-	if (RING_SIZE(&g->tx) != NSLOT || RING_SIZE(&g->rx) != NSLOT)
+	if (nf_init(&g->nf, n, &p) != 0)
+		die("nf_init failed");
+	if (RING_SIZE(&g->nf.tx) != NSLOT || RING_SIZE(&g->nf.rx) != NSLOT)
 		die("unexpected ring size");
-	g->txbuf = pages(NSLOT, 0);
-	g->rxbuf = pages(NSLOT, 0xee); /* bytes past a frame must stay 0xee */
-	for (unsigned int i = 0; i < NSLOT; i++) {
-		g->txgref[i] = fake_grant(n, g->txbuf + (size_t)i * PG, true);
-		g->rxgref[i] = fake_grant(n, g->rxbuf + (size_t)i * PG, false);
-		if (!g->txgref[i] || !g->rxgref[i])
-			die("fake_grant failed");
-	}
-	g->port = fake_evtchn_alloc_unbound(n);
-	if (!g->port)
-		die("fake_evtchn_alloc_unbound failed");
+	/* Poisoned once, not on every post (that would add a page memset per
+	 * packet to the netfront's time): every frame of a cell has the same
+	 * length, so the bytes past it stay NF_RX_POISON. */
+	memset(g->nf.rxbuf, NF_RX_POISON, (size_t)NSLOT * PG);
 }
 
 /* What the control path does: the vif, its address, then connect. */
 static void guest_connect(struct guest *g)
 {
 	struct ipnb_addr a = {.family = AF_INET};
-	struct dp_vif_cfg cfg = {
-	    .tx_ref = fake_grant(g->domid, g->tx_ring, false),
-	    .rx_ref = fake_grant(g->domid, g->rx_ring, false),
-	    .evtchn_tx = g->port,
-	    .evtchn_rx = g->port,
-	    .rx_sg = true,
-	    .rx_notify = true,
-	    .rx_csum_offload = true,
-	    .rx_ipv6_csum_offload = true,
-	};
+	struct dp_vif_cfg cfg = nf_vif_cfg(&g->nf);
 	size_t conflict, nconflict = 0;
 	char err[256] = "";
 
-	g->vif = dp_vif_new(dp, (uint16_t)g->domid, 0, g->mac);
+	g->vif = dp_vif_new(dp, (uint16_t)g->nf.domid, 0, g->nf.mac);
 	if (!g->vif)
 		die("dp_vif_new failed");
-	memcpy(a.bytes, g->ip4, 4);
-	if (dp_vif_set_addrs(dp, g->vif, &a, 1, &conflict, &nconflict) != 0 || nconflict)
+	memcpy(a.bytes, g->nf.ip4, 4);
+	if (dp_vif_set_addrs(dp, g->vif, &a, 1, &conflict, &nconflict) < 0 || nconflict)
 		die("dp_vif_set_addrs failed");
 	if (dp_vif_connect(dp, g->vif, &cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "bench_dp: connect: %s\n", err);
@@ -249,23 +195,14 @@ static void guest_connect(struct guest *g)
 
 static void guest_free(struct guest *g)
 {
-	free(g->tx_ring);
-	free(g->rx_ring);
-	free(g->txbuf);
-	free(g->rxbuf);
+	nf_free(&g->nf);
 	memset(g, 0, sizeof(*g));
 }
 
-static void guest_kick(struct guest *g)
-{
-	if (fake_evtchn_kick(g->domid, g->port) != 0)
-		die("fake_evtchn_kick failed");
-	g->kicks++;
-}
-
+/* Notifications both ways: the guest's kicks and the backend's. */
 static uint64_t guest_events(const struct guest *g)
 {
-	return g->kicks + fake_evtchn_notify_count(g->domid, g->port);
+	return g->nf.kicks + fake_evtchn_notify_count(g->nf.domid, g->nf.port_tx);
 }
 
 /* Drops the dp counted for this flow so far (sender side and receiver side). */
@@ -287,41 +224,24 @@ static uint64_t pair_drops(const struct pair *p)
  */
 static void sender_step(struct pair *p, bool fill)
 {
-	struct guest *g = &p->snd;
-	int more, notify;
+	struct nf *nf = &p->snd.nf;
+	unsigned int n, okay;
 
-	do {
-		RING_IDX prod = g->tx.sring->rsp_prod;
-
-		xen_rmb();
-		for (RING_IDX i = g->tx.rsp_cons; i != prod; i++) {
-			if (RING_GET_RESPONSE(&g->tx, i)->status == NETIF_RSP_OKAY)
-				p->tx_ok++;
-			else
-				p->tx_err++;
-		}
-		g->tx.rsp_cons = prod;
-		RING_FINAL_CHECK_FOR_RESPONSES(&g->tx, more);
-	} while (more);
+	n = nf_reap_tx(nf, &okay);
+	p->tx_ok += okay;
+	p->tx_err += n - okay;
 	if (!fill)
 		return;
 
-	while (g->tx.req_prod_pvt - g->tx.rsp_cons < NSLOT) {
-		RING_IDX i = g->tx.req_prod_pvt++;
-		unsigned int slot = i % NSLOT;
-		netif_tx_request_t *r = RING_GET_REQUEST(&g->tx, i);
+	while (nf_tx_space(nf)) {
+		RING_IDX i = nf->tx.req_prod_pvt;
 
-		put32(g->txbuf + (size_t)slot * PG + SEQ_OFF, p->next_seq++);
-		r->gref = g->txgref[slot];
-		r->offset = 0;
-		r->flags = TX_FLAGS;
-		r->id = (uint16_t)slot;
-		r->size = (uint16_t)p->len;
+		put32(nf_tx_page(nf, i) + SEQ_OFF, p->next_seq++);
+		nf_put_tx(nf, nf_tx_gref(nf, i), 0, (uint16_t)p->len, TX_FLAGS);
 		p->sent++;
 	}
-	RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&g->tx, notify);
-	if (notify)
-		guest_kick(g);
+	if (nf_push_tx(nf) != 0)
+		die("fake_evtchn_kick failed");
 }
 
 /* Is d (a delivered frame) exactly what the sender sent, L2 rewritten? */
@@ -332,54 +252,38 @@ static bool frame_ok(struct pair *p, const uint8_t *d, uint16_t flags)
 
 	/* In order and nothing lost: packet k of the flow is sequence k, or
 	 * later by at most the drops the dp has counted so far. */
-	return flags == RX_FLAGS && memcmp(d, p->rcv.mac, 6) == 0 &&
-	       memcmp(d + 6, be_mac, 6) == 0 && memcmp(d + 12, p->frame + 12, SEQ_OFF - 12) == 0 &&
+	return flags == RX_FLAGS && memcmp(d, p->rcv.nf.mac, 6) == 0 &&
+	       memcmp(d + 6, nf_be_mac, 6) == 0 &&
+	       memcmp(d + 12, p->frame + 12, SEQ_OFF - 12) == 0 &&
 	       memcmp(d + SEQ_OFF + 4, p->frame + SEQ_OFF + 4, p->len - SEQ_OFF - 4) == 0 &&
-	       d[p->len] == 0xee && seq >= (uint32_t)k && seq - (uint32_t)k <= pair_drops(p);
+	       d[p->len] == NF_RX_POISON && seq >= (uint32_t)k &&
+	       seq - (uint32_t)k <= pair_drops(p);
 }
 
 /*
  * The receiver's netfront: takes its RX responses (checking each one's slot
  * and length, and a sample byte for byte), then posts a buffer for every
- * free slot: page i % NSLOT for request i.
+ * free slot.
  */
 static void receiver_step(struct pair *p)
 {
-	struct guest *g = &p->rcv;
-	int more, notify;
+	struct nf *nf = &p->rcv.nf;
+	netif_rx_response_t r;
+	const uint8_t *d;
+	RING_IDX i;
 
-	do {
-		RING_IDX prod = g->rx.sring->rsp_prod;
-
-		xen_rmb();
-		for (RING_IDX i = g->rx.rsp_cons; i != prod; i++) {
-			const netif_rx_response_t *r = RING_GET_RESPONSE(&g->rx, i);
-			unsigned int slot = i % NSLOT;
-
-			if (r->id != slot || r->status != (int16_t)p->len || r->offset != 0 ||
-			    (r->flags & NETRXF_more_data)) {
-				p->bad++;
-				continue;
-			}
-			p->delivered++;
-			if ((p->delivered & SAMPLE_MASK) == 0 &&
-			    !frame_ok(p, g->rxbuf + (size_t)slot * PG, r->flags))
-				p->bad++;
+	while (nf_take_rx(nf, &r, &d, &i)) {
+		if (r.id != nf_rx_id(i) || r.status != (int16_t)p->len || r.offset != 0 ||
+		    (r.flags & NETRXF_more_data)) {
+			p->bad++;
+			continue;
 		}
-		g->rx.rsp_cons = prod;
-		RING_FINAL_CHECK_FOR_RESPONSES(&g->rx, more);
-	} while (more);
-
-	while (g->rx.req_prod_pvt - g->rx.rsp_cons < NSLOT) {
-		RING_IDX i = g->rx.req_prod_pvt++;
-		netif_rx_request_t *r = RING_GET_REQUEST(&g->rx, i);
-
-		r->id = (uint16_t)(i % NSLOT);
-		r->gref = g->rxgref[i % NSLOT];
+		p->delivered++;
+		if ((p->delivered & SAMPLE_MASK) == 0 && !frame_ok(p, d, r.flags))
+			p->bad++;
 	}
-	RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&g->rx, notify);
-	if (notify)
-		guest_kick(g);
+	if (nf_post_rx(nf, nf_rx_space(nf)) != 0)
+		die("fake_evtchn_kick failed");
 }
 
 /* ---- one cell ------------------------------------------------------------ */
@@ -431,7 +335,7 @@ static void run_cell(unsigned int np, size_t len, uint64_t npkts, double tmax, s
 
 	fake_reset();
 	ndisabled = 0;
-	dp = dp_new(be_mac, on_disable, NULL);
+	dp = dp_new(nf_be_mac, on_disable, NULL);
 	if (!dp)
 		die("dp_new failed");
 	npairs = np;
@@ -444,7 +348,7 @@ static void run_cell(unsigned int np, size_t len, uint64_t npkts, double tmax, s
 		p->len = len;
 		build_frame(p->frame, len, &p->snd, &p->rcv);
 		for (unsigned int s = 0; s < NSLOT; s++)
-			memcpy(p->snd.txbuf + (size_t)s * PG, p->frame, len);
+			memcpy(nf_tx_page(&p->snd.nf, s), p->frame, len);
 		guest_connect(&p->snd);
 		guest_connect(&p->rcv);
 	}
@@ -476,7 +380,7 @@ static void run_cell(unsigned int np, size_t len, uint64_t npkts, double tmax, s
 		bool idle = step(false, &dp_ns) == -1;
 
 		for (unsigned int k = 0; k < np; k++)
-			idle = idle && pairs[k].rcv.rx.sring->rsp_prod == pairs[k].rcv.rx.rsp_cons;
+			idle = idle && nf_rx_pending(&pairs[k].rcv.nf) == 0;
 		if (idle)
 			break;
 	}

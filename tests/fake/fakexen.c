@@ -118,6 +118,44 @@ static void wakeup_set(struct wakeup *w, bool up)
 	w->up = up;
 }
 
+/* ---- open handles ---------------------------------------------------------- */
+
+/*
+ * Every handle type starts with this link: the fake keeps the open handles
+ * of each kind on a list, so that fake_reset() can close the ones the code
+ * under test forgot and fake_handles_open() can count them. As the first
+ * member, a pointer to the link converts to a pointer to its handle.
+ */
+struct hlink {
+	struct hlink *next;
+};
+
+static void hlist_add(struct hlink **head, struct hlink *l)
+{
+	l->next = *head;
+	*head = l;
+}
+
+/* Takes l off the list at *head; nothing if it is not on it. */
+static void hlist_del(struct hlink **head, struct hlink *l)
+{
+	struct hlink **pp;
+
+	for (pp = head; *pp && *pp != l; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = l->next;
+}
+
+static unsigned int hlist_len(const struct hlink *head)
+{
+	unsigned int n = 0;
+
+	for (; head; head = head->next)
+		n++;
+	return n;
+}
+
 /* ---- domains --------------------------------------------------------------- */
 
 struct grant {
@@ -179,11 +217,11 @@ struct gmap {
 };
 
 struct xengntdev_handle {
-	struct xengntdev_handle *next;
+	struct hlink link; /* first: see struct hlink */
 	struct gmap *maps;
 };
 
-static struct xengntdev_handle *gnt_handles;
+static struct hlink *gnt_handles;
 static unsigned int mapped_pages;
 static uint64_t copy_calls, copy_segs;
 static int copy_call_fail_err, map_fail_err;
@@ -276,23 +314,16 @@ xengnttab_handle *xengnttab_open(struct xentoollog_logger *logger, unsigned open
 
 	(void)logger;
 	(void)open_flags;
-	if (h) {
-		h->next = gnt_handles;
-		gnt_handles = h;
-	}
+	if (h)
+		hlist_add(&gnt_handles, &h->link);
 	return h;
 }
 
 int xengnttab_close(xengnttab_handle *xgt)
 {
-	xengnttab_handle **pp;
-
 	if (!xgt)
 		return 0;
-	for (pp = &gnt_handles; *pp && *pp != xgt; pp = &(*pp)->next)
-		;
-	if (*pp)
-		*pp = xgt->next;
+	hlist_del(&gnt_handles, &xgt->link);
 	/* The real close unmaps whatever the handle still has mapped. */
 	while (xgt->maps) {
 		struct gmap *m = xgt->maps;
@@ -500,12 +531,12 @@ struct lport {
 };
 
 struct xenevtchn_handle {
-	struct xenevtchn_handle *next;
+	struct hlink link; /* first: see struct hlink */
 	struct wakeup wk;
 	struct lport *qhead, *qtail;
 };
 
-static struct xenevtchn_handle *evt_handles;
+static struct hlink *evt_handles;
 static struct lport **lports; /* indexed by local port; 0 is never used */
 static uint32_t nlports;
 static unsigned int bound_ports;
@@ -654,21 +685,15 @@ xenevtchn_handle *xenevtchn_open(struct xentoollog_logger *logger, unsigned int 
 		fk_free(h);
 		return NULL;
 	}
-	h->next = evt_handles;
-	evt_handles = h;
+	hlist_add(&evt_handles, &h->link);
 	return h;
 }
 
 int xenevtchn_close(xenevtchn_handle *xce)
 {
-	xenevtchn_handle **pp;
-
 	if (!xce)
 		return 0;
-	for (pp = &evt_handles; *pp && *pp != xce; pp = &(*pp)->next)
-		;
-	if (*pp)
-		*pp = xce->next;
+	hlist_del(&evt_handles, &xce->link);
 	for (uint32_t p = 1; p < nlports; p++)
 		if (lports[p] && lports[p]->owner == xce)
 			lport_free(lports[p]);
@@ -822,7 +847,7 @@ struct txn {
 };
 
 struct xs_handle {
-	struct xs_handle *next;
+	struct hlink link; /* first: see struct hlink */
 	struct wakeup wk;
 	bool unwatch_filter;
 	struct watch *watches;
@@ -833,7 +858,7 @@ struct xs_handle {
 };
 
 static struct node *root;
-static struct xs_handle *xs_handles;
+static struct hlink *xs_handles;
 static uint64_t events_dropped;
 static xs_transaction_t next_txn = 1;
 static bool fail_next_txn_end;
@@ -1112,7 +1137,9 @@ static void watch_fire(struct xs_handle *h, const struct watch *w, const char *a
  */
 static void fire_watches(const char *abs, bool removed)
 {
-	for (struct xs_handle *h = xs_handles; h; h = h->next) {
+	for (struct hlink *l = xs_handles; l; l = l->next) {
+		struct xs_handle *h = (struct xs_handle *)l;
+
 		for (struct watch *w = h->watches; w; w = w->next) {
 			if (w->abs[0] == '@')
 				continue;
@@ -1126,10 +1153,13 @@ static void fire_watches(const char *abs, bool removed)
 
 static void fire_special(const char *name)
 {
-	for (struct xs_handle *h = xs_handles; h; h = h->next)
+	for (struct hlink *l = xs_handles; l; l = l->next) {
+		struct xs_handle *h = (struct xs_handle *)l;
+
 		for (struct watch *w = h->watches; w; w = w->next)
 			if (!strcmp(w->abs, name))
 				queue_event(h, w->path, w->token);
+	}
 }
 
 /* ---- xenstore: operations shared by the handles and the fake_ API ---------- */
@@ -1346,9 +1376,12 @@ unsigned int fake_xs_watch_count(void)
 {
 	unsigned int n = 0;
 
-	for (struct xs_handle *h = xs_handles; h; h = h->next)
-		for (struct watch *w = h->watches; w; w = w->next)
+	for (const struct hlink *l = xs_handles; l; l = l->next) {
+		const struct xs_handle *h = (const struct xs_handle *)l;
+
+		for (const struct watch *w = h->watches; w; w = w->next)
 			n++;
+	}
 	return n;
 }
 
@@ -1389,8 +1422,7 @@ struct xs_handle *xs_open(unsigned long flags)
 		return NULL;
 	}
 	h->unwatch_filter = flags & XS_UNWATCH_FILTER;
-	h->next = xs_handles;
-	xs_handles = h;
+	hlist_add(&xs_handles, &h->link);
 	return h;
 }
 
@@ -1404,14 +1436,9 @@ static void watch_free(struct watch *w)
 
 void xs_close(struct xs_handle *xsh)
 {
-	struct xs_handle **pp;
-
 	if (!xsh)
 		return;
-	for (pp = &xs_handles; *pp && *pp != xsh; pp = &(*pp)->next)
-		;
-	if (*pp)
-		*pp = xsh->next;
+	hlist_del(&xs_handles, &xsh->link);
 	while (xsh->watches) {
 		struct watch *w = xsh->watches;
 
@@ -1467,12 +1494,12 @@ bool xs_rm(struct xs_handle *h, xs_transaction_t t, const char *path)
 	return txn_ok(h, t) && ok_or_errno(store_rm(0, path));
 }
 
-char **xs_directory(struct xs_handle *h, xs_transaction_t t, const char *path, unsigned int *num)
+/* The node at path, read as dom0, for the calls that return a count in
+ * *num: NULL with errno set if the transaction, num or path is bad. */
+static struct node *counted_get(const struct xs_handle *h, xs_transaction_t t, const char *path,
+				const unsigned int *num)
 {
 	struct node *n;
-	size_t bytes = 0;
-	unsigned int count = 0;
-	char **v, *s;
 	int err = 0;
 
 	if (!txn_ok(h, t))
@@ -1482,10 +1509,20 @@ char **xs_directory(struct xs_handle *h, xs_transaction_t t, const char *path, u
 		return NULL;
 	}
 	n = store_get(0, path, &err);
-	if (!n) {
+	if (!n)
 		errno = -err;
+	return n;
+}
+
+char **xs_directory(struct xs_handle *h, xs_transaction_t t, const char *path, unsigned int *num)
+{
+	struct node *n = counted_get(h, t, path, num);
+	size_t bytes = 0;
+	unsigned int count = 0;
+	char **v, *s;
+
+	if (!n)
 		return NULL;
-	}
 	for (struct node *c = n->children; c; c = c->next) {
 		count++;
 		bytes += strlen(c->name) + 1;
@@ -1512,21 +1549,11 @@ char **xs_directory(struct xs_handle *h, xs_transaction_t t, const char *path, u
 struct xs_permissions *xs_get_permissions(struct xs_handle *h, xs_transaction_t t, const char *path,
 					  unsigned int *num)
 {
+	struct node *n = counted_get(h, t, path, num);
 	struct xs_permissions *p;
-	struct node *n;
-	int err = 0;
 
-	if (!txn_ok(h, t))
+	if (!n)
 		return NULL;
-	if (!num) {
-		errno = EINVAL;
-		return NULL;
-	}
-	n = store_get(0, path, &err);
-	if (!n) {
-		errno = -err;
-		return NULL;
-	}
 	p = malloc(n->nperms * sizeof(*p));
 	if (!p) {
 		errno = ENOMEM;
@@ -1816,25 +1843,17 @@ size_t fake_live_allocs(void)
 
 unsigned int fake_handles_open(void)
 {
-	unsigned int n = 0;
-
-	for (xengnttab_handle *g = gnt_handles; g; g = g->next)
-		n++;
-	for (xenevtchn_handle *e = evt_handles; e; e = e->next)
-		n++;
-	for (struct xs_handle *x = xs_handles; x; x = x->next)
-		n++;
-	return n;
+	return hlist_len(gnt_handles) + hlist_len(evt_handles) + hlist_len(xs_handles);
 }
 
 void fake_reset(void)
 {
 	while (gnt_handles)
-		xengnttab_close(gnt_handles);
+		xengnttab_close((xengnttab_handle *)gnt_handles);
 	while (evt_handles)
-		xenevtchn_close(evt_handles);
+		xenevtchn_close((xenevtchn_handle *)evt_handles);
 	while (xs_handles)
-		xs_close(xs_handles);
+		xs_close((struct xs_handle *)xs_handles);
 	fk_free(lports);
 	lports = NULL;
 	nlports = 0;

@@ -36,6 +36,7 @@
 #include "ipnb/dp.h"
 
 #include "fakexen.h"
+#include "netfront.h"
 
 #define CHECK(c)                                                                                   \
 	do {                                                                                       \
@@ -43,9 +44,9 @@
 			__builtin_trap();                                                          \
 	} while (0)
 
-#define PG	   4096u
-#define NPAGES	   8u	/* data pages per guest, each granted read-write */
-#define NRO	   4u	/* the first NRO of them are also granted read-only */
+#define PG	   NF_PAGE
+#define NPAGES	   8u	/* data pages per guest, for TX and RX alike */
+#define NRO	   4u	/* pages whose read-only grants pick_ref() and op_grant() use */
 #define NPORTS	   3u	/* unbound ports each guest allocates */
 #define NGUEST	   2u	/* guests */
 #define MAX_OPS	   400	/* operations per input */
@@ -53,22 +54,13 @@
 #define RXQ_BOUND  256	/* DP_RXQ_MAX in dp.c */
 #define PUMP_LIMIT 50	/* dp_run() rounds per pump */
 
-static const uint8_t be_mac[6] = {0xfe, 0xff, 0xff, 0xff, 0xff, 0xff};
 static const uint8_t lan_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x99};
 
+/* A hostile guest: its netfront (one pool of NPAGES data pages, rxgref[]
+ * read-write and txgref[] read-only grants of the same pages), and what
+ * the control path gives the data path for it. */
 struct guest {
-	uint32_t domid;
-	uint8_t mac[6];
-	uint8_t ip4[4];	    /* 10.99.0.n */
-	uint8_t ip6[16];    /* fd00::n */
-	uint8_t ip6_ll[16]; /* fe80::n, not registered */
-	void *tx_ring, *rx_ring;
-	netif_tx_front_ring_t tx;
-	netif_rx_front_ring_t rx;
-	grant_ref_t tx_ref, rx_ref;
-	evtchn_port_t ports[NPORTS];
-	uint8_t *pages; /* NPAGES pages, one block */
-	grant_ref_t rw[NPAGES], ro[NRO];
+	struct nf nf;
 	struct dp_vif_cfg cfg;
 	struct dp_vif *vif;
 	bool dead;
@@ -166,18 +158,18 @@ static grant_ref_t pick_ref(struct guest *g, struct in *in)
 		return b & 0x0f;
 	k = b % (2 + NPAGES + NRO);
 	if (k == 0)
-		return g->tx_ref;
+		return g->nf.tx_ref;
 	if (k == 1)
-		return g->rx_ref;
+		return g->nf.rx_ref;
 	k -= 2;
-	return k < NPAGES ? g->rw[k] : g->ro[k - NPAGES];
+	return k < NPAGES ? g->nf.rxgref[k] : g->nf.txgref[k - NPAGES];
 }
 
 static evtchn_port_t pick_port(struct guest *g, struct in *in)
 {
 	uint8_t b = u8(in);
 
-	return b < 0xf0 ? g->ports[b % NPORTS] : (evtchn_port_t)(b & 0x0f);
+	return b < 0xf0 ? g->nf.ports[b % NPORTS] : (evtchn_port_t)(b & 0x0f);
 }
 
 /* ---- callbacks ----------------------------------------------------------- */
@@ -220,19 +212,10 @@ static void uplink_announce(void *arg, const struct ipnb_addr *a)
 	announced++;
 }
 
-static const struct dp_uplink_ops uplink_ops = {
+static const struct dp_port_ops uplink_ops = {
     .output = uplink_output, .announce = uplink_announce, .arg = &uplink_accepts};
 
 /* ---- guests -------------------------------------------------------------- */
-
-static void *page_alloc(size_t n)
-{
-	void *p = aligned_alloc(PG, n * PG);
-
-	CHECK(p);
-	memset(p, 0, n * PG);
-	return p;
-}
 
 /* n may exceed DP_MAX_ADDRS by up to 2: the data path keeps the first
  * DP_MAX_ADDRS and reports conflicts only among those. */
@@ -241,7 +224,7 @@ static void guest_set_addrs(struct guest *g, const struct ipnb_addr *a, size_t n
 	size_t conflicts[DP_MAX_ADDRS + 2], nc = 99;
 
 	CHECK(n <= DP_MAX_ADDRS + 2);
-	if (dp_vif_set_addrs(dp, g->vif, a, n, conflicts, &nc) == 0) {
+	if (dp_vif_set_addrs(dp, g->vif, a, n, conflicts, &nc) >= 0) {
 		CHECK(nc <= n && nc <= DP_MAX_ADDRS);
 		for (size_t i = 0; i < nc; i++)
 			CHECK(conflicts[i] < n);
@@ -252,14 +235,14 @@ static void guest_own_addrs(struct guest *g)
 {
 	struct ipnb_addr a[2] = {{.family = AF_INET}, {.family = AF_INET6}};
 
-	memcpy(a[0].bytes, g->ip4, 4);
-	memcpy(a[1].bytes, g->ip6, 16);
+	memcpy(a[0].bytes, g->nf.ip4, 4);
+	memcpy(a[1].bytes, g->nf.ip6, 16);
 	guest_set_addrs(g, a, 2);
 }
 
 /*
- * Guest n (domain n): rings set up as netfront does, starting at an index
- * cfg chooses, data pages, grants and ports, and its vif connected.
+ * Guest n (domain n): its netfront with rings starting at an index cfg
+ * chooses, and its vif connected.
  * cfg bits: 0 split channels, 1 feature-sg, 2 rx-notify, 3 csum offload,
  * 4 IPv6 csum offload, 5-7 starting ring index (some just below 2^32).
  */
@@ -267,61 +250,21 @@ static void guest_init(struct guest *g, uint8_t n, uint8_t cfg)
 {
 	static const RING_IDX starts[8] = {0,		1,	     255,	  256,
 					   0x7fffffffu, 0xffffff00u, 0xfffffff0u, 0xffffffffu};
-	RING_IDX start = starts[cfg >> 5];
+	const struct nf_params p = {
+	    .nbuf = NPAGES, .nports = NPORTS, .split = cfg & 1, .shared_pages = true};
 	char err[256];
 
 	memset(g, 0, sizeof(*g));
-	g->domid = n;
-	memcpy(g->mac, (const uint8_t[6]){0x00, 0x16, 0x3e, 0x00, 0x00, n}, 6);
-	memcpy(g->ip4, (const uint8_t[4]){10, 99, 0, n}, 4);
-	g->ip6[0] = 0xfd;
-	g->ip6[15] = n;
-	g->ip6_ll[0] = 0xfe;
-	g->ip6_ll[1] = 0x80;
-	g->ip6_ll[15] = n;
-	CHECK(fake_domain_create(g->domid) == 0);
+	CHECK(fake_domain_create(n) == 0);
+	CHECK(nf_init(&g->nf, n, &p) == 0);
+	nf_rings_init(&g->nf, starts[cfg >> 5]);
 
-	g->tx_ring = page_alloc(1);
-	g->rx_ring = page_alloc(1);
-	SHARED_RING_INIT((netif_tx_sring_t *)g->tx_ring);
-	SHARED_RING_INIT((netif_rx_sring_t *)g->rx_ring);
-	FRONT_RING_INIT(&g->tx, (netif_tx_sring_t *)g->tx_ring, PG);
-	FRONT_RING_INIT(&g->rx, (netif_rx_sring_t *)g->rx_ring, PG);
-	g->tx.req_prod_pvt = g->tx.rsp_cons = start;
-	g->rx.req_prod_pvt = g->rx.rsp_cons = start;
-	g->tx.sring->req_prod = g->tx.sring->rsp_prod = start;
-	g->rx.sring->req_prod = g->rx.sring->rsp_prod = start;
-	g->tx.sring->req_event = g->tx.sring->rsp_event = start + 1;
-	g->rx.sring->req_event = g->rx.sring->rsp_event = start + 1;
-	g->tx_ref = fake_grant(g->domid, g->tx_ring, false);
-	g->rx_ref = fake_grant(g->domid, g->rx_ring, false);
-	CHECK(g->tx_ref && g->rx_ref);
-
-	g->pages = page_alloc(NPAGES);
-	for (unsigned int i = 0; i < NPAGES; i++) {
-		g->rw[i] = fake_grant(g->domid, g->pages + (size_t)i * PG, false);
-		CHECK(g->rw[i]);
-	}
-	for (unsigned int i = 0; i < NRO; i++) {
-		g->ro[i] = fake_grant(g->domid, g->pages + (size_t)i * PG, true);
-		CHECK(g->ro[i]);
-	}
-	for (unsigned int i = 0; i < NPORTS; i++) {
-		g->ports[i] = fake_evtchn_alloc_unbound(g->domid);
-		CHECK(g->ports[i]);
-	}
-
-	g->cfg = (struct dp_vif_cfg){
-	    .tx_ref = g->tx_ref,
-	    .rx_ref = g->rx_ref,
-	    .evtchn_tx = g->ports[0],
-	    .evtchn_rx = cfg & 1 ? g->ports[1] : g->ports[0],
-	    .rx_sg = cfg & 2,
-	    .rx_notify = cfg & 4,
-	    .rx_csum_offload = cfg & 8,
-	    .rx_ipv6_csum_offload = cfg & 16,
-	};
-	g->vif = dp_vif_new(dp, (uint16_t)g->domid, 0, g->mac);
+	g->cfg = nf_vif_cfg(&g->nf);
+	g->cfg.rx_sg = cfg & 2;
+	g->cfg.rx_notify = cfg & 4;
+	g->cfg.rx_csum_offload = cfg & 8;
+	g->cfg.rx_ipv6_csum_offload = cfg & 16;
+	g->vif = dp_vif_new(dp, (uint16_t)n, 0, g->nf.mac);
 	CHECK(g->vif);
 	guest_own_addrs(g);
 	CHECK(dp_vif_connect(dp, g->vif, &g->cfg, err, sizeof(err)) == 0);
@@ -330,16 +273,13 @@ static void guest_init(struct guest *g, uint8_t n, uint8_t cfg)
 
 static void guest_free(struct guest *g)
 {
-	free(g->tx_ring);
-	free(g->rx_ring);
-	free(g->pages);
+	nf_free(&g->nf);
 	memset(g, 0, sizeof(*g));
 }
 
-static void kick(struct guest *g, evtchn_port_t port)
+/* Any result but a crash: ports may be bogus, unbound or the domain dead. */
+static void check_kick(int r)
 {
-	int r = fake_evtchn_kick(g->domid, port);
-
 	CHECK(r == 0 || r == -ENOTCONN || r == -EINVAL || r == -ESRCH);
 }
 
@@ -349,35 +289,6 @@ static void put16(uint8_t *p, uint16_t v)
 {
 	p[0] = (uint8_t)(v >> 8);
 	p[1] = (uint8_t)v;
-}
-
-/* Ethernet + IPv4/IPv6 header for an L4 segment of l4len bytes; returns the
- * offset of the L4 header. */
-static size_t put_ip(uint8_t *b, bool v6, const uint8_t *dmac, const uint8_t *smac,
-		     const uint8_t *sip, const uint8_t *dip, uint8_t proto, size_t l4len)
-{
-	uint8_t *ip = b + 14;
-
-	memcpy(b, dmac, 6);
-	memcpy(b + 6, smac, 6);
-	if (v6) {
-		put16(b + 12, 0x86dd);
-		ip[0] = 0x60;
-		put16(ip + 4, (uint16_t)l4len);
-		ip[6] = proto;
-		ip[7] = 64;
-		memcpy(ip + 8, sip, 16);
-		memcpy(ip + 24, dip, 16);
-		return 14 + 40;
-	}
-	put16(b + 12, 0x0800);
-	ip[0] = 0x45;
-	put16(ip + 2, (uint16_t)(20 + l4len));
-	ip[8] = 64;
-	ip[9] = proto;
-	memcpy(ip + 12, sip, 4);
-	memcpy(ip + 16, dip, 4);
-	return 14 + 20;
 }
 
 /* An IP datagram (UDP, TCP or ICMP) with payload bytes; returns the length. */
@@ -394,7 +305,7 @@ static size_t put_datagram(uint8_t *b, bool v6, const uint8_t *dmac, const uint8
 	l4h = proto == IPPROTO_TCP ? 20 : 8;
 	if (payload > MAX_FRAME - 14 - 40 - l4h)
 		payload = MAX_FRAME - 14 - 40 - l4h;
-	hl = put_ip(b, v6, dmac, smac, sip, dip, proto, l4h + payload);
+	hl = nf_put_eth_ip(b, v6, dmac, smac, sip, dip, proto, l4h + payload);
 	l4 = b + hl;
 	len = hl + l4h + payload;
 	memset(l4, 0, l4h);
@@ -432,18 +343,18 @@ static size_t guest_frame(struct guest *g, struct in *in, uint8_t *b)
 	struct guest *peer = &guests[(g - guests + 1) % NGUEST];
 	uint8_t kind = u8(in), who = u8(in), sub = kind / 5;
 	size_t payload = u16(in) % (MAX_FRAME - 100);
-	const uint8_t *smac = who & 1 ? peer->mac : g->mac;
+	const uint8_t *smac = who & 1 ? peer->nf.mac : g->nf.mac;
 	bool spoof_ip = who & 2;
 	const uint8_t *d4, *d6;
 
 	switch ((who >> 2) & 3) {
 	case 0:
-		d4 = peer->ip4;
-		d6 = peer->ip6;
+		d4 = peer->nf.ip4;
+		d6 = peer->nf.ip6;
 		break;
 	case 1:
-		d4 = g->ip4;
-		d6 = g->ip6;
+		d4 = g->nf.ip4;
+		d6 = g->nf.ip6;
 		break;
 	case 2:
 		d4 = ip4_far;
@@ -457,59 +368,30 @@ static size_t guest_frame(struct guest *g, struct in *in, uint8_t *b)
 	memset(b, 0, MAX_FRAME);
 	switch (kind % 5) {
 	case 0: /* IPv4 */
-		return put_datagram(b, false, who & 16 ? bcast : be_mac, smac,
-				    spoof_ip ? peer->ip4 : g->ip4, d4, sub, payload);
+		return put_datagram(b, false, who & 16 ? bcast : nf_be_mac, smac,
+				    spoof_ip ? peer->nf.ip4 : g->nf.ip4, d4, sub, payload);
 	case 1: /* IPv6 */
-		return put_datagram(b, true, who & 16 ? bcast : be_mac, smac,
-				    spoof_ip ? peer->ip6 : (who & 32 ? g->ip6_ll : g->ip6), d6, sub,
-				    payload);
+		return put_datagram(b, true, who & 16 ? bcast : nf_be_mac, smac,
+				    spoof_ip ? peer->nf.ip6 : (who & 32 ? g->nf.ip6_ll : g->nf.ip6),
+				    d6, sub, payload);
 	case 2: { /* ARP */
-		uint8_t *a = b + 14;
-		const uint8_t *spa = who & 32 ? zero : spoof_ip ? peer->ip4 : g->ip4;
+		const uint8_t *spa = who & 32 ? zero : spoof_ip ? peer->nf.ip4 : g->nf.ip4;
 
-		memcpy(b, who & 16 ? be_mac : bcast, 6);
-		memcpy(b + 6, smac, 6);
-		put16(b + 12, 0x0806);
-		put16(a, 1);
-		put16(a + 2, 0x0800);
-		a[4] = 6;
-		a[5] = 4;
-		put16(a + 6, sub & 1 ? 2 : 1);
-		memcpy(a + 8, smac, 6);
-		memcpy(a + 14, spa, 4);
-		memcpy(a + 24, d4, 4);
-		return 60;
+		return nf_put_arp(b, who & 16 ? nf_be_mac : bcast, smac, smac, spa, d4,
+				  sub & 1 ? 2 : 1);
 	}
-	case 3: { /* neighbour discovery: mostly solicitations */
+	case 3: { /* neighbour discovery: mostly solicitations, some with a bad hop limit */
 		static const uint8_t types[4] = {135, 135, 136, 133};
 		const uint8_t *src = who & 32	? zero
-				     : spoof_ip ? peer->ip6
-				     : who & 64 ? g->ip6_ll
-						: g->ip6;
-		bool sll = src != zero;
-		size_t icmp_len = 24 + (sll ? 8 : 0);
-		size_t hl;
-		uint8_t *icmp;
-		uint8_t group[16] = {0xff, 0x02, [11] = 0x01, [12] = 0xff};
-		uint8_t gmac[6] = {0x33, 0x33, 0xff};
+				     : spoof_ip ? peer->nf.ip6
+				     : who & 64 ? g->nf.ip6_ll
+						: g->nf.ip6;
 
-		memcpy(group + 13, d6 + 13, 3);
-		memcpy(gmac + 3, d6 + 13, 3);
-		hl = put_ip(b, true, who & 16 ? be_mac : gmac, smac, src, group, IPPROTO_ICMPV6,
-			    icmp_len);
-		b[14 + 7] = sub & 1 ? 64 : 255; /* ND needs hop limit 255 */
-		icmp = b + hl;
-		icmp[0] = types[(sub >> 1) % 4];
-		memcpy(icmp + 8, d6, 16);
-		if (sll) {
-			icmp[24] = 1;
-			icmp[25] = 1;
-			memcpy(icmp + 26, smac, 6);
-		}
-		return hl + icmp_len;
+		return nf_put_nd(b, who & 16 ? nf_be_mac : NULL, smac, src, d6,
+				 types[(sub >> 1) % 4], sub & 1 ? 64 : 255);
 	}
 	default: /* neither IP nor ARP: VLAN-tagged, or some other protocol */
-		memcpy(b, be_mac, 6);
+		memcpy(b, nf_be_mac, 6);
 		memcpy(b + 6, smac, 6);
 		put16(b + 12, sub & 1 ? 0x8100 : 0x88b5);
 		return 14 + 46;
@@ -522,10 +404,10 @@ static size_t guest_frame(struct guest *g, struct in *in, uint8_t *b)
 static void op_tx_req(struct in *in)
 {
 	struct guest *g = pick_guest(in);
-	netif_tx_request_t *r = RING_GET_REQUEST(&g->tx, g->tx.req_prod_pvt);
+	netif_tx_request_t *r = RING_GET_REQUEST(&g->nf.tx, g->nf.tx.req_prod_pvt);
 	uint16_t off = u16(in);
 
-	g->tx.req_prod_pvt++;
+	g->nf.tx.req_prod_pvt++;
 	r->gref = pick_ref(g, in);
 	r->offset = off & 0x8000 ? off : (uint16_t)(off % (PG + 1));
 	r->flags = u8(in);
@@ -537,9 +419,9 @@ static void op_tx_req(struct in *in)
 static void op_tx_raw(struct in *in)
 {
 	struct guest *g = pick_guest(in);
-	uint8_t *r = (uint8_t *)RING_GET_REQUEST(&g->tx, g->tx.req_prod_pvt);
+	uint8_t *r = (uint8_t *)RING_GET_REQUEST(&g->nf.tx, g->nf.tx.req_prod_pvt);
 
-	g->tx.req_prod_pvt++;
+	g->nf.tx.req_prod_pvt++;
 	for (size_t i = 0; i < sizeof(netif_tx_request_t); i++)
 		r[i] = u8(in);
 }
@@ -548,10 +430,10 @@ static void op_tx_raw(struct in *in)
 static void op_tx_extra(struct in *in)
 {
 	struct guest *g = pick_guest(in);
-	netif_tx_request_t *r = RING_GET_REQUEST(&g->tx, g->tx.req_prod_pvt);
+	netif_tx_request_t *r = RING_GET_REQUEST(&g->nf.tx, g->nf.tx.req_prod_pvt);
 	netif_extra_info_t ex;
 
-	g->tx.req_prod_pvt++;
+	g->nf.tx.req_prod_pvt++;
 	memset(&ex, 0, sizeof(ex));
 	ex.type = u8(in) % (XEN_NETIF_EXTRA_TYPE_MAX + 1);
 	ex.flags = u8(in) & 1 ? XEN_NETIF_EXTRA_FLAG_MORE : 0;
@@ -580,28 +462,24 @@ static void queue_pkt(struct guest *g, const uint8_t *frame, size_t len, unsigne
 		size_t o = k ? 0 : off;
 		size_t n = len - pos;
 		unsigned int pg = (page + k) % NPAGES;
-		netif_tx_request_t *r;
+		uint16_t flags;
 
 		if (n > chunk)
 			n = chunk;
 		if (n > PG - o)
 			n = PG - o;
-		memcpy(g->pages + (size_t)pg * PG + o, frame + pos, n);
-		r = RING_GET_REQUEST(&g->tx, g->tx.req_prod_pvt);
-		g->tx.req_prod_pvt++;
-		r->gref = ro && pg < NRO ? g->ro[pg] : g->rw[pg];
-		r->offset = (uint16_t)o;
-		r->id = (uint16_t)(0x100 + k);
-		r->size = k ? (uint16_t)n : (uint16_t)len;
+		memcpy(g->nf.txbuf + (size_t)pg * PG + o, frame + pos, n);
 		pos += n;
-		r->flags = (uint16_t)((k ? 0 : fl & (NETTXF_csum_blank | NETTXF_data_validated)) |
-				      (pos < len ? NETTXF_more_data : 0));
+		flags = (uint16_t)((k ? 0 : fl & (NETTXF_csum_blank | NETTXF_data_validated)) |
+				   (pos < len ? NETTXF_more_data : 0) |
+				   (!k && extra ? NETTXF_extra_info : 0));
+		nf_put_tx(&g->nf, ro && pg < NRO ? g->nf.txgref[pg] : g->nf.rxgref[pg], (uint16_t)o,
+			  k ? (uint16_t)n : (uint16_t)len, flags);
 		if (!k && extra) {
-			netif_tx_request_t *x = RING_GET_REQUEST(&g->tx, g->tx.req_prod_pvt);
+			netif_tx_request_t *x = RING_GET_REQUEST(&g->nf.tx, g->nf.tx.req_prod_pvt);
 			netif_extra_info_t ex;
 
-			r->flags |= NETTXF_extra_info;
-			g->tx.req_prod_pvt++;
+			g->nf.tx.req_prod_pvt++;
 			memset(&ex, 0, sizeof(ex));
 			ex.type = (fl >> 2) % XEN_NETIF_EXTRA_TYPE_MAX;
 			ex.u.gso.size = 1400;
@@ -629,21 +507,13 @@ static void op_tx_pkt(struct in *in, bool burst)
 		queue_pkt(g, frame, len, page, off, chunk, fl);
 }
 
-/* Publishes the TX requests (as netfront does) and kicks if asked to. */
+/* Publishes the TX or RX requests (as netfront does) and kicks if asked
+ * to. */
 static void op_push(struct in *in)
 {
 	struct guest *g = pick_guest(in);
-	int notify;
 
-	if (u8(in) & 1) {
-		RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&g->tx, notify);
-		if (notify)
-			kick(g, g->cfg.evtchn_tx);
-	} else {
-		RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&g->rx, notify);
-		if (notify)
-			kick(g, g->cfg.evtchn_rx);
-	}
+	check_kick(u8(in) & 1 ? nf_push_tx(&g->nf) : nf_push_rx(&g->nf));
 }
 
 /* Writes any value into one of the shared ring indexes, then kicks. */
@@ -656,28 +526,28 @@ static void op_index(struct in *in)
 
 	switch (which % 8) {
 	case 0:
-		idx = &g->tx.sring->req_prod;
+		idx = &g->nf.tx.sring->req_prod;
 		break;
 	case 1:
-		idx = &g->tx.sring->req_event;
+		idx = &g->nf.tx.sring->req_event;
 		break;
 	case 2:
-		idx = &g->tx.sring->rsp_prod;
+		idx = &g->nf.tx.sring->rsp_prod;
 		break;
 	case 3:
-		idx = &g->tx.sring->rsp_event;
+		idx = &g->nf.tx.sring->rsp_event;
 		break;
 	case 4:
-		idx = &g->rx.sring->req_prod;
+		idx = &g->nf.rx.sring->req_prod;
 		break;
 	case 5:
-		idx = &g->rx.sring->req_event;
+		idx = &g->nf.rx.sring->req_event;
 		break;
 	case 6:
-		idx = &g->rx.sring->rsp_prod;
+		idx = &g->nf.rx.sring->rsp_prod;
 		break;
 	default:
-		idx = &g->rx.sring->rsp_event;
+		idx = &g->nf.rx.sring->rsp_event;
 		break;
 	}
 	/* A small step either way, or anywhere at all. */
@@ -686,58 +556,42 @@ static void op_index(struct in *in)
 	else
 		*idx += (int8_t)v;
 	if (which & 16)
-		kick(g, which % 8 < 4 ? g->cfg.evtchn_tx : g->cfg.evtchn_rx);
+		check_kick(nf_kick(&g->nf, which % 8 < 4 ? g->nf.port_tx : g->nf.port_rx));
 }
 
 /* Bytes into a data page. */
 static void op_write(struct in *in)
 {
 	struct guest *g = pick_guest(in);
-	uint8_t *p = g->pages + (size_t)(u8(in) % NPAGES) * PG;
+	uint8_t *p = g->nf.txbuf + (size_t)(u8(in) % NPAGES) * PG;
 	size_t off = u16(in) % PG, n = u8(in);
 
 	for (size_t i = 0; i < n && off + i < PG; i++)
 		p[off + i] = u8(in);
 }
 
-/* n RX buffers posted and published. */
+/* n RX buffers posted and published, all with good grants or each with
+ * whatever pick_ref() says. */
 static void op_post_rx(struct in *in)
 {
 	struct guest *g = pick_guest(in);
 	unsigned int n = u8(in) % 48;
 	bool all_good = u8(in) & 1;
-	int notify;
+	RING_IDX first = g->nf.rx.req_prod_pvt;
 
-	for (unsigned int k = 0; k < n; k++) {
-		netif_rx_request_t *r = RING_GET_REQUEST(&g->rx, g->rx.req_prod_pvt);
-
-		r->id = (uint16_t)(0x200 + (g->rx.req_prod_pvt & 0xff));
-		r->gref = all_good ? g->rw[g->rx.req_prod_pvt % NPAGES] : pick_ref(g, in);
-		g->rx.req_prod_pvt++;
-	}
-	RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&g->rx, notify);
-	if (notify)
-		kick(g, g->cfg.evtchn_rx);
+	nf_queue_rx(&g->nf, n);
+	for (unsigned int k = 0; k < n && !all_good; k++)
+		RING_GET_REQUEST(&g->nf.rx, first + k)->gref = pick_ref(g, in);
+	check_kick(nf_push_rx(&g->nf));
 }
 
 /* The guest takes its responses and re-arms rsp_event, as netfront does. */
 static void op_reap(struct in *in)
 {
 	struct guest *g = pick_guest(in);
-	int more;
 
-	for (unsigned int i = 0; i < 2 * 256; i++) {
-		RING_FINAL_CHECK_FOR_RESPONSES(&g->tx, more);
-		if (!more)
-			break;
-		g->tx.rsp_cons++;
-	}
-	for (unsigned int i = 0; i < 2 * 256; i++) {
-		RING_FINAL_CHECK_FOR_RESPONSES(&g->rx, more);
-		if (!more)
-			break;
-		g->rx.rsp_cons++;
-	}
+	nf_reap_tx(&g->nf, NULL);
+	nf_reap_rx(&g->nf);
 }
 
 /* Revokes a data-page grant, or grants the page again. */
@@ -745,13 +599,13 @@ static void op_grant(struct in *in)
 {
 	struct guest *g = pick_guest(in);
 	unsigned int i = u8(in) % (NPAGES + NRO);
-	grant_ref_t *ref = i < NPAGES ? &g->rw[i] : &g->ro[i - NPAGES];
-	uint8_t *page = g->pages + (size_t)(i < NPAGES ? i : i - NPAGES) * PG;
+	grant_ref_t *ref = i < NPAGES ? &g->nf.rxgref[i] : &g->nf.txgref[i - NPAGES];
+	uint8_t *page = g->nf.rxbuf + (size_t)(i < NPAGES ? i : i - NPAGES) * PG;
 
-	if (*ref && fake_grant_revoke(g->domid, *ref) == 0)
+	if (*ref && fake_grant_revoke(g->nf.domid, *ref) == 0)
 		*ref = 0;
 	else
-		*ref = fake_grant(g->domid, page, i >= NPAGES);
+		*ref = fake_grant(g->nf.domid, page, i >= NPAGES);
 }
 
 static void op_fail(struct in *in)
@@ -785,7 +639,7 @@ static void op_reconnect(struct in *in)
 	char err[256];
 
 	if (!g->vif) {
-		g->vif = dp_vif_new(dp, (uint16_t)g->domid, 0, g->mac);
+		g->vif = dp_vif_new(dp, (uint16_t)g->nf.domid, 0, g->nf.mac);
 		CHECK(g->vif);
 		guest_own_addrs(g);
 	}
@@ -807,6 +661,9 @@ static void op_reconnect(struct in *in)
 	if (dp_vif_connect(dp, g->vif, &cfg, err, sizeof(err)) == 0) {
 		CHECK(dp_vif_connected(g->vif));
 		g->cfg = cfg;
+		/* the guest kicks the ports it gave */
+		g->nf.port_tx = cfg.evtchn_tx;
+		g->nf.port_rx = cfg.evtchn_rx;
 	} else {
 		CHECK(err[0] && !dp_vif_connected(g->vif));
 	}
@@ -839,7 +696,7 @@ static void op_addrs(struct in *in)
 	if (!g->vif)
 		return;
 	if (b & 0x80) {
-		dp_vif_set_mac(g->vif, guests[u8(in) % NGUEST].mac);
+		dp_vif_set_mac(g->vif, guests[u8(in) % NGUEST].nf.mac);
 		return;
 	}
 	memset(a, 0, sizeof(a));
@@ -849,7 +706,7 @@ static void op_addrs(struct in *in)
 
 		a[n].family = c & 2 ? AF_INET6 : AF_INET;
 		if (c & 4) {
-			memcpy(a[n].bytes, a[n].family == AF_INET ? o->ip4 : o->ip6,
+			memcpy(a[n].bytes, a[n].family == AF_INET ? o->nf.ip4 : o->nf.ip6,
 			       a[n].family == AF_INET ? 4 : 16);
 		} else {
 			a[n].bytes[0] = 10;
@@ -878,8 +735,8 @@ static void op_uplink(struct in *in, bool burst)
 		bool v6 = b & 4;
 
 		memset(tpl, 0, sizeof(tpl));
-		len = put_datagram(tpl, v6, be_mac, lan_mac, v6 ? lan_ip6 : lan_ip4,
-				   v6 ? g->ip6 : g->ip4, b >> 3, u16(in) % (MAX_FRAME - 100));
+		len = put_datagram(tpl, v6, nf_be_mac, lan_mac, v6 ? lan_ip6 : lan_ip4,
+				   v6 ? g->nf.ip6 : g->nf.ip4, b >> 3, u16(in) % (MAX_FRAME - 100));
 		frame = malloc(len);
 		CHECK(frame);
 		memcpy(frame, tpl, len);
@@ -894,7 +751,7 @@ static void op_uplink(struct in *in, bool burst)
 	if (frame_parse(frame, len, &fi) == FRAME_OK &&
 	    (fi.kind == FRAME_IPV4 || fi.kind == FRAME_IPV6))
 		for (unsigned int i = 0; i < reps; i++)
-			(void)dp_input_uplink(dp, frame, len, &fi);
+			(void)dp_input(dp, frame, len, &fi);
 	free(frame);
 }
 
@@ -994,7 +851,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	announced = 0;
 	clock_skew_ms = 0;
 	clock_on = true;
-	dp = dp_new(be_mac, on_disable, &ndisabled);
+	dp = dp_new(nf_be_mac, on_disable, &ndisabled);
 	CHECK(dp);
 	if (u8(&in) & 1)
 		dp_set_uplink(dp, &uplink_ops);
@@ -1032,7 +889,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 10: {
 			struct guest *g = pick_guest(&in);
 
-			kick(g, pick_port(g, &in));
+			check_kick(nf_kick(&g->nf, pick_port(g, &in)));
 			break;
 		}
 		case 11:
@@ -1070,7 +927,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			default: {
 				struct guest *g = pick_guest(&in);
 
-				if (!g->dead && fake_domain_destroy(g->domid) == 0)
+				if (!g->dead && fake_domain_destroy(g->nf.domid) == 0)
 					g->dead = true;
 				break;
 			}

@@ -5,6 +5,7 @@
 
 #include "ipnb/addr.h"
 #include "suites.h"
+#include "testaddr.h"
 
 static int parse1(const char *s, struct ipnb_addr *a)
 {
@@ -118,6 +119,35 @@ static void test_equal(void)
 	CU_ASSERT(!ipnb_addr_equal(&a, &b));
 }
 
+static bool in(struct ipnb_addr a, struct ipnb_addr p, unsigned int plen)
+{
+	return ipnb_addr_in_prefix(&a, &p, plen);
+}
+
+static void test_in_prefix(void)
+{
+	struct ipnb_addr a = v4(10, 99, 0, 11), b = v6(0xfd00, 0x11);
+
+	CU_ASSERT_TRUE(in(a, v4(1, 2, 3, 4), 0));
+	CU_ASSERT_TRUE(in(a, v4(10, 99, 0, 2), 24));
+	CU_ASSERT_TRUE(in(a, v4(10, 99, 0, 2), 28));
+	CU_ASSERT_FALSE(in(a, v4(10, 99, 0, 2), 29));
+	CU_ASSERT_TRUE(in(a, a, 32));
+	CU_ASSERT_FALSE(in(a, a, 33));
+	CU_ASSERT_FALSE(in(a, v4(10, 98, 0, 11), 16));
+	CU_ASSERT_TRUE(in(a, v4(10, 98, 0, 11), 14));
+	/* families never match, whatever the bytes */
+	CU_ASSERT_FALSE(in(a, v6(0x0a63, 0), 0));
+	CU_ASSERT_FALSE(in(b, v4(0xfd, 0, 0, 0), 0));
+	CU_ASSERT_TRUE(in(b, v6(0xfd00, 2), 64));
+	CU_ASSERT_TRUE(in(b, v6(0xfd00, 0x19), 124));
+	CU_ASSERT_FALSE(in(b, v6(0xfd00, 0x19), 125));
+	CU_ASSERT_TRUE(in(b, b, 128));
+	CU_ASSERT_FALSE(in(b, b, 129));
+	CU_ASSERT_FALSE(in(b, v6(0xfd01, 0x11), 16));
+	CU_ASSERT_TRUE(in(b, v6(0xfd01, 0x11), 15));
+}
+
 CU_ErrorCode test_addr_register(void)
 {
 	CU_pSuite s = CU_add_suite("addr", NULL, NULL);
@@ -130,5 +160,6 @@ CU_ErrorCode test_addr_register(void)
 	CU_add_test(s, "list", test_list);
 	CU_add_test(s, "list errors", test_list_errors);
 	CU_add_test(s, "equal", test_equal);
+	CU_add_test(s, "in prefix", test_in_prefix);
 	return CU_get_error();
 }

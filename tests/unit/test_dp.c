@@ -1,11 +1,11 @@
 /*
  * test_dp.c - the data path against the fake Xen libraries. The test plays
- * up to three netfronts ("guests" A, B and C): it owns their ring pages and
- * data pages, grants them to dom0, allocates their event channels, and
- * drives the daemon through dp_handle_events() and dp_run() as the main loop
- * would. Every test starts from an empty fake host and checks that nothing
- * stays mapped or bound once the data path is freed; LeakSanitizer checks
- * packet buffers.
+ * up to three netfronts ("guests" A, B and C, each a fake netfront from
+ * tests/fake/netfront.h with its ring pages, data pages, grants and event
+ * channels) and drives the daemon through dp_handle_events() and dp_run()
+ * as the main loop would. Every test starts from an empty fake host and
+ * checks that nothing stays mapped or bound once the data path is freed;
+ * LeakSanitizer checks packet buffers.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -21,27 +21,17 @@
 #include "ipnb/dp.h"
 
 #include "fakexen.h"
+#include "netfront.h"
 #include "suites.h"
 
 #define PG   4096
-#define NBUF 256 /* data pages per direction and guest: one per ring slot */
+#define NBUF NF_MAX_BUF /* data pages per direction and guest: one per ring slot */
 
-static const uint8_t be_mac[6] = {0xfe, 0xff, 0xff, 0xff, 0xff, 0xff};
 static const uint8_t bcast_mac[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
+/* A guest: its netfront, and what the control path gives the data path. */
 struct guest {
-	uint32_t domid;
-	uint8_t mac[6];
-	uint8_t ip4[4];
-	uint8_t ip6[16];    /* fd00::<n>, registered */
-	uint8_t ip6_ll[16]; /* fe80::<n>, not registered */
-	void *tx_ring, *rx_ring;
-	netif_tx_front_ring_t tx;
-	netif_rx_front_ring_t rx;
-	grant_ref_t tx_ref, rx_ref;
-	evtchn_port_t port_tx, port_rx;
-	uint8_t *txbuf, *rxbuf; /* NBUF pages each */
-	grant_ref_t txgref[NBUF], rxgref[NBUF];
+	struct nf nf;
 	struct dp_vif_cfg cfg;
 	struct dp_vif *vif;
 };
@@ -81,23 +71,7 @@ static void on_disable(void *arg, struct dp_vif *vif, const char *why)
 	}
 }
 
-/* ---- checksums, written independently of frame.c ---- */
-
-static uint32_t sum16(uint32_t sum, const uint8_t *d, size_t n)
-{
-	for (size_t i = 0; i + 1 < n; i += 2)
-		sum += (uint32_t)d[i] << 8 | d[i + 1];
-	if (n & 1)
-		sum += (uint32_t)d[n - 1] << 8;
-	return sum;
-}
-
-static uint16_t fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
-}
+/* ---- checksums (on netfront.h's sums), written independently of frame.c ---- */
 
 static void put16(uint8_t *p, uint16_t v)
 {
@@ -111,9 +85,9 @@ static uint32_t pseudo(const uint8_t *frame, bool v6, uint8_t proto, size_t len)
 	uint32_t s;
 
 	if (v6)
-		s = sum16(0, frame + 14 + 8, 32);
+		s = nf_sum16(0, frame + 14 + 8, 32);
 	else
-		s = sum16(0, frame + 14 + 12, 8);
+		s = nf_sum16(0, frame + 14 + 12, 8);
 	return s + proto + (uint32_t)len;
 }
 
@@ -124,7 +98,7 @@ static bool l4_csum_ok(const uint8_t *frame, bool v6, uint8_t proto)
 	size_t len =
 	    v6 ? (size_t)(frame[18] << 8 | frame[19]) : (size_t)(frame[16] << 8 | frame[17]) - 20;
 
-	return fold(sum16(pseudo(frame, v6, proto, len), frame + l4, len)) == 0xffff;
+	return nf_fold(nf_sum16(pseudo(frame, v6, proto, len), frame + l4, len)) == 0xffff;
 }
 
 /* ---- frame builders ---- */
@@ -138,30 +112,14 @@ static size_t build_udp(uint8_t *b, bool v6, const uint8_t *dmac, const uint8_t 
 			const uint8_t *sip, const uint8_t *dip, size_t payload, uint32_t seq,
 			bool csum_blank)
 {
-	size_t ipl = v6 ? 40 : 20, ulen = 8 + payload, len = 14 + ipl + ulen;
-	uint8_t *ip = b + 14, *u = ip + ipl;
+	size_t ulen = 8 + payload;
+	size_t l4 = nf_put_eth_ip(b, v6, dmac, smac, sip, dip, IPPROTO_UDP, ulen);
+	uint8_t *u = b + l4;
 
-	memset(b, 0, len);
-	memcpy(b, dmac, 6);
-	memcpy(b + 6, smac, 6);
-	if (v6) {
-		put16(b + 12, 0x86dd);
-		ip[0] = 0x60;
-		put16(ip + 4, (uint16_t)ulen);
-		ip[6] = IPPROTO_UDP;
-		ip[7] = 64;
-		memcpy(ip + 8, sip, 16);
-		memcpy(ip + 24, dip, 16);
-	} else {
-		put16(b + 12, 0x0800);
-		ip[0] = 0x45;
-		put16(ip + 2, (uint16_t)(ipl + ulen));
-		put16(ip + 4, (uint16_t)seq);
-		ip[8] = 64;
-		ip[9] = IPPROTO_UDP;
-		memcpy(ip + 12, sip, 4);
-		memcpy(ip + 16, dip, 4);
-		put16(ip + 10, (uint16_t)~fold(sum16(0, ip, 20)));
+	memset(u, 0, ulen);
+	if (!v6) {
+		put16(b + 14 + 4, (uint16_t)seq); /* the IPv4 id */
+		nf_ip4_csum(b);
 	}
 	put16(u, 40000);
 	put16(u + 2, 7777);
@@ -175,19 +133,20 @@ static size_t build_udp(uint8_t *b, bool v6, const uint8_t *dmac, const uint8_t 
 		u[11] = (uint8_t)seq;
 	}
 	if (csum_blank) {
-		put16(u + 6, fold(pseudo(b, v6, IPPROTO_UDP, ulen)));
+		put16(u + 6, nf_fold(pseudo(b, v6, IPPROTO_UDP, ulen)));
 	} else {
-		uint16_t c = (uint16_t)~fold(sum16(pseudo(b, v6, IPPROTO_UDP, ulen), u, ulen));
+		uint16_t c =
+		    (uint16_t)~nf_fold(nf_sum16(pseudo(b, v6, IPPROTO_UDP, ulen), u, ulen));
 
 		put16(u + 6, c ? c : 0xffff);
 	}
-	return len;
+	return l4 + ulen;
 }
 
 static size_t udp4(uint8_t *b, const struct guest *from, const uint8_t *dip, size_t payload,
 		   uint32_t seq)
 {
-	return build_udp(b, false, be_mac, from->mac, from->ip4, dip, payload, seq, false);
+	return build_udp(b, false, nf_be_mac, from->nf.mac, from->nf.ip4, dip, payload, seq, false);
 }
 
 static uint32_t udp_seq(const uint8_t *frame, bool v6)
@@ -197,151 +156,33 @@ static uint32_t udp_seq(const uint8_t *frame, bool v6)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* ARP for IPv4 over Ethernet, padded to 60 bytes. */
+/* ARP to the broadcast address. */
 static size_t build_arp(uint8_t *b, const uint8_t *smac, const uint8_t *sha, const uint8_t *spa,
 			const uint8_t *tpa, uint16_t op)
 {
-	uint8_t *a = b + 14;
-
-	memset(b, 0, 60);
-	memcpy(b, bcast_mac, 6);
-	memcpy(b + 6, smac, 6);
-	put16(b + 12, 0x0806);
-	put16(a, 1);
-	put16(a + 2, 0x0800);
-	a[4] = 6;
-	a[5] = 4;
-	put16(a + 6, op);
-	memcpy(a + 8, sha, 6);
-	memcpy(a + 14, spa, 4);
-	memcpy(a + 24, tpa, 4);
-	return 60;
+	return nf_put_arp(b, bcast_mac, smac, sha, spa, tpa, op);
 }
 
 /* Neighbour solicitation for target from src, to the solicited-node group;
  * with a source link-layer option unless src is :: (DAD). */
 static size_t build_ns(uint8_t *b, const uint8_t *smac, const uint8_t *src, const uint8_t *target)
 {
-	static const uint8_t zero[16];
-	bool sll = memcmp(src, zero, 16) != 0;
-	size_t icmp_len = 24 + (sll ? 8 : 0);
-	uint8_t *ip = b + 14, *icmp = ip + 40;
-
-	memset(b, 0, 14 + 40 + icmp_len);
-	b[0] = 0x33;
-	b[1] = 0x33;
-	b[2] = 0xff;
-	memcpy(b + 3, target + 13, 3);
-	memcpy(b + 6, smac, 6);
-	put16(b + 12, 0x86dd);
-	ip[0] = 0x60;
-	put16(ip + 4, (uint16_t)icmp_len);
-	ip[6] = IPPROTO_ICMPV6;
-	ip[7] = 255;
-	memcpy(ip + 8, src, 16);
-	ip[24] = 0xff;
-	ip[25] = 0x02;
-	ip[35] = 0x01;
-	ip[36] = 0xff;
-	memcpy(ip + 37, target + 13, 3);
-	icmp[0] = 135;
-	memcpy(icmp + 8, target, 16);
-	if (sll) {
-		icmp[24] = 1;
-		icmp[25] = 1;
-		memcpy(icmp + 26, smac, 6);
-	}
-	put16(icmp + 2,
-	      (uint16_t)~fold(sum16(pseudo(b, true, IPPROTO_ICMPV6, icmp_len), icmp, icmp_len)));
-	return 14 + 40 + icmp_len;
+	return nf_put_nd(b, NULL, smac, src, target, 135, 255);
 }
 
 /* ---- guests ---- */
 
-static uint16_t tx_id(RING_IDX i)
+/* Guest n in domain domid (n == domid: netfront.h's address plan), its
+ * rings, buffers and channels (two if split), and the connect config its
+ * frontend keys would give. */
+static void guest_init(struct guest *g, uint32_t domid, bool split)
 {
-	return (uint16_t)(0x100 | (i & 0xff));
-}
-
-static uint16_t rx_id(RING_IDX i)
-{
-	return (uint16_t)(0x200 | (i & 0xff));
-}
-
-static void *page_alloc(size_t n)
-{
-	void *p = aligned_alloc(PG, n * PG);
-
-	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-	memset(p, 0, n * PG);
-	return p;
-}
-
-/* Domain, rings (set up as netfront does), grants and channels for guest n:
- * MAC 00:16:3e:00:00:n, 10.99.0.n, fd00::n, fe80::n. */
-static void guest_init(struct guest *g, uint32_t domid, uint8_t n, bool split)
-{
-	netif_tx_sring_t *txs;
-	netif_rx_sring_t *rxs;
+	const struct nf_params p = {.nbuf = NBUF, .split = split, .poison_rx = true};
 
 	memset(g, 0, sizeof(*g));
-	g->domid = domid;
-	memcpy(g->mac, (const uint8_t[6]){0x00, 0x16, 0x3e, 0x00, 0x00, n}, 6);
-	memcpy(g->ip4, (const uint8_t[4]){10, 99, 0, n}, 4);
-	g->ip6[0] = 0xfd;
-	g->ip6[15] = n;
-	g->ip6_ll[0] = 0xfe;
-	g->ip6_ll[1] = 0x80;
-	g->ip6_ll[15] = n;
 	CU_ASSERT_EQUAL_FATAL(fake_domain_create(domid), 0);
-
-	g->tx_ring = page_alloc(1);
-	g->rx_ring = page_alloc(1);
-	txs = g->tx_ring;
-	rxs = g->rx_ring;
-	SHARED_RING_INIT(txs);
-	SHARED_RING_INIT(rxs);
-	FRONT_RING_INIT(&g->tx, txs, PG);
-	FRONT_RING_INIT(&g->rx, rxs, PG);
-	g->tx_ref = fake_grant(domid, g->tx_ring, false);
-	g->rx_ref = fake_grant(domid, g->rx_ring, false);
-	CU_ASSERT_FATAL(g->tx_ref && g->rx_ref);
-
-	g->txbuf = page_alloc(NBUF);
-	g->rxbuf = page_alloc(NBUF);
-	for (unsigned int i = 0; i < NBUF; i++) {
-		/* netfront grants TX buffers read-only */
-		g->txgref[i] = fake_grant(domid, g->txbuf + (size_t)i * PG, true);
-		g->rxgref[i] = fake_grant(domid, g->rxbuf + (size_t)i * PG, false);
-		CU_ASSERT_FATAL(g->txgref[i] && g->rxgref[i]);
-	}
-
-	g->port_tx = fake_evtchn_alloc_unbound(domid);
-	g->port_rx = split ? fake_evtchn_alloc_unbound(domid) : g->port_tx;
-	CU_ASSERT_FATAL(g->port_tx && g->port_rx);
-
-	g->cfg = (struct dp_vif_cfg){
-	    .tx_ref = g->tx_ref,
-	    .rx_ref = g->rx_ref,
-	    .evtchn_tx = g->port_tx,
-	    .evtchn_rx = g->port_rx,
-	    .rx_sg = true,
-	    .rx_notify = true,
-	    .rx_csum_offload = true,
-	    .rx_ipv6_csum_offload = true,
-	};
-}
-
-/* Starts both rings at index start, as a frontend that reconnects with the
- * indexes it had might. Call before connecting. */
-static void guest_ring_start(struct guest *g, RING_IDX start)
-{
-	g->tx.req_prod_pvt = g->tx.rsp_cons = start;
-	g->rx.req_prod_pvt = g->rx.rsp_cons = start;
-	g->tx.sring->req_prod = g->tx.sring->rsp_prod = start;
-	g->rx.sring->req_prod = g->rx.sring->rsp_prod = start;
-	g->tx.sring->req_event = g->tx.sring->rsp_event = start + 1;
-	g->rx.sring->req_event = g->rx.sring->rsp_event = start + 1;
+	CU_ASSERT_EQUAL_FATAL(nf_init(&g->nf, domid, &p), 0);
+	g->cfg = nf_vif_cfg(&g->nf);
 }
 
 static struct dp_vif *guest_vif(struct guest *g)
@@ -349,10 +190,10 @@ static struct dp_vif *guest_vif(struct guest *g)
 	struct ipnb_addr a[2] = {{.family = AF_INET}, {.family = AF_INET6}};
 	size_t conflicts[2], nc = 99;
 
-	g->vif = dp_vif_new(dp, (uint16_t)g->domid, 0, g->mac);
+	g->vif = dp_vif_new(dp, (uint16_t)g->nf.domid, 0, g->nf.mac);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(g->vif);
-	memcpy(a[0].bytes, g->ip4, 4);
-	memcpy(a[1].bytes, g->ip6, 16);
+	memcpy(a[0].bytes, g->nf.ip4, 4);
+	memcpy(a[1].bytes, g->nf.ip6, 16);
 	CU_ASSERT_EQUAL(dp_vif_set_addrs(dp, g->vif, a, 2, conflicts, &nc), 0);
 	CU_ASSERT_EQUAL(nc, 0);
 	return g->vif;
@@ -371,56 +212,33 @@ static void guest_connect(struct guest *g)
 
 static void guest_free(struct guest *g)
 {
-	free(g->tx_ring);
-	free(g->rx_ring);
-	free(g->txbuf);
-	free(g->rxbuf);
+	nf_free(&g->nf);
 	memset(g, 0, sizeof(*g));
 }
 
 /*
  * Queues one packet of len bytes on g's TX ring, split into slots of the
- * given sizes (slot 0's size field says len). Each slot's bytes go into the
- * data page of its ring slot, at an offset that varies with the slot.
- * Returns the ring index of slot 0.
+ * given sizes (NULL: one slot), as nf_queue_tx() lays them out. Returns the
+ * ring index of slot 0.
  */
 static RING_IDX guest_queue_frags(struct guest *g, const uint8_t *pkt, size_t len,
 				  const uint16_t *sizes, unsigned int n, uint16_t flags0)
 {
-	RING_IDX start = g->tx.req_prod_pvt;
-	size_t pos = 0;
+	RING_IDX start = 0;
 
-	CU_ASSERT_FATAL(g->tx.req_prod_pvt - g->tx.rsp_cons + n <= RING_SIZE(&g->tx));
-	for (unsigned int k = 0; k < n; k++) {
-		RING_IDX i = g->tx.req_prod_pvt++;
-		netif_tx_request_t *r = RING_GET_REQUEST(&g->tx, i);
-		unsigned int slot = i % NBUF;
-		uint16_t off = sizes[k] <= 2048 ? (uint16_t)((k * 61 + 64) % 2048) : 0;
-
-		memcpy(g->txbuf + (size_t)slot * PG + off, pkt + pos, sizes[k]);
-		r->gref = g->txgref[slot];
-		r->offset = off;
-		r->id = tx_id(i);
-		r->size = k ? sizes[k] : (uint16_t)len;
-		r->flags = (uint16_t)((k ? 0 : flags0) | (k + 1 < n ? NETTXF_more_data : 0));
-		pos += sizes[k];
-	}
-	CU_ASSERT_EQUAL(pos, len);
+	CU_ASSERT_FATAL(nf_tx_space(&g->nf) >= n);
+	CU_ASSERT_EQUAL_FATAL(nf_queue_tx(&g->nf, pkt, len, sizes, n, flags0, &start), 0);
 	return start;
 }
 
 static RING_IDX guest_queue(struct guest *g, const uint8_t *pkt, size_t len)
 {
-	uint16_t size = (uint16_t)len;
-
-	return guest_queue_frags(g, pkt, len, &size, 1, 0);
+	return guest_queue_frags(g, pkt, len, NULL, 1, 0);
 }
 
-/* The guest notifies its port; the kick is lost if nothing is bound yet. */
-static void guest_kick(struct guest *g, evtchn_port_t port)
+/* r is what a push returned: the kick is lost only if nothing is bound. */
+static void guest_kicked(struct guest *g, int r)
 {
-	int r = fake_evtchn_kick(g->domid, port);
-
 	if (g->vif && dp_vif_connected(g->vif)) {
 		CU_ASSERT_EQUAL(r, 0);
 	} else {
@@ -431,90 +249,26 @@ static void guest_kick(struct guest *g, evtchn_port_t port)
 /* Publishes queued TX requests and kicks if the backend asked for it. */
 static void guest_push_tx(struct guest *g)
 {
-	int notify;
-
-	RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&g->tx, notify);
-	if (notify)
-		guest_kick(g, g->port_tx);
+	guest_kicked(g, nf_push_tx(&g->nf));
 }
 
-/* Writes n RX buffer requests (page i % NBUF for ring slot i, filled with
- * 0xee) without publishing them. */
+/* Writes n RX buffer requests (poisoned with NF_RX_POISON) without
+ * publishing them. */
 static void guest_queue_rx(struct guest *g, unsigned int n)
 {
-	CU_ASSERT_FATAL(g->rx.req_prod_pvt - g->rx.rsp_cons + n <= RING_SIZE(&g->rx));
-	for (unsigned int k = 0; k < n; k++) {
-		RING_IDX i = g->rx.req_prod_pvt++;
-		netif_rx_request_t *r = RING_GET_REQUEST(&g->rx, i);
-
-		memset(g->rxbuf + (size_t)(i % NBUF) * PG, 0xee, PG);
-		r->id = rx_id(i);
-		r->gref = g->rxgref[i % NBUF];
-	}
+	CU_ASSERT_FATAL(nf_rx_space(&g->nf) >= n);
+	nf_queue_rx(&g->nf, n);
 }
 
 static void guest_push_rx(struct guest *g)
 {
-	int notify;
-
-	RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&g->rx, notify);
-	if (notify)
-		guest_kick(g, g->port_rx);
+	guest_kicked(g, nf_push_rx(&g->nf));
 }
 
 static void guest_post_rx(struct guest *g, unsigned int n)
 {
 	guest_queue_rx(g, n);
 	guest_push_rx(g);
-}
-
-/* Takes the next TX response, re-arming rsp_event like netfront. */
-static bool guest_tx_rsp(struct guest *g, netif_tx_response_t *rsp, RING_IDX *idx)
-{
-	int more;
-
-	RING_FINAL_CHECK_FOR_RESPONSES(&g->tx, more);
-	if (!more)
-		return false;
-	*idx = g->tx.rsp_cons++;
-	*rsp = *RING_GET_RESPONSE(&g->tx, *idx);
-	return true;
-}
-
-/* Takes every TX response; returns how many, and how many were OKAY. */
-static unsigned int guest_reap_tx(struct guest *g, unsigned int *okay)
-{
-	netif_tx_response_t rsp;
-	RING_IDX idx;
-	unsigned int n = 0;
-
-	*okay = 0;
-	while (guest_tx_rsp(g, &rsp, &idx)) {
-		n++;
-		if (rsp.status == NETIF_RSP_OKAY)
-			(*okay)++;
-	}
-	return n;
-}
-
-/* Takes the next RX response; data points at its bytes in the posted page. */
-static bool guest_rx_rsp(struct guest *g, netif_rx_response_t *rsp, const uint8_t **data,
-			 RING_IDX *idx)
-{
-	int more;
-
-	RING_FINAL_CHECK_FOR_RESPONSES(&g->rx, more);
-	if (!more)
-		return false;
-	*idx = g->rx.rsp_cons++;
-	*rsp = *RING_GET_RESPONSE(&g->rx, *idx);
-	*data = g->rxbuf + (size_t)(*idx % NBUF) * PG + rsp->offset;
-	return true;
-}
-
-static unsigned int rx_pending(const struct guest *g)
-{
-	return g->rx.sring->rsp_prod - g->rx.rsp_cons;
 }
 
 /* The main loop: collect kicks, run until the data path has no work left. */
@@ -551,9 +305,9 @@ static uint64_t all_drops(const struct guest *g)
  * each and lets the first (spurious) events settle. */
 static void three_guests(unsigned int post)
 {
-	guest_init(A, 1, 1, false);
-	guest_init(B, 2, 2, false);
-	guest_init(C, 3, 3, true);
+	guest_init(A, 1, false);
+	guest_init(B, 2, false);
+	guest_init(C, 3, true);
 	guest_connect(A);
 	guest_connect(B);
 	guest_connect(C);
@@ -584,7 +338,7 @@ static void setup(void)
 	disabled_vif = NULL;
 	disable_waits_for_tick = false;
 	disabled_why[0] = '\0';
-	dp = dp_new(be_mac, on_disable, &ndisabled);
+	dp = dp_new(nf_be_mac, on_disable, &ndisabled);
 }
 
 static void teardown(void)
@@ -606,15 +360,15 @@ static void expect_rx(struct guest *g, const uint8_t *pkt, size_t len, uint16_t 
 	const uint8_t *data;
 	RING_IDX idx;
 
-	CU_ASSERT_FATAL(guest_rx_rsp(g, &rsp, &data, &idx));
-	CU_ASSERT_EQUAL(rsp.id, rx_id(idx)); /* the id posted in this slot */
+	CU_ASSERT_FATAL(nf_take_rx(&g->nf, &rsp, &data, &idx));
+	CU_ASSERT_EQUAL(rsp.id, nf_rx_id(idx)); /* the id posted in this slot */
 	CU_ASSERT_EQUAL(rsp.status, (int16_t)len);
 	CU_ASSERT_EQUAL(rsp.offset, 0);
 	CU_ASSERT_EQUAL(rsp.flags, flags);
-	CU_ASSERT(memcmp(data, g->mac, 6) == 0);
-	CU_ASSERT(memcmp(data + 6, be_mac, 6) == 0);
+	CU_ASSERT(memcmp(data, g->nf.mac, 6) == 0);
+	CU_ASSERT(memcmp(data + 6, nf_be_mac, 6) == 0);
 	CU_ASSERT(memcmp(data + 12, pkt + 12, len - 12) == 0);
-	CU_ASSERT_EQUAL(data[len], 0xee); /* nothing beyond the packet */
+	CU_ASSERT_EQUAL(data[len], NF_RX_POISON); /* nothing beyond the packet */
 }
 
 /* ---- basic switching ---- */
@@ -634,12 +388,12 @@ static void test_connect_empty(void)
 		CU_ASSERT_PTR_EQUAL(dp_addr_owner(dp, &a[0]), g->vif);
 		CU_ASSERT_PTR_EQUAL(dp_addr_owner(dp, &a[1]), g->vif);
 		dp_vif_id(g->vif, &domid, &devid);
-		CU_ASSERT_EQUAL(domid, g->domid);
+		CU_ASSERT_EQUAL(domid, g->nf.domid);
 		CU_ASSERT_EQUAL(devid, 0);
-		CU_ASSERT(memcmp(dp_vif_mac(g->vif), g->mac, 6) == 0);
+		CU_ASSERT(memcmp(dp_vif_mac(g->vif), g->nf.mac, 6) == 0);
 		CU_ASSERT_EQUAL(all_drops(g), 0);
-		CU_ASSERT_EQUAL(g->tx.sring->rsp_prod, 0);
-		CU_ASSERT_EQUAL(g->rx.sring->rsp_prod, 0);
+		CU_ASSERT_EQUAL(g->nf.tx.sring->rsp_prod, 0);
+		CU_ASSERT_EQUAL(g->nf.rx.sring->rsp_prod, 0);
 	}
 	/* nothing to do: the loop may sleep */
 	CU_ASSERT_EQUAL(dp_run(dp), -1);
@@ -657,9 +411,9 @@ static void test_udp4_a_to_b(void)
 	struct pollfd pfd;
 
 	three_guests(4);
-	notif_b = fake_evtchn_notify_count(B->domid, B->port_rx);
-	notif_a = fake_evtchn_notify_count(A->domid, A->port_tx);
-	len = udp4(pkt, A, B->ip4, 100, 42);
+	notif_b = fake_evtchn_notify_count(B->nf.domid, B->nf.port_rx);
+	notif_a = fake_evtchn_notify_count(A->nf.domid, A->nf.port_tx);
+	len = udp4(pkt, A, B->nf.ip4, 100, 42);
 	at = guest_queue(A, pkt, len);
 	guest_push_tx(A);
 
@@ -669,19 +423,19 @@ static void test_udp4_a_to_b(void)
 	pump();
 
 	/* A: one OKAY response carrying its id, and a notification */
-	CU_ASSERT_FATAL(guest_tx_rsp(A, &trsp, &tidx));
+	CU_ASSERT_FATAL(nf_take_tx(&A->nf, &trsp, &tidx));
 	CU_ASSERT_EQUAL(tidx, at);
-	CU_ASSERT_EQUAL(trsp.id, tx_id(at));
+	CU_ASSERT_EQUAL(trsp.id, nf_tx_id(at));
 	CU_ASSERT_EQUAL(trsp.status, NETIF_RSP_OKAY);
-	CU_ASSERT_FALSE(guest_tx_rsp(A, &trsp, &tidx));
-	CU_ASSERT(fake_evtchn_notify_count(A->domid, A->port_tx) > notif_a);
+	CU_ASSERT_FALSE(nf_take_tx(&A->nf, &trsp, &tidx));
+	CU_ASSERT(fake_evtchn_notify_count(A->nf.domid, A->nf.port_tx) > notif_a);
 
 	/* B: the packet with its L2 header rewritten, in its first slot */
-	CU_ASSERT_EQUAL(rx_pending(B), 1);
+	CU_ASSERT_EQUAL(nf_rx_pending(&B->nf), 1);
 	expect_rx(B, pkt, len, 0);
-	CU_ASSERT(fake_evtchn_notify_count(B->domid, B->port_rx) > notif_b);
-	CU_ASSERT_EQUAL(rx_pending(A), 0);
-	CU_ASSERT_EQUAL(rx_pending(C), 0);
+	CU_ASSERT(fake_evtchn_notify_count(B->nf.domid, B->nf.port_rx) > notif_b);
+	CU_ASSERT_EQUAL(nf_rx_pending(&A->nf), 0);
+	CU_ASSERT_EQUAL(nf_rx_pending(&C->nf), 0);
 
 	CU_ASSERT_EQUAL(st(A)->tx_pkts, 1);
 	CU_ASSERT_EQUAL(st(A)->tx_bytes, len);
@@ -694,7 +448,7 @@ static void test_udp4_a_to_b(void)
 	CU_ASSERT_EQUAL(dp_vif_queued(B->vif), 0);
 
 	/* and back, B -> A over IPv6, and A -> C (split channels) */
-	len = build_udp(pkt, true, be_mac, B->mac, B->ip6, A->ip6, 33, 7, false);
+	len = build_udp(pkt, true, nf_be_mac, B->nf.mac, B->nf.ip6, A->nf.ip6, 33, 7, false);
 	guest_queue(B, pkt, len);
 	guest_push_tx(B);
 	pump();
@@ -702,24 +456,24 @@ static void test_udp4_a_to_b(void)
 	CU_ASSERT_EQUAL(st(B)->tx_pkts, 1);
 	CU_ASSERT_EQUAL(st(A)->rx_pkts, 1);
 
-	notif_a = fake_evtchn_notify_count(C->domid, C->port_tx);
-	notif_b = fake_evtchn_notify_count(C->domid, C->port_rx);
-	len = udp4(pkt, A, C->ip4, 10, 9);
+	notif_a = fake_evtchn_notify_count(C->nf.domid, C->nf.port_tx);
+	notif_b = fake_evtchn_notify_count(C->nf.domid, C->nf.port_rx);
+	len = udp4(pkt, A, C->nf.ip4, 10, 9);
 	guest_queue(A, pkt, len);
 	guest_push_tx(A);
 	pump();
 	expect_rx(C, pkt, len, 0);
-	CU_ASSERT(fake_evtchn_notify_count(C->domid, C->port_rx) > notif_b);
+	CU_ASSERT(fake_evtchn_notify_count(C->nf.domid, C->nf.port_rx) > notif_b);
 	/* RX notifications go to C's RX channel only */
-	CU_ASSERT_EQUAL(fake_evtchn_notify_count(C->domid, C->port_tx), notif_a);
+	CU_ASSERT_EQUAL(fake_evtchn_notify_count(C->nf.domid, C->nf.port_tx), notif_a);
 
 	/* C -> B: C's TX channel gets the TX notification */
-	len = udp4(pkt, C, B->ip4, 10, 10);
+	len = udp4(pkt, C, B->nf.ip4, 10, 10);
 	guest_queue(C, pkt, len);
 	guest_push_tx(C);
 	pump();
 	expect_rx(B, pkt, len, 0);
-	CU_ASSERT(fake_evtchn_notify_count(C->domid, C->port_tx) > notif_a);
+	CU_ASSERT(fake_evtchn_notify_count(C->nf.domid, C->nf.port_tx) > notif_a);
 	finish();
 }
 
@@ -736,21 +490,21 @@ static void test_multi_slot(void)
 
 	/* Ethernet + 1 byte in slot 0, 4 bytes of IP header in slot 1, the
 	 * rest in slot 2 */
-	len = udp4(pkt, A, B->ip4, 200, 1);
+	len = udp4(pkt, A, B->nf.ip4, 200, 1);
 	memcpy(sizes, three, sizeof(three));
 	sizes[2] = (uint16_t)(len - 19);
 	segs = fake_gnt_copy_segs();
 	guest_queue_frags(A, pkt, len, sizes, 3, 0);
 	guest_push_tx(A);
 	pump();
-	CU_ASSERT_EQUAL(guest_reap_tx(A, &okay), 3); /* one response per slot */
+	CU_ASSERT_EQUAL(nf_reap_tx(&A->nf, &okay), 3); /* one response per slot */
 	CU_ASSERT_EQUAL(okay, 3);
 	expect_rx(B, pkt, len, 0);
 	CU_ASSERT_EQUAL(fake_gnt_copy_segs() - segs, 3 + 1);
 
 	/* 18 slots: the Ethernet header, then one byte per slot through the
 	 * IP and UDP headers, then the payload */
-	len = udp4(pkt, A, B->ip4, 300, 2);
+	len = udp4(pkt, A, B->nf.ip4, 300, 2);
 	sizes[0] = 14;
 	for (int k = 1; k < 17; k++)
 		sizes[k] = 1;
@@ -758,12 +512,12 @@ static void test_multi_slot(void)
 	guest_queue_frags(A, pkt, len, sizes, 18, 0);
 	guest_push_tx(A);
 	pump();
-	CU_ASSERT_EQUAL(guest_reap_tx(A, &okay), 18);
+	CU_ASSERT_EQUAL(nf_reap_tx(&A->nf, &okay), 18);
 	CU_ASSERT_EQUAL(okay, 18);
 	expect_rx(B, pkt, len, 0);
 
 	/* IPv6 with the addresses split over slots */
-	len = build_udp(pkt, true, be_mac, A->mac, A->ip6, B->ip6, 500, 3, false);
+	len = build_udp(pkt, true, nf_be_mac, A->nf.mac, A->nf.ip6, B->nf.ip6, 500, 3, false);
 	sizes[0] = 20;
 	sizes[1] = 10;
 	sizes[2] = 17;
@@ -772,7 +526,7 @@ static void test_multi_slot(void)
 	guest_queue_frags(A, pkt, len, sizes, 5, 0);
 	guest_push_tx(A);
 	pump();
-	CU_ASSERT_EQUAL(guest_reap_tx(A, &okay), 5);
+	CU_ASSERT_EQUAL(nf_reap_tx(&A->nf, &okay), 5);
 	expect_rx(B, pkt, len, 0);
 
 	CU_ASSERT_EQUAL(st(A)->tx_pkts, 3);
@@ -801,39 +555,39 @@ static void test_large_packet(void)
 		/* reconnecting with new features keeps the ring state */
 		CU_ASSERT_EQUAL(dp_vif_connect(dp, C->vif, &C->cfg, err, sizeof(err)), 0);
 	}
-	len = udp4(pkt, A, B->ip4, 5000, 77);
+	len = udp4(pkt, A, B->nf.ip4, 5000, 77);
 	sizes[0] = 4000;
 	sizes[1] = (uint16_t)(len - 4000);
 	guest_queue_frags(A, pkt, len, sizes, 2, 0);
 	guest_push_tx(A);
 	pump();
-	CU_ASSERT_EQUAL(guest_reap_tx(A, &okay), 2);
+	CU_ASSERT_EQUAL(nf_reap_tx(&A->nf, &okay), 2);
 	CU_ASSERT_EQUAL(okay, 2);
-	CU_ASSERT_EQUAL_FATAL(rx_pending(B), 2);
-	CU_ASSERT(guest_rx_rsp(B, &rsp, &data, &idx));
-	CU_ASSERT_EQUAL(rsp.id, rx_id(idx));
+	CU_ASSERT_EQUAL_FATAL(nf_rx_pending(&B->nf), 2);
+	CU_ASSERT(nf_take_rx(&B->nf, &rsp, &data, &idx));
+	CU_ASSERT_EQUAL(rsp.id, nf_rx_id(idx));
 	CU_ASSERT_EQUAL(rsp.status, PG);
 	CU_ASSERT_EQUAL(rsp.flags, NETRXF_more_data);
-	CU_ASSERT(memcmp(data, B->mac, 6) == 0);
+	CU_ASSERT(memcmp(data, B->nf.mac, 6) == 0);
 	CU_ASSERT(memcmp(data + 12, pkt + 12, PG - 12) == 0);
-	CU_ASSERT(guest_rx_rsp(B, &rsp, &data, &idx));
-	CU_ASSERT_EQUAL(rsp.id, rx_id(idx));
+	CU_ASSERT(nf_take_rx(&B->nf, &rsp, &data, &idx));
+	CU_ASSERT_EQUAL(rsp.id, nf_rx_id(idx));
 	CU_ASSERT_EQUAL(rsp.status, (int16_t)(len - PG));
 	CU_ASSERT_EQUAL(rsp.flags, 0);
 	CU_ASSERT(memcmp(data, pkt + PG, len - PG) == 0);
 	CU_ASSERT_EQUAL(st(B)->rx_pkts, 1);
 	CU_ASSERT_EQUAL(st(B)->rx_bytes, len);
 
-	len = udp4(pkt, A, C->ip4, 5000, 78);
+	len = udp4(pkt, A, C->nf.ip4, 5000, 78);
 	sizes[1] = (uint16_t)(len - 4000);
 	guest_queue_frags(A, pkt, len, sizes, 2, 0);
 	guest_push_tx(A);
 	pump();
-	CU_ASSERT_EQUAL(rx_pending(C), 0);
+	CU_ASSERT_EQUAL(nf_rx_pending(&C->nf), 0);
 	CU_ASSERT_EQUAL(drops(C, DP_DROP_RX_TOO_BIG), 1);
 	CU_ASSERT_EQUAL(dp_vif_queued(C->vif), 0);
 	/* C still gets small packets */
-	len = udp4(pkt, A, C->ip4, 50, 79);
+	len = udp4(pkt, A, C->nf.ip4, 50, 79);
 	guest_queue(A, pkt, len);
 	guest_push_tx(A);
 	pump();
@@ -852,12 +606,12 @@ static void test_copy_batching(void)
 	calls = fake_gnt_copy_calls();
 	segs = fake_gnt_copy_segs();
 	for (uint32_t i = 0; i < 5; i++) {
-		len[i] = udp4(pkt, A, B->ip4, 20 + i, i);
+		len[i] = udp4(pkt, A, B->nf.ip4, 20 + i, i);
 		guest_queue(A, pkt, len[i]);
 	}
 	guest_push_tx(A); /* one kick for five packets */
 	pump();
-	CU_ASSERT_EQUAL(guest_reap_tx(A, &okay), 5);
+	CU_ASSERT_EQUAL(nf_reap_tx(&A->nf, &okay), 5);
 	CU_ASSERT_EQUAL(okay, 5);
 	/* one copy call for the whole TX batch; B has no buffers yet */
 	CU_ASSERT_EQUAL(fake_gnt_copy_calls() - calls, 1);
@@ -869,14 +623,14 @@ static void test_copy_batching(void)
 	pump();
 	CU_ASSERT_EQUAL(fake_gnt_copy_calls() - calls, 2);
 	CU_ASSERT_EQUAL(fake_gnt_copy_segs() - segs, 10);
-	CU_ASSERT_EQUAL_FATAL(rx_pending(B), 5);
+	CU_ASSERT_EQUAL_FATAL(nf_rx_pending(&B->nf), 5);
 	for (uint32_t i = 0; i < 5; i++) {
 		netif_rx_response_t rsp;
 		const uint8_t *data;
 		RING_IDX idx;
 
-		CU_ASSERT_FATAL(guest_rx_rsp(B, &rsp, &data, &idx));
-		CU_ASSERT_EQUAL(rsp.id, rx_id(idx));
+		CU_ASSERT_FATAL(nf_take_rx(&B->nf, &rsp, &data, &idx));
+		CU_ASSERT_EQUAL(rsp.id, nf_rx_id(idx));
 		CU_ASSERT_EQUAL(rsp.status, (int16_t)len[i]);
 		CU_ASSERT_EQUAL(udp_seq(data, false), i);
 	}
@@ -895,17 +649,17 @@ static void expect_arp_reply(struct guest *g, const uint8_t *ip, const uint8_t *
 	RING_IDX idx;
 	struct frame_info fi;
 
-	CU_ASSERT_FATAL(guest_rx_rsp(g, &rsp, &data, &idx));
-	CU_ASSERT_EQUAL(rsp.id, rx_id(idx));
+	CU_ASSERT_FATAL(nf_take_rx(&g->nf, &rsp, &data, &idx));
+	CU_ASSERT_EQUAL(rsp.id, nf_rx_id(idx));
 	CU_ASSERT_EQUAL_FATAL(rsp.status, FRAME_MIN_LEN);
 	CU_ASSERT_EQUAL_FATAL(frame_parse(data, FRAME_MIN_LEN, &fi), FRAME_OK);
 	CU_ASSERT_EQUAL(fi.kind, FRAME_ARP);
 	CU_ASSERT_EQUAL(fi.arp_op, 2);
-	CU_ASSERT(memcmp(fi.eth_dst, g->mac, 6) == 0);
-	CU_ASSERT(memcmp(fi.eth_src, be_mac, 6) == 0);
-	CU_ASSERT(memcmp(fi.arp_sha, be_mac, 6) == 0); /* ip is at the backend */
+	CU_ASSERT(memcmp(fi.eth_dst, g->nf.mac, 6) == 0);
+	CU_ASSERT(memcmp(fi.eth_src, nf_be_mac, 6) == 0);
+	CU_ASSERT(memcmp(fi.arp_sha, nf_be_mac, 6) == 0); /* ip is at the backend */
 	CU_ASSERT(memcmp(fi.src.bytes, ip, 4) == 0);
-	CU_ASSERT(memcmp(data + 14 + 18, g->mac, 6) == 0); /* target hardware */
+	CU_ASSERT(memcmp(data + 14 + 18, g->nf.mac, 6) == 0); /* target hardware */
 	CU_ASSERT(memcmp(fi.dst.bytes, spa, 4) == 0);
 }
 
@@ -919,66 +673,66 @@ static void test_arp(void)
 	three_guests(8);
 
 	/* who has B? -> the backend */
-	guest_queue(A, pkt, build_arp(pkt, A->mac, A->mac, A->ip4, B->ip4, 1));
+	guest_queue(A, pkt, build_arp(pkt, A->nf.mac, A->nf.mac, A->nf.ip4, B->nf.ip4, 1));
 	guest_push_tx(A);
 	pump();
-	CU_ASSERT_EQUAL(guest_reap_tx(A, &okay), 1);
+	CU_ASSERT_EQUAL(nf_reap_tx(&A->nf, &okay), 1);
 	CU_ASSERT_EQUAL(okay, 1);
-	CU_ASSERT_EQUAL(rx_pending(A), 1);
-	expect_arp_reply(A, B->ip4, A->ip4);
+	CU_ASSERT_EQUAL(nf_rx_pending(&A->nf), 1);
+	expect_arp_reply(A, B->nf.ip4, A->nf.ip4);
 	CU_ASSERT_EQUAL(st(A)->arp_replies, 1);
-	CU_ASSERT_EQUAL(rx_pending(B) + rx_pending(C), 0);
+	CU_ASSERT_EQUAL(nf_rx_pending(&B->nf) + nf_rx_pending(&C->nf), 0);
 
 	/* an address nobody holds (a gateway, say): the backend too */
-	guest_queue(A, pkt, build_arp(pkt, A->mac, A->mac, A->ip4, other, 1));
+	guest_queue(A, pkt, build_arp(pkt, A->nf.mac, A->nf.mac, A->nf.ip4, other, 1));
 	guest_push_tx(A);
 	pump();
-	expect_arp_reply(A, other, A->ip4);
+	expect_arp_reply(A, other, A->nf.ip4);
 
 	/* its own address (a gratuitous ARP or announcement): no reply */
-	guest_queue(A, pkt, build_arp(pkt, A->mac, A->mac, A->ip4, A->ip4, 1));
+	guest_queue(A, pkt, build_arp(pkt, A->nf.mac, A->nf.mac, A->nf.ip4, A->nf.ip4, 1));
 	guest_push_tx(A);
 	pump();
-	CU_ASSERT_EQUAL(rx_pending(A), 0);
+	CU_ASSERT_EQUAL(nf_rx_pending(&A->nf), 0);
 
 	/* a reply from the guest: consumed, nothing back */
-	guest_queue(A, pkt, build_arp(pkt, A->mac, A->mac, A->ip4, B->ip4, 2));
+	guest_queue(A, pkt, build_arp(pkt, A->nf.mac, A->nf.mac, A->nf.ip4, B->nf.ip4, 2));
 	guest_push_tx(A);
 	pump();
-	CU_ASSERT_EQUAL(rx_pending(A), 0);
+	CU_ASSERT_EQUAL(nf_rx_pending(&A->nf), 0);
 
 	/* probes from 0.0.0.0: answered for a taken address only */
-	guest_queue(A, pkt, build_arp(pkt, A->mac, A->mac, zero, B->ip4, 1));
+	guest_queue(A, pkt, build_arp(pkt, A->nf.mac, A->nf.mac, zero, B->nf.ip4, 1));
 	guest_push_tx(A);
 	pump();
-	expect_arp_reply(A, B->ip4, zero);
-	guest_queue(A, pkt, build_arp(pkt, A->mac, A->mac, zero, other, 1));
-	guest_queue(A, pkt, build_arp(pkt, A->mac, A->mac, zero, A->ip4, 1));
+	expect_arp_reply(A, B->nf.ip4, zero);
+	guest_queue(A, pkt, build_arp(pkt, A->nf.mac, A->nf.mac, zero, other, 1));
+	guest_queue(A, pkt, build_arp(pkt, A->nf.mac, A->nf.mac, zero, A->nf.ip4, 1));
 	guest_push_tx(A);
 	pump();
-	CU_ASSERT_EQUAL(rx_pending(A), 0);
+	CU_ASSERT_EQUAL(nf_rx_pending(&A->nf), 0);
 	CU_ASSERT_EQUAL(st(A)->arp_replies, 3);
 	CU_ASSERT_EQUAL(drops(A, DP_DROP_SPOOF_ARP), 0);
 
 	/* a sender IP that is not A's (B's, or unregistered): spoofing */
-	guest_queue(A, pkt, build_arp(pkt, A->mac, A->mac, B->ip4, C->ip4, 1));
-	guest_queue(A, pkt, build_arp(pkt, A->mac, A->mac, other, C->ip4, 1));
+	guest_queue(A, pkt, build_arp(pkt, A->nf.mac, A->nf.mac, B->nf.ip4, C->nf.ip4, 1));
+	guest_queue(A, pkt, build_arp(pkt, A->nf.mac, A->nf.mac, other, C->nf.ip4, 1));
 	guest_push_tx(A);
 	pump();
 	CU_ASSERT_EQUAL(drops(A, DP_DROP_SPOOF_ARP), 2);
-	CU_ASSERT_EQUAL(rx_pending(A), 0);
+	CU_ASSERT_EQUAL(nf_rx_pending(&A->nf), 0);
 	/* ... and an Ethernet source that is not A's */
-	guest_queue(A, pkt, build_arp(pkt, B->mac, B->mac, A->ip4, C->ip4, 1));
+	guest_queue(A, pkt, build_arp(pkt, B->nf.mac, B->nf.mac, A->nf.ip4, C->nf.ip4, 1));
 	guest_push_tx(A);
 	pump();
 	CU_ASSERT_EQUAL(drops(A, DP_DROP_SPOOF_MAC), 1);
-	CU_ASSERT_EQUAL(rx_pending(A), 0);
+	CU_ASSERT_EQUAL(nf_rx_pending(&A->nf), 0);
 
 	CU_ASSERT_EQUAL(st(A)->arp_replies, 3);
-	CU_ASSERT_EQUAL(rx_pending(B) + rx_pending(C), 0);
+	CU_ASSERT_EQUAL(nf_rx_pending(&B->nf) + nf_rx_pending(&C->nf), 0);
 	CU_ASSERT_EQUAL(st(B)->rx_pkts + st(C)->rx_pkts, 0);
 	CU_ASSERT_EQUAL(all_drops(B) + all_drops(C), 0);
-	CU_ASSERT_EQUAL(guest_reap_tx(A, &okay), 9);
+	CU_ASSERT_EQUAL(nf_reap_tx(&A->nf, &okay), 9);
 	CU_ASSERT_EQUAL(okay, 9); /* the guest's buffers were fine */
 	finish();
 }
@@ -991,21 +745,21 @@ static void expect_na(struct guest *g, const uint8_t *target, const uint8_t *to_
 	RING_IDX idx;
 	struct frame_info fi;
 
-	CU_ASSERT_FATAL(guest_rx_rsp(g, &rsp, &data, &idx));
-	CU_ASSERT_EQUAL(rsp.id, rx_id(idx));
+	CU_ASSERT_FATAL(nf_take_rx(&g->nf, &rsp, &data, &idx));
+	CU_ASSERT_EQUAL(rsp.id, nf_rx_id(idx));
 	CU_ASSERT_EQUAL_FATAL(rsp.status, FRAME_NA_LEN);
 	CU_ASSERT(rsp.flags & NETRXF_data_validated);
 	CU_ASSERT_EQUAL_FATAL(frame_parse(data, FRAME_NA_LEN, &fi), FRAME_OK);
 	CU_ASSERT_EQUAL(fi.kind, FRAME_IPV6);
 	CU_ASSERT_EQUAL(fi.icmp6_type, 136);
 	CU_ASSERT(memcmp(fi.eth_dst, to_mac, 6) == 0);
-	CU_ASSERT(memcmp(fi.eth_src, be_mac, 6) == 0);
+	CU_ASSERT(memcmp(fi.eth_src, nf_be_mac, 6) == 0);
 	CU_ASSERT(memcmp(fi.src.bytes, target, 16) == 0);
 	CU_ASSERT(memcmp(fi.dst.bytes, to_ip, 16) == 0);
 	CU_ASSERT(memcmp(fi.nd_target.bytes, target, 16) == 0);
 	CU_ASSERT_EQUAL(data[14 + 40 + 4] & 0x40, solicited ? 0x40 : 0);
 	CU_ASSERT_EQUAL(data[14 + 40 + 24], 2); /* target link-layer option */
-	CU_ASSERT(memcmp(data + 14 + 40 + 26, be_mac, 6) == 0);
+	CU_ASSERT(memcmp(data + 14 + 40 + 26, nf_be_mac, 6) == 0);
 	CU_ASSERT(l4_csum_ok(data, true, IPPROTO_ICMPV6));
 }
 
@@ -1021,51 +775,51 @@ static void test_ndp(void)
 	three_guests(8);
 
 	/* from A's link-local address, for B */
-	guest_queue(A, pkt, build_ns(pkt, A->mac, A->ip6_ll, B->ip6));
+	guest_queue(A, pkt, build_ns(pkt, A->nf.mac, A->nf.ip6_ll, B->nf.ip6));
 	guest_push_tx(A);
 	pump();
-	CU_ASSERT_EQUAL(rx_pending(A), 1);
-	expect_na(A, B->ip6, A->mac, A->ip6_ll, true);
+	CU_ASSERT_EQUAL(nf_rx_pending(&A->nf), 1);
+	expect_na(A, B->nf.ip6, A->nf.mac, A->nf.ip6_ll, true);
 	CU_ASSERT_EQUAL(st(A)->na_replies, 1);
 
 	/* from A's registered address, for C */
-	guest_queue(A, pkt, build_ns(pkt, A->mac, A->ip6, C->ip6));
+	guest_queue(A, pkt, build_ns(pkt, A->nf.mac, A->nf.ip6, C->nf.ip6));
 	guest_push_tx(A);
 	pump();
-	expect_na(A, C->ip6, A->mac, A->ip6, true);
+	expect_na(A, C->nf.ip6, A->nf.mac, A->nf.ip6, true);
 
 	/* DAD (from ::) for A's own address: no reply */
-	guest_queue(A, pkt, build_ns(pkt, A->mac, unspec, A->ip6));
+	guest_queue(A, pkt, build_ns(pkt, A->nf.mac, unspec, A->nf.ip6));
 	guest_push_tx(A);
 	pump();
-	CU_ASSERT_EQUAL(rx_pending(A), 0);
+	CU_ASSERT_EQUAL(nf_rx_pending(&A->nf), 0);
 	/* ... nor for a free address */
-	guest_queue(A, pkt, build_ns(pkt, A->mac, unspec, free6));
+	guest_queue(A, pkt, build_ns(pkt, A->nf.mac, unspec, free6));
 	guest_push_tx(A);
 	pump();
-	CU_ASSERT_EQUAL(rx_pending(A), 0);
+	CU_ASSERT_EQUAL(nf_rx_pending(&A->nf), 0);
 	/* ... but a taken one is defended, to all-nodes */
-	guest_queue(A, pkt, build_ns(pkt, A->mac, unspec, B->ip6));
+	guest_queue(A, pkt, build_ns(pkt, A->nf.mac, unspec, B->nf.ip6));
 	guest_push_tx(A);
 	pump();
-	expect_na(A, B->ip6, all_nodes_mac, all_nodes, false);
+	expect_na(A, B->nf.ip6, all_nodes_mac, all_nodes, false);
 
 	/* NS for its own address from its link-local one: no reply */
-	guest_queue(A, pkt, build_ns(pkt, A->mac, A->ip6_ll, A->ip6));
+	guest_queue(A, pkt, build_ns(pkt, A->nf.mac, A->nf.ip6_ll, A->nf.ip6));
 	guest_push_tx(A);
 	pump();
-	CU_ASSERT_EQUAL(rx_pending(A), 0);
+	CU_ASSERT_EQUAL(nf_rx_pending(&A->nf), 0);
 
 	/* NS from an address registered to B: spoofing */
-	guest_queue(A, pkt, build_ns(pkt, A->mac, B->ip6, C->ip6));
+	guest_queue(A, pkt, build_ns(pkt, A->nf.mac, B->nf.ip6, C->nf.ip6));
 	guest_push_tx(A);
 	pump();
-	CU_ASSERT_EQUAL(rx_pending(A), 0);
+	CU_ASSERT_EQUAL(nf_rx_pending(&A->nf), 0);
 	CU_ASSERT_EQUAL(drops(A, DP_DROP_SPOOF_IP), 1);
 
 	CU_ASSERT_EQUAL(st(A)->na_replies, 3);
-	CU_ASSERT_EQUAL(rx_pending(B) + rx_pending(C), 0);
-	CU_ASSERT_EQUAL(guest_reap_tx(A, &okay), 7);
+	CU_ASSERT_EQUAL(nf_rx_pending(&B->nf) + nf_rx_pending(&C->nf), 0);
+	CU_ASSERT_EQUAL(nf_reap_tx(&A->nf, &okay), 7);
 	CU_ASSERT_EQUAL(okay, 7);
 	finish();
 }
@@ -1084,9 +838,9 @@ static void expect_dropped(const uint8_t *pkt, size_t len, enum dp_drop d)
 	pump();
 	CU_ASSERT_EQUAL(drops(A, d), before + 1);
 	CU_ASSERT_EQUAL(all_drops(A), all + 1);
-	CU_ASSERT_EQUAL(guest_reap_tx(A, &okay), 1);
+	CU_ASSERT_EQUAL(nf_reap_tx(&A->nf, &okay), 1);
 	CU_ASSERT_EQUAL(okay, 1); /* taken from the guest fine, then dropped */
-	CU_ASSERT_EQUAL(rx_pending(A) + rx_pending(B) + rx_pending(C), 0);
+	CU_ASSERT_EQUAL(nf_rx_pending(&A->nf) + nf_rx_pending(&B->nf) + nf_rx_pending(&C->nf), 0);
 	CU_ASSERT_EQUAL(dp_vif_queued(A->vif) + dp_vif_queued(B->vif) + dp_vif_queued(C->vif), 0);
 }
 
@@ -1099,31 +853,31 @@ static void test_spoofing(void)
 
 	three_guests(8);
 	/* source MAC not A's: B's, the backend's, broadcast */
-	len = build_udp(pkt, false, be_mac, B->mac, A->ip4, B->ip4, 20, 1, false);
+	len = build_udp(pkt, false, nf_be_mac, B->nf.mac, A->nf.ip4, B->nf.ip4, 20, 1, false);
 	expect_dropped(pkt, len, DP_DROP_SPOOF_MAC);
-	len = build_udp(pkt, false, be_mac, be_mac, A->ip4, B->ip4, 20, 1, false);
+	len = build_udp(pkt, false, nf_be_mac, nf_be_mac, A->nf.ip4, B->nf.ip4, 20, 1, false);
 	expect_dropped(pkt, len, DP_DROP_SPOOF_MAC);
-	len = build_udp(pkt, true, be_mac, bcast_mac, A->ip6, B->ip6, 20, 1, false);
+	len = build_udp(pkt, true, nf_be_mac, bcast_mac, A->nf.ip6, B->nf.ip6, 20, 1, false);
 	expect_dropped(pkt, len, DP_DROP_SPOOF_MAC);
 
 	/* source IP not A's: B's, C's, unregistered */
-	len = build_udp(pkt, false, be_mac, A->mac, B->ip4, C->ip4, 20, 1, false);
+	len = build_udp(pkt, false, nf_be_mac, A->nf.mac, B->nf.ip4, C->nf.ip4, 20, 1, false);
 	expect_dropped(pkt, len, DP_DROP_SPOOF_IP);
-	len = build_udp(pkt, false, be_mac, A->mac, rogue4, B->ip4, 20, 1, false);
+	len = build_udp(pkt, false, nf_be_mac, A->nf.mac, rogue4, B->nf.ip4, 20, 1, false);
 	expect_dropped(pkt, len, DP_DROP_SPOOF_IP);
-	len = build_udp(pkt, true, be_mac, A->mac, C->ip6, B->ip6, 20, 1, false);
+	len = build_udp(pkt, true, nf_be_mac, A->nf.mac, C->nf.ip6, B->nf.ip6, 20, 1, false);
 	expect_dropped(pkt, len, DP_DROP_SPOOF_IP);
-	len = build_udp(pkt, true, be_mac, A->mac, rogue6, B->ip6, 20, 1, false);
+	len = build_udp(pkt, true, nf_be_mac, A->nf.mac, rogue6, B->nf.ip6, 20, 1, false);
 	expect_dropped(pkt, len, DP_DROP_SPOOF_IP);
 	/* link-local source, to a guest: not A's either */
-	len = build_udp(pkt, true, be_mac, A->mac, A->ip6_ll, B->ip6, 20, 1, false);
+	len = build_udp(pkt, true, nf_be_mac, A->nf.mac, A->nf.ip6_ll, B->nf.ip6, 20, 1, false);
 	expect_dropped(pkt, len, DP_DROP_SPOOF_IP);
 
 	/* not IP at all; malformed */
-	len = udp4(pkt, A, B->ip4, 20, 1);
+	len = udp4(pkt, A, B->nf.ip4, 20, 1);
 	put16(pkt + 12, 0x88b5);
 	expect_dropped(pkt, len, DP_DROP_PROTO);
-	len = udp4(pkt, A, B->ip4, 20, 1);
+	len = udp4(pkt, A, B->nf.ip4, 20, 1);
 	pkt[14] = 0x55; /* version 5 */
 	expect_dropped(pkt, len, DP_DROP_MALFORMED);
 
@@ -1149,24 +903,24 @@ static void test_routing_drops(void)
 
 	three_guests(8);
 	/* unregistered destinations */
-	len = build_udp(pkt, false, be_mac, A->mac, A->ip4, nobody4, 20, 1, false);
+	len = build_udp(pkt, false, nf_be_mac, A->nf.mac, A->nf.ip4, nobody4, 20, 1, false);
 	expect_dropped(pkt, len, DP_DROP_NO_ROUTE);
-	len = build_udp(pkt, false, be_mac, A->mac, A->ip4, outside4, 20, 1, false);
+	len = build_udp(pkt, false, nf_be_mac, A->nf.mac, A->nf.ip4, outside4, 20, 1, false);
 	expect_dropped(pkt, len, DP_DROP_NO_ROUTE);
-	len = build_udp(pkt, true, be_mac, A->mac, A->ip6, nobody6, 20, 1, false);
+	len = build_udp(pkt, true, nf_be_mac, A->nf.mac, A->nf.ip6, nobody6, 20, 1, false);
 	expect_dropped(pkt, len, DP_DROP_NO_ROUTE);
 
 	/* broadcast and multicast */
-	len = build_udp(pkt, false, bcast_mac, A->mac, A->ip4, bcast4, 20, 1, false);
+	len = build_udp(pkt, false, bcast_mac, A->nf.mac, A->nf.ip4, bcast4, 20, 1, false);
 	expect_dropped(pkt, len, DP_DROP_GROUP);
-	len = build_udp(pkt, false, bcast_mac, A->mac, A->ip4, limited4, 20, 1, false);
+	len = build_udp(pkt, false, bcast_mac, A->nf.mac, A->nf.ip4, limited4, 20, 1, false);
 	expect_dropped(pkt, len, DP_DROP_GROUP);
-	len = build_udp(pkt, false, mcast4_mac, A->mac, A->ip4, mcast4, 20, 1, false);
+	len = build_udp(pkt, false, mcast4_mac, A->nf.mac, A->nf.ip4, mcast4, 20, 1, false);
 	expect_dropped(pkt, len, DP_DROP_GROUP);
-	len = build_udp(pkt, true, mcast6_mac, A->mac, A->ip6, mcast6, 20, 1, false);
+	len = build_udp(pkt, true, mcast6_mac, A->nf.mac, A->nf.ip6, mcast6, 20, 1, false);
 	expect_dropped(pkt, len, DP_DROP_GROUP);
 	/* multicast IP behind a unicast MAC is still not routed */
-	len = build_udp(pkt, false, be_mac, A->mac, A->ip4, mcast4, 20, 1, false);
+	len = build_udp(pkt, false, nf_be_mac, A->nf.mac, A->nf.ip4, mcast4, 20, 1, false);
 	expect_dropped(pkt, len, DP_DROP_GROUP);
 
 	CU_ASSERT_EQUAL(st(A)->tx_pkts, 8);
@@ -1177,12 +931,12 @@ static void test_routing_drops(void)
 	dp_vif_disconnect(dp, C->vif);
 	CU_ASSERT_FALSE(dp_vif_connected(C->vif));
 	CU_ASSERT_FALSE(dp_vif_carrier(C->vif));
-	len = udp4(pkt, A, C->ip4, 20, 1);
+	len = udp4(pkt, A, C->nf.ip4, 20, 1);
 	guest_queue(A, pkt, len);
 	guest_push_tx(A);
 	pump();
 	CU_ASSERT_EQUAL(drops(C, DP_DROP_NO_ROUTE), 1);
-	CU_ASSERT_EQUAL(rx_pending(C), 0);
+	CU_ASSERT_EQUAL(nf_rx_pending(&C->nf), 0);
 	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 4);
 	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 2);
 	finish();
@@ -1200,10 +954,11 @@ static void test_addresses(void)
 	const struct ipnb_addr *got;
 
 	three_guests(8);
-	memcpy(a[0].bytes, A->ip4, 4); /* A's */
+	memcpy(a[0].bytes, A->nf.ip4, 4); /* A's */
 	memcpy(a[1].bytes, new4, 4);
-	memcpy(a[2].bytes, B->ip6, 16);
-	CU_ASSERT_EQUAL(dp_vif_set_addrs(dp, B->vif, a, 3, conflicts, &nc), 0);
+	memcpy(a[2].bytes, B->nf.ip6, 16);
+	/* B gives up its old IPv4 address and says so */
+	CU_ASSERT_EQUAL(dp_vif_set_addrs(dp, B->vif, a, 3, conflicts, &nc), 1);
 	CU_ASSERT_EQUAL_FATAL(nc, 1);
 	CU_ASSERT_EQUAL(conflicts[0], 0);
 	CU_ASSERT_PTR_EQUAL(dp_addr_owner(dp, &a[0]), A->vif);
@@ -1211,36 +966,36 @@ static void test_addresses(void)
 	CU_ASSERT_EQUAL(dp_vif_addrs(B->vif, &got), 2);
 
 	/* B's old address is gone: no route to it, and B may not use it */
-	len = udp4(pkt, A, B->ip4, 20, 1);
+	len = udp4(pkt, A, B->nf.ip4, 20, 1);
 	expect_dropped(pkt, len, DP_DROP_NO_ROUTE);
 	len = udp4(pkt, A, new4, 20, 2);
 	guest_queue(A, pkt, len);
 	guest_push_tx(A);
 	pump();
 	expect_rx(B, pkt, len, 0);
-	len = udp4(pkt, B, A->ip4, 20, 3);
+	len = udp4(pkt, B, A->nf.ip4, 20, 3);
 	guest_queue(B, pkt, len);
 	guest_push_tx(B);
 	pump();
 	CU_ASSERT_EQUAL(drops(B, DP_DROP_SPOOF_IP), 1);
-	CU_ASSERT_EQUAL(rx_pending(A), 0);
+	CU_ASSERT_EQUAL(nf_rx_pending(&A->nf), 0);
 
 	/* a new MAC: delivered to it, and the old one is now spoofing */
 	dp_vif_set_mac(B->vif, new_mac);
 	CU_ASSERT(memcmp(dp_vif_mac(B->vif), new_mac, 6) == 0);
-	memcpy(B->mac, new_mac, 6);
+	memcpy(B->nf.mac, new_mac, 6);
 	len = udp4(pkt, A, new4, 20, 4);
 	guest_queue(A, pkt, len);
 	guest_push_tx(A);
 	pump();
 	expect_rx(B, pkt, len, 0);
-	len = build_udp(pkt, false, be_mac, (const uint8_t[6]){0x00, 0x16, 0x3e, 0, 0, 2}, new4,
-			A->ip4, 20, 5, false);
+	len = build_udp(pkt, false, nf_be_mac, (const uint8_t[6]){0x00, 0x16, 0x3e, 0, 0, 2}, new4,
+			A->nf.ip4, 20, 5, false);
 	guest_queue(B, pkt, len);
 	guest_push_tx(B);
 	pump();
 	CU_ASSERT_EQUAL(drops(B, DP_DROP_SPOOF_MAC), 1);
-	CU_ASSERT_EQUAL(rx_pending(A), 0);
+	CU_ASSERT_EQUAL(nf_rx_pending(&A->nf), 0);
 
 	/* A goes away: its address is free for B */
 	dp_vif_free(dp, A->vif);
@@ -1277,7 +1032,7 @@ static void test_csum_blank(void)
 	pump();
 
 	/* to B, which takes blank checksums: bytes as sent, flags say so */
-	len = build_udp(pkt, false, be_mac, A->mac, A->ip4, B->ip4, 101, 1, true);
+	len = build_udp(pkt, false, nf_be_mac, A->nf.mac, A->nf.ip4, B->nf.ip4, 101, 1, true);
 	CU_ASSERT_FALSE(l4_csum_ok(pkt, false, IPPROTO_UDP));
 	guest_queue_frags(A, pkt, len, (uint16_t[]){(uint16_t)len}, 1, NETTXF_csum_blank);
 	guest_push_tx(A);
@@ -1285,12 +1040,12 @@ static void test_csum_blank(void)
 	expect_rx(B, pkt, len, NETRXF_csum_blank | NETRXF_data_validated);
 
 	/* to C, which does not: completed in the delivered bytes */
-	len = build_udp(pkt, false, be_mac, A->mac, A->ip4, C->ip4, 101, 2, true);
+	len = build_udp(pkt, false, nf_be_mac, A->nf.mac, A->nf.ip4, C->nf.ip4, 101, 2, true);
 	guest_queue_frags(A, pkt, len, (uint16_t[]){(uint16_t)len}, 1,
 			  NETTXF_csum_blank | NETTXF_data_validated);
 	guest_push_tx(A);
 	pump();
-	CU_ASSERT_FATAL(guest_rx_rsp(C, &rsp, &data, &idx));
+	CU_ASSERT_FATAL(nf_take_rx(&C->nf, &rsp, &data, &idx));
 	CU_ASSERT_EQUAL(rsp.status, (int16_t)len);
 	CU_ASSERT_EQUAL(rsp.flags, NETRXF_data_validated);
 	CU_ASSERT(l4_csum_ok(data, false, IPPROTO_UDP));
@@ -1299,15 +1054,15 @@ static void test_csum_blank(void)
 	CU_ASSERT(memcmp(data + 42, pkt + 42, len - 42) == 0);
 
 	/* IPv6 follows feature-ipv6-csum-offload: B advertised it off */
-	len = build_udp(pkt, true, be_mac, A->mac, A->ip6, B->ip6, 64, 3, true);
+	len = build_udp(pkt, true, nf_be_mac, A->nf.mac, A->nf.ip6, B->nf.ip6, 64, 3, true);
 	guest_queue_frags(A, pkt, len, (uint16_t[]){(uint16_t)len}, 1, NETTXF_csum_blank);
 	guest_push_tx(A);
 	pump();
-	CU_ASSERT_FATAL(guest_rx_rsp(B, &rsp, &data, &idx));
+	CU_ASSERT_FATAL(nf_take_rx(&B->nf, &rsp, &data, &idx));
 	CU_ASSERT_EQUAL(rsp.flags, NETRXF_data_validated);
 	CU_ASSERT(l4_csum_ok(data, true, IPPROTO_UDP));
 	/* ... and to A (offload on) it stays blank */
-	len = build_udp(pkt, true, be_mac, B->mac, B->ip6, A->ip6, 64, 4, true);
+	len = build_udp(pkt, true, nf_be_mac, B->nf.mac, B->nf.ip6, A->nf.ip6, 64, 4, true);
 	guest_queue_frags(B, pkt, len, (uint16_t[]){(uint16_t)len}, 1, NETTXF_csum_blank);
 	guest_push_tx(B);
 	pump();
@@ -1317,18 +1072,19 @@ static void test_csum_blank(void)
 	{
 		uint16_t sizes[3] = {30, 20, 0};
 
-		len = build_udp(pkt, false, be_mac, A->mac, A->ip4, C->ip4, 300, 5, true);
+		len =
+		    build_udp(pkt, false, nf_be_mac, A->nf.mac, A->nf.ip4, C->nf.ip4, 300, 5, true);
 		sizes[2] = (uint16_t)(len - 50);
 		guest_queue_frags(A, pkt, len, sizes, 3, NETTXF_csum_blank);
 		guest_push_tx(A);
 		pump();
-		CU_ASSERT_FATAL(guest_rx_rsp(C, &rsp, &data, &idx));
+		CU_ASSERT_FATAL(nf_take_rx(&C->nf, &rsp, &data, &idx));
 		CU_ASSERT_EQUAL(rsp.status, (int16_t)len);
 		CU_ASSERT(l4_csum_ok(data, false, IPPROTO_UDP));
 	}
 
 	/* data_validated alone is passed on; no flags stay no flags */
-	len = udp4(pkt, A, C->ip4, 40, 6);
+	len = udp4(pkt, A, C->nf.ip4, 40, 6);
 	guest_queue_frags(A, pkt, len, (uint16_t[]){(uint16_t)len}, 1, NETTXF_data_validated);
 	guest_push_tx(A);
 	pump();
@@ -1358,21 +1114,21 @@ static void test_rx_queue_bound(void)
 		unsigned int n = burst ? 100 : 200;
 
 		for (unsigned int i = 0; i < n; i++, sent++) {
-			qlen = udp4(pkt, A, B->ip4, 16, sent);
+			qlen = udp4(pkt, A, B->nf.ip4, 16, sent);
 			guest_queue(A, pkt, qlen);
 		}
 		guest_push_tx(A);
 		pump();
-		CU_ASSERT_EQUAL(guest_reap_tx(A, &okay), n);
+		CU_ASSERT_EQUAL(nf_reap_tx(&A->nf, &okay), n);
 		CU_ASSERT_EQUAL(okay, n);
 	}
 	bound = (unsigned int)dp_vif_queued(B->vif);
 	CU_ASSERT(bound > 0 && bound < sent);
 	CU_ASSERT_EQUAL(drops(B, DP_DROP_RXQ_FULL), sent - bound);
-	CU_ASSERT_EQUAL(rx_pending(B), 0);
+	CU_ASSERT_EQUAL(nf_rx_pending(&B->nf), 0);
 	CU_ASSERT_EQUAL(st(A)->tx_pkts, sent);
 	/* one more is dropped too, the queue does not grow */
-	len = udp4(pkt, A, B->ip4, 16, 9999);
+	len = udp4(pkt, A, B->nf.ip4, 16, 9999);
 	guest_queue(A, pkt, len);
 	guest_push_tx(A);
 	pump();
@@ -1381,23 +1137,24 @@ static void test_rx_queue_bound(void)
 	CU_ASSERT(dp_vif_carrier(B->vif)); /* no stall in this short a time */
 
 	/* other guests' traffic still flows both ways */
-	len = udp4(pkt, C, A->ip4, 30, 1);
+	len = udp4(pkt, C, A->nf.ip4, 30, 1);
 	guest_queue(C, pkt, len);
 	guest_push_tx(C);
 	pump();
 	expect_rx(A, pkt, len, 0);
-	len = udp4(pkt, A, C->ip4, 30, 2);
+	len = udp4(pkt, A, C->nf.ip4, 30, 2);
 	guest_queue(A, pkt, len);
 	guest_push_tx(A);
 	pump();
 	expect_rx(C, pkt, len, 0);
 
 	/* B posts buffers: the queued packets arrive, oldest first */
-	guest_post_rx(B, RING_SIZE(&B->rx));
+	guest_post_rx(B, RING_SIZE(&B->nf.rx));
 	pump();
-	CU_ASSERT_EQUAL(rx_pending(B), bound < RING_SIZE(&B->rx) ? bound : RING_SIZE(&B->rx));
-	for (unsigned int i = 0; guest_rx_rsp(B, &rsp, &data, &idx); i++) {
-		CU_ASSERT_EQUAL(rsp.id, rx_id(idx));
+	CU_ASSERT_EQUAL(nf_rx_pending(&B->nf),
+			bound < RING_SIZE(&B->nf.rx) ? bound : RING_SIZE(&B->nf.rx));
+	for (unsigned int i = 0; nf_take_rx(&B->nf, &rsp, &data, &idx); i++) {
+		CU_ASSERT_EQUAL(rsp.id, nf_rx_id(idx));
 		CU_ASSERT_EQUAL(rsp.status, (int16_t)qlen);
 		if (udp_seq(data, false) != i) {
 			CU_FAIL("RX order");
@@ -1410,7 +1167,7 @@ static void test_rx_queue_bound(void)
 
 	/* and new traffic flows again */
 	guest_post_rx(B, 4);
-	len = udp4(pkt, A, B->ip4, 16, 5);
+	len = udp4(pkt, A, B->nf.ip4, 16, 5);
 	guest_queue(A, pkt, len);
 	guest_push_tx(A);
 	pump();
@@ -1433,11 +1190,11 @@ static void test_rx_queue_same_pass(void)
 	guest_post_rx(B, 1);
 	pump();
 	for (uint32_t i = 0; i < 2; i++) {
-		len[i] = udp4(pkt[i], A, B->ip4, 40, i);
+		len[i] = udp4(pkt[i], A, B->nf.ip4, 40, i);
 		guest_queue(A, pkt[i], len[i]);
 	}
-	C->tx.sring->req_prod = C->tx.req_prod_pvt + RING_SIZE(&C->tx) + 1;
-	CU_ASSERT_EQUAL(fake_evtchn_kick(C->domid, C->port_tx), 0);
+	C->nf.tx.sring->req_prod = C->nf.tx.req_prod_pvt + RING_SIZE(&C->nf.tx) + 1;
+	CU_ASSERT_EQUAL(fake_evtchn_kick(C->nf.domid, C->nf.port_tx), 0);
 	guest_push_tx(A);
 	disable_waits_for_tick = true;
 	pump();
@@ -1445,7 +1202,7 @@ static void test_rx_queue_same_pass(void)
 	CU_ASSERT_PTR_EQUAL(disabled_vif, C->vif);
 	CU_ASSERT_EQUAL(st(A)->tx_pkts, 2);
 	/* the first packet was delivered, the second waits for a buffer */
-	CU_ASSERT_EQUAL(rx_pending(B), 1);
+	CU_ASSERT_EQUAL(nf_rx_pending(&B->nf), 1);
 	expect_rx(B, pkt[0], len[0], 0);
 	CU_ASSERT_EQUAL(drops(B, DP_DROP_RX_TIMEOUT), 0);
 	CU_ASSERT_EQUAL(drops(B, DP_DROP_CARRIER_OFF), 0);
@@ -1473,15 +1230,15 @@ static void test_rx_wait_for_slots(void)
 	three_guests(0);
 	guest_post_rx(B, 1);
 	pump();
-	len = udp4(pkt, A, B->ip4, 5000, 1); /* two RX slots */
+	len = udp4(pkt, A, B->nf.ip4, 5000, 1); /* two RX slots */
 	sizes[0] = 4000;
 	sizes[1] = (uint16_t)(len - 4000);
 	guest_queue_frags(A, pkt, len, sizes, 2, 0);
 	guest_push_tx(A);
 	pump();
-	CU_ASSERT_EQUAL(guest_reap_tx(A, &okay), 2);
+	CU_ASSERT_EQUAL(nf_reap_tx(&A->nf, &okay), 2);
 	CU_ASSERT_EQUAL(dp_vif_queued(B->vif), 1);
-	CU_ASSERT_EQUAL(rx_pending(B), 0);
+	CU_ASSERT_EQUAL(nf_rx_pending(&B->nf), 0);
 	/* nothing can progress until B posts: no busy loop */
 	for (int i = 0; i < 3; i++)
 		r = dp_run(dp);
@@ -1489,7 +1246,7 @@ static void test_rx_wait_for_slots(void)
 	/* one more buffer: the backend asked to be notified, and delivers */
 	guest_post_rx(B, 1);
 	pump();
-	CU_ASSERT_EQUAL(rx_pending(B), 2);
+	CU_ASSERT_EQUAL(nf_rx_pending(&B->nf), 2);
 	CU_ASSERT_EQUAL(dp_vif_queued(B->vif), 0);
 	CU_ASSERT_EQUAL(st(B)->rx_pkts, 1);
 	finish();
@@ -1504,15 +1261,15 @@ static void test_teardown_with_queue(void)
 
 	three_guests(0);
 	for (uint32_t i = 0; i < 20; i++) {
-		len = udp4(pkt, A, i & 1 ? B->ip4 : C->ip4, 16, i);
+		len = udp4(pkt, A, i & 1 ? B->nf.ip4 : C->nf.ip4, 16, i);
 		guest_queue(A, pkt, len);
 	}
-	len = udp4(pkt, B, C->ip4, 16, 100);
+	len = udp4(pkt, B, C->nf.ip4, 16, 100);
 	guest_queue(B, pkt, len);
 	guest_push_tx(A);
 	guest_push_tx(B);
 	pump();
-	CU_ASSERT_EQUAL(guest_reap_tx(A, &okay), 20);
+	CU_ASSERT_EQUAL(nf_reap_tx(&A->nf, &okay), 20);
 	CU_ASSERT_EQUAL(dp_vif_queued(B->vif), 10);
 	CU_ASSERT_EQUAL(dp_vif_queued(C->vif), 11);
 
@@ -1538,39 +1295,39 @@ static void test_hostile_req_prod(void)
 	RING_IDX rsp_before;
 
 	three_guests(8);
-	CU_ASSERT_EQUAL(RING_SIZE(&A->tx), 256);
-	A->tx.sring->req_prod = A->tx.req_prod_pvt + RING_SIZE(&A->tx) + 1;
-	rsp_before = A->tx.sring->rsp_prod;
-	CU_ASSERT_EQUAL(fake_evtchn_kick(A->domid, A->port_tx), 0);
+	CU_ASSERT_EQUAL(RING_SIZE(&A->nf.tx), 256);
+	A->nf.tx.sring->req_prod = A->nf.tx.req_prod_pvt + RING_SIZE(&A->nf.tx) + 1;
+	rsp_before = A->nf.tx.sring->rsp_prod;
+	CU_ASSERT_EQUAL(fake_evtchn_kick(A->nf.domid, A->nf.port_tx), 0);
 	pump();
 	CU_ASSERT_EQUAL(ndisabled, 1);
 	CU_ASSERT_PTR_EQUAL(disabled_vif, A->vif);
 	CU_ASSERT(disabled_why[0] != '\0');
 	CU_ASSERT_FALSE(dp_vif_connected(A->vif));
 	CU_ASSERT_FALSE(dp_vif_carrier(A->vif));
-	CU_ASSERT_EQUAL(A->tx.sring->rsp_prod, rsp_before);
+	CU_ASSERT_EQUAL(A->nf.tx.sring->rsp_prod, rsp_before);
 	/* A's rings and channel are gone, the others' are not */
 	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 4);
 	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 3);
-	CU_ASSERT_EQUAL(fake_evtchn_peer(A->domid, A->port_tx), 0);
+	CU_ASSERT_EQUAL(fake_evtchn_peer(A->nf.domid, A->nf.port_tx), 0);
 
 	/* B and C carry on */
-	len = udp4(pkt, B, C->ip4, 40, 1);
+	len = udp4(pkt, B, C->nf.ip4, 40, 1);
 	guest_queue(B, pkt, len);
 	guest_push_tx(B);
 	pump();
 	expect_rx(C, pkt, len, 0);
 	/* traffic to A goes nowhere */
-	len = udp4(pkt, C, A->ip4, 40, 2);
+	len = udp4(pkt, C, A->nf.ip4, 40, 2);
 	guest_queue(C, pkt, len);
 	guest_push_tx(C);
 	pump();
-	CU_ASSERT_EQUAL(rx_pending(A), 0);
+	CU_ASSERT_EQUAL(nf_rx_pending(&A->nf), 0);
 	CU_ASSERT_EQUAL(drops(A, DP_DROP_NO_ROUTE), 1);
 
 	/* more kicks do nothing (the channel is unbound), and the callback
 	 * is not called again */
-	CU_ASSERT_EQUAL(fake_evtchn_kick(A->domid, A->port_tx), -ENOTCONN);
+	CU_ASSERT_EQUAL(fake_evtchn_kick(A->nf.domid, A->nf.port_tx), -ENOTCONN);
 	pump();
 	CU_ASSERT_EQUAL(ndisabled, 1);
 	finish();
@@ -1584,19 +1341,19 @@ static void test_hostile_rx_req_prod(void)
 	three_guests(0);
 	/* a packet waits for B, then B claims an impossible number of
 	 * buffers */
-	len = udp4(pkt, A, B->ip4, 40, 1);
+	len = udp4(pkt, A, B->nf.ip4, 40, 1);
 	guest_queue(A, pkt, len);
 	guest_push_tx(A);
 	pump();
 	CU_ASSERT_EQUAL(dp_vif_queued(B->vif), 1);
-	B->rx.sring->req_prod = B->rx.req_prod_pvt + RING_SIZE(&B->rx) + 5;
-	CU_ASSERT_EQUAL(fake_evtchn_kick(B->domid, B->port_rx), 0);
+	B->nf.rx.sring->req_prod = B->nf.rx.req_prod_pvt + RING_SIZE(&B->nf.rx) + 5;
+	CU_ASSERT_EQUAL(fake_evtchn_kick(B->nf.domid, B->nf.port_rx), 0);
 	pump();
 	CU_ASSERT_EQUAL(ndisabled, 1);
 	CU_ASSERT_PTR_EQUAL(disabled_vif, B->vif);
 	CU_ASSERT_FALSE(dp_vif_connected(B->vif));
 	CU_ASSERT_EQUAL(dp_vif_queued(B->vif), 0);
-	CU_ASSERT_EQUAL(B->rx.sring->rsp_prod, 0);
+	CU_ASSERT_EQUAL(B->nf.rx.sring->rsp_prod, 0);
 	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 4);
 	CU_ASSERT(dp_vif_connected(A->vif) && dp_vif_connected(C->vif));
 	finish();
@@ -1610,9 +1367,9 @@ static void test_hostile_fatal_request(void)
 
 	three_guests(8);
 	/* a good packet, then one whose slot runs off its page */
-	len = udp4(pkt, A, B->ip4, 40, 1);
+	len = udp4(pkt, A, B->nf.ip4, 40, 1);
 	guest_queue(A, pkt, len);
-	r = RING_GET_REQUEST(&A->tx, guest_queue(A, pkt, len));
+	r = RING_GET_REQUEST(&A->nf.tx, guest_queue(A, pkt, len));
 	r->offset = PG - 20;
 	guest_push_tx(A);
 	pump();
@@ -1623,7 +1380,7 @@ static void test_hostile_fatal_request(void)
 	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 3);
 
 	/* the others still work */
-	len = udp4(pkt, C, B->ip4, 40, 2);
+	len = udp4(pkt, C, B->nf.ip4, 40, 2);
 	guest_queue(C, pkt, len);
 	guest_push_tx(C);
 	pump();
@@ -1635,8 +1392,8 @@ static void test_hostile_fatal_request(void)
 
 		/* (A's good packet before the bad one may or may not be
 		 * delivered; C's must be) */
-		while (guest_rx_rsp(B, &rsp, &data, &idx))
-			if (memcmp(data + 14 + 12, C->ip4, 4) == 0 && udp_seq(data, false) == 2)
+		while (nf_take_rx(&B->nf, &rsp, &data, &idx))
+			if (memcmp(data + 14 + 12, C->nf.ip4, 4) == 0 && udp_seq(data, false) == 2)
 				from_c = true;
 		CU_ASSERT(from_c);
 	}
@@ -1658,7 +1415,7 @@ static void test_dropped_requests(void)
 	three_guests(8);
 
 	/* 19 slots: dropped, each slot answered with an error and its id */
-	len = udp4(pkt, A, B->ip4, 100, 1);
+	len = udp4(pkt, A, B->nf.ip4, 100, 1);
 	sizes[0] = 20;
 	for (int k = 1; k < 18; k++)
 		sizes[k] = 2;
@@ -1667,21 +1424,21 @@ static void test_dropped_requests(void)
 	guest_push_tx(A);
 	pump();
 	for (unsigned int k = 0; k < 19; k++) {
-		CU_ASSERT_FATAL(guest_tx_rsp(A, &rsp, &idx));
+		CU_ASSERT_FATAL(nf_take_tx(&A->nf, &rsp, &idx));
 		CU_ASSERT_EQUAL(idx, at + k);
-		CU_ASSERT_EQUAL(rsp.id, tx_id(at + k));
+		CU_ASSERT_EQUAL(rsp.id, nf_tx_id(at + k));
 		CU_ASSERT_EQUAL(rsp.status, NETIF_RSP_ERROR);
 	}
-	CU_ASSERT_FALSE(guest_tx_rsp(A, &rsp, &idx));
+	CU_ASSERT_FALSE(nf_take_tx(&A->nf, &rsp, &idx));
 	CU_ASSERT_EQUAL(drops(A, DP_DROP_TX_BAD_REQ), 1);
 	CU_ASSERT_EQUAL(st(A)->tx_pkts, 0);
 
 	/* a GSO packet (GSO is not offered): the extra slot gets NULL */
-	len = udp4(pkt, A, B->ip4, 100, 2);
-	at = A->tx.req_prod_pvt;
-	r = RING_GET_REQUEST(&A->tx, at);
-	memcpy(A->txbuf + (at % NBUF) * PG, pkt, 60);
-	*r = (netif_tx_request_t){.gref = A->txgref[at % NBUF],
+	len = udp4(pkt, A, B->nf.ip4, 100, 2);
+	at = A->nf.tx.req_prod_pvt;
+	r = RING_GET_REQUEST(&A->nf.tx, at);
+	memcpy(nf_tx_page(&A->nf, at), pkt, 60);
+	*r = (netif_tx_request_t){.gref = nf_tx_gref(&A->nf, at),
 				  .offset = 0,
 				  .flags = NETTXF_extra_info | NETTXF_more_data,
 				  .id = 0x77,
@@ -1690,25 +1447,25 @@ static void test_dropped_requests(void)
 	ex.type = XEN_NETIF_EXTRA_TYPE_GSO;
 	ex.u.gso.size = 1400;
 	ex.u.gso.type = XEN_NETIF_GSO_TYPE_TCPV4;
-	r = RING_GET_REQUEST(&A->tx, at + 1);
+	r = RING_GET_REQUEST(&A->nf.tx, at + 1);
 	memset(r, 0, sizeof(*r));
 	memcpy(r, &ex, sizeof(ex));
-	r = RING_GET_REQUEST(&A->tx, at + 2);
-	memcpy(A->txbuf + ((at + 2) % NBUF) * PG, pkt + 60, len - 60);
-	*r = (netif_tx_request_t){.gref = A->txgref[(at + 2) % NBUF],
+	r = RING_GET_REQUEST(&A->nf.tx, at + 2);
+	memcpy(nf_tx_page(&A->nf, at + 2), pkt + 60, len - 60);
+	*r = (netif_tx_request_t){.gref = nf_tx_gref(&A->nf, at + 2),
 				  .offset = 0,
 				  .id = 0x78,
 				  .size = (uint16_t)(len - 60)};
-	A->tx.req_prod_pvt = at + 3;
+	A->nf.tx.req_prod_pvt = at + 3;
 	guest_push_tx(A);
 	pump();
-	CU_ASSERT_FATAL(guest_tx_rsp(A, &rsp, &idx));
+	CU_ASSERT_FATAL(nf_take_tx(&A->nf, &rsp, &idx));
 	CU_ASSERT_EQUAL(rsp.id, 0x77);
 	CU_ASSERT_EQUAL(rsp.status, NETIF_RSP_ERROR);
-	CU_ASSERT_FATAL(guest_tx_rsp(A, &rsp, &idx));
+	CU_ASSERT_FATAL(nf_take_tx(&A->nf, &rsp, &idx));
 	CU_ASSERT_EQUAL(idx, at + 1);
 	CU_ASSERT_EQUAL(rsp.status, NETIF_RSP_NULL);
-	CU_ASSERT_FATAL(guest_tx_rsp(A, &rsp, &idx));
+	CU_ASSERT_FATAL(nf_take_tx(&A->nf, &rsp, &idx));
 	CU_ASSERT_EQUAL(rsp.id, 0x78);
 	CU_ASSERT_EQUAL(rsp.status, NETIF_RSP_ERROR);
 	CU_ASSERT_EQUAL(drops(A, DP_DROP_TX_BAD_REQ), 2);
@@ -1722,9 +1479,9 @@ static void test_dropped_requests(void)
 	CU_ASSERT_EQUAL(drops(A, DP_DROP_TX_BAD_REQ), 3);
 
 	CU_ASSERT_EQUAL(ndisabled, 0);
-	CU_ASSERT_EQUAL(rx_pending(B), 0);
+	CU_ASSERT_EQUAL(nf_rx_pending(&B->nf), 0);
 	/* the vif still works */
-	len = udp4(pkt, A, B->ip4, 100, 3);
+	len = udp4(pkt, A, B->nf.ip4, 100, 3);
 	guest_queue(A, pkt, len);
 	guest_push_tx(A);
 	pump();
@@ -1744,24 +1501,24 @@ static void test_tx_copy_failure(void)
 	three_guests(8);
 	/* the middle one of three segments fails */
 	for (uint32_t i = 0; i < 3; i++) {
-		len[i] = udp4(pkt[i], A, B->ip4, 40, i);
+		len[i] = udp4(pkt[i], A, B->nf.ip4, 40, i);
 		at[i] = guest_queue(A, pkt[i], len[i]);
 	}
 	fake_gnt_fail_next_copy(1, 1, GNTST_general_error);
 	guest_push_tx(A);
 	pump();
 	for (int i = 0; i < 3; i++) {
-		CU_ASSERT_FATAL(guest_tx_rsp(A, &rsp, &idx));
+		CU_ASSERT_FATAL(nf_take_tx(&A->nf, &rsp, &idx));
 		CU_ASSERT_EQUAL(idx, at[i]);
-		CU_ASSERT_EQUAL(rsp.id, tx_id(at[i]));
+		CU_ASSERT_EQUAL(rsp.id, nf_tx_id(at[i]));
 		CU_ASSERT_EQUAL(rsp.status, i == 1 ? NETIF_RSP_ERROR : NETIF_RSP_OKAY);
 	}
 	CU_ASSERT_EQUAL(drops(A, DP_DROP_TX_COPY), 1);
 	CU_ASSERT_EQUAL(st(A)->tx_pkts, 2);
-	CU_ASSERT_EQUAL(rx_pending(B), 2);
-	CU_ASSERT(guest_rx_rsp(B, &rrsp, &data, &idx));
+	CU_ASSERT_EQUAL(nf_rx_pending(&B->nf), 2);
+	CU_ASSERT(nf_take_rx(&B->nf, &rrsp, &data, &idx));
 	CU_ASSERT_EQUAL(udp_seq(data, false), 0);
-	CU_ASSERT(guest_rx_rsp(B, &rrsp, &data, &idx));
+	CU_ASSERT(nf_take_rx(&B->nf, &rrsp, &data, &idx));
 	CU_ASSERT_EQUAL(udp_seq(data, false), 2);
 
 	/* the whole call fails */
@@ -1771,20 +1528,20 @@ static void test_tx_copy_failure(void)
 	guest_push_tx(A);
 	pump();
 	for (int i = 0; i < 3; i++) {
-		CU_ASSERT_FATAL(guest_tx_rsp(A, &rsp, &idx));
-		CU_ASSERT_EQUAL(rsp.id, tx_id(at[i]));
+		CU_ASSERT_FATAL(nf_take_tx(&A->nf, &rsp, &idx));
+		CU_ASSERT_EQUAL(rsp.id, nf_tx_id(at[i]));
 		CU_ASSERT_EQUAL(rsp.status, NETIF_RSP_ERROR);
 	}
 	CU_ASSERT_EQUAL(drops(A, DP_DROP_TX_COPY), 4);
-	CU_ASSERT_EQUAL(rx_pending(B), 0);
+	CU_ASSERT_EQUAL(nf_rx_pending(&B->nf), 0);
 
 	/* a grant the guest revoked (or never made) */
-	fake_grant_revoke(A->domid, A->txgref[A->tx.req_prod_pvt % NBUF]);
+	fake_grant_revoke(A->nf.domid, nf_tx_gref(&A->nf, A->nf.tx.req_prod_pvt));
 	at[0] = guest_queue(A, pkt[0], len[0]);
 	guest_push_tx(A);
 	pump();
-	CU_ASSERT_FATAL(guest_tx_rsp(A, &rsp, &idx));
-	CU_ASSERT_EQUAL(rsp.id, tx_id(at[0]));
+	CU_ASSERT_FATAL(nf_take_tx(&A->nf, &rsp, &idx));
+	CU_ASSERT_EQUAL(rsp.id, nf_tx_id(at[0]));
 	CU_ASSERT_EQUAL(rsp.status, NETIF_RSP_ERROR);
 	CU_ASSERT_EQUAL(drops(A, DP_DROP_TX_COPY), 5);
 	CU_ASSERT_EQUAL(ndisabled, 0);
@@ -1803,7 +1560,7 @@ static void test_rx_copy_failure(void)
 
 	three_guests(0);
 	for (uint32_t i = 0; i < 3; i++) {
-		len = udp4(pkt, A, B->ip4, 40, i);
+		len = udp4(pkt, A, B->nf.ip4, 40, i);
 		guest_queue(A, pkt, len);
 	}
 	guest_push_tx(A);
@@ -1813,14 +1570,14 @@ static void test_rx_copy_failure(void)
 	/* the first RX copy fails; the second lands in a bad grant */
 	fake_gnt_fail_next_copy(0, 1, GNTST_general_error);
 	guest_queue_rx(B, 3);
-	r = RING_GET_REQUEST(&B->rx, B->rx.req_prod_pvt - 2);
+	r = RING_GET_REQUEST(&B->nf.rx, B->nf.rx.req_prod_pvt - 2);
 	r->gref = 4000; /* not granted */
 	guest_push_rx(B);
 	pump();
-	CU_ASSERT_EQUAL_FATAL(rx_pending(B), 3);
+	CU_ASSERT_EQUAL_FATAL(nf_rx_pending(&B->nf), 3);
 	for (uint32_t i = 0; i < 3; i++) {
-		CU_ASSERT_FATAL(guest_rx_rsp(B, &rsp, &data, &idx));
-		CU_ASSERT_EQUAL(rsp.id, rx_id(idx));
+		CU_ASSERT_FATAL(nf_take_rx(&B->nf, &rsp, &data, &idx));
+		CU_ASSERT_EQUAL(rsp.id, nf_rx_id(idx));
 		if (i < 2) {
 			CU_ASSERT_EQUAL(rsp.status, NETIF_RSP_ERROR);
 		} else {
@@ -1838,13 +1595,13 @@ static void test_attach_invariant(void)
 {
 	char err[256];
 
-	guest_init(A, 1, 1, false);
-	guest_init(B, 2, 2, true);
+	guest_init(A, 1, false);
+	guest_init(B, 2, true);
 	guest_vif(A);
 	guest_vif(B);
 
 	/* TX ring with more requests than slots outstanding */
-	A->tx.sring->req_prod = A->tx.sring->rsp_prod + RING_SIZE(&A->tx) + 1;
+	A->nf.tx.sring->req_prod = A->nf.tx.sring->rsp_prod + RING_SIZE(&A->nf.tx) + 1;
 	err[0] = '\0';
 	CU_ASSERT_EQUAL(dp_vif_connect(dp, A->vif, &A->cfg, err, sizeof(err)), -1);
 	CU_ASSERT(err[0] != '\0');
@@ -1853,7 +1610,7 @@ static void test_attach_invariant(void)
 	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 0);
 
 	/* the same on the RX ring (split channels) */
-	B->rx.sring->req_prod = B->rx.sring->rsp_prod - 1; /* "responses" we never made */
+	B->nf.rx.sring->req_prod = B->nf.rx.sring->rsp_prod - 1; /* "responses" we never made */
 	err[0] = '\0';
 	CU_ASSERT_EQUAL(dp_vif_connect(dp, B->vif, &B->cfg, err, sizeof(err)), -1);
 	CU_ASSERT(err[0] != '\0');
@@ -1861,28 +1618,28 @@ static void test_attach_invariant(void)
 	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 0);
 
 	/* other connect failures leave nothing behind either */
-	A->tx.sring->req_prod = A->tx.sring->rsp_prod;
-	B->rx.sring->req_prod = B->rx.sring->rsp_prod;
+	A->nf.tx.sring->req_prod = A->nf.tx.sring->rsp_prod;
+	B->nf.rx.sring->req_prod = B->nf.rx.sring->rsp_prod;
 	A->cfg.rx_ref = 3999; /* not granted */
 	err[0] = '\0';
 	CU_ASSERT_EQUAL(dp_vif_connect(dp, A->vif, &A->cfg, err, sizeof(err)), -1);
 	CU_ASSERT(err[0] != '\0');
 	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 0);
-	A->cfg.rx_ref = A->rx_ref;
+	A->cfg.rx_ref = A->nf.rx_ref;
 	B->cfg.evtchn_rx = 999; /* no such port: the TX one is bound first */
 	err[0] = '\0';
 	CU_ASSERT_EQUAL(dp_vif_connect(dp, B->vif, &B->cfg, err, sizeof(err)), -1);
 	CU_ASSERT(err[0] != '\0');
 	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 0);
 	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 0);
-	B->cfg.evtchn_rx = B->port_rx;
+	B->cfg.evtchn_rx = B->nf.port_rx;
 	fake_gnt_fail_next_map(ENOMEM);
 	CU_ASSERT_EQUAL(dp_vif_connect(dp, B->vif, &B->cfg, err, sizeof(err)), -1);
 	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 0);
 	CU_ASSERT_EQUAL(ndisabled, 0); /* a refused connect is not a disable */
 
 	/* a full ring of posted requests is legal, and is adopted */
-	guest_post_rx(A, RING_SIZE(&A->rx));
+	guest_post_rx(A, RING_SIZE(&A->nf.rx));
 	CU_ASSERT_EQUAL(dp_vif_connect(dp, A->vif, &A->cfg, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(dp_vif_connect(dp, B->vif, &B->cfg, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 4);
@@ -1898,35 +1655,35 @@ static void test_index_wrap(void)
 	size_t len;
 	unsigned int okay;
 
-	guest_init(A, 1, 1, false);
-	guest_init(B, 2, 2, false);
-	guest_ring_start(A, 0xfffffff0u);
-	guest_ring_start(B, 0xfffffffau);
+	guest_init(A, 1, false);
+	guest_init(B, 2, false);
+	nf_rings_init(&A->nf, 0xfffffff0u);
+	nf_rings_init(&B->nf, 0xfffffffau);
 	guest_connect(A);
 	guest_connect(B);
 	guest_post_rx(B, 40);
 	pump();
 	for (uint32_t round = 0; round < 4; round++) {
 		for (uint32_t i = 0; i < 10; i++) {
-			len = udp4(pkt, A, B->ip4, 30, round * 10 + i);
+			len = udp4(pkt, A, B->nf.ip4, 30, round * 10 + i);
 			guest_queue(A, pkt, len);
 		}
 		guest_push_tx(A);
 		pump();
-		CU_ASSERT_EQUAL(guest_reap_tx(A, &okay), 10);
+		CU_ASSERT_EQUAL(nf_reap_tx(&A->nf, &okay), 10);
 		CU_ASSERT_EQUAL(okay, 10);
 		for (uint32_t i = 0; i < 10; i++) {
 			netif_rx_response_t rsp;
 			const uint8_t *data;
 			RING_IDX idx;
 
-			CU_ASSERT_FATAL(guest_rx_rsp(B, &rsp, &data, &idx));
-			CU_ASSERT_EQUAL(rsp.id, rx_id(idx));
+			CU_ASSERT_FATAL(nf_take_rx(&B->nf, &rsp, &data, &idx));
+			CU_ASSERT_EQUAL(rsp.id, nf_rx_id(idx));
 			CU_ASSERT_EQUAL(udp_seq(data, false), round * 10 + i);
 		}
 	}
-	CU_ASSERT(A->tx.sring->rsp_prod < 0x100); /* wrapped */
-	CU_ASSERT(B->rx.sring->rsp_prod < 0x100);
+	CU_ASSERT(A->nf.tx.sring->rsp_prod < 0x100); /* wrapped */
+	CU_ASSERT(B->nf.rx.sring->rsp_prod < 0x100);
 	CU_ASSERT_EQUAL(st(B)->rx_pkts, 40);
 	finish();
 }
@@ -1938,16 +1695,16 @@ static void test_requests_before_connect(void)
 	size_t len;
 	unsigned int okay;
 
-	guest_init(A, 1, 1, false);
-	guest_init(B, 2, 2, false);
+	guest_init(A, 1, false);
+	guest_init(B, 2, false);
 	guest_post_rx(B, 4);
-	len = udp4(pkt, A, B->ip4, 30, 1);
+	len = udp4(pkt, A, B->nf.ip4, 30, 1);
 	guest_queue(A, pkt, len);
 	guest_push_tx(A); /* the kick is lost: nothing is bound yet */
 	guest_connect(B);
 	guest_connect(A);
 	pump();
-	CU_ASSERT_EQUAL(guest_reap_tx(A, &okay), 1);
+	CU_ASSERT_EQUAL(nf_reap_tx(&A->nf, &okay), 1);
 	CU_ASSERT_EQUAL(okay, 1);
 	expect_rx(B, pkt, len, 0);
 	finish();

@@ -2,10 +2,11 @@
  * test_xenbus.c - the control path (netback/xenbus.c) against the fake Xen
  * libraries. The test plays three parties: the toolstack (dom0 writing the
  * frontend and backend directories as libxl does, and the hotplug script's
- * hotplug-status), the guest's netfront (its own ring pages, grants, event
- * channels and frontend keys) and the main loop (pump()). Every test starts
- * from an empty fake host; finish() frees the daemon and checks that nothing
- * stays mapped, bound, open or watched. LeakSanitizer checks the rest.
+ * hotplug-status), the guest's netfront (a fake netfront from
+ * tests/fake/netfront.h, and its frontend keys) and the main loop (pump()).
+ * Every test starts from an empty fake host; finish() frees the daemon and
+ * checks that nothing stays mapped, bound, open or watched. LeakSanitizer
+ * checks the rest.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,31 +24,20 @@
 #include <xen/io/xenbus.h>
 
 #include "fakexen.h"
+#include "netfront.h"
 #include "suites.h"
 
-#define PG   4096
 #define NBUF 8 /* data pages per direction and guest */
 
 /* Heap in use, when built with AddressSanitizer (the unit-test build). */
 extern size_t __sanitizer_get_current_allocated_bytes(void) __attribute__((weak));
 
-static const uint8_t be_mac[6] = {0xfe, 0xff, 0xff, 0xff, 0xff, 0xff};
-
 /* One netfront played by the test, and the paths the toolstack gives it. */
 struct fe {
-	uint32_t domid, devid;
-	bool split;
+	uint32_t devid;
 	char be[96], fe[96];
 	char mac_s[18];
-	uint8_t mac[6];
-	uint8_t ip4[4];
-	void *tx_ring, *rx_ring;
-	netif_tx_front_ring_t tx;
-	netif_rx_front_ring_t rx;
-	grant_ref_t tx_ref, rx_ref;
-	evtchn_port_t port_tx, port_rx;
-	uint8_t *txbuf, *rxbuf;
-	grant_ref_t txgref[NBUF], rxgref[NBUF];
+	struct nf nf;
 };
 
 static struct dp *dp;
@@ -170,7 +160,7 @@ static void seen_cb(void *arg, uint16_t domid, uint32_t devid, int state, struct
 
 static struct seen lookup(const struct fe *g)
 {
-	struct seen s = {.domid = (uint16_t)g->domid, .devid = g->devid};
+	struct seen s = {.domid = (uint16_t)g->nf.domid, .devid = g->devid};
 
 	xb_foreach(xb, seen_cb, &s);
 	CU_ASSERT(s.found <= 1);
@@ -242,69 +232,29 @@ static void pump(void)
 
 /* ---- the guests ---- */
 
-static void *page_alloc(size_t n)
+/* Guest n == domid (netfront.h's address plan), vif devid: its netfront
+ * with rings, buffers and channels (two if split), and the MAC the
+ * toolstack writes for it. The domain may exist already: it may have
+ * several vifs. */
+static void fe_init(struct fe *g, uint32_t domid, uint32_t devid, bool split)
 {
-	void *p = aligned_alloc(PG, n * PG);
-
-	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-	memset(p, 0, n * PG);
-	return p;
-}
-
-/* Sets the rings up from scratch, as netfront does before connecting. */
-static void fe_rings_init(struct fe *g)
-{
-	netif_tx_sring_t *txs = g->tx_ring;
-	netif_rx_sring_t *rxs = g->rx_ring;
-
-	SHARED_RING_INIT(txs);
-	SHARED_RING_INIT(rxs);
-	FRONT_RING_INIT(&g->tx, txs, PG);
-	FRONT_RING_INIT(&g->rx, rxs, PG);
-}
-
-/* Guest n: domain domid, vif devid, MAC 00:16:3e:00:00:n, 10.99.0.n; its
- * rings, buffers and channels (two if split). */
-static void fe_init(struct fe *g, uint32_t domid, uint32_t devid, uint8_t n, bool split)
-{
+	const struct nf_params p = {.nbuf = NBUF, .split = split};
 	int r;
 
 	memset(g, 0, sizeof(*g));
-	g->domid = domid;
-	g->devid = devid;
-	g->split = split;
-	snprintf(g->be, sizeof(g->be), "/local/domain/0/backend/vif/%u/%u", domid, devid);
-	snprintf(g->fe, sizeof(g->fe), "/local/domain/%u/device/vif/%u", domid, devid);
-	memcpy(g->mac, (const uint8_t[6]){0x00, 0x16, 0x3e, 0x00, 0x00, n}, 6);
-	snprintf(g->mac_s, sizeof(g->mac_s), "00:16:3e:00:00:%02x", n);
-	memcpy(g->ip4, (const uint8_t[4]){10, 99, 0, n}, 4);
 	r = fake_domain_create(domid);
 	CU_ASSERT_FATAL(r == 0 || r == -EEXIST);
-
-	g->tx_ring = page_alloc(1);
-	g->rx_ring = page_alloc(1);
-	fe_rings_init(g);
-	g->tx_ref = fake_grant(domid, g->tx_ring, false);
-	g->rx_ref = fake_grant(domid, g->rx_ring, false);
-	CU_ASSERT_FATAL(g->tx_ref && g->rx_ref);
-	g->txbuf = page_alloc(NBUF);
-	g->rxbuf = page_alloc(NBUF);
-	for (unsigned int i = 0; i < NBUF; i++) {
-		g->txgref[i] = fake_grant(domid, g->txbuf + (size_t)i * PG, true);
-		g->rxgref[i] = fake_grant(domid, g->rxbuf + (size_t)i * PG, false);
-		CU_ASSERT_FATAL(g->txgref[i] && g->rxgref[i]);
-	}
-	g->port_tx = fake_evtchn_alloc_unbound(domid);
-	g->port_rx = split ? fake_evtchn_alloc_unbound(domid) : g->port_tx;
-	CU_ASSERT_FATAL(g->port_tx && g->port_rx);
+	CU_ASSERT_EQUAL_FATAL(nf_init(&g->nf, domid, &p), 0);
+	g->devid = devid;
+	snprintf(g->be, sizeof(g->be), "/local/domain/0/backend/vif/%u/%u", domid, devid);
+	snprintf(g->fe, sizeof(g->fe), "/local/domain/%u/device/vif/%u", domid, devid);
+	snprintf(g->mac_s, sizeof(g->mac_s), "%02x:%02x:%02x:%02x:%02x:%02x", g->nf.mac[0],
+		 g->nf.mac[1], g->nf.mac[2], g->nf.mac[3], g->nf.mac[4], g->nf.mac[5]);
 }
 
 static void fe_free(struct fe *g)
 {
-	free(g->tx_ring);
-	free(g->rx_ring);
-	free(g->txbuf);
-	free(g->rxbuf);
+	nf_free(&g->nf);
 	memset(g, 0, sizeof(*g));
 }
 
@@ -313,10 +263,10 @@ static void fe_free(struct fe *g)
  * directory, owned by dom0 and readable by the guest. */
 static void toolstack_add(struct fe *g, const char *ip)
 {
-	const struct xs_permissions fe_perms[2] = {{.id = g->domid, .perms = XS_PERM_NONE},
+	const struct xs_permissions fe_perms[2] = {{.id = g->nf.domid, .perms = XS_PERM_NONE},
 						   {.id = 0, .perms = XS_PERM_READ}};
 	const struct xs_permissions be_perms[2] = {{.id = 0, .perms = XS_PERM_NONE},
-						   {.id = g->domid, .perms = XS_PERM_READ}};
+						   {.id = g->nf.domid, .perms = XS_PERM_READ}};
 	char p[160];
 
 	put(0, g->fe, "backend", g->be);
@@ -332,7 +282,7 @@ static void toolstack_add(struct fe *g, const char *ip)
 	CU_ASSERT_EQUAL(fake_xs_set_perms_as(0, g->be, be_perms, 2), 0);
 	path_of(p, sizeof(p), g->be, "frontend");
 	CU_ASSERT_EQUAL(fake_xs_set_perms_as(0, p, be_perms, 2), 0);
-	put_u(0, g->be, "frontend-id", g->domid);
+	put_u(0, g->be, "frontend-id", g->nf.domid);
 	put(0, g->be, "online", "1");
 	put(0, g->be, "state", "1");
 	put(0, g->be, "script", "/etc/xen/scripts/vif-ipnetback");
@@ -353,22 +303,22 @@ static void hotplug(struct fe *g)
 /* netfront's keys, before it switches state (written as the guest). */
 static void fe_publish(struct fe *g)
 {
-	put_u(g->domid, g->fe, "tx-ring-ref", g->tx_ref);
-	put_u(g->domid, g->fe, "rx-ring-ref", g->rx_ref);
-	if (g->split) {
-		put_u(g->domid, g->fe, "event-channel-tx", g->port_tx);
-		put_u(g->domid, g->fe, "event-channel-rx", g->port_rx);
+	put_u(g->nf.domid, g->fe, "tx-ring-ref", g->nf.tx_ref);
+	put_u(g->nf.domid, g->fe, "rx-ring-ref", g->nf.rx_ref);
+	if (g->nf.params.split) {
+		put_u(g->nf.domid, g->fe, "event-channel-tx", g->nf.port_tx);
+		put_u(g->nf.domid, g->fe, "event-channel-rx", g->nf.port_rx);
 	} else {
-		put_u(g->domid, g->fe, "event-channel", g->port_tx);
+		put_u(g->nf.domid, g->fe, "event-channel", g->nf.port_tx);
 	}
-	put(g->domid, g->fe, "request-rx-copy", "1");
-	put(g->domid, g->fe, "feature-rx-notify", "1");
-	put(g->domid, g->fe, "feature-sg", "1");
+	put(g->nf.domid, g->fe, "request-rx-copy", "1");
+	put(g->nf.domid, g->fe, "feature-rx-notify", "1");
+	put(g->nf.domid, g->fe, "feature-sg", "1");
 }
 
 static void fe_state(struct fe *g, int s)
 {
-	put_u(g->domid, g->fe, "state", (unsigned long)s);
+	put_u(g->nf.domid, g->fe, "state", (unsigned long)s);
 }
 
 /* Both sides agree on Connected, the rings are mapped, the channels bound. */
@@ -380,16 +330,16 @@ static void expect_up(const struct fe *g)
 	CU_ASSERT_EQUAL(s.found, 1);
 	CU_ASSERT_EQUAL(s.state, XenbusStateConnected);
 	CU_ASSERT(s.dv && dp_vif_connected(s.dv));
-	CU_ASSERT_NOT_EQUAL(fake_evtchn_peer(g->domid, g->port_tx), 0);
-	CU_ASSERT_NOT_EQUAL(fake_evtchn_peer(g->domid, g->port_rx), 0);
+	CU_ASSERT_NOT_EQUAL(fake_evtchn_peer(g->nf.domid, g->nf.port_tx), 0);
+	CU_ASSERT_NOT_EQUAL(fake_evtchn_peer(g->nf.domid, g->nf.port_rx), 0);
 }
 
 /* Not connected and holding nothing of the guest's. */
 static void expect_down(const struct fe *g)
 {
 	CU_ASSERT_FALSE(connected(g));
-	CU_ASSERT_EQUAL(fake_evtchn_peer(g->domid, g->port_tx), 0);
-	CU_ASSERT_EQUAL(fake_evtchn_peer(g->domid, g->port_rx), 0);
+	CU_ASSERT_EQUAL(fake_evtchn_peer(g->nf.domid, g->nf.port_tx), 0);
+	CU_ASSERT_EQUAL(fake_evtchn_peer(g->nf.domid, g->nf.port_rx), 0);
 }
 
 /* A vif from xl create to Connected, in the usual order. */
@@ -414,107 +364,46 @@ static void put16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
-static uint16_t ip_csum(const uint8_t *h, size_t n)
-{
-	uint32_t s = 0;
-
-	for (size_t i = 0; i + 1 < n; i += 2)
-		s += (uint32_t)h[i] << 8 | h[i + 1];
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
-}
-
 /* UDP over IPv4 from g to dip (UDP checksum 0: none). */
 static size_t udp4(uint8_t *b, const struct fe *g, const uint8_t *dip, size_t payload)
 {
-	uint8_t *ip = b + 14, *u = ip + 20;
-	size_t len = 14 + 20 + 8 + payload;
+	uint8_t *u = b + nf_put_eth_ip(b, false, nf_be_mac, g->nf.mac, g->nf.ip4, dip, IPPROTO_UDP,
+				       8 + payload);
 
-	memset(b, 0, len);
-	memcpy(b, be_mac, 6);
-	memcpy(b + 6, g->mac, 6);
-	put16(b + 12, 0x0800);
-	ip[0] = 0x45;
-	put16(ip + 2, (uint16_t)(20 + 8 + payload));
-	ip[8] = 64;
-	ip[9] = IPPROTO_UDP;
-	memcpy(ip + 12, g->ip4, 4);
-	memcpy(ip + 16, dip, 4);
-	put16(ip + 10, ip_csum(ip, 20));
+	nf_ip4_csum(b);
+	memset(u, 0, 8);
 	put16(u, 40000);
 	put16(u + 2, 7777);
 	put16(u + 4, (uint16_t)(8 + payload));
 	for (size_t i = 0; i < payload; i++)
 		u[8 + i] = (uint8_t)(i * 13 + 1);
-	return len;
+	return 14 + 20 + 8 + payload;
 }
 
-/* The guest notifies; the kick is lost if the backend is not bound. */
-static void fe_kick(struct fe *g, evtchn_port_t port)
+/* r is what a push returned: a kick is lost only while the backend is not
+ * bound. */
+static void fe_kicked(const struct fe *g, int r)
 {
-	int r = fake_evtchn_kick(g->domid, port);
-
 	CU_ASSERT(r == 0 || (r == -ENOTCONN && !connected(g)));
-}
-
-static void fe_send(struct fe *g, const uint8_t *pkt, size_t len)
-{
-	RING_IDX i = g->tx.req_prod_pvt++;
-	netif_tx_request_t *r = RING_GET_REQUEST(&g->tx, i);
-
-	memcpy(g->txbuf + (size_t)(i % NBUF) * PG, pkt, len);
-	r->gref = g->txgref[i % NBUF];
-	r->offset = 0;
-	r->flags = 0;
-	r->id = (uint16_t)i;
-	r->size = (uint16_t)len;
-	RING_PUSH_REQUESTS(&g->tx);
-	fe_kick(g, g->port_tx);
-}
-
-static void fe_post_rx(struct fe *g, unsigned int n)
-{
-	for (unsigned int k = 0; k < n; k++) {
-		RING_IDX i = g->rx.req_prod_pvt++;
-		netif_rx_request_t *r = RING_GET_REQUEST(&g->rx, i);
-
-		r->id = (uint16_t)i;
-		r->gref = g->rxgref[i % NBUF];
-	}
-	RING_PUSH_REQUESTS(&g->rx);
-	fe_kick(g, g->port_rx);
-}
-
-/* Takes g's next RX response; data points at its bytes. */
-static bool fe_take_rx(struct fe *g, netif_rx_response_t *rsp, const uint8_t **data)
-{
-	RING_IDX i;
-
-	if (g->rx.sring->rsp_prod == g->rx.rsp_cons)
-		return false;
-	i = g->rx.rsp_cons++;
-	*rsp = *RING_GET_RESPONSE(&g->rx, i);
-	*data = g->rxbuf + (size_t)(i % NBUF) * PG + rsp->offset;
-	return true;
 }
 
 /* from sends one datagram to `to`; true if `to` got it, L2 rewritten. */
 static bool delivered(struct fe *from, struct fe *to)
 {
 	uint8_t pkt[128];
-	size_t len = udp4(pkt, from, to->ip4, 60);
+	size_t len = udp4(pkt, from, to->nf.ip4, 60);
 	netif_rx_response_t rsp;
 	const uint8_t *d;
 
-	fe_post_rx(to, 1);
-	fe_send(from, pkt, len);
+	fe_kicked(to, nf_post_rx(&to->nf, 1));
+	CU_ASSERT_EQUAL_FATAL(nf_queue_tx(&from->nf, pkt, len, NULL, 1, 0, NULL), 0);
+	fe_kicked(from, nf_push_tx(&from->nf));
 	pump();
-	if (!fe_take_rx(to, &rsp, &d))
+	if (!nf_take_rx(&to->nf, &rsp, &d, NULL))
 		return false;
 	CU_ASSERT_EQUAL(rsp.status, (int16_t)len);
-	CU_ASSERT(memcmp(d, to->mac, 6) == 0); /* the mac key of `to` */
-	CU_ASSERT(memcmp(d + 6, be_mac, 6) == 0);
+	CU_ASSERT(memcmp(d, to->nf.mac, 6) == 0); /* the mac key of `to` */
+	CU_ASSERT(memcmp(d + 6, nf_be_mac, 6) == 0);
 	CU_ASSERT(memcmp(d + 12, pkt + 12, len - 12) == 0);
 	return true;
 }
@@ -525,7 +414,7 @@ static void start(void)
 {
 	fake_reset();
 	ndisabled = 0;
-	dp = dp_new(be_mac, on_disable, &ndisabled);
+	dp = dp_new(nf_be_mac, on_disable, &ndisabled);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(dp);
 	xb = xb_new(dp);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(xb);
@@ -576,7 +465,7 @@ static void test_new_backend_dir(void)
 	char **ev;
 	int pos[3] = {-1, -1, -1}, state_pos = -1, n = 0;
 
-	fe_init(A, 1, 0, 1, false);
+	fe_init(A, 1, 0, false);
 	toolstack_add(A, "10.99.0.1");
 
 	/* A second dom0 client records the order of the daemon's writes. */
@@ -611,7 +500,7 @@ static void test_new_backend_dir(void)
 	CU_ASSERT_EQUAL(vif_count(), 1);
 	CU_ASSERT_EQUAL(lookup(A).state, XenbusStateInitWait);
 	CU_ASSERT_PTR_EQUAL(owner("10.99.0.1"), vif_of(A));
-	CU_ASSERT(memcmp(dp_vif_mac(vif_of(A)), A->mac, 6) == 0);
+	CU_ASSERT(memcmp(dp_vif_mac(vif_of(A)), A->nf.mac, 6) == 0);
 	/* the frontend has done nothing yet */
 	CU_ASSERT_FALSE(connected(A));
 	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 0);
@@ -626,8 +515,8 @@ static void test_new_backend_dir(void)
 
 static void test_connect(void)
 {
-	fe_init(A, 1, 0, 1, false);
-	fe_init(B, 2, 0, 2, false);
+	fe_init(A, 1, 0, false);
+	fe_init(B, 2, 0, false);
 	bring_up(A, "10.99.0.1");
 	bring_up(B, "10.99.0.2");
 	CU_ASSERT_EQUAL(vif_count(), 2);
@@ -645,7 +534,7 @@ static void test_connect(void)
 
 static void test_connect_waits_for_hotplug(void)
 {
-	fe_init(A, 1, 0, 1, false);
+	fe_init(A, 1, 0, false);
 	toolstack_add(A, "10.99.0.1");
 	pump();
 	CU_ASSERT_EQUAL(be_state(A), XenbusStateInitWait);
@@ -675,8 +564,8 @@ static void test_connect_waits_for_hotplug(void)
 
 static void test_split_channels(void)
 {
-	fe_init(A, 1, 0, 1, true);
-	fe_init(B, 2, 0, 2, false);
+	fe_init(A, 1, 0, true);
+	fe_init(B, 2, 0, false);
 	toolstack_add(A, "10.99.0.1");
 	pump();
 	hotplug(A);
@@ -685,8 +574,8 @@ static void test_split_channels(void)
 	fe_state(A, XenbusStateInitialised);
 	pump();
 	expect_up(A);
-	CU_ASSERT_NOT_EQUAL(A->port_tx, A->port_rx);
-	CU_ASSERT_NOT_EQUAL(fake_evtchn_peer(1, A->port_tx), fake_evtchn_peer(1, A->port_rx));
+	CU_ASSERT_NOT_EQUAL(A->nf.port_tx, A->nf.port_rx);
+	CU_ASSERT_NOT_EQUAL(fake_evtchn_peer(1, A->nf.port_tx), fake_evtchn_peer(1, A->nf.port_rx));
 	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 2);
 	/* then Connected: still the same connection */
 	fe_state(A, XenbusStateConnected);
@@ -732,10 +621,10 @@ static void connect_with(struct fe *g, const char *key, const char *val)
 	hotplug(g);
 	fe_publish(g);
 	if (val) {
-		put(g->domid, g->fe, key, val);
+		put(g->nf.domid, g->fe, key, val);
 	} else {
 		path_of(p, sizeof(p), g->fe, key);
-		CU_ASSERT_EQUAL(fake_xs_rm_as(g->domid, p), 0);
+		CU_ASSERT_EQUAL(fake_xs_rm_as(g->nf.domid, p), 0);
 	}
 	fe_state(g, XenbusStateConnected);
 	pump();
@@ -748,7 +637,7 @@ static void test_no_rx_copy(void)
 	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
 		if (i)
 			start();
-		fe_init(A, 1, 0, 1, false);
+		fe_init(A, 1, 0, false);
 		connect_with(A, "request-rx-copy", vals[i]);
 		expect_refused(A);
 		CU_ASSERT(key_has(A->be, "hotplug-error", "rx-copy"));
@@ -788,7 +677,7 @@ static void test_bad_frontend_keys(void)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		if (i)
 			start();
-		fe_init(A, 1, 0, 1, false);
+		fe_init(A, 1, 0, false);
 		connect_with(A, cases[i].key, cases[i].val);
 		expect_refused(A);
 		if (!key_nonempty(A->be, "hotplug-error"))
@@ -801,8 +690,8 @@ static void test_bad_frontend_keys(void)
 
 	/* a ring page whose indexes are impossible: mapped, then released */
 	start();
-	fe_init(A, 1, 0, 1, false);
-	((netif_rx_sring_t *)A->rx_ring)->req_prod = 1000;
+	fe_init(A, 1, 0, false);
+	A->nf.rx.sring->req_prod = 1000;
 	connect_with(A, "feature-sg", "1");
 	expect_refused(A);
 	CU_ASSERT(key_has(A->be, "hotplug-error", "impossible"));
@@ -812,7 +701,7 @@ static void test_bad_frontend_keys(void)
 
 	/* split channels, the second one bogus: the first is unbound again */
 	start();
-	fe_init(A, 1, 0, 1, true);
+	fe_init(A, 1, 0, true);
 	connect_with(A, "event-channel-rx", "777");
 	expect_refused(A);
 	finish();
@@ -821,7 +710,7 @@ static void test_bad_frontend_keys(void)
 
 	/* a failed connect holds until the frontend restarts; then it works */
 	start();
-	fe_init(A, 1, 0, 1, false);
+	fe_init(A, 1, 0, false);
 	connect_with(A, "tx-ring-ref", "junk");
 	expect_refused(A);
 	fe_state(A, XenbusStateClosed);
@@ -844,8 +733,8 @@ static void test_frontend_close_and_restart(void)
 {
 	char p[160];
 
-	fe_init(A, 1, 0, 1, false);
-	fe_init(B, 2, 0, 2, false);
+	fe_init(A, 1, 0, false);
+	fe_init(B, 2, 0, false);
 	bring_up(A, "10.99.0.1");
 	bring_up(B, "10.99.0.2");
 
@@ -863,7 +752,7 @@ static void test_frontend_close_and_restart(void)
 	expect_down(A);
 
 	/* the frontend comes back (module reload, kexec) with fresh rings */
-	fe_rings_init(A);
+	nf_rings_init(&A->nf, 0);
 	fe_state(A, XenbusStateInitialising);
 	pump();
 	CU_ASSERT_EQUAL(be_state(A), XenbusStateInitWait);
@@ -881,7 +770,7 @@ static void test_frontend_close_and_restart(void)
 	pump();
 	CU_ASSERT_EQUAL(be_state(A), XenbusStateClosed);
 	expect_down(A);
-	fe_rings_init(A);
+	nf_rings_init(&A->nf, 0);
 	fe_state(A, XenbusStateInitialising);
 	pump();
 	CU_ASSERT_EQUAL(be_state(A), XenbusStateInitWait);
@@ -891,12 +780,12 @@ static void test_frontend_close_and_restart(void)
 
 	/* the guest removes its state node: the frontend is gone */
 	path_of(p, sizeof(p), A->fe, "state");
-	CU_ASSERT_EQUAL(fake_xs_rm_as(A->domid, p), 0);
+	CU_ASSERT_EQUAL(fake_xs_rm_as(A->nf.domid, p), 0);
 	pump();
 	CU_ASSERT_EQUAL(be_state(A), XenbusStateClosed);
 	expect_down(A);
 	/* junk in it is no state either */
-	put(A->domid, A->fe, "state", "4x");
+	put(A->nf.domid, A->fe, "state", "4x");
 	pump();
 	CU_ASSERT_EQUAL(be_state(A), XenbusStateClosed);
 	expect_down(A);
@@ -912,8 +801,8 @@ static void test_toolstack_removal(void)
 {
 	char p[160];
 
-	fe_init(A, 1, 0, 1, false);
-	fe_init(B, 2, 0, 2, false);
+	fe_init(A, 1, 0, false);
+	fe_init(B, 2, 0, false);
 	bring_up(A, "10.99.0.1");
 	bring_up(B, "10.99.0.2");
 
@@ -946,7 +835,7 @@ static void test_toolstack_removal(void)
 	pump();
 	CU_ASSERT_EQUAL(be_state(B), XenbusStateClosed);
 	expect_down(B);
-	snprintf(p, sizeof(p), "/local/domain/0/backend/vif/%u", B->domid);
+	snprintf(p, sizeof(p), "/local/domain/0/backend/vif/%u", B->nf.domid);
 	CU_ASSERT_EQUAL(fake_xs_rm_as(0, p), 0);
 	pump();
 	CU_ASSERT_EQUAL(vif_count(), 0);
@@ -954,7 +843,7 @@ static void test_toolstack_removal(void)
 	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 0);
 
 	/* the same vif created again starts from scratch */
-	fe_rings_init(A);
+	nf_rings_init(&A->nf, 0);
 	bring_up(A, "10.99.0.1");
 	CU_ASSERT_PTR_EQUAL(owner("10.99.0.1"), vif_of(A));
 	finish();
@@ -962,7 +851,7 @@ static void test_toolstack_removal(void)
 
 static void test_removed_while_connected(void)
 {
-	fe_init(A, 1, 0, 1, false);
+	fe_init(A, 1, 0, false);
 	bring_up(A, "10.99.0.1");
 	/* no Closing first: the directories simply go */
 	CU_ASSERT_EQUAL(fake_xs_rm_as(0, A->be), 0);
@@ -980,13 +869,13 @@ static void test_release_domain(void)
 {
 	char p[64];
 
-	fe_init(A, 1, 0, 1, false);
-	fe_init(B, 2, 0, 2, false);
+	fe_init(A, 1, 0, false);
+	fe_init(B, 2, 0, false);
 	bring_up(A, "10.99.0.1");
 	bring_up(B, "10.99.0.2");
 
-	CU_ASSERT_EQUAL(fake_domain_destroy(A->domid), 0);
-	snprintf(p, sizeof(p), "/local/domain/%u", A->domid);
+	CU_ASSERT_EQUAL(fake_domain_destroy(A->nf.domid), 0);
+	snprintf(p, sizeof(p), "/local/domain/%u", A->nf.domid);
 	CU_ASSERT_EQUAL(fake_xs_rm_as(0, p), 0);
 	pump();
 	expect_down(A);
@@ -1005,12 +894,12 @@ static void test_release_domain(void)
 /* The guest dies and nobody has cleaned its xenstore directory yet. */
 static void test_release_domain_only(void)
 {
-	fe_init(A, 1, 0, 1, false);
-	fe_init(B, 2, 0, 2, false);
+	fe_init(A, 1, 0, false);
+	fe_init(B, 2, 0, false);
 	bring_up(A, "10.99.0.1");
 	bring_up(B, "10.99.0.2");
 
-	CU_ASSERT_EQUAL(fake_domain_destroy(A->domid), 0);
+	CU_ASSERT_EQUAL(fake_domain_destroy(A->nf.domid), 0);
 	pump();
 	expect_down(A);
 	CU_ASSERT_EQUAL(be_state(A), XenbusStateClosed);
@@ -1026,8 +915,8 @@ static void test_ip_registration(void)
 {
 	struct dp_vif *va, *vb;
 
-	fe_init(A, 1, 0, 1, false);
-	fe_init(B, 2, 0, 2, false);
+	fe_init(A, 1, 0, false);
+	fe_init(B, 2, 0, false);
 	toolstack_add(A, "10.99.0.5 fd00::5");
 	pump();
 	va = vif_of(A);
@@ -1094,14 +983,14 @@ static void test_ip_registration(void)
 	CU_ASSERT(delivered(B, A));
 
 	/* the guest cannot register addresses: not in its frontend ... */
-	put(A->domid, A->fe, "ip", "10.99.0.7 10.99.0.5");
+	put(A->nf.domid, A->fe, "ip", "10.99.0.7 10.99.0.5");
 	pump();
 	CU_ASSERT_PTR_NULL(owner("10.99.0.7"));
 	CU_ASSERT_PTR_EQUAL(owner("10.99.0.5"), vb);
 	CU_ASSERT_PTR_EQUAL(owner("10.99.0.1"), va);
 	/* ... and not in the backend directory, which is dom0's */
-	CU_ASSERT_EQUAL(put_r(A->domid, A->be, "ip", "10.99.0.7"), -EACCES);
-	CU_ASSERT_EQUAL(put_r(A->domid, A->be, "mac", "00:16:3e:00:00:09"), -EACCES);
+	CU_ASSERT_EQUAL(put_r(A->nf.domid, A->be, "ip", "10.99.0.7"), -EACCES);
+	CU_ASSERT_EQUAL(put_r(A->nf.domid, A->be, "mac", "00:16:3e:00:00:09"), -EACCES);
 	expect_up(A);
 	expect_up(B);
 	finish();
@@ -1113,8 +1002,8 @@ static void test_ip_mutual_conflict(void)
 {
 	struct dp_vif *va, *vb;
 
-	fe_init(A, 1, 0, 1, false);
-	fe_init(B, 2, 0, 2, false);
+	fe_init(A, 1, 0, false);
+	fe_init(B, 2, 0, false);
 	toolstack_add(A, "10.99.0.1");
 	toolstack_add(B, "10.99.0.2");
 	pump();
@@ -1142,8 +1031,8 @@ static void test_ip_mutual_conflict(void)
 /* A vif whose directory goes hands its addresses to a vif refused them. */
 static void test_ip_released_by_removal(void)
 {
-	fe_init(A, 1, 0, 1, false);
-	fe_init(B, 2, 0, 2, false);
+	fe_init(A, 1, 0, false);
+	fe_init(B, 2, 0, false);
 	toolstack_add(A, "10.99.0.5");
 	pump();
 	toolstack_add(B, "10.99.0.5");
@@ -1165,9 +1054,9 @@ static void test_frontend_path_mismatch(void)
 
 	/* the backend names another device of the same guest, whose keys are
 	 * all valid: it must not be used */
-	fe_init(A, 1, 0, 1, false);
+	fe_init(A, 1, 0, false);
 	toolstack_add(A, "10.99.0.1");
-	snprintf(other, sizeof(other), "/local/domain/%u/device/vif/1", A->domid);
+	snprintf(other, sizeof(other), "/local/domain/%u/device/vif/1", A->nf.domid);
 	put(0, A->be, "frontend", other);
 	pump();
 	{
@@ -1178,7 +1067,7 @@ static void test_frontend_path_mismatch(void)
 		fe_publish(&g);
 	}
 	fe_publish(A);
-	put(A->domid, other, "state", "4");
+	put(A->nf.domid, other, "state", "4");
 	fe_state(A, XenbusStateConnected);
 	hotplug(A);
 	pump();
@@ -1217,8 +1106,8 @@ static void test_frontend_path_mismatch(void)
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		start();
-		fe_init(A, 1, 0, 1, false);
-		fe_init(B, 2, 0, 2, false);
+		fe_init(A, 1, 0, false);
+		fe_init(B, 2, 0, false);
 		/* B's frontend directory exists and is valid too */
 		toolstack_add(B, NULL);
 		CU_ASSERT_EQUAL(fake_xs_rm_as(0, B->be), 0);
@@ -1258,12 +1147,12 @@ static void churn(struct fe *g, unsigned int n, unsigned int every)
 	static const char *const keys[] = {"state", "feature-sg", "tx-ring-ref", "mtu", "junk"};
 	char tx[16];
 
-	snprintf(tx, sizeof(tx), "%u", g->tx_ref);
+	snprintf(tx, sizeof(tx), "%u", g->nf.tx_ref);
 	for (unsigned int i = 0; i < n; i++) {
 		const char *k = keys[i % 5];
 		const char *v = i % 5 == 0 ? "4" : i % 5 == 2 ? tx : "1";
 
-		if (put_r(g->domid, g->fe, k, v) != 0) {
+		if (put_r(g->nf.domid, g->fe, k, v) != 0) {
 			CU_FAIL("guest write refused");
 			return;
 		}
@@ -1278,8 +1167,8 @@ static void test_key_churn(void)
 	size_t allocs, heap;
 	uint64_t maps;
 
-	fe_init(A, 1, 0, 1, false);
-	fe_init(B, 2, 0, 2, false);
+	fe_init(A, 1, 0, false);
+	fe_init(B, 2, 0, false);
 	bring_up(A, "10.99.0.1");
 	bring_up(B, "10.99.0.2");
 	churn(A, 100, 10); /* warm up: every path the churn takes */
@@ -1308,13 +1197,13 @@ static void test_key_churn(void)
 
 static void test_hostile_ring(void)
 {
-	fe_init(A, 1, 0, 1, false);
-	fe_init(B, 2, 0, 2, false);
+	fe_init(A, 1, 0, false);
+	fe_init(B, 2, 0, false);
 	bring_up(A, "10.99.0.1");
 	bring_up(B, "10.99.0.2");
 
-	A->tx.sring->req_prod = A->tx.req_prod_pvt + RING_SIZE(&A->tx) + 7;
-	CU_ASSERT_EQUAL(fake_evtchn_kick(A->domid, A->port_tx), 0);
+	A->nf.tx.sring->req_prod = A->nf.tx.req_prod_pvt + RING_SIZE(&A->nf.tx) + 7;
+	CU_ASSERT_EQUAL(fake_evtchn_kick(A->nf.domid, A->nf.port_tx), 0);
 	pump();
 	CU_ASSERT_EQUAL(ndisabled, 1);
 	CU_ASSERT_EQUAL(be_state(A), XenbusStateClosing);
@@ -1326,7 +1215,7 @@ static void test_hostile_ring(void)
 	/* it stays down while the frontend says Connected, whatever else
 	 * happens to its directories */
 	put(0, A->be, "hotplug-status", "connected");
-	put(A->domid, A->fe, "state", "4");
+	put(A->nf.domid, A->fe, "state", "4");
 	pump();
 	CU_ASSERT_EQUAL(be_state(A), XenbusStateClosing);
 	expect_down(A);
@@ -1336,7 +1225,7 @@ static void test_hostile_ring(void)
 	fe_state(A, XenbusStateClosed);
 	pump();
 	CU_ASSERT_EQUAL(be_state(A), XenbusStateClosed);
-	fe_rings_init(A);
+	nf_rings_init(&A->nf, 0);
 	fe_state(A, XenbusStateInitialising);
 	pump();
 	CU_ASSERT_EQUAL(be_state(A), XenbusStateInitWait);
@@ -1352,13 +1241,13 @@ static void test_hostile_ring(void)
 
 static void test_daemon_restart(void)
 {
-	fe_init(A, 1, 0, 1, false);
+	fe_init(A, 1, 0, false);
 	bring_up(A, "10.99.0.1");
 	finish();
 	CU_ASSERT_EQUAL(be_state(A), XenbusStateConnected); /* as left */
 
 	/* a new daemon finds the vif and serves it again */
-	dp = dp_new(be_mac, on_disable, &ndisabled);
+	dp = dp_new(nf_be_mac, on_disable, &ndisabled);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(dp);
 	xb = xb_new(dp);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(xb);

@@ -212,9 +212,23 @@ ipnb_uplink_start() {
 	ipnb_start
 }
 
-# on WHO CMD: run CMD in guest WHO, or on the external host if WHO is "ext".
+# Runs CMD in dom0, its output marked as vm_exec and ext mark theirs.
+on_dom0() {
+	local out rc
+	out=$(timeout 120 sh -c "$1" 2>&1)
+	rc=$?
+	[ -z "$out" ] || printf '%s\n' "$out" | sed 's/^/  [dom0] /'
+	return $rc
+}
+
+# on WHO CMD: run CMD in guest WHO, on the external host if WHO is "ext",
+# or here in dom0 if WHO is "dom0".
 on() {
-	if [ "$1" = ext ]; then ext "$2"; else vm_exec -t 120 "$1" "$2"; fi
+	case "$1" in
+	ext) ext "$2" ;;
+	dom0) on_dom0 "$2" ;;
+	*) vm_exec -t 120 "$1" "$2" ;;
+	esac
 }
 
 # Waits (10 s at most) until something listens on TCP port $1; works in
@@ -224,7 +238,7 @@ listening() {
 }
 
 # tcp_transfer FROM TO ADDR MiB: send MiB of random data over TCP (busybox
-# nc) from FROM to TO at ADDR; FROM and TO are guests or "ext". Succeeds only
+# nc) from FROM to TO at ADDR; FROM and TO are guests, "ext" or "dom0". Succeeds only
 # if the SHA-256 on both ends matches.
 tcp_transfer() {
 	local from=$1 to=$2 addr=$3 mb=$4 a b
@@ -244,7 +258,7 @@ tcp_transfer() {
 }
 
 # tcp_throughput NAME FROM TO ADDR: iperf3 for 5 s from FROM to TO at ADDR
-# (guests or "ext"); reports the receiver's rate as metric NAME (Mbit/s).
+# (guests, "ext" or "dom0"); reports the receiver's rate as metric NAME (Mbit/s).
 tcp_throughput() {
 	local name=$1 from=$2 to=$3 addr=$4 out rate
 	on "$to" "(timeout 60 iperf3 -s -1 >/dev/null 2>&1 &); $(listening 5201)" || return 1

@@ -107,6 +107,7 @@ dom0=$work/dom0
 base_root "$dom0"
 copy_elf "$dom0" /bin/bash
 copy_elf "$dom0" /usr/sbin/ethtool
+copy_elf "$dom0" /usr/bin/iperf3
 ln -sf bash "$dom0/bin/sh.bash"
 for f in "$pkgroot$xenbin"/*; do
 	file "$f" | grep -q ELF && copy_elf "$dom0" "$f" "$xenbin/${f##*/}"
@@ -117,7 +118,7 @@ copy_xenstore_tools "$dom0"
 install -D -m 0644 /lib/x86_64-linux-gnu/libgcc_s.so.1 "$dom0/lib/x86_64-linux-gnu/libgcc_s.so.1"
 cp -a "$pkgroot/etc/xen" "$dom0/etc/"
 copy_modules "$dom0" xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs \
-	xen-netback bridge e1000
+	xen-netback bridge e1000 tun
 mkdir -p "$dom0"/var/lib/xen "$dom0"/var/log/xen/console "$dom0"/var/lib/ipnb
 install -m 0644 "$work/vmlinux" "$dom0/var/lib/ipnb/vmlinux"
 install -m 0644 "$work/domu.cpio" "$dom0/var/lib/ipnb/domu.cpio"

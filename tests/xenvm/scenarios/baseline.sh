@@ -3,7 +3,7 @@
 # (vif-bridge) that also carries dom0's emulated NIC. Four domUs boot at
 # once; the domUs ping each other, the external host pings them, and TCP
 # transfers (domU -> domU, external host -> domU) are checked for integrity
-# and measured.
+# and measured, and so is TCP between a domU and dom0 itself.
 . /ipnb/lib.sh
 
 for m in llc stp bridge xen-netback; do insmod "/lib/modules/$m.ko" || fatal "insmod $m"; done
@@ -34,4 +34,8 @@ check "TCP g1 -> g2: 8 MiB arrive intact" tcp_transfer g1 g2 10.99.0.12 8
 check "TCP g1 -> g2 throughput" tcp_throughput baseline.g1-g2.tcp g1 g2 10.99.0.12
 check "TCP external -> g1 throughput" tcp_throughput baseline.ext-g1.tcp ext g1 10.99.0.11
 check "TCP g1 -> external throughput" tcp_throughput baseline.g1-ext.tcp g1 ext 10.99.0.1
+check "dom0 pings g1" ping -c 2 -W 2 10.99.0.11
+check "g1 pings dom0" vm_exec g1 "ping -c 2 -W 2 10.99.0.2"
+check "TCP dom0 -> g1 throughput" tcp_throughput baseline.dom0-g1.tcp dom0 g1 10.99.0.11
+check "TCP g1 -> dom0 throughput" tcp_throughput baseline.g1-dom0.tcp g1 dom0 10.99.0.2
 finish

@@ -40,6 +40,24 @@ check "TCP external -> g1 throughput" tcp_throughput ipnetback.ext-g1.tcp ext g1
 check "TCP g1 -> external throughput" tcp_throughput ipnetback.g1-ext.tcp g1 ext 10.99.0.1
 check "dom0's own address reachable from the external host (after TCP)" dom0_ok
 
+# Guests and dom0 itself reach each other through the host port (ipnb0):
+# dom0 routes each guest address into it.
+check "dom0 routes 10.99.0.11 and fd00::11 through ipnb0" sh -c \
+	"ip route show 10.99.0.11 | grep -q 'dev ipnb0' && ip -6 route show fd00::11 | grep -q 'dev ipnb0'"
+for g in 1 2 3; do
+	check "dom0 pings g$g (IPv4)" ping -c 1 -W 3 10.99.0.1$g
+	check "dom0 pings g$g (IPv6)" ping -c 1 -W 3 fd00::1$g
+	check "g$g pings dom0 (IPv4)" vm_exec "g$g" "ping -c 1 -W 3 10.99.0.2"
+	check "g$g pings dom0 (IPv6)" vm_exec "g$g" "ping -c 1 -W 3 fd00::2"
+done
+check "TCP dom0 -> g1: 4 MiB arrive intact" tcp_transfer dom0 g1 10.99.0.11 4
+check "TCP g1 -> dom0: 4 MiB arrive intact" tcp_transfer g1 dom0 10.99.0.2 4
+check "TCP dom0 -> g1 throughput" tcp_throughput ipnetback.dom0-g1.tcp dom0 g1 10.99.0.11
+check "TCP g1 -> dom0 throughput" tcp_throughput ipnetback.g1-dom0.tcp g1 dom0 10.99.0.2
+host_counter() { ipnetback host --json | grep -o "\"$1\": [0-9]*" | awk '{ print $2 }'; }
+check "host port: nothing but dom0's own traffic crossed it (not_local 0)" \
+	test "$(host_counter not_local)" = 0
+
 # Frames larger than the uplink's MTU are dropped and counted, not sent.
 ul_counter() { ipnetback uplink --json | grep -o "\"$1\": [0-9]*" | awk '{ print $2 }'; }
 b0=$(ul_counter too_big)
@@ -53,6 +71,9 @@ check "g1 reaches the external host again at MTU 1500" vm_exec g1 "ping -c 1 -W 
 # 4. A removed address is no longer answered on the LAN; an address nobody
 # registered never is.
 check "ipnetback ip del 10.99.0.13 from g3" ipnetback ip del "$(domid g3)" 10.99.0.13
+check_fails "dom0 no longer routes the removed 10.99.0.13 to ipnb0" sh -c \
+	"ip route show 10.99.0.13 | grep -q ipnb0"
+check_fails "dom0 cannot reach the removed 10.99.0.13" ping -c 1 -W 1 10.99.0.13
 check_fails "external host cannot reach the removed 10.99.0.13" \
 	ext "ip neigh flush dev tap0; ping -c 2 -W 1 10.99.0.13"
 check_fails "nobody answers ARP for the removed 10.99.0.13" \
@@ -65,6 +86,7 @@ check_fails "nobody answers NS for fd00::77" \
 	ext "ping -c 2 -W 1 fd00::77 >/dev/null; ip -6 neigh show fd00::77 | grep -q -E 'REACHABLE|STALE|DELAY'"
 check "ipnetback ip add 10.99.0.13 back to g3" ipnetback ip add "$(domid g3)" 10.99.0.13
 check "the re-added address is announced and reachable" ext "ping -c 1 -W 3 10.99.0.13"
+check "dom0 reaches the re-added 10.99.0.13" ping -c 1 -W 3 10.99.0.13
 
 # 5. g2 stops reading; the external host floods it. The others still reach
 # the external host and the daemon's memory stays flat.
@@ -85,5 +107,6 @@ check "g2 reachable again once it reads" vm_exec g2 "ping -c 2 -W 3 10.99.0.1"
 check "dom0's own address reachable from the external host (end)" dom0_ok
 
 ipnetback uplink
+ipnetback host
 ipnetback vif list
 finish

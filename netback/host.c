@@ -1,0 +1,416 @@
+/*
+ * host.c - the host port (see include/ipnb/host.h): a TUN device between
+ * the guests and dom0's own stack, and the host routes that send dom0's
+ * traffic for guest addresses into it.
+ *
+ * Why a layer-3 TUN and not a TAP or veth: dom0's kernel then needs no
+ * neighbour resolution towards the guests (no ARP/NDP on the device), the
+ * per-guest host routes are all it takes, and no Ethernet header has to be
+ * made up on the way in.
+ */
+#include "ipnb/host.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "ipnb/clock.h"
+#include "ipnb/frame.h"
+#include "ipnb/hostaddr.h"
+#include "ipnb/log.h"
+
+#define HOST_MAX_OWN	 32u   /* dom0 addresses looked at */
+#define HOST_OWN_REFRESH 1000u /* ms between re-reads of them */
+#define HOST_RX_BUDGET	 64u   /* packets read from the device per call */
+#define HOST_MAX_PKT	 65535u
+
+struct host {
+	struct dp *dp;
+	int tun, nl;
+	int ifindex;
+	char ifname[IF_NAMESIZE];
+	uint32_t nl_seq;
+
+	struct ha_addr own[HOST_MAX_OWN];
+	size_t nown;
+	uint64_t own_read_ms;
+
+	struct ipnb_addr *routes; /* guest addresses routed into the device */
+	size_t nroutes, cap;
+
+	struct host_stats st;
+	/* An Ethernet header's worth of room, then what the device gives. */
+	uint8_t buf[FRAME_ETH_HLEN + HOST_MAX_PKT];
+};
+
+static const char *const drop_names[HOST_DROP_COUNT] = {
+    [HOST_DROP_NOT_LOCAL] = "not_local", [HOST_DROP_NO_GUEST] = "no_guest",
+    [HOST_DROP_MALFORMED] = "malformed", [HOST_DROP_GUEST_FULL] = "guest_full",
+    [HOST_DROP_TX_FAILED] = "tx_failed", [HOST_DROP_ROUTE_ERROR] = "route_error",
+};
+
+const char *host_drop_name(enum host_drop d)
+{
+	return (unsigned int)d < HOST_DROP_COUNT ? drop_names[d] : "?";
+}
+
+/* ---- dom0's own addresses ----------------------------------------------- */
+
+static bool own_refresh(struct host *h)
+{
+	uint64_t now = ipnb_now_ms();
+	struct ha_addr a[HOST_MAX_OWN];
+	size_t n = 0;
+	int r;
+	bool changed;
+
+	if (h->own_read_ms && now - h->own_read_ms < HOST_OWN_REFRESH)
+		return false;
+	h->own_read_ms = now ? now : 1;
+	r = ha_read(NULL, a, HOST_MAX_OWN);
+	if (r < 0)
+		return false;
+	for (int i = 0; i < r; i++)
+		if (!ipnb_addr_is_link_local(&a[i].a))
+			a[n++] = a[i];
+	changed = n != h->nown || memcmp(a, h->own, n * sizeof(a[0])) != 0;
+	memcpy(h->own, a, n * sizeof(a[0]));
+	h->nown = n;
+	return changed;
+}
+
+static bool own_has(const struct host *h, const struct ipnb_addr *a)
+{
+	for (size_t i = 0; i < h->nown; i++)
+		if (ipnb_addr_equal(&h->own[i].a, a))
+			return true;
+	return false;
+}
+
+/* The source dom0 should use towards guest address a: its own address on
+ * the prefix a belongs to, as if the guest sat on that LAN. */
+static const struct ipnb_addr *own_source_for(const struct host *h, const struct ipnb_addr *a)
+{
+	for (size_t i = 0; i < h->nown; i++)
+		if (ipnb_addr_in_prefix(a, &h->own[i].a, h->own[i].plen))
+			return &h->own[i].a;
+	return NULL;
+}
+
+/* ---- host routes (rtnetlink) -------------------------------------------- */
+
+static void nl_attr(uint8_t *msg, size_t room, int type, const void *data, size_t len)
+{
+	struct nlmsghdr *n = (struct nlmsghdr *)msg;
+	size_t off = NLMSG_ALIGN(n->nlmsg_len);
+	struct rtattr rta = {.rta_type = (unsigned short)type,
+			     .rta_len = (unsigned short)RTA_LENGTH(len)};
+
+	if (off + RTA_SPACE(len) > room)
+		return; /* cannot happen: the request is sized for every attribute */
+	memcpy(msg + off, &rta, sizeof(rta));
+	memcpy(msg + off + RTA_LENGTH(0), data, len);
+	n->nlmsg_len = (uint32_t)(off + RTA_SPACE(len));
+}
+
+/* Adds (or replaces) or deletes the host route for guest address a through
+ * the device. Returns 0 or a positive errno. */
+static int route(struct host *h, bool add, const struct ipnb_addr *a)
+{
+	_Alignas(struct nlmsghdr)
+	    uint8_t msg[NLMSG_SPACE(sizeof(struct rtmsg)) + 3 * RTA_SPACE(16)];
+	struct nlmsghdr *n = (struct nlmsghdr *)msg;
+	struct rtmsg *r = NLMSG_DATA(n);
+	char ack[512];
+	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+	size_t alen = a->family == AF_INET ? 4 : 16;
+	const struct ipnb_addr *src = add ? own_source_for(h, a) : NULL;
+	uint32_t oif = (uint32_t)h->ifindex;
+
+	memset(msg, 0, sizeof(msg));
+	n->nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
+	n->nlmsg_type = add ? RTM_NEWROUTE : RTM_DELROUTE;
+	n->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | (add ? NLM_F_CREATE | NLM_F_REPLACE : 0);
+	n->nlmsg_seq = ++h->nl_seq;
+	r->rtm_family = a->family;
+	r->rtm_dst_len = (unsigned char)(alen * 8);
+	r->rtm_table = RT_TABLE_MAIN;
+	r->rtm_protocol = RTPROT_STATIC;
+	r->rtm_scope = add ? RT_SCOPE_LINK : RT_SCOPE_NOWHERE;
+	r->rtm_type = RTN_UNICAST;
+	nl_attr(msg, sizeof(msg), RTA_DST, a->bytes, alen);
+	nl_attr(msg, sizeof(msg), RTA_OIF, &oif, sizeof(oif));
+	if (src)
+		nl_attr(msg, sizeof(msg), RTA_PREFSRC, src->bytes, alen);
+	if (sendto(h->nl, msg, n->nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
+		return errno;
+	/* The kernel handles the request inside sendto(): the answer is
+	 * queued already (the socket has a receive timeout regardless). */
+	for (;;) {
+		ssize_t got = recv(h->nl, ack, sizeof(ack), 0);
+		struct nlmsghdr *m = (struct nlmsghdr *)ack;
+
+		if (got < 0)
+			return errno;
+		for (; NLMSG_OK(m, (size_t)got); m = NLMSG_NEXT(m, got)) {
+			if (m->nlmsg_seq != h->nl_seq || m->nlmsg_type != NLMSG_ERROR)
+				continue;
+			if (m->nlmsg_len < NLMSG_LENGTH(sizeof(struct nlmsgerr)))
+				return EPROTO;
+			return -((struct nlmsgerr *)NLMSG_DATA(m))->error;
+		}
+	}
+}
+
+static void route_add(struct host *h, const struct ipnb_addr *a)
+{
+	char s[IPNB_ADDR_STRLEN];
+	int e = route(h, true, a);
+
+	if (e == 0)
+		return;
+	h->st.drops[HOST_DROP_ROUTE_ERROR]++;
+	ipnb_addr_format(a, s);
+	log_warnx("host port %s: cannot route %s to it: %s", h->ifname, s, strerror(e));
+}
+
+/* dom0's addresses changed: the preferred sources of the routes may have. */
+static void routes_refresh(struct host *h)
+{
+	for (size_t i = 0; i < h->nroutes; i++)
+		route_add(h, &h->routes[i]);
+}
+
+/* ---- the data path's hooks ---------------------------------------------- */
+
+/* A guest's packet for dom0 itself goes into dom0's stack; anything else is
+ * left to the uplink. The data path completed any blank checksum. */
+static bool host_output(void *arg, const uint8_t *frame, size_t len, const struct frame_info *fi)
+{
+	struct host *h = arg;
+
+	if (own_refresh(h))
+		routes_refresh(h);
+	if (!own_has(h, &fi->dst))
+		return false;
+	if (write(h->tun, frame + FRAME_ETH_HLEN, len - FRAME_ETH_HLEN) !=
+	    (ssize_t)(len - FRAME_ETH_HLEN)) {
+		h->st.drops[HOST_DROP_TX_FAILED]++;
+		return true;
+	}
+	h->st.tx_pkts++;
+	h->st.tx_bytes += len - FRAME_ETH_HLEN;
+	return true;
+}
+
+static void host_announce(void *arg, const struct ipnb_addr *a)
+{
+	struct host *h = arg;
+
+	if (h->nroutes == h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : 64;
+		struct ipnb_addr *r = realloc(h->routes, cap * sizeof(*r));
+
+		if (!r) {
+			h->st.drops[HOST_DROP_ROUTE_ERROR]++;
+			return;
+		}
+		h->routes = r;
+		h->cap = cap;
+	}
+	own_refresh(h);
+	h->routes[h->nroutes++] = *a;
+	h->st.routes = h->nroutes;
+	route_add(h, a);
+}
+
+static void host_withdraw(void *arg, const struct ipnb_addr *a)
+{
+	struct host *h = arg;
+
+	for (size_t i = 0; i < h->nroutes; i++) {
+		if (!ipnb_addr_equal(&h->routes[i], a))
+			continue;
+		h->routes[i] = h->routes[--h->nroutes];
+		h->st.routes = h->nroutes;
+		/* ESRCH: an administrator removed it already. */
+		route(h, false, a);
+		return;
+	}
+}
+
+/* ---- from dom0 ---------------------------------------------------------- */
+
+static void rx_packet(struct host *h, size_t len)
+{
+	uint8_t *frame = h->buf;
+	struct frame_info fi;
+	uint16_t type;
+
+	switch (frame[FRAME_ETH_HLEN] >> 4) {
+	case 4:
+		type = FRAME_ETHERTYPE_IPV4;
+		break;
+	case 6:
+		type = FRAME_ETHERTYPE_IPV6;
+		break;
+	default:
+		h->st.drops[HOST_DROP_MALFORMED]++;
+		return;
+	}
+	/* Addresses are set on delivery (frame_set_l2); the type tells
+	 * frame_parse() what follows. */
+	memset(frame, 0, FRAME_ETH_HLEN);
+	frame[12] = (uint8_t)(type >> 8);
+	frame[13] = (uint8_t)type;
+	len += FRAME_ETH_HLEN;
+	if (frame_parse(frame, len, &fi) != FRAME_OK ||
+	    (fi.kind != FRAME_IPV4 && fi.kind != FRAME_IPV6)) {
+		h->st.drops[HOST_DROP_MALFORMED]++;
+		return;
+	}
+	if (!own_has(h, &fi.src)) {
+		h->st.drops[HOST_DROP_NOT_LOCAL]++;
+		return;
+	}
+	if (!dp_addr_owner(h->dp, &fi.dst)) {
+		h->st.drops[HOST_DROP_NO_GUEST]++;
+		return;
+	}
+	if (!dp_input(h->dp, frame, len, &fi)) {
+		h->st.drops[HOST_DROP_GUEST_FULL]++;
+		return;
+	}
+	h->st.rx_pkts++;
+	h->st.rx_bytes += len - FRAME_ETH_HLEN;
+}
+
+void host_handle_rx(struct host *h)
+{
+	if (own_refresh(h))
+		routes_refresh(h);
+	for (unsigned int i = 0; i < HOST_RX_BUDGET; i++) {
+		ssize_t n = read(h->tun, h->buf + FRAME_ETH_HLEN, HOST_MAX_PKT);
+
+		if (n <= 0)
+			break; /* EAGAIN: drained */
+		rx_packet(h, (size_t)n);
+	}
+}
+
+/* ---- setup -------------------------------------------------------------- */
+
+static void disable_addrconf(const char *ifname)
+{
+	char path[96];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/addr_gen_mode", ifname);
+	f = fopen(path, "we");
+	if (f) {
+		fputs("1\n", f); /* IN6_ADDR_GEN_MODE_NONE */
+		fclose(f);
+	}
+}
+
+struct host *host_open(const char *ifname, struct dp *dp, char *err, size_t errlen)
+{
+	struct host *h;
+	struct ifreq ifr;
+	struct timeval tv = {1, 0};
+	const char *what = "allocating";
+	int s = -1;
+
+	if (strlen(ifname) >= IF_NAMESIZE) {
+		snprintf(err, errlen, "host port name \"%s\" too long", ifname);
+		return NULL;
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		goto fail;
+	h->dp = dp;
+	h->tun = -1;
+	h->nl = -1;
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, ifname, strlen(ifname) + 1);
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	what = "/dev/net/tun";
+	h->tun = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	if (h->tun < 0)
+		goto fail;
+	what = "TUNSETIFF";
+	if (ioctl(h->tun, TUNSETIFF, &ifr) < 0)
+		goto fail;
+	memcpy(h->ifname, ifr.ifr_name, IF_NAMESIZE);
+	h->ifname[IF_NAMESIZE - 1] = '\0';
+	/* No IPv6 link-local address: the device has no link, and router
+	 * solicitations and MLD reports from dom0 would only be dropped. */
+	disable_addrconf(h->ifname);
+	what = "bringing it up";
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		goto fail;
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0 || ioctl(s, SIOCGIFINDEX, &ifr) < 0)
+		goto fail;
+	h->ifindex = ifr.ifr_ifindex;
+	close(s);
+	s = -1;
+	what = "rtnetlink";
+	h->nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (h->nl < 0 || setsockopt(h->nl, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+		goto fail;
+	own_refresh(h);
+	dp_set_host(dp, &(struct dp_port_ops){.output = host_output,
+					      .announce = host_announce,
+					      .withdraw = host_withdraw,
+					      .arg = h});
+	return h;
+fail:
+	snprintf(err, errlen, "host port %s: %s: %s", ifname, what, strerror(errno));
+	if (s >= 0)
+		close(s);
+	host_close(h);
+	return NULL;
+}
+
+void host_close(struct host *h)
+{
+	if (!h)
+		return;
+	if (h->dp)
+		dp_set_host(h->dp, NULL);
+	/* Closing the device removes it, and every route through it. */
+	if (h->tun >= 0)
+		close(h->tun);
+	if (h->nl >= 0)
+		close(h->nl);
+	free(h->routes);
+	free(h);
+}
+
+int host_fd(const struct host *h)
+{
+	return h->tun;
+}
+
+const char *host_name(const struct host *h)
+{
+	return h->ifname;
+}
+
+const struct host_stats *host_stats(const struct host *h)
+{
+	return &h->st;
+}
