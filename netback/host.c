@@ -98,10 +98,16 @@ static bool own_has(const struct host *h, const struct ipnb_addr *a)
 	return false;
 }
 
-/* The source dom0 should use towards guest address a: its own address on
- * the prefix a belongs to, as if the guest sat on that LAN. */
+/*
+ * The source dom0 should use towards guest IPv4 address a: its own address
+ * on the prefix a belongs to, as if the guest sat on that LAN. IPv6 needs
+ * none: its source selection prefers the longest matching prefix anyway,
+ * and a preferred source that is still tentative would fail the route.
+ */
 static const struct ipnb_addr *own_source_for(const struct host *h, const struct ipnb_addr *a)
 {
+	if (a->family != AF_INET)
+		return NULL;
 	for (size_t i = 0; i < h->nown; i++)
 		if (ipnb_addr_in_prefix(a, &h->own[i].a, h->own[i].plen))
 			return &h->own[i].a;
@@ -125,8 +131,9 @@ static void nl_attr(uint8_t *msg, size_t room, int type, const void *data, size_
 }
 
 /* Adds (or replaces) or deletes the host route for guest address a through
- * the device. Returns 0 or a positive errno. */
-static int route(struct host *h, bool add, const struct ipnb_addr *a)
+ * the device, with src as the preferred source if not NULL. Returns 0 or a
+ * positive errno. */
+static int route(struct host *h, bool add, const struct ipnb_addr *a, const struct ipnb_addr *src)
 {
 	_Alignas(struct nlmsghdr)
 	    uint8_t msg[NLMSG_SPACE(sizeof(struct rtmsg)) + 3 * RTA_SPACE(16)];
@@ -135,7 +142,6 @@ static int route(struct host *h, bool add, const struct ipnb_addr *a)
 	char ack[512];
 	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
 	size_t alen = a->family == AF_INET ? 4 : 16;
-	const struct ipnb_addr *src = add ? own_source_for(h, a) : NULL;
 	uint32_t oif = (uint32_t)h->ifindex;
 
 	memset(msg, 0, sizeof(msg));
@@ -176,8 +182,13 @@ static int route(struct host *h, bool add, const struct ipnb_addr *a)
 static void route_add(struct host *h, const struct ipnb_addr *a)
 {
 	char s[IPNB_ADDR_STRLEN];
-	int e = route(h, true, a);
+	const struct ipnb_addr *src = own_source_for(h, a);
+	int e = route(h, true, a, src);
 
+	/* The source may have gone since we last looked: a route without
+	 * one still works. */
+	if (e == EINVAL && src)
+		e = route(h, true, a, NULL);
 	if (e == 0)
 		return;
 	h->st.drops[HOST_DROP_ROUTE_ERROR]++;
@@ -245,7 +256,7 @@ static void host_withdraw(void *arg, const struct ipnb_addr *a)
 		h->routes[i] = h->routes[--h->nroutes];
 		h->st.routes = h->nroutes;
 		/* ESRCH: an administrator removed it already. */
-		route(h, false, a);
+		route(h, false, a, NULL);
 		return;
 	}
 }
@@ -339,7 +350,6 @@ struct host *host_open(const char *ifname, struct dp *dp, char *err, size_t errl
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		goto fail;
-	h->dp = dp;
 	h->tun = -1;
 	h->nl = -1;
 	memset(&ifr, 0, sizeof(ifr));
@@ -372,6 +382,7 @@ struct host *host_open(const char *ifname, struct dp *dp, char *err, size_t errl
 	if (h->nl < 0 || setsockopt(h->nl, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
 		goto fail;
 	own_refresh(h);
+	h->dp = dp; /* only now: host_close() unplugs what has a dp */
 	dp_set_host(dp, &(struct dp_port_ops){.output = host_output,
 					      .announce = host_announce,
 					      .withdraw = host_withdraw,
