@@ -463,7 +463,8 @@ static bool ring_prod_sane(struct dp *dp, struct dp_vif *v, const char *ring, RI
 
 /* ---- RX queue ------------------------------------------------------------ */
 
-static void vif_enqueue(struct dp *dp, struct dp_vif *dst, struct dp_pkt *p)
+/* Queues p on dst, or drops and counts it there; says which. */
+static bool vif_enqueue(struct dp *dp, struct dp_vif *dst, struct dp_pkt *p)
 {
 	enum dp_drop why;
 
@@ -482,10 +483,11 @@ static void vif_enqueue(struct dp *dp, struct dp_vif *dst, struct dp_pkt *p)
 			dst->q_head = p;
 		dst->q_tail = p;
 		dst->q_len++;
-		return;
+		return true;
 	}
 	dst->st.drops[why]++;
 	pkt_free(dp, p);
+	return false;
 }
 
 /* ---- switching ----------------------------------------------------------- */
@@ -641,15 +643,19 @@ static void switch_pkt(struct dp *dp, struct dp_vif *v, struct dp_pkt *p, uint16
 			goto drop;
 		}
 		why = DP_DROP_NO_ROUTE;
+		if (!dp->host.output && !dp->uplink.output)
+			goto drop;
 		/* Off the guests: dom0's stack and the NIC need a complete
 		 * checksum. dom0 takes what is addressed to itself; the
 		 * uplink gets the rest. */
-		if ((dp->host.output || dp->uplink.output) &&
-		    (!(tx_flags & NETTXF_csum_blank) ||
-		     frame_csum_complete(p->data, p->len, &fi) == FRAME_OK) &&
-		    ((dp->host.output && dp->host.output(dp->host.arg, p->data, p->len, &fi)) ||
-		     (dp->uplink.output &&
-		      dp->uplink.output(dp->uplink.arg, p->data, p->len, &fi)))) {
+		if ((tx_flags & NETTXF_csum_blank) &&
+		    frame_csum_complete(p->data, p->len, &fi) != FRAME_OK) {
+			why = DP_DROP_MALFORMED;
+			goto drop;
+		}
+		if ((dp->host.output && dp->host.output(dp->host.arg, p->data, p->len, &fi)) ||
+		    (dp->uplink.output &&
+		     dp->uplink.output(dp->uplink.arg, p->data, p->len, &fi))) {
 			pkt_free(dp, p);
 			return;
 		}
@@ -1070,6 +1076,5 @@ bool dp_input(struct dp *dp, const uint8_t *frame, size_t len, const struct fram
 	frame_set_l2(p->data, dst->mac, dp->mac);
 	/* The guest verifies the LAN host's checksum itself. */
 	p->rx_flags = 0;
-	vif_enqueue(dp, dst, p);
-	return true;
+	return vif_enqueue(dp, dst, p);
 }

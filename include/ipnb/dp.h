@@ -142,7 +142,8 @@ void dp_set_host(struct dp *dp, const struct dp_port_ops *ops);
  * A frame from a port whose destination IP (fi->dst) is registered to a
  * vif: copied into a backend buffer, its Ethernet header rewritten and
  * queued to that vif. Returns false (counted by the caller) if no vif
- * holds the address or no buffer is free.
+ * holds the address, no buffer is free, or that vif could not take it (not
+ * connected, carrier off, queue full: also counted on the vif).
  */
 bool dp_input(struct dp *dp, const uint8_t *frame, size_t len, const struct frame_info *fi);
 

@@ -1710,6 +1710,402 @@ static void test_requests_before_connect(void)
 	finish();
 }
 
+/* ---- the ports ---- */
+
+/* A fake port (dom0's stack or the NIC): what its output() returns, and
+ * what the data path gave it. */
+struct fake_port {
+	bool accept;
+	unsigned int outputs; /* output() calls, taken or not */
+	uint8_t frame[PG];    /* a copy of the last frame output() saw */
+	size_t len;
+	struct frame_info fi;
+};
+
+static struct fake_port host_port, uplink_port;
+
+/* Every announce() and withdraw() either port heard, in order. */
+struct port_call {
+	const struct fake_port *port;
+	bool announce; /* else withdraw */
+	struct ipnb_addr a;
+};
+
+static struct port_call calls[64];
+static unsigned int ncalls;
+
+static bool port_output(void *arg, const uint8_t *frame, size_t len, const struct frame_info *fi)
+{
+	struct fake_port *p = arg;
+
+	p->outputs++;
+	/* The frame is the data path's buffer, freed on return: copy it, as
+	 * a real port must. */
+	CU_ASSERT(len <= sizeof(p->frame));
+	p->len = len <= sizeof(p->frame) ? len : sizeof(p->frame);
+	memcpy(p->frame, frame, p->len);
+	p->fi = *fi;
+	return p->accept;
+}
+
+static void port_record(void *arg, bool announce, const struct ipnb_addr *a)
+{
+	CU_ASSERT(ncalls < sizeof(calls) / sizeof(calls[0]));
+	if (ncalls < sizeof(calls) / sizeof(calls[0]))
+		calls[ncalls] = (struct port_call){.port = arg, .announce = announce, .a = *a};
+	ncalls++;
+}
+
+static void port_announce(void *arg, const struct ipnb_addr *a)
+{
+	port_record(arg, true, a);
+}
+
+static void port_withdraw(void *arg, const struct ipnb_addr *a)
+{
+	port_record(arg, false, a);
+}
+
+static const struct dp_port_ops host_ops = {
+    .output = port_output, .announce = port_announce, .withdraw = port_withdraw, .arg = &host_port};
+static const struct dp_port_ops uplink_ops = {.output = port_output,
+					      .announce = port_announce,
+					      .withdraw = port_withdraw,
+					      .arg = &uplink_port};
+
+/* Plugs both fake ports in, neither taking packets, with nothing heard. */
+static void ports_set(void)
+{
+	memset(&host_port, 0, sizeof(host_port));
+	memset(&uplink_port, 0, sizeof(uplink_port));
+	ncalls = 0;
+	dp_set_host(dp, &host_ops);
+	dp_set_uplink(dp, &uplink_ops);
+}
+
+/* How many times port p heard of address a (announce or withdraw). */
+static unsigned int port_calls(const struct fake_port *p, bool announce, const struct ipnb_addr *a)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < ncalls && i < sizeof(calls) / sizeof(calls[0]); i++)
+		if (calls[i].port == p && calls[i].announce == announce &&
+		    ipnb_addr_equal(&calls[i].a, a))
+			n++;
+	return n;
+}
+
+/* Both ports heard of a n times each. */
+static void expect_told(bool announce, const struct ipnb_addr *a, unsigned int n)
+{
+	CU_ASSERT_EQUAL(port_calls(&host_port, announce, a), n);
+	CU_ASSERT_EQUAL(port_calls(&uplink_port, announce, a), n);
+}
+
+static struct ipnb_addr ip_addr(uint8_t family, const uint8_t *bytes)
+{
+	struct ipnb_addr a = {.family = family};
+
+	memcpy(a.bytes, bytes, family == AF_INET ? 4 : 16);
+	return a;
+}
+
+/* g sends pkt, which the data path accepts from its ring (what becomes of
+ * it is the caller's to check). */
+static void send_from(struct guest *g, const uint8_t *pkt, size_t len, uint16_t flags)
+{
+	unsigned int okay;
+
+	guest_queue_frags(g, pkt, len, (uint16_t[]){(uint16_t)len}, 1, flags);
+	guest_push_tx(g);
+	pump();
+	CU_ASSERT_EQUAL(nf_reap_tx(&g->nf, &okay), 1);
+	CU_ASSERT_EQUAL(okay, 1);
+}
+
+/* Port p's last output() was the packet pkt (len bytes) to dip. Its L2
+ * header is the port's business; from the IP header on it is as sent. */
+static void expect_port_saw(const struct fake_port *p, const uint8_t *pkt, size_t len, bool v6,
+			    const uint8_t *dip)
+{
+	struct ipnb_addr dst = ip_addr(v6 ? AF_INET6 : AF_INET, dip);
+
+	CU_ASSERT_EQUAL_FATAL(p->len, len);
+	CU_ASSERT_EQUAL(p->fi.kind, v6 ? FRAME_IPV6 : FRAME_IPV4);
+	CU_ASSERT(ipnb_addr_equal(&p->fi.dst, &dst));
+	CU_ASSERT(memcmp(p->frame + 14 + (v6 ? 24 : 16), dip, v6 ? 16 : 4) == 0);
+	CU_ASSERT(memcmp(p->frame + 14, pkt + 14, len - 14) == 0);
+}
+
+/* A guest packet no vif takes is offered to the host port, then to the
+ * uplink, and is no route only if neither keeps it. What a guest holds
+ * never leaves through a port. */
+static void test_port_output(void)
+{
+	uint8_t pkt[256];
+	size_t len;
+	static const uint8_t outside4[4] = {192, 0, 2, 1};
+	static const uint8_t nobody6[16] = {0xfd, [15] = 0x99};
+	static const uint8_t rogue4[4] = {10, 99, 0, 66};
+	static const uint8_t mcast4[4] = {224, 0, 0, 251};
+	static const uint8_t mcast4_mac[6] = {0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb};
+
+	three_guests(8);
+	ports_set();
+
+	/* the host port keeps it: the uplink is never asked */
+	host_port.accept = uplink_port.accept = true;
+	len = udp4(pkt, A, outside4, 60, 1);
+	send_from(A, pkt, len, 0);
+	CU_ASSERT_EQUAL(host_port.outputs, 1);
+	CU_ASSERT_EQUAL(uplink_port.outputs, 0);
+	expect_port_saw(&host_port, pkt, len, false, outside4);
+	CU_ASSERT_EQUAL(all_drops(A), 0);
+
+	/* the host port declines: the uplink gets it (IPv6 this time) */
+	host_port.accept = false;
+	len = build_udp(pkt, true, nf_be_mac, A->nf.mac, A->nf.ip6, nobody6, 40, 2, false);
+	send_from(A, pkt, len, 0);
+	CU_ASSERT_EQUAL(host_port.outputs, 2);
+	CU_ASSERT_EQUAL(uplink_port.outputs, 1);
+	expect_port_saw(&uplink_port, pkt, len, true, nobody6);
+	CU_ASSERT_EQUAL(all_drops(A), 0);
+
+	/* neither keeps it: the sender's no_route, as with no ports */
+	uplink_port.accept = false;
+	len = udp4(pkt, A, outside4, 20, 3);
+	expect_dropped(pkt, len, DP_DROP_NO_ROUTE);
+	CU_ASSERT_EQUAL(host_port.outputs, 3);
+	CU_ASSERT_EQUAL(uplink_port.outputs, 2);
+
+	/* a host port without an output hook is skipped */
+	dp_set_host(dp, &(struct dp_port_ops){.announce = port_announce,
+					      .withdraw = port_withdraw,
+					      .arg = &host_port});
+	uplink_port.accept = true;
+	len = udp4(pkt, A, outside4, 20, 4);
+	send_from(A, pkt, len, 0);
+	CU_ASSERT_EQUAL(host_port.outputs, 3);
+	CU_ASSERT_EQUAL(uplink_port.outputs, 3);
+	expect_port_saw(&uplink_port, pkt, len, false, outside4);
+	dp_set_host(dp, &host_ops);
+
+	/* With both ports keeping everything: another guest's address is
+	 * switched to that guest, over either family ... */
+	host_port.accept = true;
+	len = udp4(pkt, A, B->nf.ip4, 20, 5);
+	send_from(A, pkt, len, 0);
+	expect_rx(B, pkt, len, 0);
+	len = build_udp(pkt, true, nf_be_mac, A->nf.mac, A->nf.ip6, C->nf.ip6, 20, 6, false);
+	send_from(A, pkt, len, 0);
+	expect_rx(C, pkt, len, 0);
+	/* ... group destinations and spoofed sources are dropped before
+	 * the ports ... */
+	len = build_udp(pkt, false, mcast4_mac, A->nf.mac, A->nf.ip4, mcast4, 20, 7, false);
+	expect_dropped(pkt, len, DP_DROP_GROUP);
+	len = build_udp(pkt, false, nf_be_mac, A->nf.mac, rogue4, outside4, 20, 8, false);
+	expect_dropped(pkt, len, DP_DROP_SPOOF_IP);
+	/* ... and a guest whose vif is down still holds its address: the
+	 * packet is lost there rather than sent to the LAN in its name */
+	dp_vif_disconnect(dp, C->vif);
+	len = udp4(pkt, A, C->nf.ip4, 20, 9);
+	send_from(A, pkt, len, 0);
+	CU_ASSERT_EQUAL(drops(C, DP_DROP_NO_ROUTE), 1);
+	CU_ASSERT_EQUAL(host_port.outputs, 3);
+	CU_ASSERT_EQUAL(uplink_port.outputs, 3);
+	finish();
+}
+
+/* dom0's stack and the NIC check checksums: a port never sees a blank one,
+ * whether it keeps the packet or not. */
+static void test_port_csum(void)
+{
+	uint8_t pkt[512];
+	size_t len;
+	static const uint8_t outside4[4] = {192, 0, 2, 1};
+	static const uint8_t outside6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
+
+	three_guests(8);
+	ports_set();
+	host_port.accept = true;
+	len = build_udp(pkt, false, nf_be_mac, A->nf.mac, A->nf.ip4, outside4, 101, 1, true);
+	CU_ASSERT_FALSE(l4_csum_ok(pkt, false, IPPROTO_UDP));
+	send_from(A, pkt, len, NETTXF_csum_blank);
+	CU_ASSERT_EQUAL_FATAL(host_port.outputs, 1);
+	CU_ASSERT_EQUAL_FATAL(host_port.len, len);
+	CU_ASSERT(l4_csum_ok(host_port.frame, false, IPPROTO_UDP));
+	/* only the UDP checksum (bytes 40-41) changed */
+	CU_ASSERT(memcmp(host_port.frame, pkt, 40) == 0);
+	CU_ASSERT(memcmp(host_port.frame + 42, pkt + 42, len - 42) == 0);
+
+	/* IPv6 in three slots, declined by the host port: both saw it whole
+	 * (the UDP checksum is at bytes 60-61) */
+	host_port.accept = false;
+	uplink_port.accept = true;
+	len = build_udp(pkt, true, nf_be_mac, A->nf.mac, A->nf.ip6, outside6, 300, 2, true);
+	CU_ASSERT_FALSE(l4_csum_ok(pkt, true, IPPROTO_UDP));
+	guest_queue_frags(A, pkt, len, (uint16_t[]){30, 20, (uint16_t)(len - 50)}, 3,
+			  NETTXF_csum_blank | NETTXF_data_validated);
+	guest_push_tx(A);
+	pump();
+	CU_ASSERT_EQUAL(nf_reap_tx(&A->nf, NULL), 3);
+	CU_ASSERT_EQUAL_FATAL(host_port.outputs, 2);
+	CU_ASSERT_EQUAL_FATAL(uplink_port.outputs, 1);
+	CU_ASSERT_EQUAL_FATAL(uplink_port.len, len);
+	CU_ASSERT(l4_csum_ok(host_port.frame, true, IPPROTO_UDP));
+	CU_ASSERT(l4_csum_ok(uplink_port.frame, true, IPPROTO_UDP));
+	CU_ASSERT(memcmp(uplink_port.frame, pkt, 60) == 0);
+	CU_ASSERT(memcmp(uplink_port.frame + 62, pkt + 62, len - 62) == 0);
+	CU_ASSERT_EQUAL(all_drops(A), 0);
+	finish();
+}
+
+/* The ports hear of each address a vif gains or gives up, once. */
+static void test_port_addrs(void)
+{
+	static const uint8_t a4[4] = {10, 99, 0, 101}, c4[4] = {10, 99, 0, 102};
+	static const uint8_t b6[16] = {0xfd, [14] = 0x01, [15] = 0x01};
+	static const uint8_t d_mac[6] = {0x00, 0x16, 0x3e, 0x00, 0x00, 0x04};
+	const struct ipnb_addr a = ip_addr(AF_INET, a4), b = ip_addr(AF_INET6, b6),
+			       c = ip_addr(AF_INET, c4);
+	struct ipnb_addr a_own, b_own6;
+	size_t conflicts[3], nc = 99;
+	struct dp_vif *d;
+
+	three_guests(0);
+	a_own = ip_addr(AF_INET, A->nf.ip4);
+	b_own6 = ip_addr(AF_INET6, B->nf.ip6);
+	ports_set();
+	/* a vif not connected yet: the control path registers addresses
+	 * before the frontend connects */
+	d = dp_vif_new(dp, 4, 0, d_mac);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+
+	/* {a, b}: both new, each announced once on each port */
+	CU_ASSERT_EQUAL(dp_vif_set_addrs(dp, d, (struct ipnb_addr[]){a, b}, 2, conflicts, &nc), 0);
+	CU_ASSERT_EQUAL(nc, 0);
+	CU_ASSERT_EQUAL(ncalls, 4);
+	expect_told(true, &a, 1);
+	expect_told(true, &b, 1);
+
+	/* {b, c}: c is announced, a withdrawn; b is not news */
+	ncalls = 0;
+	CU_ASSERT_EQUAL(dp_vif_set_addrs(dp, d, (struct ipnb_addr[]){b, c}, 2, conflicts, &nc), 1);
+	CU_ASSERT_EQUAL(nc, 0);
+	CU_ASSERT_EQUAL(ncalls, 4);
+	expect_told(true, &c, 1);
+	expect_told(false, &a, 1);
+	CU_ASSERT_PTR_NULL(dp_addr_owner(dp, &a));
+
+	/* A's address is refused: not announced (d did not get it) nor
+	 * withdrawn (A still holds it) */
+	ncalls = 0;
+	CU_ASSERT_EQUAL(
+	    dp_vif_set_addrs(dp, d, (struct ipnb_addr[]){b, c, a_own}, 3, conflicts, &nc), 0);
+	CU_ASSERT_EQUAL_FATAL(nc, 1);
+	CU_ASSERT_EQUAL(conflicts[0], 2);
+	CU_ASSERT_EQUAL(ncalls, 0);
+	CU_ASSERT_PTR_EQUAL(dp_addr_owner(dp, &a_own), A->vif);
+
+	/* freeing d withdraws everything it held */
+	dp_vif_free(dp, d);
+	CU_ASSERT_EQUAL(ncalls, 4);
+	expect_told(false, &b, 1);
+	expect_told(false, &c, 1);
+	CU_ASSERT_PTR_NULL(dp_addr_owner(dp, &b));
+
+	/* An unplugged host port hears nothing more, and gets no packets;
+	 * the uplink carries on. */
+	dp_set_host(dp, NULL);
+	ncalls = 0;
+	CU_ASSERT_EQUAL(dp_vif_set_addrs(dp, B->vif,
+					 (struct ipnb_addr[]){ip_addr(AF_INET, B->nf.ip4)}, 1,
+					 conflicts, &nc),
+			1);
+	CU_ASSERT_EQUAL(ncalls, 1);
+	CU_ASSERT_EQUAL(port_calls(&uplink_port, false, &b_own6), 1);
+	CU_ASSERT_EQUAL(dp_vif_set_addrs(dp, B->vif,
+					 (struct ipnb_addr[]){ip_addr(AF_INET, B->nf.ip4), b_own6},
+					 2, conflicts, &nc),
+			0);
+	CU_ASSERT_EQUAL(ncalls, 2);
+	CU_ASSERT_EQUAL(port_calls(&uplink_port, true, &b_own6), 1);
+	host_port.accept = uplink_port.accept = true;
+	{
+		static const uint8_t outside4[4] = {192, 0, 2, 1};
+		uint8_t pkt[128];
+		size_t len = udp4(pkt, A, outside4, 20, 1);
+
+		send_from(A, pkt, len, 0);
+	}
+	CU_ASSERT_EQUAL(host_port.outputs, 0);
+	CU_ASSERT_EQUAL(uplink_port.outputs, 1);
+
+	/* dp_free() frees the vifs as dp_vif_free() does: the uplink hears
+	 * their six addresses go, the host port nothing */
+	ncalls = 0;
+	finish();
+	CU_ASSERT_EQUAL(ncalls, 6);
+	for (unsigned int i = 0; i < ncalls && i < sizeof(calls) / sizeof(calls[0]); i++) {
+		CU_ASSERT_PTR_EQUAL(calls[i].port, &uplink_port);
+		CU_ASSERT_FALSE(calls[i].announce);
+	}
+	CU_ASSERT_EQUAL(port_calls(&uplink_port, false, &a_own), 1);
+	CU_ASSERT_EQUAL(port_calls(&uplink_port, false, &b_own6), 1);
+}
+
+/* A frame from a port goes to the guest holding its destination, with the
+ * guest's MAC and the backend's as its L2 addresses. */
+static void test_port_input(void)
+{
+	static const uint8_t lan_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
+	static const uint8_t zero_mac[6] = {0};
+	static const uint8_t outside4[4] = {192, 0, 2, 1};
+	static const uint8_t outside6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
+	static const uint8_t nobody4[4] = {10, 99, 0, 200};
+	uint8_t pkt[256], copy[256];
+	struct frame_info fi;
+	size_t len;
+
+	three_guests(4);
+	ports_set();
+	host_port.accept = uplink_port.accept = true;
+
+	/* from a LAN host to B, as the uplink receives it */
+	len = build_udp(pkt, false, nf_be_mac, lan_mac, outside4, B->nf.ip4, 50, 1, false);
+	CU_ASSERT_EQUAL_FATAL(frame_parse(pkt, len, &fi), FRAME_OK);
+	memcpy(copy, pkt, len);
+	CU_ASSERT(dp_input(dp, pkt, len, &fi));
+	/* the data path rewrote its own copy, not the port's buffer */
+	CU_ASSERT(memcmp(pkt, copy, len) == 0);
+	CU_ASSERT_EQUAL(dp_vif_queued(B->vif), 1);
+	pump();
+	/* no flags: the guest checks the LAN host's checksum itself */
+	expect_rx(B, pkt, len, 0);
+	CU_ASSERT_EQUAL(st(B)->rx_pkts, 1);
+	CU_ASSERT_EQUAL(st(B)->rx_bytes, len);
+
+	/* IPv6 to A, with the zeroed L2 header the host port hands over */
+	len = build_udp(pkt, true, zero_mac, zero_mac, outside6, A->nf.ip6, 33, 2, false);
+	CU_ASSERT_EQUAL_FATAL(frame_parse(pkt, len, &fi), FRAME_OK);
+	CU_ASSERT(dp_input(dp, pkt, len, &fi));
+	pump();
+	expect_rx(A, pkt, len, 0);
+
+	/* nobody holds the address: refused, and nothing queued or counted */
+	len = build_udp(pkt, false, nf_be_mac, lan_mac, outside4, nobody4, 20, 3, false);
+	CU_ASSERT_EQUAL_FATAL(frame_parse(pkt, len, &fi), FRAME_OK);
+	CU_ASSERT_FALSE(dp_input(dp, pkt, len, &fi));
+	pump();
+	CU_ASSERT_EQUAL(nf_rx_pending(&A->nf) + nf_rx_pending(&B->nf) + nf_rx_pending(&C->nf), 0);
+	CU_ASSERT_EQUAL(dp_vif_queued(A->vif) + dp_vif_queued(B->vif) + dp_vif_queued(C->vif), 0);
+	CU_ASSERT_EQUAL(all_drops(A) + all_drops(B) + all_drops(C), 0);
+	CU_ASSERT_EQUAL(st(C)->rx_pkts, 0);
+	/* and what came from a port is never offered back to one */
+	CU_ASSERT_EQUAL(host_port.outputs + uplink_port.outputs, 0);
+	finish();
+}
+
 CU_ErrorCode test_dp_register(void)
 {
 	CU_pSuite s = CU_add_suite_with_setup_and_teardown("dp", NULL, NULL, setup, teardown);
@@ -1740,5 +2136,9 @@ CU_ErrorCode test_dp_register(void)
 	CU_add_test(s, "attach invariant", test_attach_invariant);
 	CU_add_test(s, "ring index wrap", test_index_wrap);
 	CU_add_test(s, "requests before connect", test_requests_before_connect);
+	CU_add_test(s, "ports: output order", test_port_output);
+	CU_add_test(s, "ports: complete checksums", test_port_csum);
+	CU_add_test(s, "ports: announce and withdraw", test_port_addrs);
+	CU_add_test(s, "ports: input to a guest", test_port_input);
 	return CU_get_error();
 }
