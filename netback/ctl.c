@@ -288,7 +288,7 @@ static void emit_uplink(FILE *f, const struct ul *ul, bool json)
 	    {"rx_packets", st->rx_pkts},	  {"rx_bytes", st->rx_bytes},
 	    {"tx_packets", st->tx_pkts},	  {"tx_bytes", st->tx_bytes},
 	    {"arp_replies", st->arp_replies},	  {"na_replies", st->na_replies},
-	    {"announcements", st->announcements},
+	    {"announcements", st->announcements}, {"tx_errors", st->tx_errors},
 	};
 	struct ctr drops[UL_DROP_COUNT];
 

@@ -35,6 +35,7 @@
 #define UL_BLOCKS      8u /* 256 frames per ring */
 #define UL_RX_BUDGET   256u
 #define UL_TX_BATCH    64u   /* frames per send(): a quarter of the TX ring */
+#define UL_TX_RETRY_MS 50u   /* after a failed send() */
 #define UL_MAX_OWN     16u   /* dom0's own addresses on the uplink we look at */
 #define UL_OWN_REFRESH 5000u /* ms between re-reads of those addresses */
 /* Where PACKET_MMAP TX expects the frame data (no PACKET_TX_HAS_OFF). */
@@ -73,13 +74,9 @@ struct ul {
 };
 
 static const char *const drop_names[UL_DROP_COUNT] = {
-    [UL_DROP_NO_ROUTE] = "no_route",
-    [UL_DROP_TOO_BIG] = "too_big",
-    [UL_DROP_UNRESOLVED] = "unresolved",
-    [UL_DROP_TX_RING_FULL] = "tx_ring_full",
-    [UL_DROP_RX_TRUNCATED] = "rx_truncated",
-    [UL_DROP_RX_MALFORMED] = "rx_malformed",
-    [UL_DROP_RX_GUEST_FULL] = "rx_guest_refused",
+    [UL_DROP_NO_ROUTE] = "no_route",	     [UL_DROP_TOO_BIG] = "too_big",
+    [UL_DROP_UNRESOLVED] = "unresolved",     [UL_DROP_TX_RING_FULL] = "tx_ring_full",
+    [UL_DROP_RX_TRUNCATED] = "rx_truncated", [UL_DROP_RX_GUEST_FULL] = "rx_guest_refused",
 };
 
 const char *ul_drop_name(enum ul_drop d)
@@ -110,6 +107,9 @@ static bool ul_tx(struct ul *ul, const uint8_t *frame, size_t len, const uint8_t
 	if (status == TP_STATUS_WRONG_FORMAT)
 		status = TP_STATUS_AVAILABLE; /* the kernel refused it; reuse */
 	if (status != TP_STATUS_AVAILABLE) {
+		/* Full of frames the kernel has not taken yet: make sure the
+		 * next flush asks it again. */
+		ul->tx_queued = true;
 		ul->st.drops[UL_DROP_TX_RING_FULL]++;
 		return false;
 	}
@@ -131,10 +131,16 @@ static void ul_flush(struct ul *ul)
 {
 	if (!ul->tx_queued)
 		return;
-	ul->tx_queued = false;
 	ul->tx_batch = 0;
-	if (send(ul->fd, NULL, 0, MSG_DONTWAIT) < 0 && errno != EAGAIN && errno != ENOBUFS)
-		ul->st.drops[UL_DROP_TX_RING_FULL]++;
+	if (send(ul->fd, NULL, 0, MSG_DONTWAIT) >= 0) {
+		ul->tx_queued = false;
+		return;
+	}
+	/* The frames stay in the ring, and tx_queued makes ul_run() try
+	 * again shortly: a NIC that was down (ENETDOWN, reported once more on
+	 * the first send after it comes back) must not leave them there. */
+	if (errno != EAGAIN && errno != ENOBUFS)
+		ul->st.tx_errors++;
 }
 
 /* ---- dom0's own addresses: on-link prefixes and solicitation sources -------- */
@@ -293,8 +299,10 @@ static void rx_frame(struct ul *ul, const uint8_t *data, size_t len)
 	struct frame_info fi;
 	uint8_t out[FRAME_NA_LEN > FRAME_MIN_LEN ? FRAME_NA_LEN : FRAME_MIN_LEN];
 
+	/* Not counted: a frame we cannot parse may well be dom0's (same MAC),
+	 * and dom0's kernel sees it too. */
 	if (frame_parse(data, len, &fi) != FRAME_OK)
-		return; /* not ours to judge: dom0's kernel sees it too */
+		return;
 	switch (fi.kind) {
 	case FRAME_ARP: {
 		bool ours = dp_addr_owner(ul->dp, &fi.dst) != NULL;
@@ -377,6 +385,8 @@ int ul_run(struct ul *ul)
 	ul_flush(ul);
 	next = nbr_tick(ul->nbr, ipnb_now_ms());
 	ul_flush(ul);
+	if (ul->tx_queued && next > UL_TX_RETRY_MS)
+		next = UL_TX_RETRY_MS; /* send() failed: retry soon, without spinning */
 	return next > 60000 ? -1 : (int)next;
 }
 
@@ -420,7 +430,6 @@ struct ul *ul_open(const struct ul_cfg *cfg, struct dp *dp, char *err, size_t er
 		return NULL;
 	}
 	ul->fd = -1;
-	ul->dp = dp;
 	ul->cfg = *cfg;
 	if (strlen(cfg->ifname) >= IF_NAMESIZE) {
 		snprintf(err, errlen, "interface name too long");
@@ -492,6 +501,7 @@ struct ul *ul_open(const struct ul_cfg *cfg, struct dp *dp, char *err, size_t er
 	}
 	own_refresh(ul, ipnb_now_ms());
 	dops.arg = ul;
+	ul->dp = dp; /* only now: ul_close() unplugs what has a dp */
 	dp_set_uplink(dp, &dops);
 	return ul;
 fail:

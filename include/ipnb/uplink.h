@@ -36,7 +36,6 @@ enum ul_drop {
 	UL_DROP_UNRESOLVED,    /* neighbour resolution failed or queue full */
 	UL_DROP_TX_RING_FULL,  /* the TX ring had no free frame */
 	UL_DROP_RX_TRUNCATED,  /* frame larger than an RX ring frame */
-	UL_DROP_RX_MALFORMED,  /* headers do not parse */
 	UL_DROP_RX_GUEST_FULL, /* the guest could not take it */
 	UL_DROP_COUNT
 };
@@ -45,6 +44,7 @@ struct ul_stats {
 	uint64_t rx_pkts, rx_bytes; /* delivered to guests */
 	uint64_t tx_pkts, tx_bytes; /* sent for guests */
 	uint64_t arp_replies, na_replies, announcements;
+	uint64_t tx_errors; /* send() failed (NIC down): the frames are retried */
 	uint64_t drops[UL_DROP_COUNT];
 };
 

@@ -16,5 +16,6 @@ CU_ErrorCode test_nbr_register(void);
 CU_ErrorCode test_xenbus_register(void);
 CU_ErrorCode test_ctl_register(void);
 CU_ErrorCode test_host_register(void);
+CU_ErrorCode test_uplink_register(void);
 
 #endif

@@ -108,5 +108,7 @@ check "dom0's own address reachable from the external host (end)" dom0_ok
 
 ipnetback uplink
 ipnetback host
+ip route show dev ipnb0
+ip -6 route show dev ipnb0
 ipnetback vif list
 finish
