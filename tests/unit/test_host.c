@@ -9,16 +9,12 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/if_tun.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -27,6 +23,7 @@
 
 #include "fakexen.h"
 #include "netfront.h"
+#include "netns.h"
 #include "suites.h"
 
 #define GUEST 11u
@@ -35,87 +32,19 @@
 static const uint8_t dom0_ip4[4] = {10, 99, 0, 2};
 static const uint8_t dom0_ip6[16] = {0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
 
-static int self_ns = -1; /* the namespace the other suites run in */
-static int nic = -1;	 /* dom0's stand-in NIC (a TUN: we see what it sends) */
+static int nic = -1; /* dom0's stand-in NIC (a TUN: we see what it sends) */
 static struct dp *dp;
 static struct host *host;
 static struct nf g;
 static struct dp_vif *vif;
 
-/* ---- the namespace and dom0's NIC ---- */
-
-static int ifreq_ioctl(int family, unsigned long req, struct ifreq *ifr)
-{
-	int s = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	int r = s < 0 ? -1 : ioctl(s, req, ifr);
-
-	if (s >= 0)
-		close(s);
-	return r;
-}
-
-static bool if_up(const char *name)
-{
-	struct ifreq ifr;
-
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	if (ifreq_ioctl(AF_INET, SIOCGIFFLAGS, &ifr) < 0)
-		return false;
-	ifr.ifr_flags |= IFF_UP;
-	return ifreq_ioctl(AF_INET, SIOCSIFFLAGS, &ifr) == 0;
-}
-
-/* The kernel's struct in6_ifreq (linux/ipv6.h clashes with netinet/in.h). */
-struct in6_ifreq_ {
-	struct in6_addr addr;
-	uint32_t prefixlen;
-	int ifindex;
-};
+/* ---- dom0's NIC ---- */
 
 static bool nic_create(void)
 {
-	struct ifreq ifr;
-	struct sockaddr_in *sin = (struct sockaddr_in *)(void *)&ifr.ifr_addr;
-	struct in6_ifreq_ r6;
-	int s6;
-	bool ok;
-
-	nic = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
-	if (nic < 0)
-		return false;
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "ipnbd0");
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
-	if (ioctl(nic, TUNSETIFF, &ifr) < 0 || !if_up("ipnbd0"))
-		return false;
-	sin->sin_family = AF_INET;
-	memcpy(&sin->sin_addr, dom0_ip4, 4);
-	if (ifreq_ioctl(AF_INET, SIOCSIFADDR, &ifr) < 0)
-		return false;
-	inet_pton(AF_INET, "255.255.255.0", &sin->sin_addr);
-	if (ifreq_ioctl(AF_INET, SIOCSIFNETMASK, &ifr) < 0)
-		return false;
-	memset(&r6, 0, sizeof(r6));
-	memcpy(&r6.addr, dom0_ip6, 16);
-	r6.prefixlen = 64;
-	r6.ifindex = (int)if_nametoindex("ipnbd0");
-	s6 = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	ok = s6 >= 0 && ioctl(s6, SIOCSIFADDR, &r6) == 0;
-	/* The address stays tentative, unusable as a source, until the
-	 * kernel's duplicate-address work has run (at once on a TUN, but
-	 * from a workqueue): wait until it can be bound. */
-	for (int i = 0; ok && i < 200; i++) {
-		struct sockaddr_in6 a = {.sin6_family = AF_INET6};
-
-		memcpy(&a.sin6_addr, dom0_ip6, 16);
-		if (bind(s6, (struct sockaddr *)&a, sizeof(a)) == 0)
-			break;
-		usleep(10000);
-	}
-	if (s6 >= 0)
-		close(s6);
-	return ok;
+	nic = tns_tun_open("ipnbd0", false);
+	return nic >= 0 && tns_if_set_up("ipnbd0", true) &&
+	       tns_addrs("ipnbd0", dom0_ip4, 24, dom0_ip6, 64);
 }
 
 /* ---- fixture ---- */
@@ -144,14 +73,7 @@ static void start(void)
 	struct dp_vif_cfg cfg;
 	char err[256] = "";
 
-	self_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	CU_ASSERT_FATAL(self_ns >= 0);
-	if (unshare(CLONE_NEWNET) != 0) {
-		fprintf(stderr, "\n  unshare(CLONE_NEWNET): %s (the host port tests need root)\n",
-			strerror(errno));
-		CU_FAIL_FATAL("no network namespace");
-	}
-	CU_ASSERT_FATAL(if_up("lo"));
+	CU_ASSERT_FATAL(tns_enter());
 	CU_ASSERT_FATAL(nic_create());
 	fake_reset();
 	dp = dp_new(nf_be_mac, NULL, NULL);
@@ -189,9 +111,7 @@ static void finish(void)
 	nic = -1;
 	/* Back to where the other suites run; the namespace, now empty,
 	 * goes away with everything in it. */
-	CU_ASSERT(setns(self_ns, CLONE_NEWNET) == 0);
-	close(self_ns);
-	self_ns = -1;
+	CU_ASSERT(tns_leave());
 }
 
 /* ---- the main loop and the two ends ---- */

@@ -18,12 +18,9 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/if_tun.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +35,7 @@
 
 #include "fakexen.h"
 #include "netfront.h"
+#include "netns.h"
 #include "suites.h"
 
 #define GUEST	11u
@@ -66,8 +64,7 @@ static const uint8_t bcast_mac[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 static const uint8_t all_nodes_mac[6] = {0x33, 0x33, 0, 0, 0, 1};
 static const uint8_t all_nodes_ip6[16] = {0xff, 0x02, [15] = 1};
 
-static int self_ns = -1; /* the namespace the other suites run in */
-static int tap = -1;	 /* the LAN */
+static int tap = -1; /* the LAN */
 static uint8_t ul_mac[6];
 static struct dp *dp;
 static struct ul *ul;
@@ -97,118 +94,32 @@ static struct ipnb_addr addr_of(bool v6, const uint8_t *b)
 
 /* ---- the namespace and the LAN ---- */
 
-static int ifreq_ioctl(unsigned long req, struct ifreq *ifr)
-{
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	int r = s < 0 ? -1 : ioctl(s, req, ifr);
-
-	if (s >= 0)
-		close(s);
-	return r;
-}
-
-static bool if_set_up(const char *name, bool up)
-{
-	struct ifreq ifr;
-
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	if (ifreq_ioctl(SIOCGIFFLAGS, &ifr) < 0)
-		return false;
-	if (up)
-		ifr.ifr_flags |= IFF_UP;
-	else
-		ifr.ifr_flags &= ~IFF_UP;
-	return ifreq_ioctl(SIOCSIFFLAGS, &ifr) == 0;
-}
-
-static bool if_up(const char *name)
-{
-	return if_set_up(name, true);
-}
-
-/* The namespace's own setting (sysctls under /proc/sys/net follow the
- * opener's namespace). */
-static bool lan_sysctl(const char *key, const char *val)
-{
-	char path[128];
-	int fd;
-	bool ok;
-
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/" LAN_IF "/%s", key);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	ok = fd >= 0 && write(fd, val, strlen(val)) == (ssize_t)strlen(val);
-	if (fd >= 0)
-		close(fd);
-	return ok;
-}
-
-/* The kernel's struct in6_ifreq (linux/ipv6.h clashes with netinet/in.h). */
-struct in6_ifreq_ {
-	struct in6_addr addr;
-	uint32_t prefixlen;
-	int ifindex;
-};
-
 /* Creates the LAN with MTU mtu (0: the default, 1500) and dom0's addresses
  * on it, and notes its MAC (the uplink's). */
 static bool lan_create(int mtu)
 {
 	struct ifreq ifr;
-	struct sockaddr_in *sin = (struct sockaddr_in *)(void *)&ifr.ifr_addr;
-	struct in6_ifreq_ r6;
-	int s6;
-	bool ok;
 
-	tap = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	tap = tns_tun_open(LAN_IF, true);
 	if (tap < 0)
-		return false;
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), LAN_IF);
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-	if (ioctl(tap, TUNSETIFF, &ifr) < 0)
 		return false;
 	/* Less of dom0's chatter: no duplicate-address detection (fd00::2 is
 	 * usable at once instead of after a second), no link-local address,
 	 * no router solicitations. */
-	if (!lan_sysctl("accept_dad", "0") || !lan_sysctl("addr_gen_mode", "1") ||
-	    !lan_sysctl("router_solicitations", "0"))
+	if (!tns_sysctl6(LAN_IF, "accept_dad", "0") || !tns_sysctl6(LAN_IF, "addr_gen_mode", "1") ||
+	    !tns_sysctl6(LAN_IF, "router_solicitations", "0"))
 		return false;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), LAN_IF);
 	if (mtu) {
 		ifr.ifr_mtu = mtu;
-		if (ifreq_ioctl(SIOCSIFMTU, &ifr) < 0)
+		if (tns_ifreq(SIOCSIFMTU, &ifr) < 0)
 			return false;
 	}
-	if (!if_up(LAN_IF) || ifreq_ioctl(SIOCGIFHWADDR, &ifr) < 0)
+	if (!tns_if_set_up(LAN_IF, true) || tns_ifreq(SIOCGIFHWADDR, &ifr) < 0)
 		return false;
 	memcpy(ul_mac, ifr.ifr_hwaddr.sa_data, 6);
-	sin->sin_family = AF_INET;
-	memcpy(&sin->sin_addr, dom0_ip4, 4);
-	if (ifreq_ioctl(SIOCSIFADDR, &ifr) < 0)
-		return false;
-	inet_pton(AF_INET, "255.255.255.0", &sin->sin_addr);
-	if (ifreq_ioctl(SIOCSIFNETMASK, &ifr) < 0)
-		return false;
-	memset(&r6, 0, sizeof(r6));
-	memcpy(&r6.addr, dom0_ip6, 16);
-	r6.prefixlen = 64;
-	r6.ifindex = (int)if_nametoindex(LAN_IF);
-	s6 = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	ok = s6 >= 0 && ioctl(s6, SIOCSIFADDR, &r6) == 0;
-	/* Without DAD the address should leave the tentative state at once,
-	 * but that happens in a workqueue: wait until it can be bound (the
-	 * uplink solicits from it, and ul_open() reads it). */
-	for (int i = 0; ok && i < 200; i++) {
-		struct sockaddr_in6 a = {.sin6_family = AF_INET6};
-
-		memcpy(&a.sin6_addr, dom0_ip6, 16);
-		if (bind(s6, (struct sockaddr *)&a, sizeof(a)) == 0)
-			break;
-		usleep(5000);
-	}
-	if (s6 >= 0)
-		close(s6);
-	return ok;
+	return tns_addrs(LAN_IF, dom0_ip4, 24, dom0_ip6, 64);
 }
 
 /* ---- the main loop ---- */
@@ -595,13 +506,7 @@ static void start(const uint8_t *gw4, const uint8_t *gw6, int mtu)
 	struct dp_vif_cfg cfg;
 	char err[256] = "";
 
-	self_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	CU_ASSERT_FATAL(self_ns >= 0);
-	if (unshare(CLONE_NEWNET) != 0) {
-		fprintf(stderr, "\n  unshare(CLONE_NEWNET): %s (the uplink tests need root)\n",
-			strerror(errno));
-		CU_FAIL_FATAL("no network namespace");
-	}
+	CU_ASSERT_FATAL(tns_enter());
 	CU_ASSERT_FATAL(lan_create(mtu));
 	fake_reset();
 	dp = dp_new(nf_be_mac, NULL, NULL);
@@ -643,9 +548,7 @@ static void finish(void)
 	tap = -1;
 	/* Back to where the other suites run; the namespace, now empty,
 	 * goes away with everything in it. */
-	CU_ASSERT(setns(self_ns, CLONE_NEWNET) == 0);
-	close(self_ns);
-	self_ns = -1;
+	CU_ASSERT(tns_leave());
 }
 
 /* The neighbour cache's only entry is ip at mac in state st. */
@@ -1076,12 +979,12 @@ static void test_link_down_and_back(void)
 
 	start(NULL, NULL, 0);
 	resolve_a(40);
-	CU_ASSERT_FATAL(if_set_up("ipnbl0", false));
+	CU_ASSERT_FATAL(tns_if_set_up("ipnbl0", false));
 	for (int i = 0; i < 300; i++)
 		guest_udp(false, a_ip4, 50);
 	CU_ASSERT(ul_stats(ul)->tx_errors > 0);
 	CU_ASSERT(ul_stats(ul)->drops[UL_DROP_TX_RING_FULL] > 0);
-	CU_ASSERT_FATAL(if_up("ipnbl0"));
+	CU_ASSERT_FATAL(tns_if_set_up("ipnbl0", true));
 	/* what waited in the ring leaves once send() is tried again */
 	n = lan_next(&w, f, 1000);
 	check_udp_out(f, n, false, a_mac, a_ip4, 50);
