@@ -42,6 +42,17 @@ check_fails() {
 
 metric() { echo "@@IPNB-METRIC $1 $2 $3"; }
 
+# within SECONDS CMD...: CMD succeeds within SECONDS (tried every 0.2 s),
+# for effects that follow an xenstore write asynchronously.
+within() {
+	local end=$(($(date +%s) + $1))
+	shift
+	until "$@"; do
+		[ "$(date +%s)" -lt "$end" ] || return 1
+		sleep 0.2
+	done
+}
+
 # Aborts the scenario: used when a precondition (boot, xl create) fails and
 # nothing after it can be meaningful.
 fatal() {

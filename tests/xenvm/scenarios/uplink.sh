@@ -71,8 +71,8 @@ check "g1 reaches the external host again at MTU 1500" vm_exec g1 "ping -c 1 -W 
 # 4. A removed address is no longer answered on the LAN; an address nobody
 # registered never is.
 check "ipnetback ip del 10.99.0.13 from g3" ipnetback ip del "$(domid g3)" 10.99.0.13
-check_fails "dom0 no longer routes the removed 10.99.0.13 to ipnb0" sh -c \
-	"ip route show 10.99.0.13 | grep -q ipnb0"
+check "dom0 no longer routes the removed 10.99.0.13 to ipnb0" within 3 sh -c \
+	"! ip route show 10.99.0.13 | grep -q ipnb0"
 check_fails "dom0 cannot reach the removed 10.99.0.13" ping -c 1 -W 1 10.99.0.13
 check_fails "external host cannot reach the removed 10.99.0.13" \
 	ext "ip neigh flush dev tap0; ping -c 2 -W 1 10.99.0.13"
@@ -86,7 +86,7 @@ check_fails "nobody answers NS for fd00::77" \
 	ext "ping -c 2 -W 1 fd00::77 >/dev/null; ip -6 neigh show fd00::77 | grep -q -E 'REACHABLE|STALE|DELAY'"
 check "ipnetback ip add 10.99.0.13 back to g3" ipnetback ip add "$(domid g3)" 10.99.0.13
 check "the re-added address is announced and reachable" ext "ping -c 1 -W 3 10.99.0.13"
-check "dom0 reaches the re-added 10.99.0.13" ping -c 1 -W 3 10.99.0.13
+check "dom0 reaches the re-added 10.99.0.13" within 5 ping -c 1 -W 1 10.99.0.13
 
 # 5. g2 stops reading; the external host floods it. The others still reach
 # the external host and the daemon's memory stays flat.
