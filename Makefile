@@ -26,7 +26,7 @@ HOST_PKGS := build-essential libxen-dev libcunit1-dev qemu-system-x86 busybox-st
 	cpio iproute2 iputils-ping iperf3 kmod xz-utils file ethtool clang libclang-rt-14-dev
 
 # Scenarios that `make test` runs on real Xen.
-SCENARIOS := baseline switch lifecycle uplink
+SCENARIOS := baseline switch lifecycle uplink hostile
 
 .PHONY: all deps build images unit selftest scenarios test demo scenario format clean fuzz \
 	fuzz-regress bench
@@ -51,7 +51,7 @@ deps:
 DAEMON_SRC := $(CORE_SRC) $(DP_SRC) $(HOST_SRC) netback/main.c
 XEN_LIBS   := -lxengnttab -lxenevtchn -lxenstore
 
-build: $(B)/unit-tests $(B)/bin/ipnetbackd $(B)/bin/ipnetbackd-asan $(B)/bin/ipnetback
+build: $(B)/unit-tests $(B)/bin/ipnetbackd $(B)/bin/ipnetbackd-asan $(B)/bin/ipnetback $(B)/bin/hostile-fe
 
 $(B)/bin/ipnetbackd: $(DAEMON_SRC) $(wildcard include/ipnb/*.h)
 	@mkdir -p $(@D)
@@ -73,6 +73,15 @@ $(B)/bin/ipnetbackd-asan: $(DAEMON_SRC) $(wildcard include/ipnb/*.h)
 $(B)/bin/ipnetback: xenstore-tools/ipnetback.c netback/addr.c $(wildcard include/ipnb/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ xenstore-tools/ipnetback.c netback/addr.c -lxenstore
+
+# The hostile frontend (tests/hostile/) runs inside a domU of the `hostile`
+# scenario: mkimage.sh copies it and its libraries into domu.cpio, so the
+# images are rebuilt when it changes. libxengntshr is part of libxengnttab.
+HOSTILE_FE := $(B)/bin/hostile-fe
+$(HOSTILE_FE): tests/hostile/hostile-fe.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< -lxengnttab -lxenevtchn -lxenstore
+$(IMG)/.stamp: $(HOSTILE_FE)
 
 # ---- VM images ----------------------------------------------------------------
 IMG_INPUTS := $(wildcard tests/xenvm/mkimage.sh tests/xenvm/*-init.sh)

@@ -1,6 +1,7 @@
 #!/bin/sh
 # /init of the test domUs (busybox). Brings up the kernel's xen-netfront with
-# the addresses given on the kernel command line (xl `extra=`), then runs the
+# the addresses given on the kernel command line (xl `extra=`), unless
+# ipnb.role=hostile leaves the vif to tests/hostile/hostile-fe, then runs the
 # test agent: dom0 writes "SEQ COMMAND" to data/ipnb-cmd in this domain's
 # xenstore home, the agent runs it and answers in data/ipnb-out, data/ipnb-rc
 # and finally data/ipnb-done=SEQ (written last, so dom0 never sees a
@@ -13,13 +14,22 @@ mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /run
 
-while read -r m; do insmod "$m"; done </etc/modules.order
+arg() { tr ' ' '\n' </proc/cmdline | sed -n "s/^ipnb\.$1=//p" | tail -n1; }
+# ipnb.role=hostile: the vif belongs to tests/hostile/hostile-fe (run through
+# the agent), so the kernel's netfront must not claim it.
+role=$(arg role)
+
+while read -r m; do
+	case "$role:$m" in
+	hostile:*/xen-netfront.ko) continue ;;
+	esac
+	insmod "$m"
+done </etc/modules.order
 
 # Receiving end of the integrity transfers: nc -l -p PORT -e ipnb-recv FILE.
 printf '#!/bin/sh\nexec cat >"$1"\n' >/usr/bin/ipnb-recv
 chmod 0755 /usr/bin/ipnb-recv
 
-arg() { tr ' ' '\n' </proc/cmdline | sed -n "s/^ipnb\.$1=//p" | tail -n1; }
 name=$(arg name)
 ip4=$(arg ip4)
 ip6=$(arg ip6)
@@ -30,14 +40,18 @@ hostname "${name:-domu}"
 # (needed for nodad) is called by its full path.
 ip() { /sbin/ip "$@"; }
 ip link set lo up
-i=0
-while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-ip link set eth0 up
-# nodad: the tests want addresses usable at once; DAD is covered separately.
-[ -n "$ip4" ] && ip addr add "$ip4" dev eth0
-[ -n "$ip6" ] && ip -6 addr add "$ip6" dev eth0 nodad
-[ -n "$gw4" ] && ip route add default via "$gw4"
-echo "ipnb-domu: $name up: eth0 $ip4 $ip6 mac $(cat /sys/class/net/eth0/address)"
+if [ "$role" = hostile ]; then
+	echo "ipnb-domu: $name up: hostile, no netfront"
+else
+	i=0
+	while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	ip link set eth0 up
+	# nodad: the tests want addresses usable at once; DAD is covered separately.
+	[ -n "$ip4" ] && ip addr add "$ip4" dev eth0
+	[ -n "$ip6" ] && ip -6 addr add "$ip6" dev eth0 nodad
+	[ -n "$gw4" ] && ip route add default via "$gw4"
+	echo "ipnb-domu: $name up: eth0 $ip4 $ip6 mac $(cat /sys/class/net/eth0/address)"
+fi
 
 xenstore-write data/ipnb-ready 1
 last=

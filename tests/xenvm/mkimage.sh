@@ -4,7 +4,8 @@
 #   vmlinux         uncompressed kernel, used for dom0 and every domU (TCG
 #                   boots it about twice as fast as the XZ bzImage)
 #   domu.cpio       busybox initramfs for PV guests (netfront, ping, iperf3,
-#                   xenstore tools for the test agent)
+#                   xenstore tools for the test agent, and the hostile
+#                   frontend build/bin/hostile-fe with its libraries)
 #   dom0-base.cpio  dom0 userland: busybox, bash, iproute2, the Xen toolstack,
 #                   kernel modules, and the domU kernel and initramfs
 # The per-run part of dom0 (scenarios, xl configs, project binaries) is a
@@ -98,7 +99,15 @@ domu=$work/domu
 base_root "$domu"
 copy_elf "$domu" /usr/bin/iperf3
 copy_xenstore_tools "$domu"
-copy_modules "$domu" xen-netfront
+# xen-gntalloc and xen-evtchn: /dev/xen/gntalloc and /dev/xen/evtchn for the
+# hostile frontend, which plays netfront in userspace (tests/hostile/).
+copy_modules "$domu" xen-netfront xen-gntalloc xen-evtchn
+hostile_fe=${IPNB_HOSTILE_FE:-$here/../../build/bin/hostile-fe}
+if [ -x "$hostile_fe" ]; then
+	copy_elf "$domu" "$hostile_fe" /usr/bin/hostile-fe
+else
+	echo "mkimage: $hostile_fe not built: the hostile scenario will fail" >&2
+fi
 install -m 0755 "$here/domu-init.sh" "$domu/init"
 mkcpio "$domu" "$work/domu.cpio"
 

@@ -1,0 +1,153 @@
+# Hostile guests (tier 3, docs/testing.md): a userspace frontend inside a
+# domU (tests/hostile/hostile-fe.c, in the guest image) builds its own rings
+# and feeds ipnetbackd malformed rings, grants and frontend keys, one case
+# per fresh vif. After each case: the daemon is alive, the hostile vif is
+# disabled with one log line per offence (or, for bad grants, answered with
+# errors and counted), and the two normal guests still reach each other.
+# The daemon is the sanitizer build: it must end with no report.
+. /ipnb/lib.sh
+
+IPNB_DAEMON=ipnetbackd-asan
+ipnb_start || fatal "ipnetbackd did not start"
+pid=$IPNB_DAEMON_PID
+dlog=$IPNB_DAEMON_LOG
+rss() { awk '/^VmRSS/ { print $2 }' /proc/$pid/status; }
+
+ipnb_guest g1 11 || fatal "create g1"
+ipnb_guest g2 12 || fatal "create g2"
+# ipnb.role=hostile: the guest loads no xen-netfront, device/vif/0 stays
+# Initialising until hostile-fe drives it.
+vm_start hostile pv-guest.cfg \
+	"vif=['mac=00:16:3e:00:00:14,ip=10.99.0.14 fd00::14,script=vif-ipnetback']" \
+	'extra="ipnb.name=hostile ipnb.role=hostile"' || fatal "create hostile"
+vm_wait g1 g2 hostile || fatal "guests did not boot"
+hid=$(domid hostile)
+dev=0
+check "g1 pings g2 before the cases" vm_exec g1 "ping -c 1 -W 3 10.99.0.12"
+
+# What ipnetbackd reports for the hostile guest's current vif.
+be() { xenstore-read "/local/domain/0/backend/vif/$hid/$dev/$1" 2>/dev/null; }
+hcount() { ipnetback vif show "$hid/$dev" --json | grep -o "\"$1\": [0-9]*" | awk '{ print $2 }'; }
+closed() { case "$(be state)" in 5 | 6) return 0 ;; *) return 1 ;; esac; }
+# Log lines since the case started, about this vif.
+caselog() { tail -n +$((mark + 1)) "$dlog" | grep "vif $hid/$dev[: ]"; }
+ndisabled() { caselog | grep -c "vif $hid/$dev disabled: $1"; }
+
+# A fresh vif for the next case: the previous one goes (disabled or not)
+# and a new one with the same addresses takes its place.
+next_vif() {
+	check "xl network-detach hostile $dev" xl network-detach hostile "$dev"
+	check "xl network-attach hostile" xl network-attach hostile mac=00:16:3e:00:00:14 \
+		'ip=10.99.0.14 fd00::14' script=vif-ipnetback
+	dev=$(xenstore-list "/local/domain/0/backend/vif/$hid" | sort -n | tail -n1)
+}
+
+# run_case CASE [ARGS]: hostile-fe CASE on the current vif.
+run_case() {
+	mark=$(wc -l <"$dlog")
+	log "case $1 on vif $hid/$dev"
+	check "hostile-fe $1 ran" vm_exec -t 90 hostile "hostile-fe -d $dev $*"
+	check "ipnetbackd alive after $1" kill -0 "$pid"
+	caselog | grep -v ': debug: ' | sed 's/^/  [ipnetbackd] /'
+	log "ipnetbackd RSS after $1: $(rss) kB"
+}
+
+# The others must not notice.
+others_ok() {
+	check "g1 pings g2 after $1" vm_exec g1 "ping -c 1 -W 3 10.99.0.12"
+	check "g2 pings g1 over IPv6 after $1" vm_exec g2 "ping -c 1 -W 3 fd00::11"
+}
+
+# (a) Ring indexes no frontend can produce, after connect and at connect.
+run_case prod-jump
+check "prod-jump: one 'disabled' line per jump (2)" test "$(ndisabled 'TX producer index')" = 2
+check "prod-jump: impossible ring refused at connect" \
+	sh -c "tail -n +$((mark + 1)) $dlog | grep -q 'vif $hid/$dev: cannot connect: rings in an impossible state'"
+check "prod-jump: vif closed (state $(be state))" closed
+others_ok prod-jump
+r0=$(rss)
+
+# (b) Grants the backend cannot copy: error responses, the vif stays up.
+next_vif
+run_case bad-gref
+check "bad-gref: vif not disabled" test "$(ndisabled '')" = 0
+check "bad-gref: vif still Connected (state $(be state))" test "$(be state)" = 4
+check "bad-gref: tx_copy_failed counts the 6 bad grants ($(hcount tx_copy_failed))" \
+	test "$(hcount tx_copy_failed)" -ge 6
+check "bad-gref: the good request still went through" test "$(hcount tx_packets)" -ge 1
+others_ok bad-gref
+
+# (c) Slots crossing their page, 19 slots (dropped) and 24 (hostile).
+next_vif
+run_case slot-overflow
+check "slot-overflow: 19-slot packet dropped, not fatal ($(hcount tx_bad_request))" \
+	test "$(hcount tx_bad_request)" -ge 1
+check "slot-overflow: two cross_page lines" test "$(ndisabled '.*cross_page')" = 2
+check "slot-overflow: one hostile_slot_count line" test "$(ndisabled '.*hostile_slot_count')" = 1
+check "slot-overflow: no other disable" test "$(ndisabled '')" = 3
+check "slot-overflow: vif closed (state $(be state))" closed
+others_ok slot-overflow
+
+# (d) Extra-info slots: bad types, bad GSO, a chain past req_prod.
+next_vif
+run_case bad-extra
+check "bad-extra: two bad_extra_info lines" test "$(ndisabled '.*bad_extra_info')" = 2
+check "bad-extra: two bad_gso lines" test "$(ndisabled '.*bad_gso')" = 2
+check "bad-extra: one incomplete_packet line" test "$(ndisabled '.*incomplete_packet')" = 1
+check "bad-extra: no other disable" test "$(ndisabled '')" = 5
+check "bad-extra: vif closed (state $(be state))" closed
+others_ok bad-extra
+
+# (e) RX buffers with bad grants while g1 pings the guest, then an RX
+# index jump.
+next_vif
+vm_exec g1 "(ping -c 15 -W 1 10.99.0.14 >/dev/null 2>&1 &)"
+run_case rx-junk
+check "rx-junk: rx_copy_failed counts the bad buffers ($(hcount rx_copy_failed))" \
+	test "$(hcount rx_copy_failed)" -ge 1
+check "rx-junk: one 'RX producer index' line" test "$(ndisabled 'RX producer index')" = 1
+check "rx-junk: no other disable" test "$(ndisabled '')" = 1
+check "rx-junk: vif closed (state $(be state))" closed
+others_ok rx-junk
+
+# (f) Frontend keys rewritten for 8 s: state flapping over valid keys (real
+# connects and disconnects), then junk refs, channels and flags. It runs in
+# the background so that the control path can be timed meanwhile: a new vif
+# for g2 must come up as fast as ever (libxl gives up after 10 s).
+next_vif
+mark=$(wc -l <"$dlog")
+log "case keys on vif $hid/$dev"
+vm_exec hostile "(hostile-fe -d $dev keys 8 >/tmp/keys.out 2>&1; echo rc=\$? >>/tmp/keys.out) &"
+sleep 3
+t0=$(cut -d' ' -f1 /proc/uptime)
+check "keys: xl network-attach g2 during the churn" xl network-attach g2 mac=00:16:3e:00:01:12 \
+	script=vif-ipnetback
+t1=$(cut -d' ' -f1 /proc/uptime)
+dt=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+metric hostile.attach_during_churn_seconds "$dt" s
+check "keys: the attach took under 5 s ($dt s)" awk -v d="$dt" 'BEGIN { exit !(d < 5) }'
+check "keys: hostile-fe keys ran" vm_exec -t 30 hostile \
+	"while ! grep -q '^rc=' /tmp/keys.out; do sleep 0.5; done; cat /tmp/keys.out; grep -q '^rc=0' /tmp/keys.out"
+check "ipnetbackd alive after keys" kill -0 "$pid"
+caselog | grep -v ': debug: ' | grep -v 'connected (one\|disconnected (' | sed 's/^/  [ipnetbackd] /'
+log "ipnetbackd: $(caselog | grep -c 'connected (one') connects of the hostile vif during keys"
+check "xl network-detach g2 1" xl network-detach g2 1
+r2=$(rss)
+check "keys: a connect on junk keys refused with a log line" \
+	sh -c "tail -n +$((mark + 1)) $dlog | grep -q 'vif $hid/$dev: cannot connect: '"
+check "keys: hotplug-error written ($(be hotplug-error))" test -n "$(be hotplug-error)"
+check "keys: vif not Connected (state $(be state))" test "$(be state)" != 4
+log "ipnetbackd log: $(wc -l <"$dlog") lines"
+others_ok keys
+
+# The sanitizer build's RSS rises until ASan's 1 MiB quarantine and its
+# size classes are full, then stays flat: about 2.4 MiB above the level
+# after the first case, reached after some 35 connects (docs/testing.md).
+# This catches memory that keeps growing; LSan reports lost memory at exit.
+metric hostile.rss_growth_kb $((r2 - r0)) kB
+log "ipnetbackd RSS after the first case $r0 kB, at the end $r2 kB"
+check "daemon RSS bounded over all cases ($r0 -> $r2 kB)" test "$r2" -le $((r0 + 4096))
+check "xl network-detach hostile $dev" xl network-detach hostile "$dev"
+ipnetback vif list
+check "ipnetbackd exits cleanly with no sanitizer report" ipnb_stop
+finish
