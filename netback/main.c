@@ -52,7 +52,8 @@ static void usage(void)
 
 struct config {
 	char *uplink;
-	char *host; /* the host port's name; "none" for none */
+	char *host;	 /* the host port's name; "none" for none */
+	bool host_asked; /* named in the config or with -H, not the default */
 	struct ul_cfg ul;
 };
 
@@ -117,6 +118,7 @@ static void read_config(struct config *cf, const char *path, bool must)
 			set_str(&cf->uplink, val);
 		} else if (strcmp(key, "host-port") == 0) {
 			set_str(&cf->host, val);
+			cf->host_asked = true;
 		} else if (strcmp(key, "gateway") == 0) {
 			set_gateway(cf, val, where);
 		} else {
@@ -177,6 +179,7 @@ int main(int argc, char **argv)
 			break;
 		case 'H':
 			set_str(&cf.host, optarg);
+			cf.host_asked = true;
 			break;
 		case 'u':
 			set_str(&cf.uplink, optarg);
@@ -208,11 +211,17 @@ int main(int argc, char **argv)
 	 * registers from its first pass on. */
 	if (strcmp(cf.host, "none") != 0) {
 		host = host_open(cf.host, dp, err, sizeof(err));
-		if (!host) {
+		if (!host && cf.host_asked) {
 			log_warnx("%s", err);
 			return 1;
 		}
-		log_info("host port %s: guests and dom0 reach each other through it", cf.host);
+		/* The default port is a convenience: without TUN support, say
+		 * so and serve the guests anyway. */
+		if (!host)
+			log_warnx("%s; guests cannot reach dom0", err);
+		else
+			log_info("host port %s: guests and dom0 reach each other through it",
+				 cf.host);
 	}
 	if (cf.uplink) {
 		cf.ul.ifname = cf.uplink;
