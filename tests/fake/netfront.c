@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,6 +109,45 @@ struct dp_vif_cfg nf_vif_cfg(const struct nf *nf)
 	    .rx_csum_offload = true,
 	    .rx_ipv6_csum_offload = true,
 	};
+}
+
+int nf_register(const struct nf *nf, struct dp *dp, struct dp_vif *vif, bool v4, bool v6)
+{
+	struct ipnb_addr a[2];
+	size_t n = 0, conflicts[2], nc = 0;
+	int r;
+
+	memset(a, 0, sizeof(a));
+	if (v4) {
+		a[n].family = AF_INET;
+		memcpy(a[n++].bytes, nf->ip4, 4);
+	}
+	if (v6) {
+		a[n].family = AF_INET6;
+		memcpy(a[n++].bytes, nf->ip6, 16);
+	}
+	r = dp_vif_set_addrs(dp, vif, a, n, conflicts, &nc);
+	return r >= 0 && nc ? -2 : r;
+}
+
+struct dp_vif *nf_attach(struct nf *nf, struct dp *dp, unsigned int post, char *err, size_t errlen)
+{
+	struct dp_vif *vif = dp_vif_new(dp, (uint16_t)nf->domid, 0, nf->mac);
+	struct dp_vif_cfg cfg = nf_vif_cfg(nf);
+
+	if (!vif) {
+		snprintf(err, errlen, "dp_vif_new failed");
+		return NULL;
+	}
+	if (nf_register(nf, dp, vif, true, true) != 0) {
+		snprintf(err, errlen, "addresses refused");
+	} else if (dp_vif_connect(dp, vif, &cfg, err, errlen) == 0) {
+		if (nf_post_rx(nf, post) == 0)
+			return vif;
+		snprintf(err, errlen, "posting RX buffers failed");
+	}
+	dp_vif_free(dp, vif);
+	return NULL;
 }
 
 void nf_rings_init(struct nf *nf, RING_IDX start)

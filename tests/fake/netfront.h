@@ -109,6 +109,21 @@ void nf_free(struct nf *nf);
 struct dp_vif_cfg nf_vif_cfg(const struct nf *nf);
 
 /*
+ * Registers nf's IPv4 address (if v4) and IPv6 address (if v6), and no
+ * other, to vif, as the control path would from the backend `ip` key.
+ * Returns what dp_vif_set_addrs() does (the number of addresses vif gave
+ * up, or -1), or -2 if the data path refused one of them as another vif's.
+ */
+int nf_register(const struct nf *nf, struct dp *dp, struct dp_vif *vif, bool v4, bool v6);
+
+/*
+ * What the control path does for nf's vif 0: creates it, registers both
+ * addresses, connects it and has the guest post `post` RX buffers. Returns
+ * the vif, or NULL (with a reason in err) if a step failed.
+ */
+struct dp_vif *nf_attach(struct nf *nf, struct dp *dp, unsigned int post, char *err, size_t errlen);
+
+/*
  * Sets both rings up from scratch with every index at start, as netfront
  * does before it (re)connects; start near 2^32 tests index wrap. Ring
  * contents and grants are kept.

@@ -34,29 +34,18 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Before any Xen header (the library headers include some): ring.h needs
- * the interface version, and the barriers from its includer. The frontend
- * runs on x86, where loads and stores stay in order with each other, so only
- * the compiler must be stopped, except for a store followed by a load of
- * another location (a full fence). */
-#ifndef __XEN_INTERFACE_VERSION__
-#define __XEN_INTERFACE_VERSION__ 0x00040e00
-#endif
-#define xen_mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
-#define xen_rmb() __asm__ __volatile__("" ::: "memory")
-#define xen_wmb() __asm__ __volatile__("" ::: "memory")
+/* Before any Xen header (the library headers include some): the interface
+ * version and the ring barriers, the same as the daemon's. */
+#include "ipnb/xenring.h"
 
 #include <xenevtchn.h>
 #include <xengnttab.h>
 #include <xenstore.h>
 
-#include <xen/grant_table.h>
-#include <xen/io/netif.h>
 #include <xen/io/xenbus.h>
 
-#define PAGE_BYTES 4096u
-#define NDATA	   4 /* shared data pages: frames to send, RX buffers */
-#define FRAME_LEN  60
+#define NDATA	  4 /* shared data pages: frames to send, RX buffers */
+#define FRAME_LEN 60
 
 struct fe {
 	struct xs_handle *xs;
@@ -210,8 +199,8 @@ static int fe_connect(struct fe *fe, RING_IDX tx_lie)
 	rxs = fe->rxpage;
 	SHARED_RING_INIT(txs);
 	SHARED_RING_INIT(rxs);
-	FRONT_RING_INIT(&fe->tx, txs, PAGE_BYTES);
-	FRONT_RING_INIT(&fe->rx, rxs, PAGE_BYTES);
+	FRONT_RING_INIT(&fe->tx, txs, XEN_PAGE_SIZE_BYTES);
+	FRONT_RING_INIT(&fe->rx, rxs, XEN_PAGE_SIZE_BYTES);
 	if (tx_lie)
 		txs->req_prod = tx_lie;
 	p = xenevtchn_bind_unbound_port(fe->xce, fe->be_domid);
@@ -320,7 +309,7 @@ static int fe_open(struct fe *fe, unsigned int devid)
 			say("sharing data pages: %s", strerror(errno));
 			return -1;
 		}
-		memset(fe->data[i], 0, PAGE_BYTES);
+		memset(fe->data[i], 0, XEN_PAGE_SIZE_BYTES);
 	}
 	if (!xengntshr_share_pages(fe->gs, fe->be_domid, 1, &fe->ro_ref, 0)) {
 		say("sharing a read-only page: %s", strerror(errno));

@@ -187,15 +187,9 @@ static void guest_init(struct guest *g, uint32_t domid, bool split)
 
 static struct dp_vif *guest_vif(struct guest *g)
 {
-	struct ipnb_addr a[2] = {{.family = AF_INET}, {.family = AF_INET6}};
-	size_t conflicts[2], nc = 99;
-
 	g->vif = dp_vif_new(dp, (uint16_t)g->nf.domid, 0, g->nf.mac);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(g->vif);
-	memcpy(a[0].bytes, g->nf.ip4, 4);
-	memcpy(a[1].bytes, g->nf.ip6, 16);
-	CU_ASSERT_EQUAL(dp_vif_set_addrs(dp, g->vif, a, 2, conflicts, &nc), 0);
-	CU_ASSERT_EQUAL(nc, 0);
+	CU_ASSERT_EQUAL(nf_register(&g->nf, dp, g->vif, true, true), 0);
 	return g->vif;
 }
 

@@ -51,26 +51,12 @@ static bool nic_create(void)
 
 static void set_guest_addrs(bool v4, bool v6)
 {
-	struct ipnb_addr a[2];
-	size_t n = 0, conflicts[2], nc = 9;
-
-	memset(a, 0, sizeof(a));
-	if (v4) {
-		a[n].family = AF_INET;
-		memcpy(a[n++].bytes, g.ip4, 4);
-	}
-	if (v6) {
-		a[n].family = AF_INET6;
-		memcpy(a[n++].bytes, g.ip6, 16);
-	}
-	CU_ASSERT(dp_vif_set_addrs(dp, vif, a, n, conflicts, &nc) >= 0);
-	CU_ASSERT_EQUAL(nc, 0);
+	CU_ASSERT(nf_register(&g, dp, vif, v4, v6) >= 0);
 }
 
 static void start(void)
 {
 	const struct nf_params p = {.nbuf = 64};
-	struct dp_vif_cfg cfg;
 	char err[256] = "";
 
 	CU_ASSERT_FATAL(tns_enter());
@@ -85,12 +71,10 @@ static void start(void)
 	CU_ASSERT_STRING_EQUAL(host_name(host), "ipnbt0");
 	CU_ASSERT_EQUAL_FATAL(fake_domain_create(GUEST), 0);
 	CU_ASSERT_EQUAL_FATAL(nf_init(&g, GUEST, &p), 0);
-	vif = dp_vif_new(dp, GUEST, 0, g.mac);
+	vif = nf_attach(&g, dp, 32, err, sizeof(err));
+	if (!vif)
+		fprintf(stderr, "\n  %s\n", err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(vif);
-	set_guest_addrs(true, true);
-	cfg = nf_vif_cfg(&g);
-	CU_ASSERT_EQUAL_FATAL(dp_vif_connect(dp, vif, &cfg, err, sizeof(err)), 0);
-	CU_ASSERT_EQUAL(nf_post_rx(&g, 32), 0);
 	dp_handle_events(dp);
 	dp_run(dp);
 }

@@ -485,15 +485,7 @@ static size_t guest_rx(const uint8_t **d, int ms)
 
 static void set_guest_addrs(bool v4, bool v6)
 {
-	struct ipnb_addr a[2];
-	size_t n = 0, conflicts[2], nc = 9;
-
-	if (v4)
-		a[n++] = addr_of(false, g.ip4);
-	if (v6)
-		a[n++] = addr_of(true, g.ip6);
-	CU_ASSERT(dp_vif_set_addrs(dp, vif, a, n, conflicts, &nc) >= 0);
-	CU_ASSERT_EQUAL(nc, 0);
+	CU_ASSERT(nf_register(&g, dp, vif, v4, v6) >= 0);
 }
 
 /* The LAN (MTU mtu, 0: 1500), the data path, the uplink with gateways gw4
@@ -503,7 +495,6 @@ static void start(const uint8_t *gw4, const uint8_t *gw6, int mtu)
 {
 	const struct nf_params p = {.nbuf = 64};
 	struct ul_cfg uc = {.ifname = LAN_IF};
-	struct dp_vif_cfg cfg;
 	char err[256] = "";
 
 	CU_ASSERT_FATAL(tns_enter());
@@ -522,12 +513,10 @@ static void start(const uint8_t *gw4, const uint8_t *gw6, int mtu)
 	CU_ASSERT_STRING_EQUAL(ul_name(ul), LAN_IF);
 	CU_ASSERT_EQUAL_FATAL(fake_domain_create(GUEST), 0);
 	CU_ASSERT_EQUAL_FATAL(nf_init(&g, GUEST, &p), 0);
-	vif = dp_vif_new(dp, GUEST, 0, g.mac);
+	vif = nf_attach(&g, dp, 32, err, sizeof(err));
+	if (!vif)
+		fprintf(stderr, "\n  %s\n", err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(vif);
-	set_guest_addrs(true, true);
-	cfg = nf_vif_cfg(&g);
-	CU_ASSERT_EQUAL_FATAL(dp_vif_connect(dp, vif, &cfg, err, sizeof(err)), 0);
-	CU_ASSERT_EQUAL(nf_post_rx(&g, 32), 0);
 	expect_announcements(true, true);
 	CU_ASSERT_EQUAL(ul_stats(ul)->announcements, 2);
 }
