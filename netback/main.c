@@ -259,6 +259,8 @@ int main(int argc, char **argv)
 		int timeout, n;
 
 		xb_process(the_xb);
+		if (host)
+			host_run(host); /* dom0's addresses, before guests send to them */
 		timeout = dp_run(dp);
 		if (ul) {
 			int t = ul_run(ul);

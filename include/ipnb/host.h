@@ -18,7 +18,9 @@
  *    whose source is not one of those addresses (something dom0's kernel
  *    forwarded) is dropped, so the LAN reaches guests only through the
  *    uplink path.
- *  - The main loop calls host_handle_rx() when host_fd() is readable.
+ *  - The main loop calls host_run() before the data path's pass (it re-reads
+ *    dom0's addresses, at most once a second, and re-routes if they
+ *    changed), and host_handle_rx() when host_fd() is readable.
  */
 #ifndef IPNB_HOST_H
 #define IPNB_HOST_H
@@ -52,6 +54,7 @@ struct host;
 struct host *host_open(const char *ifname, struct dp *dp, char *err, size_t errlen);
 void host_close(struct host *h);
 int host_fd(const struct host *h);
+void host_run(struct host *h);
 void host_handle_rx(struct host *h);
 
 const char *host_name(const struct host *h);

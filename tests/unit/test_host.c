@@ -111,6 +111,7 @@ static bool readable(int fd, int ms)
  * to give the kernel to hand the host port something first. */
 static void pump(int wait_ms)
 {
+	host_run(host);
 	if (readable(host_fd(host), wait_ms))
 		host_handle_rx(host);
 	for (int i = 0; i < 50; i++) {
