@@ -1,14 +1,26 @@
 # ipnetback - top-level build. The two set-up commands are `make test` and
 # `make demo`; both install what they need (make deps) on a fresh Debian 12.
+#
+# Every program is linked from per-object builds in build/obj/<variant>/,
+# one variant per set of compiler flags: rel (the daemon, the CLI, the
+# hostile frontend), san (the sanitizer daemon and the unit tests), bench,
+# and fuzz (clang with libFuzzer). -MMD -MP writes a dependency file next to
+# each object, so a change to any header rebuilds exactly the objects, and
+# then the programs, that include it.
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude
+WARN    := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
+	-Wcast-qual -Wformat=2
+STD     := -std=c11 -D_GNU_SOURCE -Iinclude
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+DEPFLAGS = -MMD -MP
 
 B       := build
+O       := $(B)/obj
 DEBS    := $(B)/debs
 IMG     := $(B)/xenvm
+NPROC   := $(shell nproc 2>/dev/null || echo 2)
 
 # Pure modules shared by the daemon and the unit tests.
 CORE_SRC := netback/addr.c netback/frame.c netback/iptable.c netback/txreq.c netback/xbstate.c netback/nbr.c
@@ -19,17 +31,24 @@ FAKE_SRC := tests/fake/fakexen.c tests/fake/netfront.c
 # (control socket, uplink): all in the daemon and in the unit tests.
 DP_SRC   := netback/dp.c netback/log.c netback/xenbus.c
 HOST_SRC := netback/ctl.c netback/uplink.c netback/hostaddr.c netback/host.c
+DAEMON_SRC := $(CORE_SRC) $(DP_SRC) $(HOST_SRC) netback/main.c
+CLI_SRC  := xenstore-tools/ipnetback.c netback/addr.c
+UNIT_ALL := $(CORE_SRC) $(DP_SRC) $(HOST_SRC) $(UNIT_SRC) $(FAKE_SRC)
+XEN_LIBS := -lxengnttab -lxenevtchn -lxenstore
 
 # Debian packages needed on the build host (the VM images are built from
 # packages downloaded separately into $(DEBS), see tests/xenvm/fetch-debs.sh).
 HOST_PKGS := build-essential libxen-dev libcunit1-dev qemu-system-x86 busybox-static \
-	cpio iproute2 iputils-ping iperf3 kmod xz-utils file ethtool clang libclang-rt-14-dev
+	cpio iproute2 iputils-ping iperf3 kmod xz-utils file ethtool clang libclang-rt-14-dev \
+	clang-tidy cppcheck git
 
-# Scenarios that `make test` runs on real Xen.
-SCENARIOS := baseline switch lifecycle uplink hostile
+# Scenarios that `make test` runs on real Xen; `make bench-xen` runs the
+# throughput scenarios.
+SCENARIOS       := baseline switch lifecycle uplink hostile
+BENCH_SCENARIOS := bench-kernel bench-ipnb
 
-.PHONY: all deps build images unit selftest scenarios test demo scenario format clean fuzz \
-	fuzz-regress bench
+.PHONY: all deps build images unit selftest scenarios test test-repeat demo scenario format \
+	clean fuzz fuzz-regress bench bench-xen lint
 
 all: build
 
@@ -45,42 +64,59 @@ deps:
 	fi
 	@tests/xenvm/fetch-debs.sh $(DEBS)
 
-# ---- build --------------------------------------------------------------------
-# The daemon: all of the above plus main.c, linked against the real Xen
-# libraries.
-DAEMON_SRC := $(CORE_SRC) $(DP_SRC) $(HOST_SRC) netback/main.c
-XEN_LIBS   := -lxengnttab -lxenevtchn -lxenstore
+# ---- objects ------------------------------------------------------------------
+obj = $(patsubst %.c,$(O)/$(1)/%.o,$(2))
 
+$(O)/rel/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(STD) $(WARN) $(DEPFLAGS) -c -o $@ $<
+
+# The sanitizer objects serve both the sanitizer daemon and the unit tests:
+# the test-only include paths hold test headers only, never a system one.
+$(O)/san/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(STD) $(WARN) $(SAN) -Itests/unit -Itests/fake $(DEPFLAGS) -c -o $@ $<
+
+# The benchmark is always optimised and never sanitized, whatever CFLAGS says.
+$(O)/bench/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -g $(STD) $(WARN) -Itests/fake $(DEPFLAGS) -c -o $@ $<
+
+FUZZ_CC     := clang
+FUZZ_CFLAGS := -g -O1 $(STD) $(WARN) -Itests/fake -fsanitize=address,undefined -fno-sanitize-recover=all
+$(O)/fuzz/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(DEPFLAGS) -c -o $@ $<
+
+# ---- programs -----------------------------------------------------------------
 build: $(B)/unit-tests $(B)/bin/ipnetbackd $(B)/bin/ipnetbackd-asan $(B)/bin/ipnetback $(B)/bin/hostile-fe
 
-$(B)/bin/ipnetbackd: $(DAEMON_SRC) $(wildcard include/ipnb/*.h)
+$(B)/bin/ipnetbackd: $(call obj,rel,$(DAEMON_SRC))
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $(DAEMON_SRC) $(XEN_LIBS)
-
-UNIT_ALL := $(CORE_SRC) $(DP_SRC) $(HOST_SRC) $(UNIT_SRC) $(FAKE_SRC)
-$(B)/unit-tests: $(UNIT_ALL) $(wildcard include/ipnb/*.h tests/unit/*.h tests/fake/*.h)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(SAN) -Itests/unit -Itests/fake -o $@ $(UNIT_ALL) -lcunit
+	$(CC) $(CFLAGS) -o $@ $^ $(XEN_LIBS)
 
 # The same daemon under AddressSanitizer, UndefinedBehaviorSanitizer and
 # LeakSanitizer, with the runtimes linked in so that it runs in the test
-# dom0 as it is. The lifecycle scenario runs this one.
-$(B)/bin/ipnetbackd-asan: $(DAEMON_SRC) $(wildcard include/ipnb/*.h)
+# dom0 as it is. The lifecycle and hostile scenarios run this one.
+$(B)/bin/ipnetbackd-asan: $(call obj,san,$(DAEMON_SRC))
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(SAN) -static-libasan -static-libubsan -o $@ $(DAEMON_SRC) $(XEN_LIBS)
+	$(CC) $(CFLAGS) $(SAN) -static-libasan -static-libubsan -o $@ $^ $(XEN_LIBS)
+
+$(B)/unit-tests: $(call obj,san,$(UNIT_ALL))
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ -lcunit
 
 # The CLI shares the ip-key parser with the daemon.
-$(B)/bin/ipnetback: xenstore-tools/ipnetback.c netback/addr.c $(wildcard include/ipnb/*.h)
+$(B)/bin/ipnetback: $(call obj,rel,$(CLI_SRC))
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ xenstore-tools/ipnetback.c netback/addr.c -lxenstore
+	$(CC) $(CFLAGS) -o $@ $^ -lxenstore
 
 # The hostile frontend (tests/hostile/) runs inside a domU of the `hostile`
 # scenario: mkimage.sh copies it and its libraries into domu.cpio, so the
 # images are rebuilt when it changes. libxengntshr is part of libxengnttab.
 HOSTILE_FE := $(B)/bin/hostile-fe
-$(HOSTILE_FE): tests/hostile/hostile-fe.c
+$(HOSTILE_FE): $(call obj,rel,tests/hostile/hostile-fe.c)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $< -lxengnttab -lxenevtchn -lxenstore
+	$(CC) $(CFLAGS) -o $@ $^ -lxengnttab -lxenevtchn -lxenstore
 $(IMG)/.stamp: $(HOSTILE_FE)
 
 # ---- VM images ----------------------------------------------------------------
@@ -92,6 +128,19 @@ $(IMG)/.stamp: $(IMG_INPUTS) $(wildcard $(DEBS)/.complete-*)
 	tests/xenvm/mkimage.sh $(DEBS) $(IMG)
 	touch $@
 
+# ---- lint ---------------------------------------------------------------------
+# clang-tidy with the project's .clang-tidy (warnings are errors there) and
+# cppcheck, over the daemon, the CLI and the hostile frontend.
+LINT_SRC := $(wildcard netback/*.c xenstore-tools/*.c tests/hostile/*.c)
+lint:
+	@printf '%s\n' $(LINT_SRC) | xargs -P $(NPROC) -n 4 sh -c \
+		'clang-tidy --quiet "$$@" -- $(STD) 2>/dev/null' clang-tidy \
+		|| { echo "lint: clang-tidy reported the above"; exit 1; }
+	@cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
+		--std=c11 -D_GNU_SOURCE -Iinclude netback xenstore-tools tests/hostile \
+		|| { echo "lint: cppcheck reported the above"; exit 1; }
+	@echo "lint: clang-tidy and cppcheck clean ($(words $(LINT_SRC)) files)"
+
 # ---- tests --------------------------------------------------------------------
 unit: $(B)/unit-tests
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(B)/unit-tests
@@ -99,18 +148,30 @@ unit: $(B)/unit-tests
 selftest: images
 	tests/xenvm/selftest.sh
 
+# Each scenario's time goes to $(B)/phases (tests/phase.sh), so that
+# `make test` can print it.
 scenarios: images build
-	@rc=0; for s in $(SCENARIOS); do tests/xenvm/run.sh $$s || rc=1; done; \
-	tests/xenvm/metrics.sh; \
+	@rc=0; for s in $(SCENARIOS); do tests/phase.sh "scenario $$s" tests/xenvm/run.sh $$s || rc=1; done; \
 	[ $$rc -eq 0 ] || { echo "FAILED:"; for s in $(SCENARIOS); do \
 		grep -a -h '^@@IPNB-\(CHECK FAIL\|RESULT .* FAIL\)' $(B)/runs/$$s/serial.txt \
 		| sed "s/^@@IPNB-/  $$s: /"; done; }; exit $$rc
 
-test: deps
-	$(MAKE) unit
-	$(MAKE) fuzz-regress
-	$(MAKE) selftest
-	$(MAKE) scenarios
+# Every phase is timed; the table is printed at the end, pass or fail.
+test:
+	@rm -f $(B)/phases; mkdir -p $(B)
+	@tests/phase.sh deps $(MAKE) --no-print-directory deps && \
+	tests/phase.sh lint $(MAKE) --no-print-directory lint && \
+	tests/phase.sh build $(MAKE) --no-print-directory -j$(NPROC) build fuzz-build images && \
+	tests/phase.sh unit $(MAKE) --no-print-directory unit && \
+	tests/phase.sh fuzz-regress $(MAKE) --no-print-directory fuzz-regress && \
+	tests/phase.sh selftest $(MAKE) --no-print-directory selftest && \
+	$(MAKE) --no-print-directory scenarios; rc=$$?; tests/phase.sh --report; exit $$rc
+
+# make test-repeat N=3: N runs of `make test`, each in a fresh clone of the
+# current commit (uncommitted changes are not included).
+N ?= 3
+test-repeat:
+	tests/test-repeat.sh $(N)
 
 # One scenario, with the serial console shown live: make scenario S=baseline
 scenario: deps images build
@@ -122,20 +183,27 @@ demo: deps
 	$(MAKE) images build
 	tests/xenvm/run.sh -v demo
 
-# ---- benchmark ----------------------------------------------------------------
+# ---- benchmarks ---------------------------------------------------------------
 # The data path against the fake Xen libraries, optimised and without
 # sanitizers. It prints a table and asserts nothing about timing; it exits
 # non-zero only if delivered packets fail their checks. Options go in
 # BENCH_ARGS, e.g. make bench BENCH_ARGS="-n 200000 -t 1".
-BENCH_CFLAGS := -O2 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Itests/fake
-BENCH_SRC    := tests/bench/bench_dp.c $(CORE_SRC) netback/dp.c netback/log.c $(FAKE_SRC)
+BENCH_SRC := tests/bench/bench_dp.c $(CORE_SRC) netback/dp.c netback/log.c $(FAKE_SRC)
 
 bench: $(B)/bench/bench_dp
 	$(B)/bench/bench_dp $(BENCH_ARGS)
 
-$(B)/bench/bench_dp: $(BENCH_SRC) $(wildcard include/ipnb/*.h tests/fake/*.h)
+$(B)/bench/bench_dp: $(call obj,bench,$(BENCH_SRC))
 	@mkdir -p $(@D)
-	$(CC) $(BENCH_CFLAGS) -o $@ $(BENCH_SRC)
+	$(CC) -O2 -g -o $@ $^
+
+# Real Xen, side by side: TCP throughput on every path through the kernel
+# netback and a bridge, then through ipnetbackd, in one run; a table of
+# both and their ratio (tests/xenvm/bench-table.sh). Asserts no timing.
+bench-xen: deps
+	$(MAKE) images build
+	@rc=0; for s in $(BENCH_SCENARIOS); do tests/xenvm/run.sh $$s || rc=1; done; \
+	tests/xenvm/bench-table.sh $(BENCH_SCENARIOS); exit $$rc
 
 # ---- fuzzing (libFuzzer) ------------------------------------------------------
 # `make fuzz` builds the targets in tests/fuzz/ (docs/testing.md, "Fuzzing")
@@ -146,9 +214,6 @@ $(B)/bench/bench_dp: $(BENCH_SRC) $(wildcard include/ipnb/*.h tests/fake/*.h)
 # finds something. `make build/fuzz/fuzz_<target>` only builds one.
 FUZZ_TARGETS := frame txreq addr dp
 FUZZ_SECONDS ?= 30
-FUZZ_CC      := clang
-FUZZ_CFLAGS  := -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Itests/fake \
-	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 # Every target links the same production files, unmodified.
 FUZZ_SRC     := $(CORE_SRC) netback/dp.c netback/log.c $(FAKE_SRC)
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
@@ -158,9 +223,13 @@ FUZZ_OPTS    := -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -close_fd_mas
 # fuzz_dp's inputs are programs: let them be long from the start.
 FUZZ_DP_OPTS := -len_control=0 -max_len=1024
 
-$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRC) $(wildcard include/ipnb/*.h tests/fake/*.h)
+.PHONY: fuzz-build
+fuzz-build: $(FUZZ_BINS)
+
+$(foreach t,$(FUZZ_TARGETS),$(eval $(B)/fuzz/fuzz_$(t): $(call obj,fuzz,tests/fuzz/fuzz_$(t).c $(FUZZ_SRC))))
+$(FUZZ_BINS):
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRC)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^
 
 # Deterministic: every committed seed once through every target (no
 # mutation), so that `make test` catches a regression on known inputs.
@@ -190,5 +259,13 @@ fuzz: deps
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
+# Everything `make` builds; the downloaded packages ($(DEBS)) stay, since
+# fetching them again takes a minute and they never go stale silently (the
+# stamp names the package set). `make distclean` removes them too.
+.PHONY: distclean
 clean:
-	rm -rf $(B)/unit-tests $(B)/runs $(IMG)
+	rm -rf $(O) $(B)/bin $(B)/unit-tests $(B)/fuzz $(B)/bench $(B)/runs $(IMG) $(B)/phases
+distclean:
+	rm -rf $(B)
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

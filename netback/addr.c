@@ -5,6 +5,7 @@
 #include "ipnb/addr.h"
 
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -106,18 +107,11 @@ int ipnb_addr_parse_list(const char *s, struct ipnb_addr *out, size_t max, size_
 	return IPNB_ADDR_OK;
 }
 
-bool ipnb_addr_equal(const struct ipnb_addr *a, const struct ipnb_addr *b)
-{
-	size_t len = a->family == AF_INET ? 4 : 16;
-
-	return a->family == b->family && memcmp(a->bytes, b->bytes, len) == 0;
-}
-
 bool ipnb_addr_is_unspecified(const struct ipnb_addr *a)
 {
 	static const uint8_t zero[16];
 
-	return memcmp(a->bytes, zero, a->family == AF_INET ? 4 : 16) == 0;
+	return memcmp(a->bytes, zero, ipnb_addr_len(a)) == 0;
 }
 
 bool ipnb_addr_is_link_local(const struct ipnb_addr *a)
@@ -129,7 +123,7 @@ bool ipnb_addr_in_prefix(const struct ipnb_addr *a, const struct ipnb_addr *p, u
 {
 	unsigned int full = plen / 8, rest = plen % 8;
 
-	if (a->family != p->family || plen > (a->family == AF_INET ? 32u : 128u))
+	if (a->family != p->family || plen > ipnb_addr_len(a) * 8)
 		return false;
 	if (memcmp(a->bytes, p->bytes, full) != 0)
 		return false;
@@ -140,7 +134,7 @@ bool ipnb_addr_in_prefix(const struct ipnb_addr *a, const struct ipnb_addr *p, u
 void ipnb_addr_format(const struct ipnb_addr *a, char buf[IPNB_ADDR_STRLEN])
 {
 	if (!inet_ntop(a->family == AF_INET ? AF_INET : AF_INET6, a->bytes, buf, IPNB_ADDR_STRLEN))
-		strcpy(buf, "?");
+		snprintf(buf, IPNB_ADDR_STRLEN, "?");
 }
 
 const char *ipnb_addr_strerror(int err)

@@ -15,8 +15,11 @@
 #include <unistd.h>
 
 #include "ipnb/clock.h"
+#include "ipnb/host.h"
 #include "ipnb/log.h"
+#include "ipnb/uplink.h"
 #include "ipnb/xbstate.h"
+#include "ipnb/xenbus.h"
 
 /*
  * Clients are served without blocking the main loop: a client that is slow
@@ -41,6 +44,7 @@ struct ctl {
 	struct xb *xb;
 	struct ul *ul;
 	struct host *host;
+	uint64_t started_ms; /* ipnb_now_ms() at ctl_open: the daemon's uptime */
 	struct ctl_conn conn[CTL_MAX_CONNS];
 };
 
@@ -51,6 +55,7 @@ struct ctl *ctl_open(const char *path, struct xb *xb, struct ul *ul, struct host
 	struct sockaddr_un sa;
 	struct ctl *c;
 	char *dir, *slash;
+	int saved;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		errno = ENAMETOOLONG;
@@ -59,16 +64,21 @@ struct ctl *ctl_open(const char *path, struct xb *xb, struct ul *ul, struct host
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
+	c->fd = -1;
 	c->ep = -1;
 	for (size_t i = 0; i < CTL_MAX_CONNS; i++)
 		c->conn[i].fd = -1;
 	c->xb = xb;
 	c->ul = ul;
 	c->host = host;
+	c->started_ms = ipnb_now_ms();
 	c->path = strdup(path);
 	dir = strdup(path);
-	if (!c->path || !dir)
-		fatal("out of memory");
+	if (!c->path || !dir) {
+		free(dir);
+		errno = ENOMEM;
+		goto fail;
+	}
 	slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
 		*slash = '\0';
@@ -94,7 +104,9 @@ struct ctl *ctl_open(const char *path, struct xb *xb, struct ul *ul, struct host
 		goto fail;
 	return c;
 fail:
+	saved = errno; /* ctl_close() may clobber it */
 	ctl_close(c);
+	errno = saved;
 	return NULL;
 }
 
@@ -338,10 +350,36 @@ static void emit_host(FILE *f, const struct host *h, bool json)
 		fprintf(f, "}\n");
 }
 
+static void emit_daemon(FILE *f, const struct ctl *c, bool json)
+{
+	struct xb_stats st;
+
+	xb_get_stats(c->xb, &st);
+	struct ctr ctrs[] = {
+	    {"pid", (unsigned long long)getpid()},
+	    {"uptime_s", (ipnb_now_ms() - c->started_ms) / 1000},
+	    {"vifs", st.vifs},
+	    {"watch_events", st.watch_events},
+	    {"connects", st.connects},
+	    {"connect_failures", st.connect_failures},
+	    {"disconnects", st.disconnects},
+	};
+	if (json)
+		fprintf(f, "{");
+	emit_ctrs(f, ctrs, sizeof(ctrs) / sizeof(ctrs[0]), json, true, "");
+	if (json)
+		fprintf(f, "}\n");
+}
+
 /*
- * Requests: "vifs [json]" lists every vif; "vif DOMID/DEVID [json]" shows
- * one. Answers end with the connection; a text answer for an unknown vif or
- * request starts with "error:". The answer goes to cn->out.
+ * Requests (include/ipnb/ctl.h): "vifs [json]" lists every vif; "vif
+ * DOMID/DEVID [json]" shows one; "uplink [json]" shows the uplink's
+ * counters and neighbour cache; "host [json]" shows the host port's
+ * counters; "daemon [json]" shows the daemon's own (uptime, vifs, watch
+ * events, connects). Answers end with the connection; the answer to an unknown
+ * request, an unknown vif or a port that is not configured is a text line
+ * starting with "error:", even when JSON was asked for. The answer goes to
+ * cn->out.
  */
 static void answer(struct ctl *c, struct ctl_conn *cn)
 {
@@ -360,7 +398,12 @@ static void answer(struct ctl *c, struct ctl_conn *cn)
 	memset(&e, 0, sizeof(e));
 	e.f = f;
 	k = sscanf(req, "%15s %u/%u %15s", what, &d, &v, fmt);
-	if (strcmp(what, "uplink") == 0) {
+	if (strcmp(what, "daemon") == 0) {
+		bool json = sscanf(req, "%15s %15s", what, fmt) == 2 && strcmp(fmt, "json") == 0;
+
+		emit_daemon(f, c, json);
+		goto out;
+	} else if (strcmp(what, "uplink") == 0) {
 		bool json = sscanf(req, "%15s %15s", what, fmt) == 2 && strcmp(fmt, "json") == 0;
 
 		if (c->ul)

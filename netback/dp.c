@@ -30,13 +30,16 @@
 
 #define DP_TX_BATCH	  64	/* packets per TX pass and vif */
 #define DP_RX_BATCH	  64	/* packets per RX pass and vif */
-#define DP_RXQ_MAX	  256	/* queued packets per vif */
 #define DP_MAX_PKTS	  8192	/* packet buffers in existence, all vifs */
 #define DP_RXQ_TIMEOUT_MS 2000	/* a queued packet older than this is dropped */
 #define DP_STALL_MS	  10000 /* no RX buffers this long: carrier off */
 #define DP_ROUNDS	  8	/* passes over all vifs per dp_run() */
 #define DP_IPT_MAX	  4096	/* registered addresses, all vifs */
 #define DP_RX_MAX_SLOTS	  XEN_NETIF_NR_SLOTS_MIN
+/* ICMPv6 types 130 to 143 are link-local housekeeping (MLD, router and
+ * neighbour discovery, redirects, MLDv2), with nobody to talk to but us. */
+#define DP_ICMP6_LINK_FIRST 130 /* multicast listener query */
+#define DP_ICMP6_LINK_LAST  143 /* MLDv2 listener report */
 
 struct dp_pkt {
 	struct dp_pkt *next;
@@ -51,7 +54,7 @@ struct dp_vif {
 	uint16_t domid;
 	uint32_t devid;
 	uint8_t mac[FRAME_ETH_ALEN];
-	struct ipnb_addr addrs[DP_MAX_ADDRS];
+	struct ipnb_addr addrs[IPNB_VIF_MAX_ADDRS];
 	size_t naddrs;
 
 	bool connected, disabled, carrier;
@@ -60,7 +63,13 @@ struct dp_vif {
 	netif_rx_back_ring_t rx;
 	void *tx_page, *rx_page;
 	evtchn_port_t port_tx, port_rx; /* local ports; equal unless split */
-	bool tx_work;			/* kicked, or budget ran out */
+	/* TX requests may be waiting: kicked on port_tx, just connected, or
+	 * the last pass ran out of budget. dp_run() gives it a TX pass. */
+	bool tx_pending;
+	/* RX buffers may have been posted: kicked on port_rx, or the last RX
+	 * pass found enough for the head packet. Worth another round; the RX
+	 * pass itself runs for every vif with a queue. */
+	bool rx_pending;
 
 	struct dp_pkt *q_head, *q_tail;
 	size_t q_len;
@@ -268,11 +277,11 @@ int dp_vif_set_addrs(struct dp *dp, struct dp_vif *vif, const struct ipnb_addr *
 		     size_t *conflict_idx, size_t *nconflict)
 {
 	size_t nc = 0, nold = vif->naddrs;
-	struct ipnb_addr old[DP_MAX_ADDRS];
+	struct ipnb_addr old[IPNB_VIF_MAX_ADDRS];
 	int released = 0;
 
-	if (n > DP_MAX_ADDRS)
-		n = DP_MAX_ADDRS;
+	if (n > IPNB_VIF_MAX_ADDRS)
+		n = IPNB_VIF_MAX_ADDRS;
 	if (dp->ipt.count - vif->naddrs + n > DP_IPT_MAX)
 		return -1;
 	memcpy(old, vif->addrs, sizeof(old));
@@ -353,7 +362,8 @@ void dp_vif_disconnect(struct dp *dp, struct dp_vif *v)
 	queue_flush(dp, v, DP_DROP_CARRIER_OFF);
 	v->connected = false;
 	v->carrier = false;
-	v->tx_work = false;
+	v->tx_pending = false;
+	v->rx_pending = false;
 }
 
 /*
@@ -426,7 +436,7 @@ int dp_vif_connect(struct dp *dp, struct dp_vif *v, const struct dp_vif_cfg *cfg
 	}
 	v->connected = true;
 	v->carrier = true;
-	v->tx_work = true; /* requests may already be waiting */
+	v->tx_pending = true; /* requests may already be waiting */
 	v->rx_progress_ms = ipnb_now_ms();
 	return 0;
 fail:
@@ -524,7 +534,7 @@ static void switch_arp(struct dp *dp, struct dp_vif *v, const struct frame_info 
 		v->st.drops[DP_DROP_SPOOF_ARP]++;
 		return;
 	}
-	if (fi->arp_op != 1 || vif_owns(dp, v, &fi->dst)) {
+	if (fi->arp_op != FRAME_ARP_REQUEST || vif_owns(dp, v, &fi->dst)) {
 		v->st.drops[DP_DROP_GROUP]++;
 		return;
 	}
@@ -547,8 +557,8 @@ static bool switch_nd(struct dp *dp, struct dp_vif *v, const struct frame_info *
 
 	if (fi->l4_proto != IPPROTO_ICMPV6 || fi->ip_fragment)
 		return false;
-	if (fi->icmp6_type != 135) {
-		if (fi->icmp6_type >= 130 && fi->icmp6_type <= 143) {
+	if (fi->icmp6_type != FRAME_ICMP6_NS) {
+		if (fi->icmp6_type >= DP_ICMP6_LINK_FIRST && fi->icmp6_type <= DP_ICMP6_LINK_LAST) {
 			v->st.drops[DP_DROP_GROUP]++;
 			return true;
 		}
@@ -712,7 +722,7 @@ static void vif_tx(struct dp *dp, struct dp_vif *v)
 
 	if (!v->connected)
 		return;
-	v->tx_work = false;
+	v->tx_pending = false;
 	prod = *(volatile RING_IDX *)&v->tx.sring->req_prod;
 	xen_rmb(); /* see the requests the producer index covers */
 	cons = v->tx.req_cons;
@@ -750,6 +760,10 @@ static void vif_tx(struct dp *dp, struct dp_vif *v)
 		if (p) {
 			uint32_t off = 0;
 
+			/* Every slot, not only the first 128 bytes, goes into
+			 * the one buffer: headers split over many tiny slots
+			 * arrive whole, and frame_parse() sees the frame as
+			 * frame.h requires. */
 			for (unsigned int i = 0; i < t->nfrags; i++) {
 				xengnttab_grant_copy_segment_t *s = &dp->segs[nseg++];
 
@@ -811,7 +825,7 @@ done:
 	 * case one arrived before req_event was visible. */
 	RING_FINAL_CHECK_FOR_REQUESTS(&v->tx, more);
 	if (more)
-		v->tx_work = true;
+		v->tx_pending = true;
 }
 
 /* ---- RX ------------------------------------------------------------------ */
@@ -975,7 +989,7 @@ wait:
 		v->rx.sring->req_event = v->rx.req_cons + need;
 		xen_mb();
 		if (*(volatile RING_IDX *)&v->rx.sring->req_prod - v->rx.req_cons >= need)
-			v->tx_work = true; /* run another round */
+			v->rx_pending = true; /* run another round */
 	}
 }
 
@@ -989,9 +1003,13 @@ void dp_handle_events(struct dp *dp)
 	 * unmasked, so a guest kicking in a loop costs one wakeup per pass. */
 	while ((port = xenevtchn_pending(dp->xce)) >= 0) {
 		for (struct dp_vif *v = dp->vifs; v; v = v->next) {
-			if (v->connected && ((evtchn_port_t)port == v->port_tx ||
-					     (evtchn_port_t)port == v->port_rx))
-				v->tx_work = true;
+			if (!v->connected)
+				continue;
+			/* With one channel for both rings, a kick means either. */
+			if ((evtchn_port_t)port == v->port_tx)
+				v->tx_pending = true;
+			if ((evtchn_port_t)port == v->port_rx)
+				v->rx_pending = true;
 		}
 		xenevtchn_unmask(dp->xce, (evtchn_port_t)port);
 	}
@@ -1006,14 +1024,19 @@ int dp_run(struct dp *dp)
 		dp->clock_ms = ipnb_now_ms();
 		work = false;
 		for (struct dp_vif *v = dp->vifs; v; v = v->next) {
-			if (v->tx_work) {
+			if (v->tx_pending) {
 				vif_tx(dp, v);
 				work = true;
 			}
 		}
-		for (struct dp_vif *v = dp->vifs; v; v = v->next)
+		for (struct dp_vif *v = dp->vifs; v; v = v->next) {
+			if (v->rx_pending) {
+				v->rx_pending = false;
+				work = true;
+			}
 			if (v->q_head)
 				vif_rx(dp, v);
+		}
 		if (!work)
 			break;
 	}
@@ -1031,7 +1054,7 @@ int dp_run(struct dp *dp)
 		vif_rx_expire(dp, v, now);
 		if (v->q_head)
 			queued = true;
-		if (v->tx_work)
+		if (v->tx_pending || v->rx_pending)
 			work = true;
 	}
 	if (work)

@@ -15,14 +15,13 @@
 #define IP4_HLEN	  20
 #define IP6_HLEN	  40
 #define ARP_BODY_LEN	  28 /* Ethernet/IPv4 ARP */
+#define ARP_HTYPE_ETHER	  1
 #define IP6_MAX_EXT	  8
 #define IP6_FRAG_HLEN	  8
 #define ICMP6_HLEN	  4
 #define ND_MSG_LEN	  24 /* ICMPv6 header, flags/reserved, target */
 #define ND_OPT_UNIT	  8
 #define ND_HOP_LIMIT	  255
-#define ICMP6_NS	  135
-#define ICMP6_NA	  136
 #define ND_OPT_SLL	  1
 #define ND_OPT_TLL	  2
 #define ND_NA_FLAG_ROUTER 0x80
@@ -44,7 +43,7 @@ static void set_addr(struct ipnb_addr *a, int family, const uint8_t *bytes)
 {
 	memset(a, 0, sizeof(*a));
 	a->family = (uint8_t)family;
-	memcpy(a->bytes, bytes, family == AF_INET ? 4 : 16);
+	memcpy(a->bytes, bytes, ipnb_addr_len(a));
 }
 
 static bool ip6_is_unspecified(const uint8_t b[16])
@@ -69,7 +68,7 @@ static int parse_ipv4(const uint8_t *buf, size_t len, struct frame_info *fi)
 	if (len - FRAME_ETH_HLEN < ihl)
 		return FRAME_ESHORT;
 	/* The payload itself need not be here: routing decisions are taken on
-	 * the gathered head only, and frame_csum_complete() checks the rest. */
+	 * the headers only, and frame_csum_complete() checks the rest. */
 	total = get16(ip + 2);
 	if (total < ihl)
 		return FRAME_EMALFORM;
@@ -94,7 +93,7 @@ static bool ip6_is_ext(uint8_t nh)
  * Neighbour discovery as RFC 4861 section 7.1 wants it validated: the proxy
  * answers on the guests' behalf, so a message a real host would discard must
  * not get an answer either. The checksum is not verified here because only
- * the gathered head may be present.
+ * the headers need be present (frame.h).
  */
 static int parse_nd(const uint8_t *buf, size_t len, size_t ipend, struct frame_info *fi)
 {
@@ -111,7 +110,7 @@ static int parse_nd(const uint8_t *buf, size_t len, size_t ipend, struct frame_i
 	set_addr(&fi->nd_target, AF_INET6, buf + off + 8);
 	if (buf[off + 8] == 0xff) /* multicast target */
 		return FRAME_EMALFORM;
-	if (type != ICMP6_NS)
+	if (type != FRAME_ICMP6_NS)
 		return FRAME_OK;
 
 	/* ipend bounds what the packet says it holds, len what we were given:
@@ -192,7 +191,7 @@ static int parse_ipv6(const uint8_t *buf, size_t len, struct frame_info *fi)
 	if (len - off < ICMP6_HLEN || ipend - off < ICMP6_HLEN)
 		return FRAME_OK;
 	fi->icmp6_type = buf[off];
-	if (fi->icmp6_type == ICMP6_NS || fi->icmp6_type == ICMP6_NA)
+	if (fi->icmp6_type == FRAME_ICMP6_NS || fi->icmp6_type == FRAME_ICMP6_NA)
 		return parse_nd(buf, len, ipend, fi);
 	return FRAME_OK;
 }
@@ -203,8 +202,8 @@ static int parse_arp(const uint8_t *buf, size_t len, struct frame_info *fi)
 
 	if (len < FRAME_ETH_HLEN + ARP_BODY_LEN)
 		return FRAME_ESHORT;
-	if (get16(arp) != 1 || get16(arp + 2) != FRAME_ETHERTYPE_IPV4 || arp[4] != FRAME_ETH_ALEN ||
-	    arp[5] != 4)
+	if (get16(arp) != ARP_HTYPE_ETHER || get16(arp + 2) != FRAME_ETHERTYPE_IPV4 ||
+	    arp[4] != FRAME_ETH_ALEN || arp[5] != 4)
 		return FRAME_EMALFORM;
 	fi->kind = FRAME_ARP;
 	fi->arp_op = get16(arp + 6);
@@ -350,11 +349,11 @@ size_t frame_build_arp_reply(uint8_t *out, const struct frame_info *req,
 	memcpy(out + FRAME_ETH_ALEN, our_mac, FRAME_ETH_ALEN);
 	put16(out + 12, FRAME_ETHERTYPE_ARP);
 
-	put16(arp, 1);
+	put16(arp, ARP_HTYPE_ETHER);
 	put16(arp + 2, FRAME_ETHERTYPE_IPV4);
 	arp[4] = FRAME_ETH_ALEN;
 	arp[5] = 4;
-	put16(arp + 6, 2);
+	put16(arp + 6, FRAME_ARP_REPLY);
 	memcpy(arp + 8, our_mac, FRAME_ETH_ALEN);
 	memcpy(arp + 14, req->dst.bytes, 4);
 	memcpy(arp + 18, req->arp_sha, FRAME_ETH_ALEN);
@@ -371,7 +370,7 @@ size_t frame_build_arp_reply(uint8_t *out, const struct frame_info *req,
 struct nd_frame {
 	const uint8_t *eth_dst, *eth_src;
 	const uint8_t *ip_src, *ip_dst; /* 16 bytes each */
-	uint8_t type;			/* ICMP6_NS or ICMP6_NA */
+	uint8_t type;			/* FRAME_ICMP6_NS or FRAME_ICMP6_NA */
 	uint8_t flags;			/* NA flags byte */
 	const uint8_t *target;		/* 16 bytes */
 	uint8_t opt_type;		/* ND_OPT_SLL, ND_OPT_TLL, or 0 for none */
@@ -426,7 +425,7 @@ size_t frame_build_na(uint8_t *out, const struct frame_info *req,
 	    .eth_src = our_mac,
 	    .ip_src = req->nd_target.bytes,
 	    .ip_dst = dad ? all_nodes : req->src.bytes,
-	    .type = ICMP6_NA,
+	    .type = FRAME_ICMP6_NA,
 	    .flags = (uint8_t)((router ? ND_NA_FLAG_ROUTER : 0) | (dad ? 0 : ND_NA_FLAG_SOLIC) |
 			       ND_NA_FLAG_OVERR),
 	    .target = req->nd_target.bytes,
@@ -450,11 +449,11 @@ size_t frame_build_arp_request(uint8_t *out, const uint8_t src_mac[FRAME_ETH_ALE
 	memcpy(out + FRAME_ETH_ALEN, src_mac, FRAME_ETH_ALEN);
 	put16(out + 12, FRAME_ETHERTYPE_ARP);
 
-	put16(arp, 1);
+	put16(arp, ARP_HTYPE_ETHER);
 	put16(arp + 2, FRAME_ETHERTYPE_IPV4);
 	arp[4] = FRAME_ETH_ALEN;
 	arp[5] = 4;
-	put16(arp + 6, 1);
+	put16(arp + 6, FRAME_ARP_REQUEST);
 	memcpy(arp + 8, src_mac, FRAME_ETH_ALEN);
 	if (sender_ip)
 		memcpy(arp + 14, sender_ip->bytes, 4);
@@ -493,7 +492,7 @@ size_t frame_build_ns(uint8_t *out, const uint8_t src_mac[FRAME_ETH_ALEN],
 	    .eth_src = src_mac,
 	    .ip_src = src,
 	    .ip_dst = group,
-	    .type = ICMP6_NS,
+	    .type = FRAME_ICMP6_NS,
 	    .target = target->bytes,
 	    .opt_type = has_src ? ND_OPT_SLL : 0,
 	    .opt_mac = src_mac,
@@ -512,7 +511,7 @@ size_t frame_build_unsolicited_na(uint8_t *out, const uint8_t mac[FRAME_ETH_ALEN
 	    .eth_src = mac,
 	    .ip_src = target->bytes,
 	    .ip_dst = all_nodes,
-	    .type = ICMP6_NA,
+	    .type = FRAME_ICMP6_NA,
 	    .flags = ND_NA_FLAG_OVERR,
 	    .target = target->bytes,
 	    .opt_type = ND_OPT_TLL,

@@ -141,7 +141,7 @@ static int route(struct host *h, bool add, const struct ipnb_addr *a, const stru
 	struct rtmsg *r = NLMSG_DATA(n);
 	char ack[512];
 	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
-	size_t alen = a->family == AF_INET ? 4 : 16;
+	size_t alen = ipnb_addr_len(a);
 	uint32_t oif = (uint32_t)h->ifindex;
 
 	memset(msg, 0, sizeof(msg));

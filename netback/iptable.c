@@ -32,17 +32,12 @@ struct ipt_slot {
 	uint8_t state;
 };
 
-static size_t addr_len(const struct ipnb_addr *a)
-{
-	return a->family == AF_INET ? 4 : 16;
-}
-
 /* FNV-1a over the family and the significant bytes, then a multiply-xorshift
  * finaliser: the table indexes with the low bits, which FNV mixes poorly. */
 static size_t addr_hash(const struct ipnb_addr *a)
 {
 	uint64_t h = 0xcbf29ce484222325u;
-	size_t n = addr_len(a);
+	size_t n = ipnb_addr_len(a);
 
 	h = (h ^ a->family) * 0x100000001b3u;
 	for (size_t i = 0; i < n; i++)
@@ -51,11 +46,6 @@ static size_t addr_hash(const struct ipnb_addr *a)
 	h *= 0xff51afd7ed558ccdu;
 	h ^= h >> 33;
 	return (size_t)h;
-}
-
-static bool addr_same(const struct ipnb_addr *a, const struct ipnb_addr *b)
-{
-	return a->family == b->family && memcmp(a->bytes, b->bytes, addr_len(a)) == 0;
 }
 
 /* nslots is a power of two of at least 8, so this is exactly 3/4. */
@@ -93,7 +83,7 @@ static size_t probe(const struct ipt *t, const struct ipnb_addr *a, size_t *room
 				tomb = i;
 			continue;
 		}
-		if (addr_same(&s->addr, a))
+		if (ipnb_addr_equal(&s->addr, a))
 			return i;
 	}
 	if (room)
@@ -218,7 +208,7 @@ int ipt_add(struct ipt *t, const struct ipnb_addr *a, void *owner, void **curren
 		t->used++;
 	memset(s, 0, sizeof(*s));
 	s->addr.family = a->family;
-	memcpy(s->addr.bytes, a->bytes, addr_len(a));
+	memcpy(s->addr.bytes, a->bytes, ipnb_addr_len(a));
 	s->owner = owner;
 	s->state = SLOT_LIVE;
 	t->count++;

@@ -144,13 +144,13 @@ int main(int argc, char **argv)
 	const char *sock = CTL_DEFAULT_PATH, *conf = DEFAULT_CONFIG;
 	bool debug = false, conf_given = false;
 	struct sigaction sa;
-	struct dp *dp;
-	struct ctl *ctl;
+	struct dp *dp = NULL;
+	struct ctl *ctl = NULL;
 	struct ul *ul = NULL;
 	struct host *host = NULL;
 	struct config cf;
 	char err[256];
-	int ep, opt;
+	int ep = -1, opt, rc = 1;
 
 	memset(&cf, 0, sizeof(cf));
 	log_init("ipnetbackd", false);
@@ -202,7 +202,7 @@ int main(int argc, char **argv)
 	if (access("/sys/module/xen_netback", F_OK) == 0) {
 		log_warnx("the kernel's xen-netback module is loaded and would claim the same "
 			  "vifs; unload it (see docs/deploy.md)");
-		return 1;
+		goto out;
 	}
 	dp = dp_new(backend_mac, on_disable, NULL);
 	if (!dp)
@@ -213,7 +213,7 @@ int main(int argc, char **argv)
 		host = host_open(cf.host, dp, err, sizeof(err));
 		if (!host && cf.host_asked) {
 			log_warnx("%s", err);
-			return 1;
+			goto out;
 		}
 		/* The default port is a convenience: without TUN support, say
 		 * so and serve the guests anyway. */
@@ -228,7 +228,7 @@ int main(int argc, char **argv)
 		ul = ul_open(&cf.ul, dp, err, sizeof(err));
 		if (!ul) {
 			log_warnx("uplink: %s", err);
-			return 1;
+			goto out;
 		}
 		log_info("uplink %s: guests reach the LAN through it", cf.uplink);
 	} else {
@@ -296,6 +296,11 @@ int main(int argc, char **argv)
 		}
 	}
 	log_info("stopping");
+	rc = 0;
+out:
+	/* Every exit after the configuration is read comes here, so that
+	 * what was opened is closed (the host port's device goes away with
+	 * it) and nothing is left allocated. fatal() exits on its own. */
 	ctl_close(ctl);
 	xb_free(the_xb);
 	ul_close(ul);
@@ -303,6 +308,7 @@ int main(int argc, char **argv)
 	dp_free(dp);
 	free(cf.uplink);
 	free(cf.host);
-	close(ep);
-	return 0;
+	if (ep >= 0)
+		close(ep);
+	return rc;
 }

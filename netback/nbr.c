@@ -107,16 +107,6 @@ static uint64_t since(uint64_t now, uint64_t t)
 
 /* ---- addresses ------------------------------------------------------------- */
 
-static size_t key_len(const struct ipnb_addr *a)
-{
-	return a->family == AF_INET ? 4 : 16;
-}
-
-static bool key_equal(const struct ipnb_addr *a, const struct ipnb_addr *b)
-{
-	return a->family == b->family && memcmp(a->bytes, b->bytes, key_len(a)) == 0;
-}
-
 /*
  * The family goes into the seed, so 10.0.0.1 and an IPv6 address starting
  * 0a00:0001 hash differently. Four-byte words are mixed with a
@@ -126,7 +116,7 @@ static bool key_equal(const struct ipnb_addr *a, const struct ipnb_addr *b)
 static size_t key_hash(const struct ipnb_addr *a)
 {
 	uint64_t h = 0x9e3779b97f4a7c15u ^ ((uint64_t)a->family << 56);
-	size_t n = key_len(a);
+	size_t n = ipnb_addr_len(a);
 
 	for (size_t i = 0; i < n; i += 4) {
 		uint32_t w = (uint32_t)a->bytes[i] << 24 | (uint32_t)a->bytes[i + 1] << 16 |
@@ -190,7 +180,7 @@ static struct nbr_ent *find(const struct nbr_cache *c, const struct ipnb_addr *i
 	while (i != NBR_NONE) {
 		struct nbr_ent *e = &c->ents[i];
 
-		if (key_equal(&e->ip, ip))
+		if (ipnb_addr_equal(&e->ip, ip))
 			return e;
 		i = e->hnext;
 	}
@@ -307,7 +297,7 @@ static struct nbr_ent *ent_alloc(struct nbr_cache *c, const struct ipnb_addr *ip
 	memset(e, 0, sizeof(*e));
 	/* Only the significant bytes are kept, so a dump shows clean IPv4. */
 	e->ip.family = ip->family;
-	memcpy(e->ip.bytes, ip->bytes, key_len(ip));
+	memcpy(e->ip.bytes, ip->bytes, ipnb_addr_len(ip));
 	e->in_use = true;
 	e->t_used = now;
 	e->q_head = e->q_tail = NBR_NONE;

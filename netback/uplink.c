@@ -307,18 +307,18 @@ static void rx_frame(struct ul *ul, const uint8_t *data, size_t len)
 	case FRAME_ARP: {
 		bool ours = dp_addr_owner(ul->dp, &fi.dst) != NULL;
 
-		if (fi.arp_op == 1 && ours) {
+		if (fi.arp_op == FRAME_ARP_REQUEST && ours) {
 			frame_build_arp_reply(out, &fi, ul->mac);
 			if (ul_tx(ul, out, FRAME_MIN_LEN, NULL))
 				ul->st.arp_replies++;
 		}
 		/* A host asking for a guest is about to talk to it: worth a
 		 * new entry. Anything else only refreshes what we asked for. */
-		learn(ul, &fi.src, fi.arp_sha, !(fi.arp_op == 1 && ours));
+		learn(ul, &fi.src, fi.arp_sha, !(fi.arp_op == FRAME_ARP_REQUEST && ours));
 		return;
 	}
 	case FRAME_IPV6:
-		if (fi.l4_proto == IPPROTO_ICMPV6 && fi.icmp6_type == 135) {
+		if (fi.l4_proto == IPPROTO_ICMPV6 && fi.icmp6_type == FRAME_ICMP6_NS) {
 			bool ours = dp_addr_owner(ul->dp, &fi.nd_target) != NULL;
 
 			if (ours) {
@@ -330,7 +330,7 @@ static void rx_frame(struct ul *ul, const uint8_t *data, size_t len)
 				learn(ul, &fi.src, fi.nd_sll, !ours);
 			return;
 		}
-		if (fi.l4_proto == IPPROTO_ICMPV6 && fi.icmp6_type == 136) {
+		if (fi.l4_proto == IPPROTO_ICMPV6 && fi.icmp6_type == FRAME_ICMP6_NA) {
 			learn(ul, &fi.nd_target, fi.eth_src, true);
 			return;
 		}
@@ -359,7 +359,7 @@ void ul_handle_rx(struct ul *ul)
 {
 	for (unsigned int n = 0; n < UL_RX_BUDGET; n++) {
 		struct tpacket2_hdr *h =
-		    (struct tpacket2_hdr *)(ul->ring + ul->rx_idx * UL_FRAME_SIZE);
+		    (struct tpacket2_hdr *)(ul->ring + (size_t)ul->rx_idx * UL_FRAME_SIZE);
 		uint32_t status = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
 
 		if (!(status & TP_STATUS_USER))
@@ -436,7 +436,7 @@ struct ul *ul_open(const struct ul_cfg *cfg, struct dp *dp, char *err, size_t er
 		goto fail_noerrno;
 	}
 	strncpy(ul->ifname, cfg->ifname, IF_NAMESIZE - 1);
-	ul->nframes = UL_BLOCKS * (UL_BLOCK_SIZE / UL_FRAME_SIZE);
+	ul->nframes = (size_t)UL_BLOCKS * (UL_BLOCK_SIZE / UL_FRAME_SIZE);
 
 	what = "socket";
 	ul->fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, htons(ETH_P_ALL));

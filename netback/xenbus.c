@@ -48,6 +48,7 @@ struct xb {
 	char *root; /* /local/domain/0/backend/vif */
 	struct xb_vif *vifs;
 	bool rescan;
+	struct xb_stats st; /* all but st.vifs, which is counted on demand */
 };
 
 /* ---- xenstore helpers ------------------------------------------------------ */
@@ -190,11 +191,12 @@ static void fe_unwatch(struct xb *xb, struct xb_vif *v)
 	v->fe = NULL;
 }
 
-static void vif_release(struct xb *xb, struct xb_vif *v)
+/* Unlinks v and frees it with its data-path vif (which gives up its
+ * addresses and grants). The one teardown: release and xb_free() use it. */
+static void vif_destroy(struct xb *xb, struct xb_vif *v)
 {
 	struct xb_vif **pp;
 
-	log_info("vif %u/%u: backend directory removed, released", v->domid, v->devid);
 	fe_unwatch(xb, v);
 	dp_vif_free(xb->dp, v->dp);
 	for (pp = &xb->vifs; *pp; pp = &(*pp)->next) {
@@ -203,17 +205,29 @@ static void vif_release(struct xb *xb, struct xb_vif *v)
 			break;
 		}
 	}
-	/* Addresses it held may be what another vif was refused. */
+	free(v->be);
+	free(v->ip_seen);
+	free(v);
+}
+
+/* Addresses some vif gave up may be what another was refused: every vif
+ * (but except) that was refused one re-reads its `ip` key on its next pass. */
+static void conflicts_retry(struct xb *xb, const struct xb_vif *except)
+{
 	for (struct xb_vif *o = xb->vifs; o; o = o->next) {
-		if (o->ip_conflict) {
+		if (o != except && o->ip_conflict) {
 			free(o->ip_seen);
 			o->ip_seen = NULL;
 			o->dirty = true;
 		}
 	}
-	free(v->be);
-	free(v->ip_seen);
-	free(v);
+}
+
+static void vif_release(struct xb *xb, struct xb_vif *v)
+{
+	log_info("vif %u/%u: backend directory removed, released", v->domid, v->devid);
+	vif_destroy(xb, v);
+	conflicts_retry(xb, NULL);
 }
 
 /* ---- addresses ------------------------------------------------------------- */
@@ -222,8 +236,8 @@ static void vif_update_addrs(struct xb *xb, struct xb_vif *v)
 {
 	char *ip = rd(xb, v->be, "ip");
 	const char *val = ip ? ip : "";
-	struct ipnb_addr a[DP_MAX_ADDRS];
-	size_t n = 0, bad = 0, conflict[DP_MAX_ADDRS], nc = 0;
+	struct ipnb_addr a[IPNB_VIF_MAX_ADDRS];
+	size_t n = 0, bad = 0, conflict[IPNB_VIF_MAX_ADDRS], nc = 0;
 	int err, gave_up;
 	char msg[512];
 
@@ -236,7 +250,7 @@ static void vif_update_addrs(struct xb *xb, struct xb_vif *v)
 	if (!v->ip_seen)
 		fatal("out of memory");
 
-	err = ipnb_addr_parse_list(val, a, DP_MAX_ADDRS, &n, &bad);
+	err = ipnb_addr_parse_list(val, a, IPNB_VIF_MAX_ADDRS, &n, &bad);
 	if (err != IPNB_ADDR_OK) {
 		/* Keep the addresses registered so far rather than half of a
 		 * list the operator did not mean. */
@@ -279,16 +293,10 @@ static void vif_update_addrs(struct xb *xb, struct xb_vif *v)
 	}
 	log_info("vif %u/%u: %zu address(es) registered from ip=\"%s\"", v->domid, v->devid, n - nc,
 		 val);
-	/* Addresses this vif gave up may be what another was refused. Only
-	 * then: two vifs each refused the other's address must not keep
-	 * re-registering each other forever. */
-	for (struct xb_vif *o = xb->vifs; gave_up > 0 && o; o = o->next) {
-		if (o != v && o->ip_conflict) {
-			free(o->ip_seen);
-			o->ip_seen = NULL;
-			o->dirty = true;
-		}
-	}
+	/* Only when this vif gave something up: two vifs each refused the
+	 * other's address must not keep re-registering each other forever. */
+	if (gave_up > 0)
+		conflicts_retry(xb, v);
 	free(ip);
 }
 
@@ -300,6 +308,7 @@ static void vif_fail(struct xb *xb, struct xb_vif *v, const char *msg)
 	wr(xb, v->be, "hotplug-error", msg);
 	wr(xb, v->be, "hotplug-status", "error");
 	v->failed = true;
+	xb->st.connect_failures++;
 }
 
 static void vif_connect(struct xb *xb, struct xb_vif *v)
@@ -340,6 +349,7 @@ static void vif_connect(struct xb *xb, struct xb_vif *v)
 		vif_fail(xb, v, err);
 		return;
 	}
+	xb->st.connects++;
 	naddrs = dp_vif_addrs(v->dp, &addrs);
 	{
 		char list[256] = "";
@@ -451,6 +461,7 @@ static void vif_process(struct xb *xb, struct xb_vif *v)
 	}
 	if (out.action == XBS_DISCONNECT) {
 		dp_vif_disconnect(xb->dp, v->dp);
+		xb->st.disconnects++;
 		log_info("vif %u/%u: disconnected (frontend %s, online=%d)", v->domid, v->devid,
 			 xbs_state_name(in.fe_state), in.online);
 	}
@@ -563,44 +574,49 @@ struct xb *xb_new(struct dp *dp)
 {
 	struct xb *xb = calloc(1, sizeof(*xb));
 	char *home;
+	int saved;
 
 	if (!xb)
 		return NULL;
 	xb->dp = dp;
 	xb->xs = xs_open(0);
 	if (!xb->xs) {
+		saved = errno;
 		free(xb);
+		errno = saved;
 		return NULL;
 	}
 	home = xs_get_domain_path(xb->xs, 0);
 	if (!home)
-		fatal("xs_get_domain_path");
-	xb->root = xb_path("%s/backend/vif", home);
+		goto fail;
+	if (asprintf(&xb->root, "%s/backend/vif", home) < 0) {
+		xb->root = NULL;
+		free(home);
+		errno = ENOMEM;
+		goto fail;
+	}
 	free(home);
 	/* xs_check_watch() needs the watch pipe that xs_fileno() sets up. */
-	xs_fileno(xb->xs);
-	if (!xs_watch(xb->xs, xb->root, XB_TOKEN_BACKEND) ||
+	if (xs_fileno(xb->xs) < 0 || !xs_watch(xb->xs, xb->root, XB_TOKEN_BACKEND) ||
 	    !xs_watch(xb->xs, "@releaseDomain", XB_TOKEN_RELEASE))
-		fatal("xs_watch");
+		goto fail;
 	xb->rescan = true;
 	return xb;
+fail:
+	saved = errno; /* xb_free() may clobber it */
+	xb_free(xb);
+	errno = saved;
+	return NULL;
 }
 
 void xb_free(struct xb *xb)
 {
 	if (!xb)
 		return;
-	while (xb->vifs) {
-		struct xb_vif *v = xb->vifs;
-
-		xb->vifs = v->next;
-		fe_unwatch(xb, v);
-		dp_vif_free(xb->dp, v->dp);
-		free(v->be);
-		free(v->ip_seen);
-		free(v);
-	}
-	xs_unwatch(xb->xs, xb->root, XB_TOKEN_BACKEND);
+	while (xb->vifs)
+		vif_destroy(xb, xb->vifs);
+	if (xb->root)
+		xs_unwatch(xb->xs, xb->root, XB_TOKEN_BACKEND);
 	xs_unwatch(xb->xs, "@releaseDomain", XB_TOKEN_RELEASE);
 	xs_close(xb->xs);
 	free(xb->root);
@@ -617,9 +633,18 @@ void xb_handle_events(struct xb *xb)
 	char **vec;
 
 	while ((vec = xs_check_watch(xb->xs)) != NULL) {
+		xb->st.watch_events++;
 		on_watch(xb, vec[XS_WATCH_PATH], vec[XS_WATCH_TOKEN]);
 		free(vec);
 	}
+}
+
+void xb_get_stats(const struct xb *xb, struct xb_stats *out)
+{
+	*out = xb->st;
+	out->vifs = 0;
+	for (const struct xb_vif *v = xb->vifs; v; v = v->next)
+		out->vifs++;
 }
 
 void xb_on_disable(void *arg, struct dp_vif *dv, const char *why)

@@ -16,9 +16,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
 
 /* Longest text form ipnb_addr_format() produces, including the NUL. */
 #define IPNB_ADDR_STRLEN 46
+
+/* Most addresses one vif may register: what the daemon keeps from an `ip`
+ * key, and what the CLI lets an operator write into one. */
+#define IPNB_VIF_MAX_ADDRS 16
 
 struct ipnb_addr {
 	uint8_t family;	   /* AF_INET or AF_INET6 */
@@ -49,7 +55,20 @@ int ipnb_addr_parse(const char *s, size_t len, struct ipnb_addr *out);
 int ipnb_addr_parse_list(const char *s, struct ipnb_addr *out, size_t max, size_t *n,
 			 size_t *bad_off);
 
-bool ipnb_addr_equal(const struct ipnb_addr *a, const struct ipnb_addr *b);
+/* The significant bytes of a->bytes: 4 for IPv4, 16 for IPv6. Inline
+ * because the IP table and the neighbour cache hash and compare with it
+ * on every packet. */
+static inline size_t ipnb_addr_len(const struct ipnb_addr *a)
+{
+	return a->family == AF_INET ? 4 : 16;
+}
+
+/* Same family and same significant bytes (the unused tail of an IPv4
+ * address is not looked at). */
+static inline bool ipnb_addr_equal(const struct ipnb_addr *a, const struct ipnb_addr *b)
+{
+	return a->family == b->family && memcmp(a->bytes, b->bytes, ipnb_addr_len(a)) == 0;
+}
 
 /* 0.0.0.0 or :: (the source of ARP probes and duplicate-address checks). */
 bool ipnb_addr_is_unspecified(const struct ipnb_addr *a);

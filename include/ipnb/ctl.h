@@ -6,12 +6,15 @@
  *   "vif DOMID/DEVID [json]\n"  one vif: key/value lines, or one {...}
  *   "uplink [json]\n"           the uplink's counters and neighbour cache
  *   "host [json]\n"             the host port's counters
+ *   "daemon [json]\n"           the daemon's pid, uptime, vif count, watch
+ *                               events, connects and disconnects
  *
  * Errors come back as a line starting with "error:". docs/cli.md has the
  * fields.
  *
- * Usage contract: ctl_open() binds the socket (root-only, mode 0600); the
- * main loop calls ctl_handle_events() whenever ctl_fd() (an epoll fd over
+ * Usage contract: ctl_open() binds the socket (root-only, mode 0600), or
+ * returns NULL with errno set and leaves exiting to its caller; the main
+ * loop calls ctl_handle_events() whenever ctl_fd() (an epoll fd over
  * the socket and its clients) is readable. Nothing blocks: a slow client
  * only holds one of a few connection slots, and the oldest connection is
  * dropped when a new client needs a slot.
@@ -19,13 +22,14 @@
 #ifndef IPNB_CTL_H
 #define IPNB_CTL_H
 
-#include "ipnb/host.h"
-#include "ipnb/uplink.h"
-#include "ipnb/xenbus.h"
-
 #define CTL_DEFAULT_PATH "/run/ipnetback/ipnetbackd.sock"
 
+/* Only pointers to these: the CLI includes this header for the path above
+ * and needs none of the daemon's modules. */
 struct ctl;
+struct host;
+struct ul;
+struct xb;
 
 /* ul and host may be NULL (no uplink, no host port). */
 struct ctl *ctl_open(const char *path, struct xb *xb, struct ul *ul, struct host *host);

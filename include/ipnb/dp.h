@@ -26,7 +26,8 @@
 #include "ipnb/frame.h"
 #include "ipnb/xenring.h"
 
-#define DP_MAX_ADDRS 16 /* addresses one vif may register */
+/* Packets one vif's RX queue holds; more are dropped as rx_queue_full. */
+#define DP_RXQ_MAX 256
 
 enum dp_drop {
 	DP_DROP_TX_BAD_REQ,  /* a request the protocol does not allow */
@@ -58,9 +59,14 @@ struct dp_vif_cfg {
 	grant_ref_t tx_ref, rx_ref;
 	evtchn_port_t evtchn_tx, evtchn_rx; /* equal unless split */
 	bool rx_sg;			    /* frontend feature-sg */
-	bool rx_notify;			    /* frontend feature-rx-notify */
-	bool rx_csum_offload;		    /* frontend did not set feature-no-csum-offload */
-	bool rx_ipv6_csum_offload;	    /* frontend feature-ipv6-csum-offload */
+	/* frontend feature-rx-notify: recorded and logged, not yet acted on.
+	 * Every frontend is treated alike today: the data path sets req_event
+	 * for a kick and, while packets wait, the main loop polls every 100 ms.
+	 * What a frontend without it gets (polling, and no stall-based
+	 * carrier-off) is the security work's to define (issue 9). */
+	bool rx_notify;
+	bool rx_csum_offload;	   /* frontend did not set feature-no-csum-offload */
+	bool rx_ipv6_csum_offload; /* frontend feature-ipv6-csum-offload */
 };
 
 struct dp;

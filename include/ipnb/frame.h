@@ -8,10 +8,13 @@
  *  - Pure functions: no logging, no allocation, no global state.
  *  - Every input is hostile: a frame_parse() of any byte string of any
  *    length returns a verdict and never reads outside [buf, buf + len).
- *  - Only the bytes the caller passes are read. Callers pass at least the
- *    gathered header (the data path gathers FRAME_HDR_GATHER bytes, or the
- *    whole frame if shorter) and the whole frame where checksums are
- *    involved.
+ *  - Only the bytes the caller passes are read. frame_parse() needs only
+ *    the headers: a frame cut short after them parses, one cut inside them
+ *    is FRAME_ESHORT. The checksum functions need the whole frame. Every
+ *    caller today passes the whole frame in backend memory: the data path
+ *    grant-copies all of a packet's slots (at most TXREQ_MAX_SLOTS) into
+ *    one buffer before parsing, which gathers headers split over any
+ *    number of tiny slots, and the ports read whole frames from the kernel.
  *  - VLAN-tagged frames are not supported: they parse as FRAME_OTHER.
  */
 #ifndef IPNB_FRAME_H
@@ -23,17 +26,23 @@
 
 #include "ipnb/addr.h"
 
-#define FRAME_ETH_HLEN	 14
-#define FRAME_ETH_ALEN	 6
-#define FRAME_HDR_GATHER 128 /* bytes gathered before parsing (brief, section 4) */
-#define FRAME_ARP_LEN	 42  /* Ethernet + ARP for IPv4 over Ethernet */
-#define FRAME_MIN_LEN	 60  /* Ethernet minimum without FCS; builders pad to it */
-#define FRAME_NA_LEN	 86  /* Ethernet + IPv6 + NA with target link-layer option */
-#define FRAME_NS_LEN	 86  /* Ethernet + IPv6 + NS with source link-layer option */
+#define FRAME_ETH_HLEN 14
+#define FRAME_ETH_ALEN 6
+#define FRAME_ARP_LEN  42 /* Ethernet + ARP for IPv4 over Ethernet */
+#define FRAME_MIN_LEN  60 /* Ethernet minimum without FCS; builders pad to it */
+#define FRAME_NA_LEN   86 /* Ethernet + IPv6 + NA with target link-layer option */
+#define FRAME_NS_LEN   86 /* Ethernet + IPv6 + NS with source link-layer option */
 
 #define FRAME_ETHERTYPE_IPV4 0x0800
 #define FRAME_ETHERTYPE_ARP  0x0806
 #define FRAME_ETHERTYPE_IPV6 0x86dd
+
+/* ARP opcodes (frame_info.arp_op) and the ICMPv6 neighbour discovery types
+ * (frame_info.icmp6_type) the switch and the uplink act on. */
+#define FRAME_ARP_REQUEST 1
+#define FRAME_ARP_REPLY	  2
+#define FRAME_ICMP6_NS	  135 /* neighbour solicitation */
+#define FRAME_ICMP6_NA	  136 /* neighbour advertisement */
 
 enum frame_kind {
 	FRAME_OTHER = 0, /* valid Ethernet, not something the switch routes */
@@ -65,7 +74,7 @@ struct frame_info {
 	bool ip_fragment;     /* IPv4 MF/offset or IPv6 fragment header */
 
 	/* FRAME_ARP (Ethernet/IPv4 only) */
-	uint16_t arp_op;		 /* 1 request, 2 reply */
+	uint16_t arp_op;		 /* FRAME_ARP_REQUEST, FRAME_ARP_REPLY, ... */
 	uint8_t arp_sha[FRAME_ETH_ALEN]; /* sender hardware address */
 
 	/* ICMPv6 neighbour discovery (FRAME_IPV6, l4_proto 58) */

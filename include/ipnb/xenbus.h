@@ -3,10 +3,13 @@
  * in xenstore, joined to the data path only through dp_vif_connect() and
  * dp_vif_disconnect().
  *
- * Usage contract: xb_new() opens xenstore and sets the watches; the main
- * loop calls xb_handle_events() when xb_fd() is readable and xb_process()
- * after every loop iteration (it does nothing unless something changed).
- * xb_on_disable() is the data path's dp_disable_cb.
+ * Usage contract: xb_new() opens xenstore and sets the watches, or returns
+ * NULL with errno set and leaves exiting to its caller; the main loop calls
+ * xb_handle_events() when xb_fd() is readable and xb_process() after every
+ * loop iteration (it does nothing unless something changed).
+ * xb_on_disable() is the data path's dp_disable_cb. Once running, it exits
+ * (fatal()) only when out of memory: a failed xenstore read counts as a
+ * missing key, and a failed write is logged.
  */
 #ifndef IPNB_XENBUS_H
 #define IPNB_XENBUS_H
@@ -23,6 +26,17 @@ int xb_fd(struct xb *xb);
 void xb_handle_events(struct xb *xb);
 void xb_process(struct xb *xb);
 void xb_on_disable(void *arg, struct dp_vif *vif, const char *why);
+
+/* What the control path has done since xb_new(), for the control socket
+ * ("daemon"): the scenarios bound memory growth per watch event with it. */
+struct xb_stats {
+	uint64_t watch_events;	   /* xenstore watch events handled */
+	uint64_t connects;	   /* vifs connected to the data path */
+	uint64_t connect_failures; /* connects refused (hotplug-error written) */
+	uint64_t disconnects;	   /* vifs disconnected from the data path */
+	unsigned int vifs;	   /* vifs known now */
+};
+void xb_get_stats(const struct xb *xb, struct xb_stats *out);
 
 /* Calls fn for every known vif with its published backend state. */
 void xb_foreach(struct xb *xb,

@@ -18,13 +18,14 @@
 
 #include "ipnb/addr.h"
 
+/* libFuzzer's entry point, called from its own main(). */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 #define CHECK(c)                                                                                   \
 	do {                                                                                       \
 		if (!(c))                                                                          \
 			__builtin_trap();                                                          \
 	} while (0)
-
-#define LIST_MAX 16 /* DP_MAX_ADDRS */
 
 static bool valid_err(int r)
 {
@@ -56,7 +57,7 @@ static void round_trip(const struct ipnb_addr *a)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct ipnb_addr one, list[LIST_MAX];
+	struct ipnb_addr one, list[IPNB_VIF_MAX_ADDRS];
 	size_t n = 12345, bad = 12345, max;
 	char *s;
 	int r;
@@ -71,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		round_trip(&one);
 
 	/* The whole key. */
-	max = size ? data[0] % (LIST_MAX + 1) : LIST_MAX;
+	max = size ? data[0] % (IPNB_VIF_MAX_ADDRS + 1) : IPNB_VIF_MAX_ADDRS;
 	s = malloc(size + 1);
 	CHECK(s);
 	memcpy(s, data, size);

@@ -38,6 +38,10 @@
 #include "fakexen.h"
 #include "netfront.h"
 
+/* libFuzzer's entry points, called from its own main(). */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 #define CHECK(c)                                                                                   \
 	do {                                                                                       \
 		if (!(c))                                                                          \
@@ -51,7 +55,6 @@
 #define NGUEST	   2u	/* guests */
 #define MAX_OPS	   400	/* operations per input */
 #define MAX_FRAME  9018 /* template frames (jumbo) */
-#define RXQ_BOUND  256	/* DP_RXQ_MAX in dp.c */
 #define PUMP_LIMIT 50	/* dp_run() rounds per pump */
 
 static const uint8_t lan_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x99};
@@ -217,15 +220,15 @@ static const struct dp_port_ops uplink_ops = {
 
 /* ---- guests -------------------------------------------------------------- */
 
-/* n may exceed DP_MAX_ADDRS by up to 2: the data path keeps the first
- * DP_MAX_ADDRS and reports conflicts only among those. */
+/* n may exceed IPNB_VIF_MAX_ADDRS by up to 2: the data path keeps the first
+ * IPNB_VIF_MAX_ADDRS and reports conflicts only among those. */
 static void guest_set_addrs(struct guest *g, const struct ipnb_addr *a, size_t n)
 {
-	size_t conflicts[DP_MAX_ADDRS + 2], nc = 99;
+	size_t conflicts[IPNB_VIF_MAX_ADDRS + 2], nc = 99;
 
-	CHECK(n <= DP_MAX_ADDRS + 2);
+	CHECK(n <= IPNB_VIF_MAX_ADDRS + 2);
 	if (dp_vif_set_addrs(dp, g->vif, a, n, conflicts, &nc) >= 0) {
-		CHECK(nc <= n && nc <= DP_MAX_ADDRS);
+		CHECK(nc <= n && nc <= IPNB_VIF_MAX_ADDRS);
 		for (size_t i = 0; i < nc; i++)
 			CHECK(conflicts[i] < n);
 	}
@@ -378,10 +381,11 @@ static size_t guest_frame(struct guest *g, struct in *in, uint8_t *b)
 		const uint8_t *spa = who & 32 ? zero : spoof_ip ? peer->nf.ip4 : g->nf.ip4;
 
 		return nf_put_arp(b, who & 16 ? nf_be_mac : bcast, smac, smac, spa, d4,
-				  sub & 1 ? 2 : 1);
+				  sub & 1 ? FRAME_ARP_REPLY : FRAME_ARP_REQUEST);
 	}
 	case 3: { /* neighbour discovery: mostly solicitations, some with a bad hop limit */
-		static const uint8_t types[4] = {135, 135, 136, 133};
+		static const uint8_t types[4] = {FRAME_ICMP6_NS, FRAME_ICMP6_NS, FRAME_ICMP6_NA,
+						 133 /* router solicitation */};
 		const uint8_t *src = who & 32	? zero
 				     : spoof_ip ? peer->nf.ip6
 				     : who & 64 ? g->nf.ip6_ll
@@ -690,8 +694,8 @@ static void op_addrs(struct in *in)
 {
 	struct guest *g = pick_guest(in);
 	uint8_t b = u8(in);
-	struct ipnb_addr a[DP_MAX_ADDRS + 2];
-	size_t n = 0, want = b % (DP_MAX_ADDRS + 3);
+	struct ipnb_addr a[IPNB_VIF_MAX_ADDRS + 2];
+	size_t n = 0, want = b % (IPNB_VIF_MAX_ADDRS + 3);
 
 	if (!g->vif)
 		return;
@@ -707,7 +711,7 @@ static void op_addrs(struct in *in)
 		a[n].family = c & 2 ? AF_INET6 : AF_INET;
 		if (c & 4) {
 			memcpy(a[n].bytes, a[n].family == AF_INET ? o->nf.ip4 : o->nf.ip6,
-			       a[n].family == AF_INET ? 4 : 16);
+			       ipnb_addr_len(&a[n]));
 		} else {
 			a[n].bytes[0] = 10;
 			a[n].bytes[3] = (uint8_t)(c >> 3);
@@ -724,7 +728,7 @@ static void op_uplink(struct in *in, bool burst)
 	static const uint8_t lan_ip6[16] = {0xfd, [14] = 0x02, [15] = 0x00};
 	static uint8_t tpl[MAX_FRAME];
 	/* enough to overflow both guests' RX queues */
-	unsigned int reps = burst ? 1 + u16(in) % (2 * RXQ_BOUND + 100) : 1;
+	unsigned int reps = burst ? 1 + u16(in) % (2 * DP_RXQ_MAX + 100) : 1;
 	struct frame_info fi;
 	uint8_t b = u8(in);
 	size_t len;
@@ -788,7 +792,7 @@ static void check_invariants(void)
 
 		if (!g->vif)
 			continue;
-		CHECK(dp_vif_queued(g->vif) <= RXQ_BOUND);
+		CHECK(dp_vif_queued(g->vif) <= DP_RXQ_MAX);
 		if (!dp_vif_connected(g->vif))
 			CHECK(dp_vif_queued(g->vif) == 0 && !dp_vif_carrier(g->vif));
 	}

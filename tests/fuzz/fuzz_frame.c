@@ -22,6 +22,9 @@
 
 #include "ipnb/frame.h"
 
+/* libFuzzer's entry point, called from its own main(). */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 static const uint8_t our_mac[FRAME_ETH_ALEN] = {0xfe, 0xff, 0xff, 0xff, 0xff, 0xff};
 
 #define CHECK(c)                                                                                   \
@@ -51,7 +54,7 @@ static uint16_t fold16(uint64_t s)
  * pseudo-header of fi. */
 static bool l4_verifies(const struct frame_info *fi, const uint8_t *l4, size_t seg)
 {
-	size_t alen = fi->kind == FRAME_IPV4 ? 4 : 16;
+	size_t alen = ipnb_addr_len(&fi->src);
 	uint64_t s = 0;
 
 	s = sum_words(s, fi->src.bytes, alen);
@@ -142,19 +145,20 @@ static void check_replies(const struct frame_info *fi)
 		n = frame_build_arp_reply(out, fi, our_mac);
 		CHECK(n == FRAME_MIN_LEN);
 		CHECK(frame_parse(out, n, &back) == FRAME_OK);
-		CHECK(back.kind == FRAME_ARP && back.arp_op == 2);
+		CHECK(back.kind == FRAME_ARP && back.arp_op == FRAME_ARP_REPLY);
 		CHECK(ipnb_addr_equal(&back.src, &fi->dst) && ipnb_addr_equal(&back.dst, &fi->src));
 		CHECK(memcmp(back.eth_dst, fi->eth_src, FRAME_ETH_ALEN) == 0);
 		CHECK(memcmp(back.arp_sha, our_mac, FRAME_ETH_ALEN) == 0);
 		free(out);
 	}
-	if (fi->kind == FRAME_IPV6 && fi->l4_proto == IPPROTO_ICMPV6 && fi->icmp6_type == 135) {
+	if (fi->kind == FRAME_IPV6 && fi->l4_proto == IPPROTO_ICMPV6 &&
+	    fi->icmp6_type == FRAME_ICMP6_NS) {
 		for (int router = 0; router < 2; router++) {
 			out = exact(FRAME_NA_LEN);
 			n = frame_build_na(out, fi, our_mac, router);
 			CHECK(n == FRAME_NA_LEN);
 			CHECK(frame_parse(out, n, &back) == FRAME_OK);
-			CHECK(back.kind == FRAME_IPV6 && back.icmp6_type == 136);
+			CHECK(back.kind == FRAME_IPV6 && back.icmp6_type == FRAME_ICMP6_NA);
 			CHECK(ipnb_addr_equal(&back.nd_target, &fi->nd_target));
 			CHECK(ipnb_addr_equal(&back.src, &fi->nd_target));
 			CHECK(fold16(sum_words(0, out + 14 + 8, 32) + 58 + (n - 54) +
@@ -181,7 +185,7 @@ static void check_uplink_builders(const struct frame_info *fi)
 		CHECK(n == (v4 && (!i || fi->src.family == AF_INET) ? FRAME_MIN_LEN : 0));
 		if (n) {
 			CHECK(frame_parse(out, n, &back) == FRAME_OK && back.kind == FRAME_ARP);
-			CHECK(back.arp_op == 1 && ipnb_addr_equal(&back.dst, a));
+			CHECK(back.arp_op == FRAME_ARP_REQUEST && ipnb_addr_equal(&back.dst, a));
 		}
 		free(out);
 
@@ -201,7 +205,7 @@ static void check_uplink_builders(const struct frame_info *fi)
 			/* A multicast target is refused by the parser on purpose. */
 			if (a->bytes[0] != 0xff) {
 				CHECK(frame_parse(out, n, &back) == FRAME_OK);
-				CHECK(back.kind == FRAME_IPV6 && back.icmp6_type == 135);
+				CHECK(back.kind == FRAME_IPV6 && back.icmp6_type == FRAME_ICMP6_NS);
 				CHECK(back.nd_has_sll == !from_any);
 			}
 		}

@@ -22,6 +22,9 @@
 
 #include "ipnb/txreq.h"
 
+/* libFuzzer's entry point, called from its own main(). */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 #define CHECK(c)                                                                                   \
 	do {                                                                                       \
 		if (!(c))                                                                          \

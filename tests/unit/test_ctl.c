@@ -1,10 +1,16 @@
 /*
  * test_ctl.c - the control socket (netback/ctl.c): requests that arrive in
- * pieces, clients that never send or never read, and the answers' framing.
+ * pieces, clients that never send or never read, the answers' framing, and
+ * the text and JSON answers for a real vif, the uplink and the host port.
  * The daemon side runs on a real Unix socket in a temporary directory, with
- * the control path on the fake Xen libraries and no vifs.
+ * the control path on the fake Xen libraries. The vif is brought up through
+ * the fake xenstore as the toolstack and a netfront (netfront.h, domain 5)
+ * would; the ports run in a fresh network namespace as in test_uplink.c
+ * and test_host.c, so that test needs root, as they do.
  */
 #include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,30 +19,82 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+/* First: through dp.h it supplies the barriers Xen's ring.h needs. */
+#include "ipnb/xenbus.h"
+
 #include "ipnb/ctl.h"
+#include "ipnb/host.h"
+#include "ipnb/uplink.h"
 
 #include "fakexen.h"
+#include "netfront.h"
+#include "netns.h"
 #include "suites.h"
 
-static const uint8_t be_mac[6] = {0xfe, 0xff, 0xff, 0xff, 0xff, 0xff};
+#define GUEST	5u
+#define VIF_BE	"/local/domain/0/backend/vif/5/0"
+#define VIF_FE	"/local/domain/5/device/vif/0"
+#define LAN_IF	"ipnbl0"
+#define HOST_IF "ipnbt0"
+
+static const uint8_t dom0_ip4[4] = {10, 99, 0, 2};
+static const uint8_t dom0_ip6[16] = {0xfd, [15] = 2};
 
 static struct dp *dp;
 static struct xb *xb;
 static struct ctl *ctl;
+static struct ul *ul;
+static struct host *host;
+static struct nf g;
+static int tap = -1;
+static bool in_ns;
 static char dir[64], path[96];
 
-static void start(void)
+/* The LAN (a TAP, as in test_uplink.c) and the host port in a fresh
+ * namespace, with dom0's addresses on the LAN. */
+static void ports_open(void)
+{
+	struct ul_cfg uc = {.ifname = LAN_IF};
+	char err[256] = "";
+
+	CU_ASSERT_FATAL(tns_enter());
+	in_ns = true;
+	tap = tns_tun_open(LAN_IF, true);
+	CU_ASSERT_FATAL(tap >= 0);
+	/* No duplicate-address detection: fd00::2 is usable at once. */
+	CU_ASSERT_FATAL(tns_sysctl6(LAN_IF, "accept_dad", "0"));
+	CU_ASSERT_FATAL(tns_if_set_up(LAN_IF, true));
+	CU_ASSERT_FATAL(tns_addrs(LAN_IF, dom0_ip4, 24, dom0_ip6, 64));
+	host = host_open(HOST_IF, dp, err, sizeof(err));
+	if (!host)
+		fprintf(stderr, "\n  %s\n", err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(host);
+	ul = ul_open(&uc, dp, err, sizeof(err));
+	if (!ul)
+		fprintf(stderr, "\n  %s\n", err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ul);
+}
+
+/* The daemon as main.c opens it, with the ports or without. */
+static void start_with(bool ports)
 {
 	fake_reset();
-	dp = dp_new(be_mac, NULL, NULL);
+	dp = dp_new(nf_be_mac, NULL, NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(dp);
+	if (ports)
+		ports_open();
 	xb = xb_new(dp);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(xb);
 	snprintf(dir, sizeof(dir), "/tmp/ipnb-ctl-XXXXXX");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/ctl.sock", dir);
-	ctl = ctl_open(path, xb, NULL, NULL);
+	ctl = ctl_open(path, xb, ul, host);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(ctl);
+}
+
+static void start(void)
+{
+	start_with(false);
 }
 
 static void finish(void)
@@ -47,9 +105,100 @@ static void finish(void)
 	rmdir(dir);
 	xb_free(xb);
 	xb = NULL;
+	ul_close(ul);
+	ul = NULL;
+	host_close(host);
+	host = NULL;
 	dp_free(dp);
 	dp = NULL;
 	fake_reset();
+	nf_free(&g);
+	if (tap >= 0)
+		close(tap);
+	tap = -1;
+	/* The namespace, now empty, goes away with everything in it. */
+	if (in_ns)
+		CU_ASSERT(tns_leave());
+	in_ns = false;
+}
+
+/* ---- a vif, brought up through xenstore ---- */
+
+/* Writes dir/key as dom0: who writes does not change what the socket
+ * shows, and dom0 may write anywhere. */
+static void xs_put(const char *d, const char *key, const char *val)
+{
+	char p[128];
+
+	snprintf(p, sizeof(p), "%s/%s", d, key);
+	CU_ASSERT_EQUAL(fake_xs_write_as(0, p, val), 0);
+}
+
+static void xs_put_u(const char *d, const char *key, unsigned long v)
+{
+	char s[24];
+
+	snprintf(s, sizeof(s), "%lu", v);
+	xs_put(d, key, s);
+}
+
+/* The main loop's control and data steps, enough times for the state
+ * machine and the rings to settle. */
+static void pump(void)
+{
+	for (int i = 0; i < 8; i++) {
+		xb_handle_events(xb);
+		dp_handle_events(dp);
+		xb_process(xb);
+		dp_run(dp);
+		xb_process(xb);
+	}
+}
+
+/* GUEST's vif 0 from xl create to Connected, with the addresses in ip: the
+ * toolstack's keys, the hotplug script's status, then netfront's keys. */
+static void vif_up(const char *ip)
+{
+	const struct nf_params p = {.nbuf = 8};
+	char mac[18], *st;
+
+	CU_ASSERT_EQUAL_FATAL(fake_domain_create(GUEST), 0);
+	CU_ASSERT_EQUAL_FATAL(nf_init(&g, GUEST, &p), 0);
+	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", g.mac[0], g.mac[1], g.mac[2],
+		 g.mac[3], g.mac[4], g.mac[5]);
+	xs_put(VIF_FE, "state", "1");
+	xs_put(VIF_BE, "frontend", VIF_FE);
+	xs_put_u(VIF_BE, "frontend-id", GUEST);
+	xs_put(VIF_BE, "online", "1");
+	xs_put(VIF_BE, "state", "1");
+	xs_put(VIF_BE, "mac", mac);
+	xs_put(VIF_BE, "ip", ip);
+	pump();
+	xs_put(VIF_BE, "hotplug-status", "connected");
+	xs_put_u(VIF_FE, "tx-ring-ref", g.tx_ref);
+	xs_put_u(VIF_FE, "rx-ring-ref", g.rx_ref);
+	xs_put_u(VIF_FE, "event-channel", g.port_tx);
+	xs_put(VIF_FE, "request-rx-copy", "1");
+	xs_put(VIF_FE, "feature-rx-notify", "1");
+	xs_put(VIF_FE, "feature-sg", "1");
+	xs_put(VIF_FE, "state", "4");
+	pump();
+	st = fake_xs_read(VIF_BE "/state");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_STRING_EQUAL(st, "4"); /* Connected */
+	free(st);
+}
+
+/* The guest sends frame f of len bytes and the loop runs. */
+static void guest_send(const uint8_t *f, size_t len)
+{
+	unsigned int okay = 0;
+
+	CU_ASSERT_EQUAL_FATAL(nf_queue_tx(&g, f, len, NULL, 1, 0, NULL), 0);
+	CU_ASSERT_EQUAL(nf_push_tx(&g), 0);
+	pump();
+	CU_ASSERT_EQUAL(nf_reap_tx(&g, &okay), 1);
+	CU_ASSERT_EQUAL(okay, 1);
 }
 
 static int client(void)
@@ -130,6 +279,214 @@ static void test_requests(void)
 			CU_ASSERT_STRING_EQUAL(a, cases[i].want);
 		close(fd);
 	}
+	finish();
+}
+
+/* Sends req and returns the whole answer ("" if it never ended). */
+static const char *ask(const char *req)
+{
+	int fd = client();
+	const char *a;
+
+	say(fd, req);
+	a = answer_of(fd);
+	close(fd);
+	CU_ASSERT_PTR_NOT_NULL(a);
+	return a ? a : "";
+}
+
+/* The vif's drops as text: only the datagram nobody holds (no_route). */
+#define VIF_DROPS_TEXT                                                                             \
+	"drops:\n"                                                                                 \
+	"  tx_bad_request       0\n"                                                               \
+	"  tx_copy_failed       0\n"                                                               \
+	"  malformed            0\n"                                                               \
+	"  spoofed_mac          0\n"                                                               \
+	"  spoofed_ip           0\n"                                                               \
+	"  spoofed_arp          0\n"                                                               \
+	"  broadcast_multicast  0\n"                                                               \
+	"  no_route             1\n"                                                               \
+	"  unsupported_protocol 0\n"                                                               \
+	"  rx_queue_full        0\n"                                                               \
+	"  rx_timeout           0\n"                                                               \
+	"  rx_too_big           0\n"                                                               \
+	"  rx_copy_failed       0\n"                                                               \
+	"  carrier_off          0\n"                                                               \
+	"  no_buffer            0\n"
+
+/* The vif as one JSON object, as both JSON requests show it. */
+#define VIF_JSON                                                                                   \
+	"\n  {\"domid\": 5, \"devid\": 0, \"state\": \"Connected\", \"connected\": true, "         \
+	"\"carrier\": true, \"mac\": \"00:16:3e:00:00:05\", "                                      \
+	"\"addresses\": [\"10.99.0.5\", \"fd00::5\"], \"queued\": 0, \"tx_packets\": 2, "          \
+	"\"tx_bytes\": 120, \"rx_packets\": 1, \"rx_bytes\": 60, \"arp_replies\": 1, "             \
+	"\"na_replies\": 0, \"drops\": {\"tx_bad_request\": 0, \"tx_copy_failed\": 0, "            \
+	"\"malformed\": 0, \"spoofed_mac\": 0, \"spoofed_ip\": 0, \"spoofed_arp\": 0, "            \
+	"\"broadcast_multicast\": 0, \"no_route\": 1, \"unsupported_protocol\": 0, "               \
+	"\"rx_queue_full\": 0, \"rx_timeout\": 0, \"rx_too_big\": 0, \"rx_copy_failed\": 0, "      \
+	"\"carrier_off\": 0, \"no_buffer\": 0}}"
+
+/*
+ * A connected vif with two addresses, after it sent an ARP request for
+ * 10.99.0.1 (answered by the proxy into one of its RX buffers) and a
+ * 60-byte datagram to 10.99.0.77, which nobody holds: every form of the
+ * vif requests shows exactly those counters, its state, MAC and addresses.
+ */
+static void test_vif_answers(void)
+{
+	static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	static const uint8_t gw[4] = {10, 99, 0, 1}, nobody[4] = {10, 99, 0, 77};
+	uint8_t f[64];
+	size_t len;
+
+	start();
+	vif_up("10.99.0.5 fd00::5");
+	CU_ASSERT_EQUAL(nf_post_rx(&g, 4), 0);
+	guest_send(f, nf_put_arp(f, bcast, g.mac, g.mac, g.ip4, gw, FRAME_ARP_REQUEST));
+	memset(f, 0, sizeof(f));
+	len = nf_put_eth_ip(f, false, nf_be_mac, g.mac, g.ip4, nobody, IPPROTO_UDP, 26) + 26;
+	nf_ip4_csum(f);
+	CU_ASSERT_EQUAL_FATAL(len, 60);
+	guest_send(f, len);
+	CU_ASSERT_EQUAL(nf_reap_rx(&g), 1); /* the ARP reply */
+
+	CU_ASSERT_STRING_EQUAL(
+	    ask("vifs\n"),
+	    "VIF      STATE        CARRIER MAC                  TX-PKTS    RX-PKTS    DROPS  "
+	    "ADDRESSES\n"
+	    "5/0      Connected    up      00:16:3e:00:00:05          2          1        1  "
+	    "10.99.0.5 fd00::5\n");
+	CU_ASSERT_STRING_EQUAL(ask("vif 5/0\n"), "vif                  5/0\n"
+						 "state                Connected\n"
+						 "carrier              up\n"
+						 "mac                  00:16:3e:00:00:05\n"
+						 "addresses            10.99.0.5 fd00::5\n"
+						 "queued               0\n"
+						 "tx_packets           2\n"
+						 "tx_bytes             120\n"
+						 "rx_packets           1\n"
+						 "rx_bytes             60\n"
+						 "arp_replies          1\n"
+						 "na_replies           0\n" VIF_DROPS_TEXT);
+	CU_ASSERT_STRING_EQUAL(ask("vifs json\n"), "{\"vifs\": [" VIF_JSON "\n]}\n");
+	CU_ASSERT_STRING_EQUAL(ask("vif 5/0 json\n"), VIF_JSON "\n");
+	CU_ASSERT_STRING_EQUAL(ask("vif 5/1\n"), "error: no vif 5/1\n");
+	finish();
+}
+
+/* A numeric member of a JSON answer, or ULLONG_MAX if it is missing. */
+static unsigned long long member(const char *a, const char *name)
+{
+	char key[64];
+	const char *p;
+
+	snprintf(key, sizeof(key), "\"%s\": ", name);
+	p = strstr(a, key);
+	return p ? strtoull(p + strlen(key), NULL, 10) : ULLONG_MAX;
+}
+
+/*
+ * The daemon's own counters: nothing before the first vif; then the watch
+ * events that brought it up, one connect, and no failure; a refused connect
+ * and a disconnect count too.
+ */
+static void test_daemon_answers(void)
+{
+	char a[512];
+	unsigned long long ev;
+
+	start();
+	snprintf(a, sizeof(a), "%s", ask("daemon json\n"));
+	CU_ASSERT_EQUAL(strncmp(a, "{\"pid\": ", 8), 0);
+	CU_ASSERT_EQUAL(member(a, "pid"), (unsigned long long)getpid());
+	CU_ASSERT_EQUAL(member(a, "uptime_s"), 0);
+	CU_ASSERT_EQUAL(member(a, "vifs"), 0);
+	CU_ASSERT_EQUAL(member(a, "connects"), 0);
+	CU_ASSERT_EQUAL(member(a, "disconnects"), 0);
+	CU_ASSERT_EQUAL(member(a, "connect_failures"), 0);
+	ev = member(a, "watch_events");
+	CU_ASSERT(ev != ULLONG_MAX);
+
+	vif_up("10.99.0.5 fd00::5");
+	snprintf(a, sizeof(a), "%s", ask("daemon json\n"));
+	CU_ASSERT_EQUAL(member(a, "vifs"), 1);
+	CU_ASSERT_EQUAL(member(a, "connects"), 1);
+	CU_ASSERT_EQUAL(member(a, "connect_failures"), 0);
+	/* At least one event per key the toolstack and netfront wrote. */
+	CU_ASSERT(member(a, "watch_events") >= ev + 14);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a, "\"disconnects\": 0}\n"));
+
+	/* The frontend goes away, comes back with junk in a ring ref. */
+	xs_put(VIF_FE, "state", "5");
+	pump();
+	xs_put(VIF_FE, "state", "1");
+	pump();
+	xs_put(VIF_FE, "tx-ring-ref", "junk");
+	xs_put(VIF_FE, "state", "4");
+	pump();
+	snprintf(a, sizeof(a), "%s", ask("daemon\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(a, "\nvifs                 1\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(a, "\nconnects             1\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(a, "\nconnect_failures     1\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(a, "\ndisconnects          1\n"));
+	CU_ASSERT_EQUAL(strncmp(a, "pid                  ", 21), 0);
+	finish();
+}
+
+/*
+ * The uplink and the host port, with the vif's two addresses registered:
+ * the uplink has announced each on the LAN and the host port routes each
+ * into its device. Nothing has crossed either port, and the uplink knows
+ * no neighbour (the loop here never reads the LAN).
+ */
+static void test_port_answers(void)
+{
+	start_with(true);
+	vif_up("10.99.0.5 fd00::5");
+
+	CU_ASSERT_STRING_EQUAL(ask("uplink\n"), "uplink               " LAN_IF "\n"
+						"rx_packets           0\n"
+						"rx_bytes             0\n"
+						"tx_packets           0\n"
+						"tx_bytes             0\n"
+						"arp_replies          0\n"
+						"na_replies           0\n"
+						"announcements        2\n"
+						"tx_errors            0\n"
+						"drops:\n"
+						"  no_route             0\n"
+						"  too_big              0\n"
+						"  unresolved           0\n"
+						"  tx_ring_full         0\n"
+						"  rx_truncated         0\n"
+						"  rx_guest_refused     0\n"
+						"neighbours:\n");
+	CU_ASSERT_STRING_EQUAL(
+	    ask("uplink json\n"),
+	    "{\"uplink\": \"" LAN_IF "\", \"rx_packets\": 0, \"rx_bytes\": 0, \"tx_packets\": 0, "
+	    "\"tx_bytes\": 0, \"arp_replies\": 0, \"na_replies\": 0, \"announcements\": 2, "
+	    "\"tx_errors\": 0, \"drops\": {\"no_route\": 0, \"too_big\": 0, \"unresolved\": 0, "
+	    "\"tx_ring_full\": 0, \"rx_truncated\": 0, \"rx_guest_refused\": 0}, \"neighbours\": "
+	    "[]}\n");
+	CU_ASSERT_STRING_EQUAL(ask("host\n"), "host_port            " HOST_IF "\n"
+					      "rx_packets           0\n"
+					      "rx_bytes             0\n"
+					      "tx_packets           0\n"
+					      "tx_bytes             0\n"
+					      "routes               2\n"
+					      "drops:\n"
+					      "  not_local            0\n"
+					      "  no_guest             0\n"
+					      "  malformed            0\n"
+					      "  guest_full           0\n"
+					      "  tx_failed            0\n"
+					      "  route_error          0\n");
+	CU_ASSERT_STRING_EQUAL(
+	    ask("host json\n"),
+	    "{\"host_port\": \"" HOST_IF
+	    "\", \"rx_packets\": 0, \"rx_bytes\": 0, \"tx_packets\": 0, "
+	    "\"tx_bytes\": 0, \"routes\": 2, \"drops\": {\"not_local\": 0, \"no_guest\": 0, "
+	    "\"malformed\": 0, \"guest_full\": 0, \"tx_failed\": 0, \"route_error\": 0}}\n");
 	finish();
 }
 
@@ -238,5 +595,8 @@ CU_ErrorCode test_ctl_register(void)
 	CU_add_test(s, "silent clients", test_silent_clients);
 	CU_add_test(s, "clients hang up", test_clients_hang_up);
 	CU_add_test(s, "long request", test_long_request);
+	CU_add_test(s, "vif answers", test_vif_answers);
+	CU_add_test(s, "port answers", test_port_answers);
+	CU_add_test(s, "daemon answers", test_daemon_answers);
 	return CU_get_error();
 }

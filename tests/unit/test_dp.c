@@ -1800,7 +1800,7 @@ static struct ipnb_addr ip_addr(uint8_t family, const uint8_t *bytes)
 {
 	struct ipnb_addr a = {.family = family};
 
-	memcpy(a.bytes, bytes, family == AF_INET ? 4 : 16);
+	memcpy(a.bytes, bytes, ipnb_addr_len(&a));
 	return a;
 }
 

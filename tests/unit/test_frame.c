@@ -154,7 +154,7 @@ static void wr16(uint8_t *p, uint16_t v)
 static bool addr_is(const struct ipnb_addr *a, int family, const uint8_t *bytes)
 {
 	static const uint8_t zero[16];
-	size_t n = family == AF_INET ? 4 : 16;
+	size_t n = ipnb_addr_len(a);
 
 	return a->family == family && memcmp(a->bytes, bytes, n) == 0 &&
 	       memcmp(a->bytes + n, zero, 16 - n) == 0;
@@ -738,8 +738,8 @@ static void check_complete(const uint8_t *frame, size_t len, size_t field, uint1
 	    want);
 	wr16(p + fi.l4_off + field, got);
 	/* with the checksum in place everything sums to zero */
-	s = frame_csum_add(0, fi.src.bytes, fi.src.family == AF_INET ? 4 : 16);
-	s = frame_csum_add(s, fi.dst.bytes, fi.dst.family == AF_INET ? 4 : 16);
+	s = frame_csum_add(0, fi.src.bytes, ipnb_addr_len(&fi.src));
+	s = frame_csum_add(s, fi.dst.bytes, ipnb_addr_len(&fi.dst));
 	s += fi.l4_proto + (uint32_t)seg_len;
 	CU_ASSERT_EQUAL(frame_csum_fold(frame_csum_add(s, seg, seg_len)), 0);
 	free(p);
@@ -992,7 +992,7 @@ static struct ipnb_addr mkaddr(int family, const uint8_t *bytes)
 
 	memset(&a, 0, sizeof(a));
 	a.family = (uint8_t)family;
-	memcpy(a.bytes, bytes, family == AF_INET ? 4 : 16);
+	memcpy(a.bytes, bytes, ipnb_addr_len(&a));
 	return a;
 }
 

@@ -88,7 +88,7 @@ static struct ipnb_addr addr_of(bool v6, const uint8_t *b)
 
 	memset(&a, 0, sizeof(a));
 	a.family = v6 ? AF_INET6 : AF_INET;
-	memcpy(a.bytes, b, v6 ? 16 : 4);
+	memcpy(a.bytes, b, ipnb_addr_len(&a));
 	return a;
 }
 

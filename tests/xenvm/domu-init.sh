@@ -3,9 +3,10 @@
 # the addresses given on the kernel command line (xl `extra=`), unless
 # ipnb.role=hostile leaves the vif to tests/hostile/hostile-fe, then runs the
 # test agent: dom0 writes "SEQ COMMAND" to data/ipnb-cmd in this domain's
-# xenstore home, the agent runs it and answers in data/ipnb-out, data/ipnb-rc
-# and finally data/ipnb-done=SEQ (written last, so dom0 never sees a
-# half-written answer).
+# xenstore home, the agent runs it and answers in data/ipnb-out ("SEQ", a
+# newline, then the output) and data/ipnb-rc ("SEQ STATUS"), and finally
+# data/ipnb-done=SEQ (written last, so dom0 never sees a half-written
+# answer). tests/xenvm/lib.sh, vm_exec, is the other end.
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -16,7 +17,8 @@ mount -t tmpfs tmpfs /run
 
 arg() { tr ' ' '\n' </proc/cmdline | sed -n "s/^ipnb\.$1=//p" | tail -n1; }
 # ipnb.role=hostile: the vif belongs to tests/hostile/hostile-fe (run through
-# the agent), so the kernel's netfront must not claim it.
+# the agent), so the kernel's netfront must not claim it. ipnb.role=bare: a
+# guest with no vif at all (the harness's self-test of the agent).
 role=$(arg role)
 
 while read -r m; do
@@ -40,8 +42,8 @@ hostname "${name:-domu}"
 # (needed for nodad) is called by its full path.
 ip() { /sbin/ip "$@"; }
 ip link set lo up
-if [ "$role" = hostile ]; then
-	echo "ipnb-domu: $name up: hostile, no netfront"
+if [ "$role" = hostile ] || [ "$role" = bare ]; then
+	echo "ipnb-domu: $name up: $role, no netfront"
 else
 	i=0
 	while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
@@ -53,7 +55,10 @@ else
 	echo "ipnb-domu: $name up: eth0 $ip4 $ip6 mac $(cat /sys/class/net/eth0/address)"
 fi
 
-xenstore-write data/ipnb-ready 1
+# Every xenstore-write below ends its options with "--" and writes raw (-R):
+# a command's output that starts with "-" (a ping summary cut to its tail,
+# say) must be a value, not an option, and backslashes must stay as they are.
+xenstore-write -R -- data/ipnb-ready 1
 last=
 while :; do
 	c=$(xenstore-read -R data/ipnb-cmd 2>/dev/null)
@@ -67,7 +72,14 @@ while :; do
 	last=$seq
 	sh -c "${c#* }" >/tmp/ipnb-out 2>&1 </dev/null
 	rc=$?
-	# xenstore-write expands backslash escapes: double them.
-	xenstore-write data/ipnb-out "$(tail -c 2048 /tmp/ipnb-out | sed 's/\\/\\\\/g')" data/ipnb-rc "$rc"
-	xenstore-write data/ipnb-done "$seq"
+	# The answer carries its command's sequence number twice (the first
+	# line of ipnb-out, and ipnb-rc as "SEQ RC"), so that dom0 can tell it
+	# from an earlier command's answer even if a write below is lost. If the
+	# output cannot be written, the failure is the answer.
+	if ! xenstore-write -R -- data/ipnb-out "$seq
+$(tail -c 2048 /tmp/ipnb-out)" data/ipnb-rc "$seq $rc"; then
+		xenstore-write -R -- data/ipnb-out "$seq
+ipnb-agent: could not write the output of command $seq" data/ipnb-rc "$seq 125"
+	fi
+	xenstore-write -R -- data/ipnb-done "$seq" || echo "ipnb-agent: could not answer command $seq" >/dev/console
 done

@@ -126,24 +126,34 @@ vm_create() {
 
 # vm_exec [-t SECONDS] NAME CMD: run CMD (sh) inside the domU's test agent,
 # print its output and return its exit status. The sequence number lives in
-# a file because callers often run vm_exec in a $(...) subshell.
+# a file because callers often run vm_exec in a $(...) subshell. The answer
+# must carry this command's sequence number (tests/xenvm/domu-init.sh): an
+# answer without it, or with another, is reported as a failure (125), never
+# taken for this command's result.
 vm_exec() {
 	local tmo=60
 	if [ "$1" = -t ]; then tmo=$2; shift 2; fi
-	local name=$1 cmd=$2 id base i seq
+	local name=$1 cmd=$2 id base i seq q out rc
 	id=$(domid "$name") || { echo "vm_exec: no domain $name"; return 1; }
 	base=/local/domain/$id/data
 	seq=$(($(cat /tmp/ipnb-seq 2>/dev/null || echo 0) + 1))
 	echo "$seq" >/tmp/ipnb-seq
-	local q
-	# Quote CMD for sh -c, then double every backslash because
-	# xenstore-write expands backslash escapes in values.
+	# Quote CMD for sh -c. Written raw (-R), so backslashes stay as they are.
 	q=$(printf %s "$cmd" | sed -e "s/'/'\\\\''/g")
-	xenstore-write "$base/ipnb-cmd" "$(printf '%s' "$seq timeout $tmo sh -c '$q'" | sed 's/\\/\\\\/g')"
+	xenstore-write -R -- "$base/ipnb-cmd" "$seq timeout $tmo sh -c '$q'" ||
+		{ echo "vm_exec: $name: cannot write the command"; return 125; }
 	for i in $(seq 1 $((tmo * 10 + 50))); do
 		if [ "$(xenstore-read "$base/ipnb-done" 2>/dev/null)" = "$seq" ]; then
-			{ xenstore-read -R "$base/ipnb-out" 2>/dev/null; echo; } | sed "s/^/  [$name] /"
-			return "$(xenstore-read "$base/ipnb-rc")"
+			rc=$(xenstore-read -R "$base/ipnb-rc" 2>/dev/null)
+			out=$(xenstore-read -R "$base/ipnb-out" 2>/dev/null)
+			if [ "${rc%% *}" != "$seq" ] || [ "${out%%$'\n'*}" != "$seq" ]; then
+				echo "vm_exec: $name: stale or missing answer to command $seq ('$cmd'): rc key '$rc'"
+				return 125
+			fi
+			case "$out" in
+			*$'\n'*) printf '%s\n' "${out#*$'\n'}" | sed "s/^/  [$name] /" ;;
+			esac
+			return "${rc#* }"
 		fi
 		sleep 0.1
 	done
@@ -152,18 +162,23 @@ vm_exec() {
 }
 
 # ext CMD: run CMD (bash) on the external host (the network namespace that
-# owns the TAP behind dom0's uplink), over the management link.
+# owns the TAP behind dom0's uplink), over the management link. Only the
+# agent's final "@@RC SEQ STATUS" line for this command counts: without it
+# (the link dropped, the agent died) the command failed (124).
 ext() {
-	local line rc=124
+	local line rc= seq
+	seq=$(($(cat /tmp/ipnb-ext-seq 2>/dev/null || echo 0) + 1))
+	echo "$seq" >/tmp/ipnb-ext-seq
 	exec 3<>/dev/tcp/10.0.2.100/7000 || { echo "ext: management link down"; return 1; }
-	printf '%s\n' "$1" >&3
+	printf '%s %s\n' "$seq" "$1" >&3
 	while IFS= read -r line <&3; do
 		case "$line" in
-		"@@RC "*) rc=${line#@@RC } ;;
+		"@@RC $seq "*) rc=${line#"@@RC $seq "} ;;
 		*) echo "  [ext] $line" ;;
 		esac
 	done
 	exec 3<&-
+	[ -n "$rc" ] || { echo "ext: no status for command $seq ('$1')"; return 124; }
 	return "$rc"
 }
 
@@ -174,7 +189,7 @@ ext() {
 ipnb_start() {
 	grep -q '^xen_netback ' /proc/modules && { echo "xen-netback is loaded"; return 1; }
 	ASAN_OPTIONS=detect_leaks=1:quarantine_size_mb=1:log_path=/tmp/ipnetbackd.asan \
-		"${IPNB_DAEMON:-ipnetbackd}" -d ${IPNB_DAEMON_ARGS:-} >/tmp/ipnetbackd.log 2>&1 &
+		"${IPNB_DAEMON:-ipnetbackd}" -d ${IPNB_DAEMON_ARGS:-} >>/tmp/ipnetbackd.log 2>&1 &
 	IPNB_DAEMON_PID=$!
 	IPNB_DAEMON_LOG=/tmp/ipnetbackd.log
 	for _ in $(seq 1 50); do
@@ -210,6 +225,41 @@ ipnb_stop() {
 		return 1
 	fi
 	[ "$rc" -eq 0 ] || { echo "ipnetbackd exited with $rc"; return 1; }
+}
+
+# Memory checks. A "memory stays flat" check measures the plain daemon: the
+# sanitizer build's RSS includes ASan's quarantine and shadow memory, which
+# grow by design as memory is freed, so that build's job is only to exit
+# with no leak and no undefined-behaviour report (ipnb_stop). The plain
+# daemon is sampled after a warm-up, several times over a long run, and the
+# check bounds the least-squares slope of RSS against the number of events
+# (kB per 1000 events): a single before/after pair cannot tell the
+# allocator settling from a leak.
+
+# rss_kb PID: resident set size in kB.
+rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+
+# mem_sample FILE PID EVENTS: record "EVENTS RSS" in FILE.
+mem_sample() { echo "$3 $(rss_kb "$2")" >>"$1"; }
+
+# mem_slope FILE: kB per 1000 events over FILE's samples (at least 3).
+mem_slope() {
+	awk '{ n++; x[n] = $1; y[n] = $2; sx += $1; sy += $2 }
+	END {
+		if (n < 3) exit 1
+		mx = sx / n; my = sy / n
+		for (i = 1; i <= n; i++) { sxx += (x[i] - mx) ^ 2; sxy += (x[i] - mx) * (y[i] - my) }
+		if (sxx == 0) exit 1
+		printf "%.1f\n", 1000 * sxy / sxx
+	}' "$1"
+}
+
+# mem_flat FILE BOUND: the slope is at most BOUND kB per 1000 events.
+mem_flat() {
+	local s
+	s=$(mem_slope "$1") || { echo "mem_flat: too few samples in $1"; return 1; }
+	sed 's/^/  [rss] events kB: /' "$1"
+	awk -v s="$s" -v b="$2" 'BEGIN { exit !(s <= b) }'
 }
 
 # ipnb_uplink_start [DAEMON-ARGS...]: dom0's eth0 as ipnetbackd's uplink

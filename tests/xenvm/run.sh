@@ -78,7 +78,7 @@ nsx ip -6 addr add fd00::1/64 dev tap0 nodad
 # --- per-run dom0 overlay: scenarios, configs, project binaries --------------
 ov=$rundir/overlay
 mkdir -p "$ov/ipnb" "$ov/etc/xen/scripts" "$ov/usr/sbin" "$ov/etc/modprobe.d"
-cp "$here/lib.sh" "$ov/ipnb/"
+cp "$here/lib.sh" "$here/kernel-netback.sh" "$here/bench.sh" "$ov/ipnb/"
 cp -r "$here/scenarios" "$here/xl" "$ov/ipnb/"
 [ -d "$top/build/bin" ] && cp -a "$top/build/bin/." "$ov/usr/sbin/"
 for f in "$top"/dom0-scripts/vif-*; do [ -f "$f" ] && install -m 0755 "$f" "$ov/etc/xen/scripts/"; done

@@ -33,6 +33,21 @@ if grep -q 'CHECK PASS dom0 reaches the external host' <<<"$out"; then
 else
 	ko "dom0 could not reach the external host"
 fi
+# The agents: each of these checks inside the failing scenario must pass.
+for c in "ext: a failing command's status is reported (7" \
+	"vm_exec: a command that succeeds" \
+	"vm_exec: a failing command whose output starts with '-' reports its own status (3" \
+	"vm_exec: ... and its own output" \
+	"vm_exec: backslashes and quotes survive both ways" \
+	"vm_exec: a stale answer is reported as a failure" \
+	"vm_exec: the agent answers again after a stale answer"; do
+	if grep -q -F "CHECK PASS $c" <<<"$out"; then
+		ok "$c"
+	else
+		ko "$c"
+		grep -F "$c" <<<"$out"
+	fi
+done
 l=$(leftovers)
 if [ -z "$l" ]; then ok "no QEMU, TAP or namespace left after a failure"; else ko "left behind:$l"; fi
 

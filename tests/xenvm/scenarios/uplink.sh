@@ -33,11 +33,9 @@ check "g2 reaches 10.98.0.1 through the gateway" \
 check "g2 reaches fd98::1 through the gateway" \
 	vm_exec g2 "/sbin/ip -6 route add fd98::/64 dev eth0 && ping -c 1 -W 3 fd98::1"
 
-# 2. TCP both ways, checked end to end, and throughput.
-check "TCP external -> g1: 4 MiB arrive intact" tcp_transfer ext g1 10.99.0.11 4
-check "TCP g1 -> external: 4 MiB arrive intact" tcp_transfer g1 ext 10.99.0.1 4
-check "TCP external -> g1 throughput" tcp_throughput ipnetback.ext-g1.tcp ext g1 10.99.0.11
-check "TCP g1 -> external throughput" tcp_throughput ipnetback.g1-ext.tcp g1 ext 10.99.0.1
+# 2. TCP both ways, checked end to end.
+check "TCP external -> g1: 2 MiB arrive intact" tcp_transfer ext g1 10.99.0.11 2
+check "TCP g1 -> external: 2 MiB arrive intact" tcp_transfer g1 ext 10.99.0.1 2
 check "dom0's own address reachable from the external host (after TCP)" dom0_ok
 
 # Guests and dom0 itself reach each other through the host port (ipnb0):
@@ -50,23 +48,21 @@ for g in 1 2 3; do
 	check "g$g pings dom0 (IPv4)" vm_exec "g$g" "ping -c 1 -W 3 10.99.0.2"
 	check "g$g pings dom0 (IPv6)" vm_exec "g$g" "ping -c 1 -W 3 fd00::2"
 done
-check "TCP dom0 -> g1: 4 MiB arrive intact" tcp_transfer dom0 g1 10.99.0.11 4
-check "TCP g1 -> dom0: 4 MiB arrive intact" tcp_transfer g1 dom0 10.99.0.2 4
-check "TCP dom0 -> g1 throughput" tcp_throughput ipnetback.dom0-g1.tcp dom0 g1 10.99.0.11
-check "TCP g1 -> dom0 throughput" tcp_throughput ipnetback.g1-dom0.tcp g1 dom0 10.99.0.2
+check "TCP dom0 -> g1: 2 MiB arrive intact" tcp_transfer dom0 g1 10.99.0.11 2
+check "TCP g1 -> dom0: 2 MiB arrive intact" tcp_transfer g1 dom0 10.99.0.2 2
 host_counter() { ipnetback host --json | grep -o "\"$1\": [0-9]*" | awk '{ print $2 }'; }
 check "host port: nothing but dom0's own traffic crossed it (not_local 0)" \
 	test "$(host_counter not_local)" = 0
 
 # Frames larger than the uplink's MTU are dropped and counted, not sent.
 ul_counter() { ipnetback uplink --json | grep -o "\"$1\": [0-9]*" | awk '{ print $2 }'; }
+ul_above() { [ "$(ul_counter "$1")" -gt "$2" ] 2>/dev/null; } # FIELD VALUE
 b0=$(ul_counter too_big)
 check_fails "a 2.5 kB frame from g1 (guest MTU 3000) does not leave" \
 	vm_exec g1 "ip link set eth0 mtu 3000 && ping -c 2 -W 2 -s 2500 10.99.0.1"
 vm_exec g1 "ip link set eth0 mtu 1500"
-b1=$(ul_counter too_big)
-check "uplink too_big counter rose ($b0 -> $b1)" test "$b1" -gt "$b0"
-check "g1 reaches the external host again at MTU 1500" vm_exec g1 "ping -c 1 -W 3 10.99.0.1"
+check "uplink too_big counter rose (from $b0)" within 5 ul_above too_big "$b0"
+check "g1 reaches the external host again at MTU 1500" within 10 vm_exec g1 "ping -c 1 -W 2 10.99.0.1"
 
 # 4. A removed address is no longer answered on the LAN; an address nobody
 # registered never is.
@@ -85,25 +81,40 @@ check_fails "nobody answers ARP for 10.99.0.77" \
 check_fails "nobody answers NS for fd00::77" \
 	ext "ping -c 2 -W 1 fd00::77 >/dev/null; ip -6 neigh show fd00::77 | grep -q -E 'REACHABLE|STALE|DELAY'"
 check "ipnetback ip add 10.99.0.13 back to g3" ipnetback ip add "$(domid g3)" 10.99.0.13
-check "the re-added address is announced and reachable" ext "ping -c 1 -W 3 10.99.0.13"
+check "the re-added address is announced and reachable" within 10 ext "ping -c 1 -W 2 10.99.0.13"
 check "dom0 reaches the re-added 10.99.0.13" within 5 ping -c 1 -W 1 10.99.0.13
 
 # 5. g2 stops reading; the external host floods it. The others still reach
-# the external host and the daemon's memory stays flat.
+# the external host, and the daemon's memory stays flat: after a 5 s warm-up
+# flood, RSS is sampled 7 times over a 20 s flood against the frames the
+# uplink took in for guests. Bound: 16 kB per 1000 frames. Every frame
+# for g2 is queued, then dropped when the queue is full or times out, so a
+# daemon that frees what it drops has a slope of 0 (RSS moves in 4 kB pages,
+# and a flood brings thousands of frames); one lost allocation per frame
+# (32 bytes at least in glibc) gives 32 kB per 1000 or more.
 pid=$IPNB_DAEMON_PID
-rss() { awk '/^VmRSS/ { print $2 }' /proc/$pid/status; }
+# Frames for guests the uplink took in: queued, or refused by a full queue.
+ul_frames() { echo $(($(ul_counter rx_packets) + $(ul_counter rx_guest_refused))); }
 vm_exec g2 "ip link set eth0 down"
 ext "ping -f -w 5 10.99.0.12 >/dev/null 2>&1; true"
-r0=$(rss)
-ext "ping -f -w 10 10.99.0.12 >/dev/null 2>&1 & sleep 1; true"
+mem=/tmp/uplink-rss
+: >"$mem"
+ext "(ping -f -w 20 10.99.0.12 >/dev/null 2>&1 &); true"
+mem_sample "$mem" "$pid" "$(ul_frames)"
 check "g1 reaches the external host during the flood" vm_exec g1 "ping -c 2 -W 3 10.99.0.1"
+mem_sample "$mem" "$pid" "$(ul_frames)"
 check "g3 reaches the external host during the flood (IPv6)" vm_exec g3 "ping -c 2 -W 3 fd00::1"
-sleep 10
-r1=$(rss)
-log "ipnetbackd RSS during the flood: $r0 kB -> $r1 kB"
-check "daemon RSS flat under the flood ($r0 -> $r1 kB)" test "$r1" -le $((r0 + 256))
+for _ in 1 2 3 4 5; do
+	mem_sample "$mem" "$pid" "$(ul_frames)"
+	sleep 2
+done
+frames=$(($(tail -n1 "$mem" | cut -d' ' -f1) - $(head -n1 "$mem" | cut -d' ' -f1)))
+check "the flood brought the uplink over 1000 frames ($frames)" test "$frames" -gt 1000
+slope=$(mem_slope "$mem")
+metric uplink.rss_slope_kb_per_1000_frames "$slope" kB
+check "daemon RSS flat under the flood: $slope kB per 1000 frames (bound 16)" mem_flat "$mem" 16
 vm_exec g2 "ip link set eth0 up"
-check "g2 reachable again once it reads" vm_exec g2 "ping -c 2 -W 3 10.99.0.1"
+check "g2 reachable again once it reads" within 15 vm_exec g2 "ping -c 2 -W 3 10.99.0.1"
 check "dom0's own address reachable from the external host (end)" dom0_ok
 
 ipnetback uplink
