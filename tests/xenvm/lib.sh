@@ -248,7 +248,7 @@ mem_slope() {
 	END {
 		if (n < 3) exit 1
 		mx = sx / n; my = sy / n
-		for (i = 1; i <= n; i++) { sxx += (x[i] - mx) ^ 2; sxy += (x[i] - mx) * (y[i] - my) }
+		for (i = 1; i <= n; i++) { dx = x[i] - mx; sxx += dx * dx; sxy += dx * (y[i] - my) }
 		if (sxx == 0) exit 1
 		printf "%.1f\n", 1000 * sxy / sxx
 	}' "$1"
@@ -257,8 +257,8 @@ mem_slope() {
 # mem_flat FILE BOUND: the slope is at most BOUND kB per 1000 events.
 mem_flat() {
 	local s
-	s=$(mem_slope "$1") || { echo "mem_flat: too few samples in $1"; return 1; }
 	sed 's/^/  [rss] events kB: /' "$1"
+	s=$(mem_slope "$1") || { echo "mem_flat: too few samples in $1, or no events between them"; return 1; }
 	awk -v s="$s" -v b="$2" 'BEGIN { exit !(s <= b) }'
 }
 

@@ -67,7 +67,7 @@ check "g1 reaches the external host again at MTU 1500" within 10 vm_exec g1 "pin
 # 4. A removed address is no longer answered on the LAN; an address nobody
 # registered never is.
 check "ipnetback ip del 10.99.0.13 from g3" ipnetback ip del "$(domid g3)" 10.99.0.13
-check "dom0 no longer routes the removed 10.99.0.13 to ipnb0" within 3 sh -c \
+check "dom0 no longer routes the removed 10.99.0.13 to ipnb0" within 10 sh -c \
 	"! ip route show 10.99.0.13 | grep -q ipnb0"
 check_fails "dom0 cannot reach the removed 10.99.0.13" ping -c 1 -W 1 10.99.0.13
 check_fails "external host cannot reach the removed 10.99.0.13" \
@@ -84,7 +84,8 @@ check "ipnetback ip add 10.99.0.13 back to g3" ipnetback ip add "$(domid g3)" 10
 check "the re-added address is announced and reachable" within 10 ext "ping -c 1 -W 2 10.99.0.13"
 check "dom0 reaches the re-added 10.99.0.13" within 5 ping -c 1 -W 1 10.99.0.13
 
-# 5. g2 stops reading; the external host floods it. The others still reach
+# 5. g2 stops reading; the external host floods it (an echo request every
+# millisecond: ping -f would wait for replies that never come). The others still reach
 # the external host, and the daemon's memory stays flat: after a 5 s warm-up
 # flood, RSS is sampled 7 times over a 20 s flood against the frames the
 # uplink took in for guests. Bound: 16 kB per 1000 frames. Every frame
@@ -96,10 +97,10 @@ pid=$IPNB_DAEMON_PID
 # Frames for guests the uplink took in: queued, or refused by a full queue.
 ul_frames() { echo $(($(ul_counter rx_packets) + $(ul_counter rx_guest_refused))); }
 vm_exec g2 "ip link set eth0 down"
-ext "ping -f -w 5 10.99.0.12 >/dev/null 2>&1; true"
+ext "ping -q -i 0.001 -w 5 10.99.0.12 >/dev/null 2>&1; true"
 mem=/tmp/uplink-rss
 : >"$mem"
-ext "(ping -f -w 20 10.99.0.12 >/dev/null 2>&1 &); true"
+ext "(ping -q -i 0.001 -w 20 10.99.0.12 >/dev/null 2>&1 &); true"
 mem_sample "$mem" "$pid" "$(ul_frames)"
 check "g1 reaches the external host during the flood" vm_exec g1 "ping -c 2 -W 3 10.99.0.1"
 mem_sample "$mem" "$pid" "$(ul_frames)"
