@@ -3,6 +3,7 @@
  * (docs/testing.md, "Hostile guests"; scenario tests/xenvm/scenarios/hostile.sh).
  *
  *   hostile-fe [-d DEVID] CASE [SECONDS]
+ *   hostile-fe [-d DEVID] churn WRITES
  *
  * It runs inside a PV domU whose kernel does not load xen-netfront, so the
  * frontend side of device/vif/DEVID is free for it to own. It plays the
@@ -22,6 +23,13 @@
  * Cases whose damage disables the vif run their steps one after the other,
  * restarting the frontend in between (Closed, then Initialising, then new
  * rings), the way a real netfront recovers after its backend closed.
+ *
+ * `churn` is the odd one out: it runs beside the kernel's netfront, which
+ * keeps the vif, and only rewrites two of its frontend keys WRITES times,
+ * one xenstore write (so one watch event in the backend) each, outside any
+ * transaction. xenstore-write from a shell cannot do that: it puts all its
+ * arguments in one transaction, which the backend sees as one event per
+ * key.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -796,10 +804,29 @@ static int case_keys(struct fe *fe, unsigned int seconds)
 	return 0;
 }
 
+/* churn: feature-sg flips between 0 and 1 (read only at connect) and
+ * state is rewritten as Connected, so a connected vif stays as it is. */
+static int case_churn(struct fe *fe, unsigned long writes)
+{
+	uint64_t start = now_ms();
+	unsigned long refused = 0;
+
+	for (unsigned long i = 0; i < writes; i++) {
+		if (i % 2)
+			refused += !fe_putu(fe, "state", XenbusStateConnected);
+		else
+			refused += !fe_putu(fe, "feature-sg", (i / 2) % 2);
+	}
+	say("%lu key writes in %.1f s (%lu refused by xenstored)", writes,
+	    (double)(now_ms() - start) / 1000, refused);
+	return refused ? -1 : 0;
+}
+
 static int usage(void)
 {
 	fprintf(stderr, "usage: hostile-fe [-d DEVID] prod-jump|bad-gref|slot-overflow|bad-extra|"
-			"rx-junk|keys [SECONDS]\n");
+			"rx-junk|keys [SECONDS]\n"
+			"       hostile-fe [-d DEVID] churn WRITES\n");
 	return 2;
 }
 
@@ -807,6 +834,7 @@ int main(int argc, char **argv)
 {
 	struct fe fe;
 	unsigned int devid = 0, seconds = 8;
+	unsigned long count = 0;
 	int o, rc;
 
 	while ((o = getopt(argc, argv, "d:")) != -1) {
@@ -817,8 +845,12 @@ int main(int argc, char **argv)
 	if (optind >= argc)
 		return usage();
 	cname = argv[optind];
-	if (optind + 1 < argc)
-		seconds = (unsigned int)strtoul(argv[optind + 1], NULL, 10);
+	if (optind + 1 < argc) {
+		count = strtoul(argv[optind + 1], NULL, 10);
+		seconds = (unsigned int)count;
+	}
+	if (strcmp(cname, "churn") == 0)
+		return fe_open(&fe, devid) || case_churn(&fe, count) ? 1 : 0;
 	if (strcmp(cname, "prod-jump") != 0 && strcmp(cname, "bad-gref") != 0 &&
 	    strcmp(cname, "slot-overflow") != 0 && strcmp(cname, "bad-extra") != 0 &&
 	    strcmp(cname, "rx-junk") != 0 && strcmp(cname, "keys") != 0)

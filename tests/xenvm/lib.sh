@@ -221,7 +221,9 @@ ipnb_stop() {
 	wait "$IPNB_DAEMON_PID"
 	rc=$?
 	if ls /tmp/ipnetbackd.asan* >/dev/null 2>&1; then
+		# Shown once: the report belongs to this daemon, not the next.
 		cat /tmp/ipnetbackd.asan*
+		rm -f /tmp/ipnetbackd.asan*
 		return 1
 	fi
 	[ "$rc" -eq 0 ] || { echo "ipnetbackd exited with $rc"; return 1; }
