@@ -264,24 +264,32 @@ static int fe_restart(struct fe *fe, RING_IDX tx_lie)
 	return fe_connect(fe, tx_lie);
 }
 
+/* Only the frontend directory and xenstore: all that churn needs. */
+static int fe_open_xs(struct fe *fe, unsigned int devid)
+{
+	memset(fe, 0, sizeof(*fe));
+	fe->devid = devid;
+	snprintf(fe->dir, sizeof(fe->dir), "device/vif/%u", devid);
+	fe->xs = xs_open(0);
+	if (!fe->xs) {
+		say("opening xenstore: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int fe_open(struct fe *fe, unsigned int devid)
 {
 	char *s, *tok, *save;
 	unsigned int m[6];
 	int st;
 
-	memset(fe, 0, sizeof(*fe));
-	fe->devid = devid;
-	snprintf(fe->dir, sizeof(fe->dir), "device/vif/%u", devid);
-	fe->xs = xs_open(0);
+	if (fe_open_xs(fe, devid))
+		return -1;
 	fe->gs = xengntshr_open(NULL, 0);
 	fe->xce = xenevtchn_open(NULL, 0);
-	if (!fe->xs || !fe->gs || !fe->xce) {
-		say("opening %s: %s",
-		    !fe->xs   ? "xenstore"
-		    : !fe->gs ? "gntshr"
-			      : "evtchn",
-		    strerror(errno));
+	if (!fe->gs || !fe->xce) {
+		say("opening %s: %s", !fe->gs ? "gntshr" : "evtchn", strerror(errno));
 		return -1;
 	}
 	fe->be = xs_get(fe, fe->dir, "backend");
@@ -850,7 +858,7 @@ int main(int argc, char **argv)
 		seconds = (unsigned int)count;
 	}
 	if (strcmp(cname, "churn") == 0)
-		return fe_open(&fe, devid) || case_churn(&fe, count) ? 1 : 0;
+		return fe_open_xs(&fe, devid) || case_churn(&fe, count) ? 1 : 0;
 	if (strcmp(cname, "prod-jump") != 0 && strcmp(cname, "bad-gref") != 0 &&
 	    strcmp(cname, "slot-overflow") != 0 && strcmp(cname, "bad-extra") != 0 &&
 	    strcmp(cname, "rx-junk") != 0 && strcmp(cname, "keys") != 0)
