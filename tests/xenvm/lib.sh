@@ -238,8 +238,11 @@ ipnb_stop() {
 # (kB per 1000 events): a single before/after pair cannot tell the
 # allocator settling from a leak.
 
-# rss_kb PID: resident set size in kB.
-rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+# rss_kb PID: resident set size in kB, counted page by page. Not VmRSS:
+# Linux 6.1 keeps a thread's RSS count in a per-thread cache that reaches
+# the figure in /proc/PID/status only every 64 page faults, so VmRSS moves in
+# steps of up to 256 kB. smaps_rollup walks the page tables, and is exact.
+rss_kb() { awk '/^Rss:/ { print $2 }' "/proc/$1/smaps_rollup"; }
 
 # mem_sample FILE PID EVENTS: record "EVENTS RSS" in FILE.
 mem_sample() { echo "$3 $(rss_kb "$2")" >>"$1"; }
