@@ -133,7 +133,7 @@ vm_create() {
 vm_exec() {
 	local tmo=60
 	if [ "$1" = -t ]; then tmo=$2; shift 2; fi
-	local name=$1 cmd=$2 id base i seq q out rc
+	local name=$1 cmd=$2 id base seq q out rc
 	id=$(domid "$name") || { echo "vm_exec: no domain $name"; return 1; }
 	base=/local/domain/$id/data
 	seq=$(($(cat /tmp/ipnb-seq 2>/dev/null || echo 0) + 1))
@@ -142,7 +142,8 @@ vm_exec() {
 	q=$(printf %s "$cmd" | sed -e "s/'/'\\\\''/g")
 	xenstore-write -R -- "$base/ipnb-cmd" "$seq timeout $tmo sh -c '$q'" ||
 		{ echo "vm_exec: $name: cannot write the command"; return 125; }
-	for i in $(seq 1 $((tmo * 10 + 50))); do
+	local end=$(($(date +%s) + tmo + 5))
+	while [ "$(date +%s)" -le "$end" ]; do
 		if [ "$(xenstore-read "$base/ipnb-done" 2>/dev/null)" = "$seq" ]; then
 			rc=$(xenstore-read -R "$base/ipnb-rc" 2>/dev/null)
 			out=$(xenstore-read -R "$base/ipnb-out" 2>/dev/null)
@@ -155,7 +156,11 @@ vm_exec() {
 			esac
 			return "${rc#* }"
 		fi
-		sleep 0.1
+		# Sleep until ipnb-done changes rather than poll: a fork every
+		# 0.1 s costs dom0 CPU that the daemon and the guests need under
+		# TCG. The watch fires once when set and again on the next write;
+		# the timeout covers a write landing between the read and the watch.
+		timeout 1 xenstore-watch -n 2 "$base/ipnb-done" >/dev/null 2>&1
 	done
 	echo "vm_exec: $name: no answer to '$cmd'"
 	return 124
