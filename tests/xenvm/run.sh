@@ -19,7 +19,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 img=${IPNB_IMG:-$top/build/xenvm}
-limit=600
+limit=900
 verbose=0
 while getopts "t:v" o; do
 	case $o in
