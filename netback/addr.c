@@ -116,7 +116,9 @@ bool ipnb_addr_is_unspecified(const struct ipnb_addr *a)
 
 bool ipnb_addr_is_link_local(const struct ipnb_addr *a)
 {
-	return a->family == AF_INET6 && a->bytes[0] == 0xfe && (a->bytes[1] & 0xc0) == 0x80;
+	if (a->family == AF_INET)
+		return a->bytes[0] == 169 && a->bytes[1] == 254;
+	return a->bytes[0] == 0xfe && (a->bytes[1] & 0xc0) == 0x80;
 }
 
 bool ipnb_addr_in_prefix(const struct ipnb_addr *a, const struct ipnb_addr *p, unsigned int plen)

@@ -45,10 +45,23 @@ struct ctl {
 	struct ul *ul;
 	struct host *host;
 	uint64_t started_ms; /* ipnb_now_ms() at ctl_open: the daemon's uptime */
+	bool bound;	     /* path is our socket, to unlink at close */
 	struct ctl_conn conn[CTL_MAX_CONNS];
 };
 
 #define CTL_TAG_LISTEN UINT32_MAX
+
+static bool socket_answers(const struct sockaddr_un *sa)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	bool live;
+
+	if (fd < 0)
+		return false;
+	live = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0 || errno == EAGAIN;
+	close(fd);
+	return live;
+}
 
 struct ctl *ctl_open(const char *path, struct xb *xb, struct ul *ul, struct host *host)
 {
@@ -91,9 +104,18 @@ struct ctl *ctl_open(const char *path, struct xb *xb, struct ul *ul, struct host
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
 	memcpy(sa.sun_path, path, strlen(path) + 1); /* length checked above */
+	/* Only a stale socket is removed: one that still answers (or whose
+	 * backlog is full) belongs to a running daemon, whose clients would
+	 * otherwise be stolen. */
+	if (socket_answers(&sa)) {
+		errno = EADDRINUSE;
+		goto fail;
+	}
 	unlink(path);
-	if (bind(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0600) < 0 ||
-	    listen(c->fd, 8) < 0)
+	if (bind(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		goto fail;
+	c->bound = true;
+	if (chmod(path, 0600) < 0 || listen(c->fd, 8) < 0)
 		goto fail;
 	c->ep = epoll_create1(EPOLL_CLOEXEC);
 	if (c->ep < 0)
@@ -127,10 +149,10 @@ void ctl_close(struct ctl *c)
 			conn_close(&c->conn[i]);
 	if (c->ep >= 0)
 		close(c->ep);
-	if (c->fd >= 0) {
+	if (c->fd >= 0)
 		close(c->fd);
-		unlink(c->path);
-	}
+	if (c->bound)
+		unlink(c->path); /* ours: never another daemon's */
 	free(c->path);
 	free(c);
 }

@@ -115,6 +115,7 @@ static const char *const drop_names[DP_DROP_COUNT] = {
     [DP_DROP_RX_COPY] = "rx_copy_failed",
     [DP_DROP_CARRIER_OFF] = "carrier_off",
     [DP_DROP_NOMEM] = "no_buffer",
+    [DP_DROP_LINK_LOCAL] = "link_local",
 };
 
 const char *dp_drop_name(enum dp_drop d)
@@ -650,6 +651,13 @@ static void switch_pkt(struct dp *dp, struct dp_vif *v, struct dp_pkt *p, uint16
 		if (fi.dst_is_group || (fi.kind == FRAME_IPV4 && fi.dst.bytes[0] >= 224) ||
 		    (fi.kind == FRAME_IPV6 && fi.dst.bytes[0] == 0xff)) {
 			why = DP_DROP_GROUP;
+			goto drop;
+		}
+		/* A link-local destination is on this link only (threat 29):
+		 * a vif that holds that very address got it above, and no
+		 * port may take it, neither dom0's stack nor the LAN. */
+		if (ipnb_addr_is_link_local(&fi.dst)) {
+			why = DP_DROP_LINK_LOCAL;
 			goto drop;
 		}
 		why = DP_DROP_NO_ROUTE;

@@ -55,9 +55,10 @@ struct host {
 };
 
 static const char *const drop_names[HOST_DROP_COUNT] = {
-    [HOST_DROP_NOT_LOCAL] = "not_local", [HOST_DROP_NO_GUEST] = "no_guest",
-    [HOST_DROP_MALFORMED] = "malformed", [HOST_DROP_GUEST_FULL] = "guest_full",
-    [HOST_DROP_TX_FAILED] = "tx_failed", [HOST_DROP_ROUTE_ERROR] = "route_error",
+    [HOST_DROP_NOT_LOCAL] = "not_local",     [HOST_DROP_NO_GUEST] = "no_guest",
+    [HOST_DROP_MALFORMED] = "malformed",     [HOST_DROP_GUEST_FULL] = "guest_full",
+    [HOST_DROP_TX_FAILED] = "tx_failed",     [HOST_DROP_ROUTE_ERROR] = "route_error",
+    [HOST_DROP_SPOOFED_SRC] = "spoofed_src",
 };
 
 const char *host_drop_name(enum host_drop d)
@@ -289,6 +290,13 @@ static void rx_packet(struct host *h, size_t len)
 	if (frame_parse(frame, len, &fi) != FRAME_OK ||
 	    (fi.kind != FRAME_IPV4 && fi.kind != FRAME_IPV6)) {
 		h->st.drops[HOST_DROP_MALFORMED]++;
+		return;
+	}
+	/* Only dom0's own traffic crosses the port. A guest's address is
+	 * never dom0's, even if dom0 was given it too: that would let dom0's
+	 * stack speak for the guest to other guests (threat 27). */
+	if (dp_addr_owner(h->dp, &fi.src)) {
+		h->st.drops[HOST_DROP_SPOOFED_SRC]++;
 		return;
 	}
 	if (!own_has(h, &fi.src)) {

@@ -6,12 +6,17 @@
  * readable, or until a queued packet needs its timeout checked.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ipnb/ctl.h"
@@ -25,12 +30,50 @@
  * locally administered, the address Linux netback gives its vif devices. */
 static const uint8_t backend_mac[FRAME_ETH_ALEN] = {0xfe, 0xff, 0xff, 0xff, 0xff, 0xff};
 
-static volatile sig_atomic_t quit;
+static volatile sig_atomic_t quit, hup;
 
+/* Handlers only set flags; the main loop acts on them. */
 static void on_signal(int sig)
 {
 	(void)sig;
 	quit = 1;
+}
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	hup = 1;
+}
+
+/*
+ * One daemon per host: a second one would take over the control socket and
+ * fight the first over every vif and the host port. The lock is an flock()
+ * on ipnetbackd.pid beside the control socket, held for the life of the
+ * process (the kernel drops it however the process ends, so it is never
+ * stale); the file holds the pid for operators. Returns the locked fd, or
+ * -1 with errno set (EWOULDBLOCK: another daemon holds it). The file is
+ * never removed: removing it while a second daemon opens it would let two
+ * daemons each lock a file of their own.
+ */
+static int take_lock(const char *sock, char *path, size_t len)
+{
+	char dir[PATH_MAX];
+	int fd, saved;
+
+	snprintf(dir, sizeof(dir), "%s", sock);
+	snprintf(path, len, "%s/ipnetbackd.pid", dirname(dir));
+	mkdir(dir, 0700);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0 || ftruncate(fd, 0) < 0 ||
+	    dprintf(fd, "%ld\n", (long)getpid()) < 0) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
 }
 
 static struct xb *the_xb;
@@ -150,7 +193,8 @@ int main(int argc, char **argv)
 	struct host *host = NULL;
 	struct config cf;
 	char err[256];
-	int ep = -1, opt, rc = 1;
+	int ep = -1, opt, rc = 1, lockfd;
+	char lockpath[PATH_MAX + 32];
 
 	memset(&cf, 0, sizeof(cf));
 	log_init("ipnetbackd", false);
@@ -196,7 +240,22 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_signal; /* no SA_RESTART: epoll_wait returns EINTR */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	/* SIGHUP's default would kill the daemon with no log line, leaving
+	 * the socket behind, and systemd would not restart it. */
+	sa.sa_handler = on_hup;
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+
+	/* Before anything shared is touched: the socket, ipnb0, the vifs. */
+	lockfd = take_lock(sock, lockpath, sizeof(lockpath));
+	if (lockfd < 0) {
+		if (errno == EWOULDBLOCK)
+			log_warnx("another ipnetbackd is running (it holds %s); not starting",
+				  lockpath);
+		else
+			log_warn("lock %s", lockpath);
+		goto out;
+	}
 
 	/* Two backends on one backend/vif tree would fight over every device. */
 	if (access("/sys/module/xen_netback", F_OK) == 0) {
@@ -269,6 +328,11 @@ int main(int argc, char **argv)
 				timeout = t;
 		}
 		xb_process(the_xb); /* the data path may have disabled a vif */
+		if (hup) {
+			hup = 0;
+			log_info("SIGHUP: the configuration is read only at start; nothing "
+				 "reloaded (restart ipnetbackd to apply changes)");
+		}
 		n = epoll_wait(ep, evs, 8, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -310,5 +374,7 @@ out:
 	free(cf.host);
 	if (ep >= 0)
 		close(ep);
+	if (lockfd >= 0)
+		close(lockfd);
 	return rc;
 }

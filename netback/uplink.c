@@ -37,6 +37,7 @@
 #define UL_TX_BATCH    64u   /* frames per send(): a quarter of the TX ring */
 #define UL_TX_RETRY_MS 50u   /* after a failed send() */
 #define UL_MAX_OWN     16u   /* dom0's own addresses on the uplink we look at */
+#define UL_MAX_DOM0    64u   /* dom0's addresses on all interfaces */
 #define UL_OWN_REFRESH 5000u /* ms between re-reads of those addresses */
 /* Where PACKET_MMAP TX expects the frame data (no PACKET_TX_HAS_OFF). */
 #define UL_TX_DATA_OFF (TPACKET2_HDRLEN - sizeof(struct sockaddr_ll))
@@ -68,6 +69,8 @@ struct ul {
 	struct nbr_cache *nbr;
 	struct ha_addr own[UL_MAX_OWN];
 	size_t nown;
+	struct ha_addr dom0[UL_MAX_DOM0]; /* no LAN host may use these as source */
+	size_t ndom0;
 	uint64_t own_read_ms;
 
 	struct ul_stats st;
@@ -77,6 +80,7 @@ static const char *const drop_names[UL_DROP_COUNT] = {
     [UL_DROP_NO_ROUTE] = "no_route",	     [UL_DROP_TOO_BIG] = "too_big",
     [UL_DROP_UNRESOLVED] = "unresolved",     [UL_DROP_TX_RING_FULL] = "tx_ring_full",
     [UL_DROP_RX_TRUNCATED] = "rx_truncated", [UL_DROP_RX_GUEST_FULL] = "rx_guest_refused",
+    [UL_DROP_SPOOFED_SRC] = "spoofed_src",
 };
 
 const char *ul_drop_name(enum ul_drop d)
@@ -155,6 +159,24 @@ static void own_refresh(struct ul *ul, uint64_t now)
 	n = ha_read(ul->ifname, ul->own, UL_MAX_OWN);
 	if (n >= 0)
 		ul->nown = (size_t)n;
+	n = ha_read(NULL, ul->dom0, UL_MAX_DOM0);
+	if (n >= 0)
+		ul->ndom0 = (size_t)n;
+}
+
+/* A source no LAN host may use (threat 27): a registered guest address
+ * (another guest's, or the receiving guest's own) or one of dom0's. Without
+ * this check a LAN host could blindly spoof guests to each other, or dom0 to
+ * a guest, since replies go where the forged source says. */
+static bool spoofed_src(struct ul *ul, const struct ipnb_addr *src)
+{
+	if (dp_addr_owner(ul->dp, src))
+		return true;
+	own_refresh(ul, ipnb_now_ms());
+	for (size_t i = 0; i < ul->ndom0; i++)
+		if (ipnb_addr_equal(&ul->dom0[i].a, src))
+			return true;
+	return false;
 }
 
 /* The neighbour to send a packet for dst to: dst itself if it is on one of
@@ -343,6 +365,10 @@ static void rx_frame(struct ul *ul, const uint8_t *data, size_t len)
 	/* Unicast IP for a guest, sent to our MAC. */
 	if (memcmp(fi.eth_dst, ul->mac, FRAME_ETH_ALEN) != 0 || !dp_addr_owner(ul->dp, &fi.dst))
 		return;
+	if (spoofed_src(ul, &fi.src)) {
+		ul->st.drops[UL_DROP_SPOOFED_SRC]++;
+		return;
+	}
 	if (len > FRAME_ETH_HLEN + (size_t)ul->mtu) {
 		ul->st.drops[UL_DROP_TOO_BIG]++;
 		return;

@@ -81,6 +81,16 @@ static char *rd(struct xb *xb, const char *dir, const char *key)
 
 /* Reads an unsigned decimal no larger than max. Anything else (empty,
  * signs, trailing junk, overflow) is refused: frontend keys are hostile. */
+/* dir/key exists, whatever its value. */
+static bool key_exists(struct xb *xb, const char *dir, const char *key)
+{
+	char *v = rd(xb, dir, key);
+	bool exists = v != NULL;
+
+	free(v);
+	return exists;
+}
+
 static bool rd_uint(struct xb *xb, const char *dir, const char *key, unsigned long max,
 		    unsigned long *out)
 {
@@ -318,6 +328,7 @@ static void vif_connect(struct xb *xb, struct xb_vif *v)
 	char err[256];
 	const struct ipnb_addr *addrs;
 	size_t naddrs;
+	bool split;
 
 	memset(&cfg, 0, sizeof(cfg));
 	if (!rd_uint(xb, v->fe, "tx-ring-ref", UINT32_MAX, &tx) ||
@@ -325,8 +336,18 @@ static void vif_connect(struct xb *xb, struct xb_vif *v)
 		vif_fail(xb, v, "frontend has no valid tx-ring-ref/rx-ring-ref");
 		return;
 	}
-	if (rd_uint(xb, v->fe, "event-channel-tx", UINT32_MAX, &evtx) &&
-	    rd_uint(xb, v->fe, "event-channel-rx", UINT32_MAX, &evrx)) {
+	split =
+	    key_exists(xb, v->fe, "event-channel-tx") || key_exists(xb, v->fe, "event-channel-rx");
+	if (split) {
+		/* Both halves or neither (netif.h). A frontend that wrote one
+		 * half is broken or probing: falling back to event-channel
+		 * would connect a layout it did not ask for. */
+		if (!rd_uint(xb, v->fe, "event-channel-tx", UINT32_MAX, &evtx) ||
+		    !rd_uint(xb, v->fe, "event-channel-rx", UINT32_MAX, &evrx)) {
+			vif_fail(xb, v,
+				 "frontend has no valid event-channel-tx/event-channel-rx pair");
+			return;
+		}
 		cfg.evtchn_tx = (evtchn_port_t)evtx;
 		cfg.evtchn_rx = (evtchn_port_t)evrx;
 	} else if (rd_uint(xb, v->fe, "event-channel", UINT32_MAX, &ev)) {

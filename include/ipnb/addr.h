@@ -73,6 +73,7 @@ static inline bool ipnb_addr_equal(const struct ipnb_addr *a, const struct ipnb_
 /* 0.0.0.0 or :: (the source of ARP probes and duplicate-address checks). */
 bool ipnb_addr_is_unspecified(const struct ipnb_addr *a);
 /* fe80::/10. */
+/* Link-local: fe80::/10, or 169.254.0.0/16 (RFC 3927). */
 bool ipnb_addr_is_link_local(const struct ipnb_addr *a);
 
 /* a lies in p/plen (same family; plen at most the family's bits). */

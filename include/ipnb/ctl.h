@@ -13,7 +13,11 @@
  * fields.
  *
  * Usage contract: ctl_open() binds the socket (root-only, mode 0600), or
- * returns NULL with errno set and leaves exiting to its caller; the main
+ * returns NULL with errno set and leaves exiting to its caller. A socket
+ * file already at path is replaced only if nothing answers on it; if
+ * something does (another daemon), ctl_open() fails with EADDRINUSE and
+ * leaves it alone. ctl_close() removes the socket file only if it is its
+ * own; the main
  * loop calls ctl_handle_events() whenever ctl_fd() (an epoll fd over
  * the socket and its clients) is readable. Nothing blocks: a slow client
  * only holds one of a few connection slots, and the oldest connection is

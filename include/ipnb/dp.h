@@ -45,6 +45,7 @@ enum dp_drop {
 	DP_DROP_RX_COPY,     /* grant copy to the guest failed */
 	DP_DROP_CARRIER_OFF, /* receiver stalled: carrier off */
 	DP_DROP_NOMEM,	     /* packet buffer limit reached */
+	DP_DROP_LINK_LOCAL,  /* link-local destination no vif holds */
 	DP_DROP_COUNT
 };
 

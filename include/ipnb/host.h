@@ -39,6 +39,7 @@ enum host_drop {
 	HOST_DROP_GUEST_FULL,  /* the guest could not take it */
 	HOST_DROP_TX_FAILED,   /* dom0's stack refused a guest's packet */
 	HOST_DROP_ROUTE_ERROR, /* a host route could not be added */
+	HOST_DROP_SPOOFED_SRC, /* from the device with a guest's address as source */
 	HOST_DROP_COUNT
 };
 

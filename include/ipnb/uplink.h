@@ -37,6 +37,7 @@ enum ul_drop {
 	UL_DROP_TX_RING_FULL,  /* the TX ring had no free frame */
 	UL_DROP_RX_TRUNCATED,  /* frame larger than an RX ring frame */
 	UL_DROP_RX_GUEST_FULL, /* the guest could not take it */
+	UL_DROP_SPOOFED_SRC,   /* from the LAN with a guest's or dom0's source */
 	UL_DROP_COUNT
 };
 

@@ -312,7 +312,8 @@ static const char *ask(const char *req)
 	"  rx_too_big           0\n"                                                               \
 	"  rx_copy_failed       0\n"                                                               \
 	"  carrier_off          0\n"                                                               \
-	"  no_buffer            0\n"
+	"  no_buffer            0\n"                                                               \
+	"  link_local           0\n"
 
 /* The vif as one JSON object, as both JSON requests show it. */
 #define VIF_JSON                                                                                   \
@@ -324,7 +325,7 @@ static const char *ask(const char *req)
 	"\"malformed\": 0, \"spoofed_mac\": 0, \"spoofed_ip\": 0, \"spoofed_arp\": 0, "            \
 	"\"broadcast_multicast\": 0, \"no_route\": 1, \"unsupported_protocol\": 0, "               \
 	"\"rx_queue_full\": 0, \"rx_timeout\": 0, \"rx_too_big\": 0, \"rx_copy_failed\": 0, "      \
-	"\"carrier_off\": 0, \"no_buffer\": 0}}"
+	"\"carrier_off\": 0, \"no_buffer\": 0, \"link_local\": 0}}"
 
 /*
  * A connected vif with two addresses, after it sent an ARP request for
@@ -371,6 +372,39 @@ static void test_vif_answers(void)
 	CU_ASSERT_STRING_EQUAL(ask("vifs json\n"), "{\"vifs\": [" VIF_JSON "\n]}\n");
 	CU_ASSERT_STRING_EQUAL(ask("vif 5/0 json\n"), VIF_JSON "\n");
 	CU_ASSERT_STRING_EQUAL(ask("vif 5/1\n"), "error: no vif 5/1\n");
+	finish();
+}
+
+/* A second control socket on the same path: refused while the first
+ * answers, and the first keeps its socket; a stale socket file (nobody
+ * listening) is replaced. */
+static void test_socket_in_use(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct ctl *second;
+	int fd;
+
+	start();
+	errno = 0;
+	second = ctl_open(path, xb, NULL, NULL);
+	CU_ASSERT_PTR_NULL(second);
+	CU_ASSERT_EQUAL(errno, EADDRINUSE);
+	ctl_close(second);
+	CU_ASSERT_EQUAL(access(path, F_OK), 0);
+	CU_ASSERT_EQUAL(strncmp(ask("daemon\n"), "pid ", 4), 0);
+
+	/* the first goes; a socket file nobody listens on is left behind */
+	ctl_close(ctl);
+	ctl = NULL;
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	CU_ASSERT_FATAL(fd >= 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	CU_ASSERT_EQUAL(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd);
+	CU_ASSERT_EQUAL(access(path, F_OK), 0);
+	ctl = ctl_open(path, xb, NULL, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ctl);
+	CU_ASSERT_EQUAL(strncmp(ask("daemon\n"), "pid ", 4), 0);
 	finish();
 }
 
@@ -460,13 +494,16 @@ static void test_port_answers(void)
 						"  tx_ring_full         0\n"
 						"  rx_truncated         0\n"
 						"  rx_guest_refused     0\n"
+						"  spoofed_src          0\n"
 						"neighbours:\n");
 	CU_ASSERT_STRING_EQUAL(
 	    ask("uplink json\n"),
 	    "{\"uplink\": \"" LAN_IF "\", \"rx_packets\": 0, \"rx_bytes\": 0, \"tx_packets\": 0, "
 	    "\"tx_bytes\": 0, \"arp_replies\": 0, \"na_replies\": 0, \"announcements\": 2, "
 	    "\"tx_errors\": 0, \"drops\": {\"no_route\": 0, \"too_big\": 0, \"unresolved\": 0, "
-	    "\"tx_ring_full\": 0, \"rx_truncated\": 0, \"rx_guest_refused\": 0}, \"neighbours\": "
+	    "\"tx_ring_full\": 0, \"rx_truncated\": 0, \"rx_guest_refused\": 0, \"spoofed_src\": "
+	    "0}, "
+	    "\"neighbours\": "
 	    "[]}\n");
 	CU_ASSERT_STRING_EQUAL(ask("host\n"), "host_port            " HOST_IF "\n"
 					      "rx_packets           0\n"
@@ -480,13 +517,15 @@ static void test_port_answers(void)
 					      "  malformed            0\n"
 					      "  guest_full           0\n"
 					      "  tx_failed            0\n"
-					      "  route_error          0\n");
+					      "  route_error          0\n"
+					      "  spoofed_src          0\n");
 	CU_ASSERT_STRING_EQUAL(
 	    ask("host json\n"),
 	    "{\"host_port\": \"" HOST_IF
 	    "\", \"rx_packets\": 0, \"rx_bytes\": 0, \"tx_packets\": 0, "
 	    "\"tx_bytes\": 0, \"routes\": 2, \"drops\": {\"not_local\": 0, \"no_guest\": 0, "
-	    "\"malformed\": 0, \"guest_full\": 0, \"tx_failed\": 0, \"route_error\": 0}}\n");
+	    "\"malformed\": 0, \"guest_full\": 0, \"tx_failed\": 0, \"route_error\": 0, "
+	    "\"spoofed_src\": 0}}\n");
 	finish();
 }
 
@@ -598,5 +637,6 @@ CU_ErrorCode test_ctl_register(void)
 	CU_add_test(s, "vif answers", test_vif_answers);
 	CU_add_test(s, "port answers", test_port_answers);
 	CU_add_test(s, "daemon answers", test_daemon_answers);
+	CU_add_test(s, "socket in use", test_socket_in_use);
 	return CU_get_error();
 }

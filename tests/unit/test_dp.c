@@ -1910,6 +1910,40 @@ static void test_port_output(void)
 	finish();
 }
 
+/* Threat 29: a link-local destination (fe80::/10, 169.254.0.0/16) never
+ * leaves the host. With both ports keeping everything, one that no vif
+ * holds is dropped as link_local; one that a vif holds reaches it. */
+static void test_link_local(void)
+{
+	uint8_t pkt[256];
+	size_t len, nc;
+	size_t conflicts[4];
+	static const uint8_t ll6[16] = {0xfe, 0x80, [15] = 0x99};
+	static const uint8_t ll4[4] = {169, 254, 1, 1};
+	static const uint8_t b_ll6[16] = {0xfe, 0x80, [15] = 0x0b};
+	struct ipnb_addr b_addrs[3];
+
+	three_guests(8);
+	ports_set();
+	host_port.accept = uplink_port.accept = true;
+	len = build_udp(pkt, true, nf_be_mac, A->nf.mac, A->nf.ip6, ll6, 20, 1, false);
+	expect_dropped(pkt, len, DP_DROP_LINK_LOCAL);
+	len = udp4(pkt, A, ll4, 20, 2);
+	expect_dropped(pkt, len, DP_DROP_LINK_LOCAL);
+	CU_ASSERT_EQUAL(host_port.outputs + uplink_port.outputs, 0);
+	CU_ASSERT_STRING_EQUAL(dp_drop_name(DP_DROP_LINK_LOCAL), "link_local");
+
+	b_addrs[0] = ip_addr(AF_INET, B->nf.ip4);
+	b_addrs[1] = ip_addr(AF_INET6, B->nf.ip6);
+	b_addrs[2] = ip_addr(AF_INET6, b_ll6);
+	CU_ASSERT_EQUAL(dp_vif_set_addrs(dp, B->vif, b_addrs, 3, conflicts, &nc), 0);
+	len = build_udp(pkt, true, nf_be_mac, A->nf.mac, A->nf.ip6, b_ll6, 20, 3, false);
+	send_from(A, pkt, len, 0);
+	expect_rx(B, pkt, len, 0);
+	CU_ASSERT_EQUAL(host_port.outputs + uplink_port.outputs, 0);
+	finish();
+}
+
 /* dom0's stack and the NIC check checksums: a port never sees a blank one,
  * whether it keeps the packet or not. */
 static void test_port_csum(void)
@@ -2131,6 +2165,7 @@ CU_ErrorCode test_dp_register(void)
 	CU_add_test(s, "ring index wrap", test_index_wrap);
 	CU_add_test(s, "requests before connect", test_requests_before_connect);
 	CU_add_test(s, "ports: output order", test_port_output);
+	CU_add_test(s, "link-local destinations", test_link_local);
 	CU_add_test(s, "ports: complete checksums", test_port_csum);
 	CU_add_test(s, "ports: announce and withdraw", test_port_addrs);
 	CU_add_test(s, "ports: input to a guest", test_port_input);

@@ -290,7 +290,8 @@ static void test_routes_follow_addresses(void)
 }
 
 /* Only dom0's own traffic crosses the port: a datagram routed into it with
- * a source that is not dom0's is dropped, and a guest datagram for an
+ * a source that is not dom0's is dropped (as spoofed if the source is a
+ * guest's), and a guest datagram for an
  * address that is not dom0's is left to the next port (none here: the
  * guest's no_route drop). */
 static void test_only_dom0s_traffic(void)
@@ -320,6 +321,14 @@ static void test_only_dom0s_traffic(void)
 	CU_ASSERT_EQUAL(sendto(raw, pkt, sizeof(pkt), 0, (struct sockaddr *)&to, sizeof(to)),
 			(ssize_t)sizeof(pkt));
 	pump(1000);
+	CU_ASSERT_EQUAL(host_stats(host)->drops[HOST_DROP_NOT_LOCAL], 1);
+	/* The same from the guest's own address: dom0's stack may not speak
+	 * for a guest (threat 27). */
+	memcpy(pkt + 12, g.ip4, 4);
+	CU_ASSERT_EQUAL(sendto(raw, pkt, sizeof(pkt), 0, (struct sockaddr *)&to, sizeof(to)),
+			(ssize_t)sizeof(pkt));
+	pump(1000);
+	CU_ASSERT_EQUAL(host_stats(host)->drops[HOST_DROP_SPOOFED_SRC], 1);
 	CU_ASSERT_EQUAL(host_stats(host)->drops[HOST_DROP_NOT_LOCAL], 1);
 	CU_ASSERT_EQUAL(host_stats(host)->rx_pkts, 0);
 	CU_ASSERT_FALSE(guest_got(false, "", &port));

@@ -284,10 +284,11 @@ static bool filled(const uint8_t *p, size_t n)
 
 /* Host A's UDP datagram (port 7 to 9000) of paylen bytes for dst, with
  * every checksum right, sent to dmac; returns its length. */
-static size_t lan_udp(uint8_t *f, bool v6, const uint8_t *dmac, const uint8_t *dst, size_t paylen)
+static size_t lan_udp_from(uint8_t *f, bool v6, const uint8_t *dmac, const uint8_t *src,
+			   const uint8_t *dst, size_t paylen)
 {
 	size_t ulen = 8 + paylen;
-	size_t l4 = nf_put_eth_ip(f, v6, dmac, a_mac, v6 ? a_ip6 : a_ip4, dst, IPPROTO_UDP, ulen);
+	size_t l4 = nf_put_eth_ip(f, v6, dmac, a_mac, src, dst, IPPROTO_UDP, ulen);
 	uint16_t c;
 
 	if (!v6)
@@ -301,6 +302,12 @@ static size_t lan_udp(uint8_t *f, bool v6, const uint8_t *dmac, const uint8_t *d
 	/* a checksum that comes out 0 is sent as 0xffff (0: none, for IPv4) */
 	put16(f + l4 + 6, c == 0xffff ? 0xffff : (uint16_t)~c);
 	return l4 + ulen;
+}
+
+/* A UDP datagram from host A on the LAN. */
+static size_t lan_udp(uint8_t *f, bool v6, const uint8_t *dmac, const uint8_t *dst, size_t paylen)
+{
+	return lan_udp_from(f, v6, dmac, v6 ? a_ip6 : a_ip4, dst, paylen);
 }
 
 /* The ARP reply "ip is at mac" to the uplink, as a host answers its
@@ -732,6 +739,32 @@ static void test_lan_to_guest(void)
 	finish();
 }
 
+/* Threat 27: a LAN host may not use a guest's address (here the receiving
+ * guest's own) or one of dom0's as the source of what it sends a guest.
+ * Each such frame is dropped and counted; A's own still arrives. */
+static void test_lan_spoofed_source(void)
+{
+	static uint8_t f[LAN_MAX];
+	const uint8_t *d;
+	size_t n;
+
+	start(NULL, NULL, 0);
+	for (int v6 = 0; v6 <= 1; v6++) {
+		const uint8_t *gip = v6 ? g.ip6 : g.ip4;
+
+		lan_send(f, lan_udp_from(f, v6, ul_mac, gip, gip, 30));
+		lan_send(f, lan_udp_from(f, v6, ul_mac, v6 ? dom0_ip6 : dom0_ip4, gip, 30));
+	}
+	n = lan_udp(f, false, ul_mac, g.ip4, 30);
+	lan_send(f, n);
+	CU_ASSERT_EQUAL(guest_rx(&d, 1000), n);
+	CU_ASSERT_EQUAL(nf_rx_pending(&g), 0);
+	CU_ASSERT_EQUAL(ul_stats(ul)->drops[UL_DROP_SPOOFED_SRC], 4);
+	CU_ASSERT_EQUAL(ul_stats(ul)->rx_pkts, 1);
+	CU_ASSERT_STRING_EQUAL(ul_drop_name(UL_DROP_SPOOFED_SRC), "spoofed_src");
+	finish();
+}
+
 /* The guest sends to host A, on the LAN, in both families: the uplink asks
  * for A (ARP request, neighbour solicitation), and once A answers the
  * queued datagram goes to A's MAC from the uplink's, checksum completed.
@@ -997,6 +1030,7 @@ CU_ErrorCode test_uplink_register(void)
 	CU_add_test(s, "announcements", test_announcements);
 	CU_add_test(s, "guest address is no neighbour", test_guest_address_no_neighbour);
 	CU_add_test(s, "LAN to guest", test_lan_to_guest);
+	CU_add_test(s, "LAN spoofed source", test_lan_spoofed_source);
 	CU_add_test(s, "outbound on-link", test_outbound_on_link);
 	CU_add_test(s, "outbound via gateway", test_outbound_gateway);
 	CU_add_test(s, "outbound without route", test_outbound_no_route);

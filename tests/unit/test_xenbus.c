@@ -708,6 +708,27 @@ static void test_bad_frontend_keys(void)
 	fake_reset();
 	fe_free(A);
 
+	/* half a split pair, beside a valid event-channel: refused, not
+	 * connected on event-channel instead (threat 22) */
+	for (int rx = 0; rx <= 1; rx++) {
+		start();
+		fe_init(A, 1, 0, false);
+		connect_with(A, rx ? "event-channel-rx" : "event-channel-tx", "7");
+		expect_refused(A);
+		CU_ASSERT(key_has(A->be, "hotplug-error", "event-channel-tx/event-channel-rx"));
+		finish();
+		fake_reset();
+		fe_free(A);
+	}
+	/* a split frontend that lost one half */
+	start();
+	fe_init(A, 1, 0, true);
+	connect_with(A, "event-channel-tx", NULL);
+	expect_refused(A);
+	finish();
+	fake_reset();
+	fe_free(A);
+
 	/* a failed connect holds until the frontend restarts; then it works */
 	start();
 	fe_init(A, 1, 0, false);

@@ -146,12 +146,13 @@ check "ipnetbackd-asan exits cleanly with no sanitizer report" ipnb_stop
 # second 12 s run of hostile-fe keys (state flapping with real connects and
 # disconnects, then junk in every key) on a fresh vif. After 2 s of
 # warm-up, RSS is sampled 8 times against the watch events the daemon has
-# handled (`ipnetback daemon`). Bound: 32 kB per 1000 watch events. glibc
-# reuses freed chunks, so a daemon that frees what a connect, a disconnect
-# or an event allocated has a slope of 0, and RSS moves in 4 kB pages over
-# thousands of events; a 64-byte leak per watch event (80 bytes with
-# glibc's header) gives 80 kB per 1000, and a page-sized leak per connect
-# far more.
+# handled (`ipnetback daemon`): 500 at least (xenstored's write limit for
+# guests decides how many; 1000 to 3000 were seen). Bound: 32 kB per 1000
+# watch events. glibc reuses freed chunks, so a daemon that frees what a
+# connect, a disconnect or an event allocated has a slope of 0, and RSS
+# moves in 4 kB pages, 8 kB per 1000 over 500 events; a 64-byte leak per
+# watch event (80 bytes with glibc's header) gives 80 kB per 1000, and a
+# page-sized leak per connect far more.
 IPNB_DAEMON=ipnetbackd
 ipnb_start || fatal "plain ipnetbackd did not start"
 pid=$IPNB_DAEMON_PID
@@ -175,7 +176,7 @@ c1=$(dcount connects)
 events=$(($(tail -n1 "$mem" | cut -d' ' -f1) - $(head -n1 "$mem" | cut -d' ' -f1)))
 check "keys (plain build): the hostile vif connected again and again ($c0 -> $c1 connects)" \
 	test "$c1" -gt "$((c0 + 1))"
-check "keys (plain build): over 1000 watch events while sampled ($events)" test "$events" -gt 1000
+check "keys (plain build): at least 500 watch events while sampled ($events)" test "$events" -ge 500
 check "ipnetbackd alive after the churn" kill -0 "$pid"
 slope=$(mem_slope "$mem")
 metric hostile.rss_slope_kb_per_1000_events "$slope" kB

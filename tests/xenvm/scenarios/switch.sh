@@ -72,5 +72,33 @@ check "spoofed_mac counter rose (from $m0)" rose g1 spoofed_mac "$m0"
 vm_exec g1 "ip link set eth0 down && ip link set eth0 address 00:16:3e:00:00:11 && ip link set eth0 up"
 check "g1 works again with its own MAC" within 15 vm_exec g1 "ping -c 1 -W 2 10.99.0.13"
 
+# One daemon per host: a second one refuses to start, saying why, and
+# touches neither the control socket nor ipnb0. SIGHUP is logged, not fatal.
+out=$(timeout 20 ipnetbackd -d 2>&1)
+rc=$?
+echo "$out" | sed 's/^/  [second ipnetbackd] /'
+check "a second ipnetbackd refuses to start (exit $rc)" test "$rc" = 1
+check "... and says another one is running" grep -q 'another ipnetbackd is running' <<<"$out"
+dpid() { ipnetback daemon --json | grep -o '"pid": [0-9]*' | awk '{ print $2 }'; }
+check "the first daemon still answers on the control socket" test "$(dpid)" = "$IPNB_DAEMON_PID"
+check "ipnb0 still routes g1's address" sh -c "ip route show 10.99.0.11 | grep -q 'dev ipnb0'"
+kill -HUP "$IPNB_DAEMON_PID"
+check "SIGHUP is logged" within 5 grep -q 'SIGHUP' "$IPNB_DAEMON_LOG"
+check "ipnetbackd still runs and answers after SIGHUP" test "$(dpid)" = "$IPNB_DAEMON_PID"
+check "g1 still reaches g2 after SIGHUP" vm_exec g1 "ping -c 1 -W 3 10.99.0.12"
+
+# Threat 29: link-local destinations never leave the host. The daemon
+# answers ARP and NS only for registered addresses, so g1 is given a
+# static neighbour entry (the backend's MAC, learnt for 10.99.0.12) to send
+# datagrams at all; ipnetbackd drops them as link_local, and neither dom0
+# (host port) nor anybody else gets them.
+l0=$(vif_counter g1 link_local)
+check_fails "g1 reaches nobody at 169.254.1.1" vm_exec g1 \
+	"m=\$(/sbin/ip neigh show 10.99.0.12 | awk '{ print \$5 }'); [ -n \"\$m\" ] &&
+	/sbin/ip route add 169.254.0.0/16 dev eth0 && /sbin/ip neigh replace 169.254.1.1 lladdr \$m dev eth0 &&
+	/sbin/ip -6 neigh replace fe80::99 lladdr \$m dev eth0 && ping -c 2 -W 1 169.254.1.1"
+check_fails "g1 reaches nobody at fe80::99" vm_exec g1 "ping -c 2 -W 1 -I eth0 fe80::99"
+check "link_local counter rose by 4 (from $l0)" rose g1 link_local $((l0 + 3))
+
 ipnetback vif list
 finish

@@ -84,6 +84,14 @@ check "ipnetback ip add 10.99.0.13 back to g3" ipnetback ip add "$(domid g3)" 10
 check "the re-added address is announced and reachable" within 10 ext "ping -c 1 -W 2 10.99.0.13"
 check "dom0 reaches the re-added 10.99.0.13" within 5 ping -c 1 -W 1 10.99.0.13
 
+# LAN spoofing (threat 27): the external host sends to g1 with g2's address
+# as source. ipnetbackd drops it and counts spoofed_src; g1 never answers.
+sp0=$(ul_counter spoofed_src)
+check_fails "the external host cannot reach g1 from g2's address" \
+	ext "ip addr add 10.99.0.12/32 dev tap0 && ping -c 2 -W 1 -I 10.99.0.12 10.99.0.11; rc=\$?; ip addr del 10.99.0.12/32 dev tap0; exit \$rc"
+check "uplink spoofed_src counter rose (from $sp0)" within 5 ul_above spoofed_src "$sp0"
+check "the external host still reaches g1 from its own address" within 10 ext "ping -c 1 -W 2 10.99.0.11"
+
 # 5. g2 stops reading; the external host floods it (an echo request every
 # millisecond: ping -f would wait for replies that never come). The others still reach
 # the external host, and the daemon's memory stays flat: after a 5 s warm-up
