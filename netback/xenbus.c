@@ -79,8 +79,6 @@ static char *rd(struct xb *xb, const char *dir, const char *key)
 	return v;
 }
 
-/* Reads an unsigned decimal no larger than max. Anything else (empty,
- * signs, trailing junk, overflow) is refused: frontend keys are hostile. */
 /* dir/key exists, whatever its value. */
 static bool key_exists(struct xb *xb, const char *dir, const char *key)
 {
@@ -91,6 +89,8 @@ static bool key_exists(struct xb *xb, const char *dir, const char *key)
 	return exists;
 }
 
+/* Reads an unsigned decimal no larger than max. Anything else (empty,
+ * signs, trailing junk, overflow) is refused: frontend keys are hostile. */
 static bool rd_uint(struct xb *xb, const char *dir, const char *key, unsigned long max,
 		    unsigned long *out)
 {

@@ -89,7 +89,21 @@ dump_diagnostics() {
 	dmesg | tail -n 30
 }
 
-domid() { xl domid "$1" 2>/dev/null; }
+# domid NAME: the guest's domain id. xl is slow to start under TCG and most
+# helpers ask for the id on every call, so the answer is kept in /tmp and
+# trusted only while /local/domain/ID/name still says NAME (a destroyed and
+# re-created guest gets a new id).
+domid() {
+	local f=/tmp/ipnb-domid-$1 id
+	id=$(cat "$f" 2>/dev/null)
+	if [ -n "$id" ] && [ "$(xenstore-read "/local/domain/$id/name" 2>/dev/null)" = "$1" ]; then
+		echo "$id"
+		return 0
+	fi
+	id=$(xl domid "$1" 2>/dev/null) || return 1
+	echo "$id" >"$f"
+	echo "$id"
+}
 
 # vm_start NAME CFG [xl key=value overrides...]: xl create a domU from one of
 # the repo's xl configs (tests/xenvm/xl/). Does not wait for it to boot.
@@ -160,7 +174,9 @@ vm_exec() {
 		# 0.1 s costs dom0 CPU that the daemon and the guests need under
 		# TCG. The watch fires once when set and again on the next write;
 		# the timeout covers a write landing between the read and the watch.
-		timeout 1 xenstore-watch -n 2 "$base/ipnb-done" >/dev/null 2>&1
+		# (In a subshell: busybox's timeout kills the command's own
+		# process, and bash would print "Terminated" for it.)
+		(timeout 1 xenstore-watch -n 2 "$base/ipnb-done"; true) >/dev/null 2>&1
 	done
 	echo "vm_exec: $name: no answer to '$cmd'"
 	return 124

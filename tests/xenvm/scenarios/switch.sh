@@ -88,17 +88,20 @@ check "ipnetbackd still runs and answers after SIGHUP" test "$(dpid)" = "$IPNB_D
 check "g1 still reaches g2 after SIGHUP" vm_exec g1 "ping -c 1 -W 3 10.99.0.12"
 
 # Threat 29: link-local destinations never leave the host. The daemon
-# answers ARP and NS only for registered addresses, so g1 is given a
-# static neighbour entry (the backend's MAC, learnt for 10.99.0.12) to send
-# datagrams at all; ipnetbackd drops them as link_local, and neither dom0
-# (host port) nor anybody else gets them.
+# answers ARP and NS only for registered addresses, so g1 is given static
+# neighbour entries (the backend's MAC, learnt for 10.99.0.12) to send
+# datagrams at all. ipnetbackd drops 169.254.1.1 as link_local, and neither
+# dom0 (host port) nor anybody else gets it. To fe80::99 g1's kernel uses
+# its own link-local source, which is registered to nobody: spoofed_ip.
 l0=$(vif_counter g1 link_local)
+sp0=$(vif_counter g1 spoofed_ip)
 check_fails "g1 reaches nobody at 169.254.1.1" vm_exec g1 \
 	"m=\$(/sbin/ip neigh show 10.99.0.12 | awk '{ print \$5 }'); [ -n \"\$m\" ] &&
 	/sbin/ip route add 169.254.0.0/16 dev eth0 && /sbin/ip neigh replace 169.254.1.1 lladdr \$m dev eth0 &&
 	/sbin/ip -6 neigh replace fe80::99 lladdr \$m dev eth0 && ping -c 2 -W 1 169.254.1.1"
+check "link_local counter rose by 2 (from $l0)" rose g1 link_local $((l0 + 1))
 check_fails "g1 reaches nobody at fe80::99" vm_exec g1 "ping -c 2 -W 1 -I eth0 fe80::99"
-check "link_local counter rose by 4 (from $l0)" rose g1 link_local $((l0 + 3))
+check "spoofed_ip counter rose by 2 (from $sp0)" rose g1 spoofed_ip $((sp0 + 1))
 
 ipnetback vif list
 finish
