@@ -89,21 +89,26 @@ dump_diagnostics() {
 	dmesg | tail -n 30
 }
 
-# domid NAME: the guest's domain id. xl is slow to start under TCG and most
-# helpers ask for the id on every call, so the answer is kept in /tmp and
-# trusted only while /local/domain/ID/name still says NAME (a destroyed and
-# re-created guest gets a new id).
-domid() {
-	local f=/tmp/ipnb-domid-$1 id
-	id=$(cat "$f" 2>/dev/null)
-	if [ -n "$id" ] && [ "$(xenstore-read "/local/domain/$id/name" 2>/dev/null)" = "$1" ]; then
-		echo "$id"
+# domid_of NAME: sets IPNB_DOMID to the guest's domain id. Every fork and
+# exec costs dom0 about 0.1 s under TCG (PV page-table updates are
+# emulated), and the helpers ask for the id on every call, so the answer is
+# kept in /tmp, read with builtins, and trusted only while
+# /local/domain/ID/name still says NAME (a destroyed and re-created guest
+# gets a new id); xl is asked otherwise.
+domid_of() {
+	local f=/tmp/ipnb-domid-$1
+	IPNB_DOMID=
+	[ -f "$f" ] && read -r IPNB_DOMID <"$f"
+	if [ -n "$IPNB_DOMID" ] &&
+		[ "$(xenstore-read "/local/domain/$IPNB_DOMID/name" 2>/dev/null)" = "$1" ]; then
 		return 0
 	fi
-	id=$(xl domid "$1" 2>/dev/null) || return 1
-	echo "$id" >"$f"
-	echo "$id"
+	IPNB_DOMID=$(xl domid "$1" 2>/dev/null) || return 1
+	echo "$IPNB_DOMID" >"$f"
 }
+
+# domid NAME: prints it.
+domid() { domid_of "$1" && echo "$IPNB_DOMID"; }
 
 # vm_start NAME CFG [xl key=value overrides...]: xl create a domU from one of
 # the repo's xl configs (tests/xenvm/xl/). Does not wait for it to boot.
@@ -144,42 +149,65 @@ vm_create() {
 # must carry this command's sequence number (tests/xenvm/domu-init.sh): an
 # answer without it, or with another, is reported as a failure (125), never
 # taken for this command's result.
+#
+# It forks as little as it can (see domid_of): builtins for the sequence
+# number, the quoting and the clock, and a watch instead of polling.
+# xenstore-watch runs as a coprocess and is registered before the command is
+# written: its first event says it is in place, and its next one comes when
+# the agent writes ipnb-done, so the answer cannot land unseen between a
+# read and the watch.
 vm_exec() {
 	local tmo=60
 	if [ "$1" = -t ]; then tmo=$2; shift 2; fi
-	local name=$1 cmd=$2 id base seq q out rc
-	id=$(domid "$name") || { echo "vm_exec: no domain $name"; return 1; }
-	base=/local/domain/$id/data
-	seq=$(($(cat /tmp/ipnb-seq 2>/dev/null || echo 0) + 1))
+	local name=$1 cmd=$2 base seq=0 ans out rc line deadline wpid
+	domid_of "$name" || { echo "vm_exec: no domain $name"; return 1; }
+	base=/local/domain/$IPNB_DOMID/data
+	[ -f /tmp/ipnb-seq ] && read -r seq </tmp/ipnb-seq
+	seq=$((seq + 1))
 	echo "$seq" >/tmp/ipnb-seq
-	# Quote CMD for sh -c. Written raw (-R), so backslashes stay as they are.
-	q=$(printf %s "$cmd" | sed -e "s/'/'\\\\''/g")
-	xenstore-write -R -- "$base/ipnb-cmd" "$seq timeout $tmo sh -c '$q'" ||
-		{ echo "vm_exec: $name: cannot write the command"; return 125; }
-	local end=$(($(date +%s) + tmo + 5))
-	while [ "$(date +%s)" -le "$end" ]; do
-		if [ "$(xenstore-read "$base/ipnb-done" 2>/dev/null)" = "$seq" ]; then
-			rc=$(xenstore-read -R "$base/ipnb-rc" 2>/dev/null)
-			out=$(xenstore-read -R "$base/ipnb-out" 2>/dev/null)
-			if [ "${rc%% *}" != "$seq" ] || [ "${out%%$'\n'*}" != "$seq" ]; then
-				echo "vm_exec: $name: stale or missing answer to command $seq ('$cmd'): rc key '$rc'"
-				return 125
-			fi
-			case "$out" in
-			*$'\n'*) printf '%s\n' "${out#*$'\n'}" | sed "s/^/  [$name] /" ;;
-			esac
-			return "${rc#* }"
+	coproc IPNB_WATCH { exec timeout $((tmo + 10)) xenstore-watch -n 2 "$base/ipnb-done" 2>/dev/null; }
+	wpid=$IPNB_WATCH_PID
+	read -r -t 10 -u "${IPNB_WATCH[0]}" line
+	# Quoted for sh -c; written raw (-R), so backslashes stay as they are.
+	if ! xenstore-write -R -- "$base/ipnb-cmd" "$seq timeout $tmo sh -c '${cmd//\'/\'\\\'\'}'"; then
+		kill "$wpid" 2>/dev/null
+		wait "$wpid" 2>/dev/null
+		echo "vm_exec: $name: cannot write the command"
+		return 125
+	fi
+	deadline=$((SECONDS + tmo + 5))
+	while :; do
+		# Not raw: raw values come without the newline between them.
+		ans=$(xenstore-read "$base/ipnb-done" "$base/ipnb-rc" 2>/dev/null)
+		[ "${ans%%$'\n'*}" = "$seq" ] && break
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			kill "$wpid" 2>/dev/null
+			wait "$wpid" 2>/dev/null
+			echo "vm_exec: $name: no answer to '$cmd'"
+			return 124
 		fi
-		# Sleep until ipnb-done changes rather than poll: a fork every
-		# 0.1 s costs dom0 CPU that the daemon and the guests need under
-		# TCG. The watch fires once when set and again on the next write;
-		# the timeout covers a write landing between the read and the watch.
-		# (In a subshell: busybox's timeout kills the command's own
-		# process, and bash would print "Terminated" for it.)
-		(timeout 1 xenstore-watch -n 2 "$base/ipnb-done"; true) >/dev/null 2>&1
+		# The agent's write of ipnb-done, or a second at most. A watch
+		# that has ended (its second event was not this answer) is
+		# replaced by a short sleep.
+		read -r -t 1 -u "${IPNB_WATCH[0]}" line 2>/dev/null
+		[ $? -eq 1 ] && sleep 0.2
 	done
-	echo "vm_exec: $name: no answer to '$cmd'"
-	return 124
+	kill "$wpid" 2>/dev/null
+	wait "$wpid" 2>/dev/null
+	rc=${ans#*$'\n'}
+	out=$(xenstore-read -R "$base/ipnb-out" 2>/dev/null)
+	if [ "${rc%% *}" != "$seq" ] || [ "${out%%$'\n'*}" != "$seq" ]; then
+		echo "vm_exec: $name: stale or missing answer to command $seq ('$cmd'): rc key '$rc'"
+		return 125
+	fi
+	case "$out" in
+	*$'\n'*)
+		while IFS= read -r line; do
+			printf '  [%s] %s\n' "$name" "$line"
+		done <<<"${out#*$'\n'}"
+		;;
+	esac
+	return "${rc#* }"
 }
 
 # ext CMD: run CMD (bash) on the external host (the network namespace that
