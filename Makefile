@@ -264,7 +264,7 @@ format:
 # stamp names the package set). `make distclean` removes them too.
 .PHONY: distclean
 clean:
-	rm -rf $(O) $(B)/bin $(B)/unit-tests $(B)/fuzz $(B)/bench $(B)/runs $(IMG) $(B)/phases
+	rm -rf $(O) $(B)/bin $(B)/unit-tests $(B)/fuzz $(B)/bench $(B)/runs $(IMG) $(B)/phases $(B)/repeat
 distclean:
 	rm -rf $(B)
 
