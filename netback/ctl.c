@@ -405,12 +405,13 @@ static void emit_daemon(FILE *f, const struct ctl *c, bool json)
  */
 static void answer(struct ctl *c, struct ctl_conn *cn)
 {
-	char what[16] = "", fmt[16] = "";
+	char what[16] = "", fmt[16] = "", arg[16] = "";
 	char *req = cn->req;
 	struct emit e;
 	FILE *f;
 	unsigned int d = 0, v = 0;
 	int k;
+	bool json;
 
 	req[cn->rlen] = '\0';
 	req[strcspn(req, "\r\n")] = '\0';
@@ -420,29 +421,25 @@ static void answer(struct ctl *c, struct ctl_conn *cn)
 	memset(&e, 0, sizeof(e));
 	e.f = f;
 	k = sscanf(req, "%15s %u/%u %15s", what, &d, &v, fmt);
+	/* All but "vif" take one optional word, "json". */
+	json = sscanf(req, "%15s %15s", what, arg) == 2 && strcmp(arg, "json") == 0;
 	if (strcmp(what, "daemon") == 0) {
-		bool json = sscanf(req, "%15s %15s", what, fmt) == 2 && strcmp(fmt, "json") == 0;
-
 		emit_daemon(f, c, json);
 		goto out;
 	} else if (strcmp(what, "uplink") == 0) {
-		bool json = sscanf(req, "%15s %15s", what, fmt) == 2 && strcmp(fmt, "json") == 0;
-
 		if (c->ul)
 			emit_uplink(f, c->ul, json);
 		else
 			fprintf(f, "error: no uplink configured\n");
 		goto out;
 	} else if (strcmp(what, "host") == 0) {
-		bool json = sscanf(req, "%15s %15s", what, fmt) == 2 && strcmp(fmt, "json") == 0;
-
 		if (c->host)
 			emit_host(f, c->host, json);
 		else
 			fprintf(f, "error: no host port\n");
 		goto out;
 	} else if (strcmp(what, "vifs") == 0) {
-		e.json = sscanf(req, "%15s %15s", what, fmt) == 2 && strcmp(fmt, "json") == 0;
+		e.json = json;
 	} else if (strcmp(what, "vif") == 0 && k >= 3 && d <= UINT16_MAX) {
 		e.one = true;
 		e.domid = (uint16_t)d;

@@ -630,21 +630,30 @@ static void connect_with(struct fe *g, const char *key, const char *val)
 	pump();
 }
 
+/* One refused connect, on the daemon started before it: A (split or one
+ * channel) with key set to val (NULL: removed). err, if set, must be part of
+ * hotplug-error. Starts a fresh daemon for what follows. */
+static void refused_case(bool split, const char *key, const char *val, const char *err)
+{
+	fe_init(A, 1, 0, split);
+	connect_with(A, key, val);
+	expect_refused(A);
+	if (!key_nonempty(A->be, "hotplug-error"))
+		fprintf(stderr, "\n  case %s=%s not refused\n", key, val ? val : "(none)");
+	if (err)
+		CU_ASSERT(key_has(A->be, "hotplug-error", err));
+	finish();
+	fake_reset();
+	fe_free(A);
+	start();
+}
+
 static void test_no_rx_copy(void)
 {
 	static const char *const vals[] = {NULL, "0", "", "yes", "01x"};
 
-	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
-		if (i)
-			start();
-		fe_init(A, 1, 0, false);
-		connect_with(A, "request-rx-copy", vals[i]);
-		expect_refused(A);
-		CU_ASSERT(key_has(A->be, "hotplug-error", "rx-copy"));
-		finish();
-		fake_reset();
-		fe_free(A);
-	}
+	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++)
+		refused_case(false, "request-rx-copy", vals[i], "rx-copy");
 }
 
 static void test_bad_frontend_keys(void)
@@ -674,22 +683,10 @@ static void test_bad_frontend_keys(void)
 	    {"event-channel", NULL},
 	};
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (i)
-			start();
-		fe_init(A, 1, 0, false);
-		connect_with(A, cases[i].key, cases[i].val);
-		expect_refused(A);
-		if (!key_nonempty(A->be, "hotplug-error"))
-			fprintf(stderr, "\n  case %s=%s not refused\n", cases[i].key,
-				cases[i].val ? cases[i].val : "(none)");
-		finish();
-		fake_reset();
-		fe_free(A);
-	}
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		refused_case(false, cases[i].key, cases[i].val, NULL);
 
 	/* a ring page whose indexes are impossible: mapped, then released */
-	start();
 	fe_init(A, 1, 0, false);
 	A->nf.rx.sring->req_prod = 1000;
 	connect_with(A, "feature-sg", "1");
@@ -698,39 +695,18 @@ static void test_bad_frontend_keys(void)
 	finish();
 	fake_reset();
 	fe_free(A);
+	start();
 
 	/* split channels, the second one bogus: the first is unbound again */
-	start();
-	fe_init(A, 1, 0, true);
-	connect_with(A, "event-channel-rx", "777");
-	expect_refused(A);
-	finish();
-	fake_reset();
-	fe_free(A);
-
+	refused_case(true, "event-channel-rx", "777", NULL);
 	/* half a split pair, beside a valid event-channel: refused, not
 	 * connected on event-channel instead (threat 22) */
-	for (int rx = 0; rx <= 1; rx++) {
-		start();
-		fe_init(A, 1, 0, false);
-		connect_with(A, rx ? "event-channel-rx" : "event-channel-tx", "7");
-		expect_refused(A);
-		CU_ASSERT(key_has(A->be, "hotplug-error", "event-channel-tx/event-channel-rx"));
-		finish();
-		fake_reset();
-		fe_free(A);
-	}
+	refused_case(false, "event-channel-tx", "7", "event-channel-tx/event-channel-rx");
+	refused_case(false, "event-channel-rx", "7", "event-channel-tx/event-channel-rx");
 	/* a split frontend that lost one half */
-	start();
-	fe_init(A, 1, 0, true);
-	connect_with(A, "event-channel-tx", NULL);
-	expect_refused(A);
-	finish();
-	fake_reset();
-	fe_free(A);
+	refused_case(true, "event-channel-tx", NULL, NULL);
 
 	/* a failed connect holds until the frontend restarts; then it works */
-	start();
 	fe_init(A, 1, 0, false);
 	connect_with(A, "tx-ring-ref", "junk");
 	expect_refused(A);

@@ -248,11 +248,24 @@ ipnb_start() {
 	return 1
 }
 
+# ctl_count FIELD ARGS...: a numeric field of `ipnetback ARGS... --json`,
+# e.g. `ctl_count too_big uplink` or `ctl_count watch_events daemon`.
+ctl_count() {
+	local f=$1
+	shift
+	ipnetback "$@" --json | grep -o "\"$f\": [0-9]*" | awk '{ print $2 }'
+}
+
+# ctl_above VALUE FIELD ARGS...: that field is above VALUE (for within).
+ctl_above() {
+	local v=$1
+	shift
+	[ "$(ctl_count "$@")" -gt "$v" ] 2>/dev/null
+}
+
 # vif_counter NAME FIELD: a numeric field of the guest's vif 0 as ipnetbackd
 # reports it (`ipnetback vif show --json`), e.g. rx_packets or spoofed_ip.
-vif_counter() {
-	ipnetback vif show "$(domid "$1")/0" --json | grep -o "\"$2\": [0-9]*" | awk '{ print $2 }'
-}
+vif_counter() { ctl_count "$2" vif show "$(domid "$1")/0"; }
 
 # ipnb_guest NAME LAST-OCTET: a guest served by ipnetbackd with 10.99.0.N and
 # fd00::N registered through the xl vif line (not yet booted: vm_wait).
@@ -307,6 +320,9 @@ mem_slope() {
 		printf "%.1f\n", 1000 * sxy / sxx
 	}' "$1"
 }
+
+# mem_events FILE: the events between FILE's first and last samples.
+mem_events() { echo $(($(tail -n1 "$1" | cut -d' ' -f1) - $(head -n1 "$1" | cut -d' ' -f1))); }
 
 # mem_flat FILE BOUND: the slope is at most BOUND kB per 1000 events.
 mem_flat() {

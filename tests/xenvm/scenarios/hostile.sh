@@ -160,20 +160,19 @@ check "g1 pings g2 once the plain daemon took over" within 20 vm_exec g1 "ping -
 check "xl network-attach hostile (plain build)" xl network-attach hostile mac=00:16:3e:00:00:14 \
 	'ip=10.99.0.14 fd00::14' script=vif-ipnetback
 dev=$(xenstore-list "/local/domain/0/backend/vif/$hid" | sort -n | tail -n1)
-dcount() { ipnetback daemon --json | grep -o "\"$1\": [0-9]*" | awk '{ print $2 }'; }
 vm_exec hostile "(hostile-fe -d $dev keys 12 >/tmp/keys2.out 2>&1; echo rc=\$? >>/tmp/keys2.out) &"
 sleep 2
-c0=$(dcount connects)
+c0=$(ctl_count connects daemon)
 mem=/tmp/hostile-rss
 : >"$mem"
 for _ in 1 2 3 4 5 6 7 8; do
-	mem_sample "$mem" "$pid" "$(dcount watch_events)"
+	mem_sample "$mem" "$pid" "$(ctl_count watch_events daemon)"
 	sleep 1.2
 done
 check "keys (plain build): hostile-fe keys ran" vm_exec -t 60 hostile \
 	"while ! grep -q '^rc=' /tmp/keys2.out; do sleep 0.5; done; cat /tmp/keys2.out; grep -q '^rc=0' /tmp/keys2.out"
-c1=$(dcount connects)
-events=$(($(tail -n1 "$mem" | cut -d' ' -f1) - $(head -n1 "$mem" | cut -d' ' -f1)))
+c1=$(ctl_count connects daemon)
+events=$(mem_events "$mem")
 check "keys (plain build): the hostile vif connected again and again ($c0 -> $c1 connects)" \
 	test "$c1" -gt "$((c0 + 1))"
 check "keys (plain build): at least 500 watch events while sampled ($events)" test "$events" -ge 500

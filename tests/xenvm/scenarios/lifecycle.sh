@@ -102,18 +102,17 @@ check "g1 reaches g2 once the plain daemon took over" within 20 vm_exec g1 "ping
 # so a single allocation lost per event (32 kB per 1000 or more) exceeds the
 # bound, and a 64-byte leak per event gives about 80.
 # The events are the watch events the daemon counts (`ipnetback daemon`).
-dcount() { ipnetback daemon --json | grep -o "\"$1\": [0-9]*" | awk '{ print $2 }'; }
 churn 200 || fatal "warm-up churn"
 mem=/tmp/lifecycle-rss
 : >"$mem"
-mem_sample "$mem" "$pid" "$(dcount watch_events)"
+mem_sample "$mem" "$pid" "$(ctl_count watch_events daemon)"
 n=0
 for _ in 1 2 3 4; do
 	churn 500 || break
 	n=$((n + 500))
-	mem_sample "$mem" "$pid" "$(dcount watch_events)"
+	mem_sample "$mem" "$pid" "$(ctl_count watch_events daemon)"
 done
-events=$(($(tail -n1 "$mem" | cut -d' ' -f1) - $(head -n1 "$mem" | cut -d' ' -f1)))
+events=$(mem_events "$mem")
 check "guest rewrote its frontend keys $n times (plain build)" test "$n" = 2000
 check "the daemon saw them: at least 2000 watch events ($events)" test "$events" -ge 2000
 slope=$(mem_slope "$mem")

@@ -58,8 +58,7 @@ check "fd00::21 still reachable" vm_exec g2 "ping -c 1 -W 2 fd00::21"
 # 3. Spoofing: an unregistered source address, then a forged source MAC.
 # The counters are read through the control socket after the pings: they
 # must rise within 5 s.
-above() { [ "$(vif_counter "$1" "$2")" -gt "$3" ] 2>/dev/null; }
-rose() { within 5 above "$@"; } # NAME FIELD BEFORE
+rose() { within 5 ctl_above "$3" "$2" vif show "$(domid "$1")/0"; } # NAME FIELD BEFORE
 s0=$(vif_counter g1 spoofed_ip)
 check_fails "g1 from an unregistered source reaches nobody" \
 	vm_exec g1 "ip addr add 10.99.0.99/24 dev eth0 && ping -c 2 -W 1 -I 10.99.0.99 10.99.0.12"

@@ -50,18 +50,15 @@ for g in 1 2 3; do
 done
 check "TCP dom0 -> g1: 2 MiB arrive intact" tcp_transfer dom0 g1 10.99.0.11 2
 check "TCP g1 -> dom0: 2 MiB arrive intact" tcp_transfer g1 dom0 10.99.0.2 2
-host_counter() { ipnetback host --json | grep -o "\"$1\": [0-9]*" | awk '{ print $2 }'; }
 check "host port: nothing but dom0's own traffic crossed it (not_local 0)" \
-	test "$(host_counter not_local)" = 0
+	test "$(ctl_count not_local host)" = 0
 
 # Frames larger than the uplink's MTU are dropped and counted, not sent.
-ul_counter() { ipnetback uplink --json | grep -o "\"$1\": [0-9]*" | awk '{ print $2 }'; }
-ul_above() { [ "$(ul_counter "$1")" -gt "$2" ] 2>/dev/null; } # FIELD VALUE
-b0=$(ul_counter too_big)
+b0=$(ctl_count too_big uplink)
 check_fails "a 2.5 kB frame from g1 (guest MTU 3000) does not leave" \
 	vm_exec g1 "ip link set eth0 mtu 3000 && ping -c 2 -W 2 -s 2500 10.99.0.1"
 vm_exec g1 "ip link set eth0 mtu 1500"
-check "uplink too_big counter rose (from $b0)" within 5 ul_above too_big "$b0"
+check "uplink too_big counter rose (from $b0)" within 5 ctl_above "$b0" too_big uplink
 check "g1 reaches the external host again at MTU 1500" within 10 vm_exec g1 "ping -c 1 -W 2 10.99.0.1"
 
 # 4. A removed address is no longer answered on the LAN; an address nobody
@@ -86,10 +83,10 @@ check "dom0 reaches the re-added 10.99.0.13" within 5 ping -c 1 -W 1 10.99.0.13
 
 # LAN spoofing (threat 27): the external host sends to g1 with g2's address
 # as source. ipnetbackd drops it and counts spoofed_src; g1 never answers.
-sp0=$(ul_counter spoofed_src)
+sp0=$(ctl_count spoofed_src uplink)
 check_fails "the external host cannot reach g1 from g2's address" \
 	ext "ip addr add 10.99.0.12/32 dev tap0 && ping -c 2 -W 1 -I 10.99.0.12 10.99.0.11; rc=\$?; ip addr del 10.99.0.12/32 dev tap0; exit \$rc"
-check "uplink spoofed_src counter rose (from $sp0)" within 5 ul_above spoofed_src "$sp0"
+check "uplink spoofed_src counter rose (from $sp0)" within 5 ctl_above "$sp0" spoofed_src uplink
 check "the external host still reaches g1 from its own address" within 10 ext "ping -c 1 -W 2 10.99.0.11"
 
 # 5. g2 stops reading; the external host floods it (an echo request every
@@ -103,7 +100,7 @@ check "the external host still reaches g1 from its own address" within 10 ext "p
 # (32 bytes at least in glibc) gives 32 kB per 1000 or more.
 pid=$IPNB_DAEMON_PID
 # Frames for guests the uplink took in: queued, or refused by a full queue.
-ul_frames() { echo $(($(ul_counter rx_packets) + $(ul_counter rx_guest_refused))); }
+ul_frames() { echo $(($(ctl_count rx_packets uplink) + $(ctl_count rx_guest_refused uplink))); }
 vm_exec g2 "ip link set eth0 down"
 ext "ping -q -i 0.001 -w 5 10.99.0.12 >/dev/null 2>&1; true"
 mem=/tmp/uplink-rss
@@ -117,7 +114,7 @@ for _ in 1 2 3 4 5; do
 	mem_sample "$mem" "$pid" "$(ul_frames)"
 	sleep 2
 done
-frames=$(($(tail -n1 "$mem" | cut -d' ' -f1) - $(head -n1 "$mem" | cut -d' ' -f1)))
+frames=$(mem_events "$mem")
 check "the flood brought the uplink over 1000 frames ($frames)" test "$frames" -gt 1000
 slope=$(mem_slope "$mem")
 metric uplink.rss_slope_kb_per_1000_frames "$slope" kB
