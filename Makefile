@@ -33,7 +33,9 @@ DP_SRC   := netback/dp.c netback/log.c netback/xenbus.c
 HOST_SRC := netback/ctl.c netback/uplink.c netback/hostaddr.c netback/host.c
 DAEMON_SRC := $(CORE_SRC) $(DP_SRC) $(HOST_SRC) netback/main.c
 CLI_SRC  := xenstore-tools/ipnetback.c netback/addr.c
-UNIT_ALL := $(CORE_SRC) $(DP_SRC) $(HOST_SRC) $(UNIT_SRC) $(FAKE_SRC)
+# A clock the unit tests and fuzz targets can move forward (not the bench's).
+FAKE_CLOCK := tests/fake/fakeclock.c
+UNIT_ALL := $(CORE_SRC) $(DP_SRC) $(HOST_SRC) $(UNIT_SRC) $(FAKE_SRC) $(FAKE_CLOCK)
 XEN_LIBS := -lxengnttab -lxenevtchn -lxenstore
 
 # Debian packages needed on the build host (the VM images are built from
@@ -215,7 +217,7 @@ bench-xen: deps
 FUZZ_TARGETS := frame txreq addr dp
 FUZZ_SECONDS ?= 30
 # Every target links the same production files, unmodified.
-FUZZ_SRC     := $(CORE_SRC) netback/dp.c netback/log.c $(FAKE_SRC)
+FUZZ_SRC     := $(CORE_SRC) netback/dp.c netback/log.c $(FAKE_SRC) $(FAKE_CLOCK)
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
 # -close_fd_mask=2: the daemon's log lines (a disabled vif, ...) would fill
 # the log; libFuzzer and the sanitizers still report on their own copy.

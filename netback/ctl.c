@@ -41,6 +41,7 @@ struct ctl {
 	int fd; /* listening socket */
 	int ep; /* epoll over fd and the connections: what ctl_fd() returns */
 	char *path;
+	struct dp *dp;
 	struct xb *xb;
 	struct ul *ul;
 	struct host *host;
@@ -63,7 +64,8 @@ static bool socket_answers(const struct sockaddr_un *sa)
 	return live;
 }
 
-struct ctl *ctl_open(const char *path, struct xb *xb, struct ul *ul, struct host *host)
+struct ctl *ctl_open(const char *path, struct dp *dp, struct xb *xb, struct ul *ul,
+		     struct host *host)
 {
 	struct sockaddr_un sa;
 	struct ctl *c;
@@ -81,6 +83,7 @@ struct ctl *ctl_open(const char *path, struct xb *xb, struct ul *ul, struct host
 	c->ep = -1;
 	for (size_t i = 0; i < CTL_MAX_CONNS; i++)
 		c->conn[i].fd = -1;
+	c->dp = dp;
 	c->xb = xb;
 	c->ul = ul;
 	c->host = host;
@@ -190,18 +193,22 @@ static void emit_ctrs(FILE *f, const struct ctr *c, size_t n, bool json, bool fi
 	}
 }
 
-static size_t vif_ctrs(const struct dp_vif *dv, struct ctr *c)
+#define VIF_NCTRS 9 /* what vif_ctrs() fills in */
+
+static size_t vif_ctrs(const struct dp_vif *dv, struct ctr c[VIF_NCTRS])
 {
 	const struct dp_stats *st = dp_vif_stats(dv);
 	size_t n = 0;
 
 	c[n++] = (struct ctr){"queued", dp_vif_queued(dv)};
+	c[n++] = (struct ctr){"queued_bytes", dp_vif_queued_bytes(dv)};
 	c[n++] = (struct ctr){"tx_packets", st->tx_pkts};
 	c[n++] = (struct ctr){"tx_bytes", st->tx_bytes};
 	c[n++] = (struct ctr){"rx_packets", st->rx_pkts};
 	c[n++] = (struct ctr){"rx_bytes", st->rx_bytes};
 	c[n++] = (struct ctr){"arp_replies", st->arp_replies};
 	c[n++] = (struct ctr){"na_replies", st->na_replies};
+	c[n++] = (struct ctr){"spurious_events", st->spurious_events};
 	return n;
 }
 
@@ -226,7 +233,7 @@ static void emit_json(struct emit *e, uint16_t domid, uint32_t devid, int state,
 	const uint8_t *m = dp_vif_mac(dv);
 	const struct ipnb_addr *a;
 	size_t na = dp_vif_addrs(dv, &a);
-	struct ctr c[8], drops[DP_DROP_COUNT];
+	struct ctr c[VIF_NCTRS], drops[DP_DROP_COUNT];
 	size_t nc = vif_ctrs(dv, c);
 
 	fprintf(e->f,
@@ -250,7 +257,7 @@ static void emit_text(struct emit *e, uint16_t domid, uint32_t devid, int state,
 	const uint8_t *m = dp_vif_mac(dv);
 	const struct ipnb_addr *a;
 	size_t na = dp_vif_addrs(dv, &a);
-	struct ctr c[8], drops[DP_DROP_COUNT];
+	struct ctr c[VIF_NCTRS], drops[DP_DROP_COUNT];
 	unsigned long long total = 0;
 	char id[24];
 
@@ -385,6 +392,7 @@ static void emit_daemon(FILE *f, const struct ctl *c, bool json)
 	    {"connects", st.connects},
 	    {"connect_failures", st.connect_failures},
 	    {"disconnects", st.disconnects},
+	    {"pool_bytes", dp_pool_bytes(c->dp)},
 	};
 	if (json)
 		fprintf(f, "{");

@@ -28,13 +28,11 @@
 #include "ipnb/log.h"
 #include "ipnb/txreq.h"
 
-#define DP_TX_BATCH	  64	/* packets per TX pass and vif */
-#define DP_RX_BATCH	  64	/* packets per RX pass and vif */
-#define DP_MAX_PKTS	  8192	/* packet buffers in existence, all vifs */
-#define DP_RXQ_TIMEOUT_MS 2000	/* a queued packet older than this is dropped */
-#define DP_STALL_MS	  10000 /* no RX buffers this long: carrier off */
-#define DP_ROUNDS	  8	/* passes over all vifs per dp_run() */
-#define DP_IPT_MAX	  4096	/* registered addresses, all vifs */
+#define DP_TX_BATCH	  64   /* packets per TX pass and vif */
+#define DP_RX_BATCH	  64   /* packets per RX pass and vif */
+#define DP_RXQ_TIMEOUT_MS 2000 /* a queued packet older than this is dropped */
+#define DP_ROUNDS	  8    /* passes over all vifs per dp_run() */
+#define DP_IPT_MAX	  4096 /* registered addresses, all vifs */
 #define DP_RX_MAX_SLOTS	  XEN_NETIF_NR_SLOTS_MIN
 /* ICMPv6 types 130 to 143 are link-local housekeeping (MLD, router and
  * neighbour discovery, redirects, MLDv2), with nobody to talk to but us. */
@@ -46,6 +44,7 @@ struct dp_pkt {
 	uint64_t enq_ms;
 	uint32_t len;
 	uint16_t rx_flags; /* NETRXF_* for the first response */
+	bool from_port;	   /* from the uplink or dom0: counts in q_port_bytes */
 	uint8_t data[];
 };
 
@@ -70,10 +69,22 @@ struct dp_vif {
 	 * pass found enough for the head packet. Worth another round; the RX
 	 * pass itself runs for every vif with a queue. */
 	bool rx_pending;
+	/* Late EOI: port_tx and port_rx (one flag if they are the same
+	 * port) were kicked and stay masked until the work is done, and not
+	 * before eoi_at_ms. spurious_run counts kicks in a row that brought
+	 * nothing, rx_prod_seen is the RX req_prod at our last look. */
+	bool eoi_tx, eoi_rx;
+	unsigned int spurious_run;
+	unsigned int bind_events; /* Xen's one event per port bound: not spurious */
+	uint64_t eoi_at_ms;
+	RING_IDX rx_prod_seen;
 
 	struct dp_pkt *q_head, *q_tail;
-	size_t q_len;
-	uint64_t rx_progress_ms; /* last time RX buffers were available */
+	size_t q_len, q_bytes, q_port_bytes;
+	/* Since when the head packet has waited: the last delivery, or the
+	 * queue's last time empty. Posting too few slots for the head packet
+	 * is no progress, and expiring it is none either. */
+	uint64_t head_wait_ms;
 
 	struct dp_stats st;
 };
@@ -83,8 +94,12 @@ struct dp {
 	xenevtchn_handle *xce;
 	struct ipt ipt;
 	struct dp_vif *vifs;
+	/* The vif whose TX ring goes first in the next round: the one after
+	 * the last round's first sender, so that senders flooding one
+	 * receiver take turns at its queue (NULL: the list's head). */
+	struct dp_vif *tx_first;
 	uint8_t mac[FRAME_ETH_ALEN];
-	size_t npkts;
+	size_t pool_bytes; /* packet buffer bytes in existence */
 	dp_disable_cb on_disable;
 	void *cb_arg;
 	struct dp_port_ops uplink, host;
@@ -125,27 +140,43 @@ const char *dp_drop_name(enum dp_drop d)
 
 /* ---- packet buffers ------------------------------------------------------ */
 
+/* Buffers are bounded where they are kept (the RX queues' shares) rather
+ * than here: a TX batch lives for one pass, and anything else is queued or
+ * freed within it. */
 static struct dp_pkt *pkt_alloc(struct dp *dp, uint32_t len)
 {
-	struct dp_pkt *p;
+	struct dp_pkt *p = malloc(sizeof(*p) + len);
 
-	if (dp->npkts >= DP_MAX_PKTS)
-		return NULL;
-	p = malloc(sizeof(*p) + len);
 	if (!p)
 		return NULL;
 	p->next = NULL;
 	p->len = len;
 	p->rx_flags = 0;
+	p->from_port = false;
 	p->enq_ms = 0;
-	dp->npkts++;
+	dp->pool_bytes += len;
 	return p;
 }
 
 static void pkt_free(struct dp *dp, struct dp_pkt *p)
 {
+	dp->pool_bytes -= p->len;
 	free(p);
-	dp->npkts--;
+}
+
+/* Takes the head packet off v's queue. */
+static struct dp_pkt *q_pop(struct dp_vif *v)
+{
+	struct dp_pkt *p = v->q_head;
+
+	v->q_head = p->next;
+	if (!v->q_head)
+		v->q_tail = NULL;
+	v->q_len--;
+	v->q_bytes -= p->len;
+	if (p->from_port)
+		v->q_port_bytes -= p->len;
+	return p;
 }
 
 /* ---- setup and teardown -------------------------------------------------- */
@@ -232,14 +263,9 @@ const uint8_t *dp_vif_mac(const struct dp_vif *vif)
 static void queue_flush(struct dp *dp, struct dp_vif *v, enum dp_drop why)
 {
 	while (v->q_head) {
-		struct dp_pkt *p = v->q_head;
-
-		v->q_head = p->next;
-		pkt_free(dp, p);
+		pkt_free(dp, q_pop(v));
 		v->st.drops[why]++;
 	}
-	v->q_tail = NULL;
-	v->q_len = 0;
 }
 
 /* Tells both ports that address a was registered to a vif (added) or is no
@@ -265,6 +291,8 @@ void dp_vif_free(struct dp *dp, struct dp_vif *vif)
 	ipt_del_owner(&dp->ipt, vif);
 	for (size_t i = 0; i < vif->naddrs; i++)
 		ports_tell(dp, &vif->addrs[i], false);
+	if (dp->tx_first == vif)
+		dp->tx_first = vif->next;
 	for (pp = &dp->vifs; *pp; pp = &(*pp)->next) {
 		if (*pp == vif) {
 			*pp = vif->next;
@@ -343,6 +371,16 @@ size_t dp_vif_queued(const struct dp_vif *vif)
 	return vif->q_len;
 }
 
+size_t dp_vif_queued_bytes(const struct dp_vif *vif)
+{
+	return vif->q_bytes;
+}
+
+size_t dp_pool_bytes(const struct dp *dp)
+{
+	return dp->pool_bytes;
+}
+
 static void unmap_page(struct dp *dp, void **page)
 {
 	if (*page) {
@@ -365,6 +403,10 @@ void dp_vif_disconnect(struct dp *dp, struct dp_vif *v)
 	v->carrier = false;
 	v->tx_pending = false;
 	v->rx_pending = false;
+	/* Unbinding dropped the ports: nothing is left to unmask. */
+	v->eoi_tx = v->eoi_rx = false;
+	v->spurious_run = 0;
+	v->eoi_at_ms = 0;
 }
 
 /*
@@ -410,6 +452,7 @@ int dp_vif_connect(struct dp *dp, struct dp_vif *v, const struct dp_vif_cfg *cfg
 
 		BACK_RING_ATTACH(&v->tx, txs, tr, XEN_PAGE_SIZE_BYTES);
 		BACK_RING_ATTACH(&v->rx, rxs, rr, XEN_PAGE_SIZE_BYTES);
+		v->rx_prod_seen = rr; /* buffers already posted are news */
 		if (!ring_attach_ok(tq, tr, RING_SIZE(&v->tx)) ||
 		    !ring_attach_ok(rq, rr, RING_SIZE(&v->rx))) {
 			snprintf(
@@ -437,8 +480,9 @@ int dp_vif_connect(struct dp *dp, struct dp_vif *v, const struct dp_vif_cfg *cfg
 	}
 	v->connected = true;
 	v->carrier = true;
+	v->bind_events = v->port_rx != v->port_tx ? 2 : 1;
 	v->tx_pending = true; /* requests may already be waiting */
-	v->rx_progress_ms = ipnb_now_ms();
+	v->head_wait_ms = ipnb_now_ms();
 	return 0;
 fail:
 	dp_vif_disconnect(dp, v);
@@ -474,7 +518,8 @@ static bool ring_prod_sane(struct dp *dp, struct dp_vif *v, const char *ring, RI
 
 /* ---- RX queue ------------------------------------------------------------ */
 
-/* Queues p on dst, or drops and counts it there; says which. */
+/* Queues p on dst, within dst's share, or drops and counts it there; says
+ * which. */
 static bool vif_enqueue(struct dp *dp, struct dp_vif *dst, struct dp_pkt *p)
 {
 	enum dp_drop why;
@@ -483,17 +528,23 @@ static bool vif_enqueue(struct dp *dp, struct dp_vif *dst, struct dp_pkt *p)
 		why = DP_DROP_NO_ROUTE;
 	else if (!dst->carrier)
 		why = DP_DROP_CARRIER_OFF;
-	else if (dst->q_len >= DP_RXQ_MAX)
+	else if (dst->q_len >= DP_RXQ_MAX || p->len > DP_RXQ_BYTES - dst->q_bytes ||
+		 (p->from_port && p->len > DP_RXQ_PORT_BYTES - dst->q_port_bytes))
 		why = DP_DROP_RXQ_FULL;
 	else {
 		p->enq_ms = dp->clock_ms;
 		p->next = NULL;
-		if (dst->q_tail)
+		if (dst->q_tail) {
 			dst->q_tail->next = p;
-		else
+		} else {
 			dst->q_head = p;
+			dst->head_wait_ms = dp->clock_ms;
+		}
 		dst->q_tail = p;
 		dst->q_len++;
+		dst->q_bytes += p->len;
+		if (p->from_port)
+			dst->q_port_bytes += p->len;
 		return true;
 	}
 	dst->st.drops[why]++;
@@ -840,23 +891,23 @@ done:
 
 static void vif_rx_expire(struct dp *dp, struct dp_vif *v, uint64_t now)
 {
+	bool waiting = v->q_head != NULL;
+
 	/* Ages are computed only forward in time (now >= stamp). */
 	while (v->q_head && now >= v->q_head->enq_ms &&
 	       now - v->q_head->enq_ms > DP_RXQ_TIMEOUT_MS) {
-		struct dp_pkt *p = v->q_head;
-
-		v->q_head = p->next;
-		if (!v->q_head)
-			v->q_tail = NULL;
-		v->q_len--;
+		pkt_free(dp, q_pop(v));
 		v->st.drops[DP_DROP_RX_TIMEOUT]++;
-		pkt_free(dp, p);
 	}
-	if (v->carrier && v->q_head == NULL)
-		return;
-	if (v->carrier && now >= v->rx_progress_ms && now - v->rx_progress_ms > DP_STALL_MS) {
-		log_info("vif %u/%u: no RX buffers for %u s, carrier off", v->domid, v->devid,
-			 DP_STALL_MS / 1000);
+	/* A stall is a head packet that cannot be delivered, however many
+	 * slots the guest posts: one buffer posted by a feature-sg frontend
+	 * flooded with two-slot packets is still a stall (threat 28). A
+	 * frontend that never kicks for RX buffers is polled instead, and
+	 * keeps its carrier, as in Linux. */
+	if (waiting && v->carrier && v->cfg.rx_notify && now >= v->head_wait_ms &&
+	    now - v->head_wait_ms > DP_STALL_MS) {
+		log_info("vif %u/%u: head packet undeliverable for %u s, carrier off", v->domid,
+			 v->devid, DP_STALL_MS / 1000);
 		v->carrier = false;
 		queue_flush(dp, v, DP_DROP_CARRIER_OFF);
 	}
@@ -873,6 +924,13 @@ static unsigned int rx_slots_needed(const struct dp_vif *v, const struct dp_pkt 
 	return n;
 }
 
+/* Slots a vif whose carrier is off must post to get it back: enough for the
+ * largest packet it can take, or it would only stall again. */
+static unsigned int rx_carrier_slots(const struct dp_vif *v)
+{
+	return v->cfg.rx_sg ? DP_RX_MAX_SLOTS : 1;
+}
+
 /* One RX pass: moves queued packets into buffers the guest posted. */
 static void vif_rx(struct dp *dp, struct dp_vif *v)
 {
@@ -886,15 +944,12 @@ static void vif_rx(struct dp *dp, struct dp_vif *v)
 	prod = *(volatile RING_IDX *)&v->rx.sring->req_prod;
 	xen_rmb();
 	cons = v->rx.req_cons;
+	v->rx_prod_seen = prod;
 	if (!ring_prod_sane(dp, v, "RX", prod, cons, RING_SIZE(&v->rx)))
 		return;
-	if (prod != cons) {
-		v->rx_progress_ms = dp->clock_ms;
-		if (!v->carrier) {
-			log_info("vif %u/%u: RX buffers posted again, carrier on", v->domid,
-				 v->devid);
-			v->carrier = true;
-		}
+	if (!v->carrier && prod - cons >= rx_carrier_slots(v)) {
+		log_info("vif %u/%u: RX buffers posted again, carrier on", v->domid, v->devid);
+		v->carrier = true;
 	}
 
 	while (v->q_head && nd < DP_RX_BATCH) {
@@ -903,16 +958,14 @@ static void vif_rx(struct dp *dp, struct dp_vif *v)
 		uint32_t off = 0;
 
 		if (need == 0) {
-			v->q_head = p->next;
-			v->q_len--;
+			pkt_free(dp, q_pop(v));
 			v->st.drops[DP_DROP_RX_TOO_BIG]++;
-			pkt_free(dp, p);
 			continue;
 		}
 		if (prod - cons < need)
 			break;
-		v->q_head = p->next;
-		v->q_len--;
+		q_pop(v);
+		v->head_wait_ms = dp->clock_ms;
 		for (unsigned int i = 0; i < need; i++) {
 			netif_rx_request_t req;
 			xengnttab_grant_copy_segment_t *s = &dp->segs[nseg];
@@ -943,8 +996,6 @@ static void vif_rx(struct dp *dp, struct dp_vif *v)
 		}
 		done[nd++] = p;
 	}
-	if (!v->q_head)
-		v->q_tail = NULL;
 	v->rx.req_cons = cons;
 	if (nd == 0)
 		goto wait;
@@ -990,7 +1041,7 @@ wait:
 		 * guest has posted as many as it needs, then look once more in
 		 * case it already did. Fewer than that is no work: going round
 		 * again would spin until the guest posts. */
-		unsigned int need = v->q_head ? rx_slots_needed(v, v->q_head) : 1;
+		unsigned int need = v->q_head ? rx_slots_needed(v, v->q_head) : rx_carrier_slots(v);
 
 		if (need == 0)
 			need = 1;
@@ -1003,40 +1054,121 @@ wait:
 
 /* ---- events and scheduling ----------------------------------------------- */
 
+/* The unmask delay after `run` kicks in a row that brought no work: none for
+ * the first two (a kick can race with a pass that already did its work),
+ * then 1 ms, doubling up to DP_EOI_DELAY_MAX_MS. */
+static uint64_t eoi_delay_ms(unsigned int run)
+{
+	if (run <= 2)
+		return 0;
+	if (run - 3 >= 6)
+		return DP_EOI_DELAY_MAX_MS;
+	return (uint64_t)1 << (run - 3);
+}
+
+/* A kick on one of v's ports: note the work, keep the port masked, and
+ * judge whether the kick brought anything. The indexes are only looked at
+ * here; the passes read and check them again. */
+static void vif_kicked(struct dp_vif *v, evtchn_port_t port)
+{
+	bool useful = false;
+
+	if (port == v->port_tx) {
+		v->tx_pending = true;
+		v->eoi_tx = true;
+		useful = *(volatile RING_IDX *)&v->tx.sring->req_prod != v->tx.req_cons;
+	}
+	if (port == v->port_rx) {
+		RING_IDX prod = *(volatile RING_IDX *)&v->rx.sring->req_prod;
+
+		v->rx_pending = true;
+		v->eoi_rx = port != v->port_tx;
+		useful = useful || prod != v->rx_prod_seen;
+		v->rx_prod_seen = prod;
+	}
+	if (v->bind_events) {
+		v->bind_events--;
+		useful = true;
+	}
+	if (useful) {
+		v->spurious_run = 0;
+		v->eoi_at_ms = 0;
+	} else {
+		v->st.spurious_events++;
+		v->spurious_run++;
+		v->eoi_at_ms = ipnb_now_ms() + eoi_delay_ms(v->spurious_run);
+	}
+}
+
 void dp_handle_events(struct dp *dp)
 {
 	xenevtchn_port_or_error_t port;
 
-	/* Each read returns one pending port; the channel stays masked until
-	 * unmasked, so a guest kicking in a loop costs one wakeup per pass. */
+	/* Each read returns one pending port, which stays masked until we
+	 * unmask it: dp_run() does, once that vif's work is done. */
 	while ((port = xenevtchn_pending(dp->xce)) >= 0) {
+		bool known = false;
+
 		for (struct dp_vif *v = dp->vifs; v; v = v->next) {
-			if (!v->connected)
-				continue;
-			/* With one channel for both rings, a kick means either. */
-			if ((evtchn_port_t)port == v->port_tx)
-				v->tx_pending = true;
-			if ((evtchn_port_t)port == v->port_rx)
-				v->rx_pending = true;
+			if (v->connected && ((evtchn_port_t)port == v->port_tx ||
+					     (evtchn_port_t)port == v->port_rx)) {
+				vif_kicked(v, (evtchn_port_t)port);
+				known = true;
+			}
 		}
-		xenevtchn_unmask(dp->xce, (evtchn_port_t)port);
+		if (!known)
+			xenevtchn_unmask(dp->xce, (evtchn_port_t)port);
 	}
+}
+
+/* Unmasks v's kicked ports once its work is done and any backoff is over.
+ * Returns how long (ms) until that is due, or 0 if nothing waits. */
+static uint64_t vif_eoi(struct dp *dp, struct dp_vif *v, uint64_t now)
+{
+	if (!v->eoi_tx && !v->eoi_rx)
+		return 0;
+	if (v->tx_pending || v->rx_pending)
+		return 0; /* dp_run() comes back at once */
+	if (now < v->eoi_at_ms)
+		return v->eoi_at_ms - now;
+	if (v->eoi_tx)
+		xenevtchn_unmask(dp->xce, v->port_tx);
+	if (v->eoi_rx)
+		xenevtchn_unmask(dp->xce, v->port_rx);
+	v->eoi_tx = v->eoi_rx = false;
+	return 0;
+}
+
+/* One TX pass for every vif with requests waiting, round-robin from
+ * dp->tx_first. Says whether any had work. */
+static bool tx_round(struct dp *dp)
+{
+	struct dp_vif *start = dp->tx_first ? dp->tx_first : dp->vifs, *first = NULL;
+
+	/* From start to the end of the list, then from its head up to start. */
+	for (int lap = 0; lap < 2; lap++) {
+		for (struct dp_vif *v = lap ? dp->vifs : start; v && (!lap || v != start);
+		     v = v->next) {
+			if (!v->tx_pending)
+				continue;
+			if (!first)
+				first = v;
+			vif_tx(dp, v);
+		}
+	}
+	if (first)
+		dp->tx_first = first->next;
+	return first != NULL;
 }
 
 int dp_run(struct dp *dp)
 {
-	uint64_t now;
-	bool queued = false, work = false;
+	uint64_t now, eoi_wait = 0;
+	bool queued = false, poll = false, work = false;
 
 	for (int round = 0; round < DP_ROUNDS; round++) {
 		dp->clock_ms = ipnb_now_ms();
-		work = false;
-		for (struct dp_vif *v = dp->vifs; v; v = v->next) {
-			if (v->tx_pending) {
-				vif_tx(dp, v);
-				work = true;
-			}
-		}
+		work = tx_round(dp);
 		for (struct dp_vif *v = dp->vifs; v; v = v->next) {
 			if (v->rx_pending) {
 				v->rx_pending = false;
@@ -1060,13 +1192,25 @@ int dp_run(struct dp *dp)
 		if (!v->carrier)
 			vif_rx(dp, v);
 		vif_rx_expire(dp, v, now);
-		if (v->q_head)
+		if (v->q_head) {
 			queued = true;
-		if (v->tx_pending || v->rx_pending)
+			poll = poll || !v->cfg.rx_notify;
+		}
+		if (v->tx_pending || v->rx_pending) {
 			work = true;
+		} else {
+			uint64_t w = vif_eoi(dp, v, now);
+
+			if (w && (!eoi_wait || w < eoi_wait))
+				eoi_wait = w;
+		}
 	}
 	if (work)
 		return 0;
+	if (eoi_wait && eoi_wait < (poll ? DP_RX_POLL_MS : queued ? 100u : UINT64_MAX))
+		return (int)eoi_wait;
+	if (poll)
+		return DP_RX_POLL_MS;
 	return queued ? 100 : -1;
 }
 
@@ -1107,5 +1251,6 @@ bool dp_input(struct dp *dp, const uint8_t *frame, size_t len, const struct fram
 	frame_set_l2(p->data, dst->mac, dp->mac);
 	/* The guest verifies the LAN host's checksum itself. */
 	p->rx_flags = 0;
+	p->from_port = true;
 	return vif_enqueue(dp, dst, p);
 }

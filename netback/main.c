@@ -297,7 +297,7 @@ int main(int argc, char **argv)
 	the_xb = xb_new(dp);
 	if (!the_xb)
 		fatal("connecting to xenstore");
-	ctl = ctl_open(sock, the_xb, ul, host);
+	ctl = ctl_open(sock, dp, the_xb, ul, host);
 	if (!ctl)
 		fatal("control socket %s", sock);
 

@@ -416,6 +416,24 @@ static void vif_process(struct xb *xb, struct xb_vif *v)
 		}
 		free(probe);
 	}
+	/* The backend writes feature-rx-copy when it first answers; a
+	 * directory without it is not the one this record set up. The
+	 * toolstack removed it and created it again (xl destroy, then a new
+	 * domain given the same domid) between two passes, so the record's
+	 * rings, addresses and published state belong to the dead guest:
+	 * start over, as for a directory never seen. */
+	if (fe && v->published != 0 && !key_exists(xb, v->be, "feature-rx-copy")) {
+		uint16_t domid = v->domid;
+		uint32_t devid = v->devid;
+
+		log_info("vif %u/%u: backend directory created anew (domid re-used), starting over",
+			 domid, devid);
+		free(fe);
+		vif_destroy(xb, v);
+		conflicts_retry(xb, NULL);
+		vif_get(xb, domid, devid);
+		return;
+	}
 	/* The frontend path is the toolstack's, but check it names this
 	 * domain's device before watching it. */
 	want_fe = xb_path("/local/domain/%u/device/vif/%u", v->domid, v->devid);
@@ -471,14 +489,17 @@ static void vif_process(struct xb *xb, struct xb_vif *v)
 	in.failed = v->failed;
 
 	xbs_step(&in, &out);
-	if (v->published == 0 && out.publish == XenbusStateInitWait) {
-		/* What this backend offers, before the frontend looks. */
+	if (v->published == 0 && out.publish) {
+		/* What this backend offers, before the frontend looks. Written
+		 * with the first state whatever it is: feature-rx-copy also
+		 * marks the directory as this record's (see above). */
 		wr(xb, v->be, "feature-sg", "1");
 		wr(xb, v->be, "feature-rx-copy", "1");
 		wr(xb, v->be, "feature-rx-flip", "0");
 		wr(xb, v->be, "feature-split-event-channels", "1");
 		wr(xb, v->be, "feature-ipv6-csum-offload", "1");
-		log_info("vif %u/%u: new, waiting for the frontend", v->domid, v->devid);
+		if (out.publish == XenbusStateInitWait)
+			log_info("vif %u/%u: new, waiting for the frontend", v->domid, v->devid);
 	}
 	if (out.action == XBS_DISCONNECT) {
 		dp_vif_disconnect(xb->dp, v->dp);

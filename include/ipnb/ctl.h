@@ -31,12 +31,14 @@
 /* Only pointers to these: the CLI includes this header for the path above
  * and needs none of the daemon's modules. */
 struct ctl;
+struct dp;
 struct host;
 struct ul;
 struct xb;
 
 /* ul and host may be NULL (no uplink, no host port). */
-struct ctl *ctl_open(const char *path, struct xb *xb, struct ul *ul, struct host *host);
+struct ctl *ctl_open(const char *path, struct dp *dp, struct xb *xb, struct ul *ul,
+		     struct host *host);
 void ctl_close(struct ctl *c);
 int ctl_fd(const struct ctl *c);
 void ctl_handle_events(struct ctl *c);

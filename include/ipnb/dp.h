@@ -26,8 +26,20 @@
 #include "ipnb/frame.h"
 #include "ipnb/xenring.h"
 
-/* Packets one vif's RX queue holds; more are dropped as rx_queue_full. */
-#define DP_RXQ_MAX 256
+/* One vif's RX queue is its share of dom0's packet memory: at most this
+ * many packets and bytes, of which at most DP_RXQ_PORT_BYTES came from the
+ * ports (the LAN and dom0). More are dropped as rx_queue_full. No pool is
+ * shared between vifs, so no vif, or group of vifs, can take another's
+ * share: packet memory is bounded by the vifs' shares plus one TX batch. */
+#define DP_RXQ_MAX	  256
+#define DP_RXQ_BYTES	  ((size_t)512 * 1024)
+#define DP_RXQ_PORT_BYTES (DP_RXQ_BYTES / 2)
+/* A queue whose head packet could not be delivered for this long turns the
+ * vif's carrier off (frontends with feature-rx-notify only). */
+#define DP_STALL_MS 10000
+/* A frontend without feature-rx-notify does not kick when it posts RX
+ * buffers: its ring is polled this often while packets wait for it. */
+#define DP_RX_POLL_MS 30
 
 enum dp_drop {
 	DP_DROP_TX_BAD_REQ,  /* a request the protocol does not allow */
@@ -44,7 +56,7 @@ enum dp_drop {
 	DP_DROP_RX_TOO_BIG,  /* larger than the receiver can take */
 	DP_DROP_RX_COPY,     /* grant copy to the guest failed */
 	DP_DROP_CARRIER_OFF, /* receiver stalled: carrier off */
-	DP_DROP_NOMEM,	     /* packet buffer limit reached */
+	DP_DROP_NOMEM,	     /* no memory for a packet buffer */
 	DP_DROP_LINK_LOCAL,  /* link-local destination no vif holds */
 	DP_DROP_COUNT
 };
@@ -53,6 +65,8 @@ struct dp_stats {
 	uint64_t tx_pkts, tx_bytes; /* accepted from the guest */
 	uint64_t rx_pkts, rx_bytes; /* delivered to the guest */
 	uint64_t arp_replies, na_replies;
+	/* kicks that brought no work: no new TX request, no new RX buffer */
+	uint64_t spurious_events;
 	uint64_t drops[DP_DROP_COUNT];
 };
 
@@ -60,11 +74,9 @@ struct dp_vif_cfg {
 	grant_ref_t tx_ref, rx_ref;
 	evtchn_port_t evtchn_tx, evtchn_rx; /* equal unless split */
 	bool rx_sg;			    /* frontend feature-sg */
-	/* frontend feature-rx-notify: recorded and logged, not yet acted on.
-	 * Every frontend is treated alike today: the data path sets req_event
-	 * for a kick and, while packets wait, the main loop polls every 100 ms.
-	 * What a frontend without it gets (polling, and no stall-based
-	 * carrier-off) is the security work's to define (issue 9). */
+	/* frontend feature-rx-notify: it kicks when it posts RX buffers.
+	 * Without it, its RX ring is polled every DP_RX_POLL_MS while packets
+	 * wait, and it never loses its carrier for a stall (as in Linux). */
 	bool rx_notify;
 	bool rx_csum_offload;	   /* frontend did not set feature-no-csum-offload */
 	bool rx_ipv6_csum_offload; /* frontend feature-ipv6-csum-offload */
@@ -114,9 +126,19 @@ bool dp_vif_connected(const struct dp_vif *vif);
 bool dp_vif_carrier(const struct dp_vif *vif);
 const struct dp_stats *dp_vif_stats(const struct dp_vif *vif);
 size_t dp_vif_queued(const struct dp_vif *vif);
+size_t dp_vif_queued_bytes(const struct dp_vif *vif);
+/* Bytes of packet buffers in existence, all vifs. */
+size_t dp_pool_bytes(const struct dp *dp);
 
-/* The event-channel fd is readable: collect kicks. */
+/*
+ * The event-channel fd is readable: collect kicks. A port stays masked from
+ * its event until dp_run() has done the work it asked for (late EOI, as
+ * after XSA-332), so a guest kicking meanwhile costs nothing; after a run
+ * of kicks that brought no work, its unmask is delayed, up to
+ * DP_EOI_DELAY_MAX_MS.
+ */
 void dp_handle_events(struct dp *dp);
+#define DP_EOI_DELAY_MAX_MS 64
 /*
  * Does pending ring work, in bounded rounds so one busy guest cannot starve
  * the others or the control path. Returns how long (ms) the main loop may

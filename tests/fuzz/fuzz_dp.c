@@ -22,7 +22,6 @@
  * opcode byte and its arguments. Reads past the end of the input give
  * zeros.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -35,6 +34,7 @@
 /* First: it supplies the barriers Xen's ring.h needs. */
 #include "ipnb/dp.h"
 
+#include "fakeclock.h"
 #include "fakexen.h"
 #include "netfront.h"
 
@@ -69,40 +69,9 @@ struct guest {
 	bool dead;
 };
 
-/*
- * The data path's timers (RX queue ageing, carrier off after a stall) read
- * CLOCK_MONOTONIC through ipnb_now_ms(). This target replaces clock_gettime()
- * so that an input can move that clock forward. The skew applies only on
- * the thread running the input and only while it runs: libFuzzer's own
- * timers (its watchdog thread, and its main loop between inputs) see the
- * real clock.
- */
-typedef int (*clock_fn)(clockid_t, struct timespec *);
-static _Thread_local bool clock_on;
-static uint64_t clock_skew_ms;
-
-int clock_gettime(clockid_t id, struct timespec *ts)
-{
-	static clock_fn real;
-	clock_fn fn = __atomic_load_n(&real, __ATOMIC_ACQUIRE);
-	int r;
-
-	if (!fn) {
-		fn = (clock_fn)dlsym(RTLD_NEXT, "clock_gettime");
-		CHECK(fn);
-		__atomic_store_n(&real, fn, __ATOMIC_RELEASE);
-	}
-	r = fn(id, ts);
-	if (r == 0 && clock_on && id == CLOCK_MONOTONIC && clock_skew_ms) {
-		ts->tv_sec += (time_t)(clock_skew_ms / 1000);
-		ts->tv_nsec += (long)(clock_skew_ms % 1000) * 1000000L;
-		if (ts->tv_nsec >= 1000000000L) {
-			ts->tv_sec++;
-			ts->tv_nsec -= 1000000000L;
-		}
-	}
-	return r;
-}
+/* The data path's timers read CLOCK_MONOTONIC: an input may move it forward
+ * (fakeclock.h). Only this thread's clock moves, and only while an input
+ * runs: libFuzzer's own timers keep the real one. */
 
 _Static_assert(sizeof(netif_extra_info_t) <= sizeof(netif_tx_request_t), "extra fits a slot");
 
@@ -778,7 +747,7 @@ static void pump(void)
 	for (int i = 0; i < PUMP_LIMIT; i++) {
 		int r = dp_run(dp);
 
-		CHECK(r == 0 || r == 100 || r == -1);
+		CHECK(r == 0 || r == DP_RX_POLL_MS || r == 100 || r == -1);
 		if (r != 0)
 			break;
 		dp_handle_events(dp);
@@ -787,15 +756,22 @@ static void pump(void)
 
 static void check_invariants(void)
 {
+	size_t queued = 0;
+
 	for (unsigned int i = 0; i < NGUEST; i++) {
 		struct guest *g = &guests[i];
 
 		if (!g->vif)
 			continue;
 		CHECK(dp_vif_queued(g->vif) <= DP_RXQ_MAX);
+		CHECK(dp_vif_queued_bytes(g->vif) <= DP_RXQ_BYTES);
+		queued += dp_vif_queued_bytes(g->vif);
 		if (!dp_vif_connected(g->vif))
 			CHECK(dp_vif_queued(g->vif) == 0 && !dp_vif_carrier(g->vif));
 	}
+	/* Between passes every buffer is in some queue: the pool is the sum
+	 * of the shares in use, and nothing else. */
+	CHECK(dp_pool_bytes(dp) == queued);
 }
 
 /*
@@ -853,8 +829,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fake_reset();
 	ndisabled = 0;
 	announced = 0;
-	clock_skew_ms = 0;
-	clock_on = true;
+	fake_clock_reset();
 	dp = dp_new(nf_be_mac, on_disable, &ndisabled);
 	CHECK(dp);
 	if (u8(&in) & 1)
@@ -902,7 +877,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 12: {
 			int r = dp_run(dp);
 
-			CHECK(r == 0 || r == 100 || r == -1);
+			CHECK(r == 0 || r == DP_RX_POLL_MS || r == 100 || r == -1);
 			break;
 		}
 		case 13:
@@ -945,7 +920,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case 20:
 			/* time passes: RX queue ageing, stalls, carrier off */
-			clock_skew_ms += u16(&in);
+			fake_clock_advance(u16(&in));
 			break;
 		case 21:
 			op_tx_pkt(&in, true);
@@ -981,6 +956,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		guest_free(&guests[i]);
 	uplink_accepts = false;
 	sink = 0;
-	clock_on = false;
+	fake_clock_reset();
 	return 0;
 }

@@ -4,6 +4,7 @@
  *
  *   hostile-fe [-d DEVID] CASE [SECONDS]
  *   hostile-fe [-d DEVID] churn WRITES
+ *   hostile-fe [-d DEVID] flap ROUNDS
  *
  * It runs inside a PV domU whose kernel does not load xen-netfront, so the
  * frontend side of device/vif/DEVID is free for it to own. It plays the
@@ -30,6 +31,10 @@
  * transaction. xenstore-write from a shell cannot do that: it puts all its
  * arguments in one transaction, which the backend sees as one event per
  * key.
+ *
+ * `flap` is not hostile either: ROUNDS clean restarts of the frontend, for
+ * counting memory per connect. Like every case it takes over a vif that an
+ * earlier run left connected or failed (Closed, then Initialising).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -56,29 +61,31 @@
 #define FRAME_LEN 60
 #define SELF_TAG  "ipnb-hostile" /* build_self_frame()'s payload */
 
+/* Fields in the order that packs them (clang-analyzer's padding check). */
 struct fe {
 	struct xs_handle *xs;
 	xengntshr_handle *gs;
 	xenevtchn_handle *xce;
-	unsigned int devid;
-	char dir[64]; /* device/vif/N, relative to our xenstore home */
-	char *be;     /* the backend directory, as the toolstack wrote it */
-	unsigned int be_domid;
-	uint8_t mac[6]; /* the vif's MAC: the backend drops other sources */
-	struct in_addr ip4;
-	bool have_ip4;
+	char *be; /* the backend directory, as the toolstack wrote it */
 
 	/* The rings and channel of the current connection. */
 	void *txpage, *rxpage;
-	uint32_t txref, rxref;
-	evtchn_port_t port;
 	netif_tx_front_ring_t tx;
 	netif_rx_front_ring_t rx;
 
 	/* Data pages, shared once for the whole run. */
 	uint8_t *data[NDATA];
-	uint32_t dref[NDATA];
+
+	unsigned int devid;
+	unsigned int be_domid;
+	struct in_addr ip4;
+	uint32_t txref, rxref;
+	evtchn_port_t port;
 	uint32_t ro_ref; /* a page granted read-only: bad as an RX buffer */
+	uint32_t dref[NDATA];
+	bool have_ip4;
+	uint8_t mac[6]; /* the vif's MAC: the backend drops other sources */
+	char dir[64];	/* device/vif/N, relative to our xenstore home */
 };
 
 static const char *cname = "?";
@@ -282,7 +289,7 @@ static int fe_open(struct fe *fe, unsigned int devid)
 {
 	char *s, *tok, *save;
 	unsigned int m[6];
-	int st;
+	int st, fst;
 
 	if (fe_open_xs(fe, devid))
 		return -1;
@@ -335,6 +342,22 @@ static int fe_open(struct fe *fe, unsigned int devid)
 		return -1;
 	}
 
+	/* A vif an earlier run left connected or failed: start the frontend
+	 * over, as a netfront loaded again does. A new vif (frontend state
+	 * Initialising, backend Initialising or InitWait) needs nothing; a
+	 * backend that refused our last connect waits for the frontend to
+	 * leave Connected first. */
+	s = xs_get(fe, fe->dir, "state");
+	fst = s ? atoi(s) : XenbusStateUnknown;
+	free(s);
+	st = be_state(fe);
+	if (fst > XenbusStateInitialising ||
+	    (st != XenbusStateInitialising && st != XenbusStateInitWait)) {
+		say("frontend in state %d, backend in %d: restarting the frontend", fst, st);
+		fe_putu(fe, "state", XenbusStateClosed);
+		wait_be(fe, XenbusStateClosed, false, 5000);
+		fe_putu(fe, "state", XenbusStateInitialising);
+	}
 	st = wait_be(fe, XenbusStateInitWait, false, 10000);
 	if (st != XenbusStateInitWait) {
 		say("backend %s not in InitWait (state %d)", fe->be, st);
@@ -830,20 +853,188 @@ static int case_churn(struct fe *fe, unsigned long writes)
 	return refused ? -1 : 0;
 }
 
+/* flap: ROUNDS restarts of a connected frontend, each a real disconnect
+ * (Closed) and connect (new rings, a new channel), waiting for the backend
+ * at every step: a known number of connects, however slowly xenstored lets
+ * the writes through. */
+static int case_flap(struct fe *fe, unsigned long rounds)
+{
+	uint64_t start = now_ms();
+
+	for (unsigned long i = 0; i < rounds; i++) {
+		if (fe_restart(fe, 0)) {
+			say("flap: round %lu of %lu failed", i + 1, rounds);
+			return -1;
+		}
+	}
+	say("%lu disconnects and connects in %.1f s", rounds, (double)(now_ms() - start) / 1000);
+	return 0;
+}
+
+/* A frame of `len` bytes (up to two pages) from our address to dst, at
+ * offset 0 of page0, continued on page1: IPv4/UDP to the discard port,
+ * payload zero, no UDP checksum. */
+static void build_udp_frame(struct fe *fe, uint8_t *page0, uint8_t *page1, struct in_addr dst,
+			    size_t len)
+{
+	static const uint8_t be_mac[6] = {0xfe, 0xff, 0xff, 0xff, 0xff, 0xff};
+	uint8_t *ip = page0 + 14, *udp = ip + 20;
+	size_t ip_len = len - 14, udp_len = ip_len - 20;
+	uint16_t c;
+
+	memset(page0, 0, XEN_PAGE_SIZE_BYTES);
+	memset(page1, 0, XEN_PAGE_SIZE_BYTES);
+	memcpy(page0, be_mac, 6);
+	memcpy(page0 + 6, fe->mac, 6);
+	page0[12] = 0x08;
+	ip[0] = 0x45;
+	ip[2] = (uint8_t)(ip_len >> 8);
+	ip[3] = (uint8_t)ip_len;
+	ip[8] = 64;
+	ip[9] = 17; /* UDP */
+	memcpy(ip + 12, &fe->ip4, 4);
+	memcpy(ip + 16, &dst, 4);
+	c = ip_csum(ip, 20);
+	ip[10] = (uint8_t)(c >> 8);
+	ip[11] = (uint8_t)c;
+	udp[1] = 9;
+	udp[3] = 9;
+	udp[4] = (uint8_t)(udp_len >> 8);
+	udp[5] = (uint8_t)udp_len;
+}
+
+#define HOG_MAX	      8
+#define HOG_FRAME_LEN 6000 /* two RX slots: more than a hog's one buffer */
+#define HOG_BURST     8	   /* frames per hog and round: 2 * 8 * HOG_MAX slots fit the ring */
+
+/*
+ * rx-hog (threat 28): the vifs HOG... of this guest connect with feature-sg
+ * and post one RX buffer each, never more; for SECONDS this vif (the
+ * sender) sends them 6000-byte frames, which need two. Each hog's queue
+ * fills to its share and its head packet never goes: after 10 s the
+ * backend turns its carrier off. Each hog's frame lives in that hog's own
+ * data pages (all are this guest's grants), so frames in flight are never
+ * rewritten.
+ */
+static int case_rx_hog(struct fe *fe, unsigned long seconds, char **args, int nargs)
+{
+	static struct fe hog[HOG_MAX];
+	unsigned long sent = 0, ok = 0, rounds = 0;
+	uint64_t end;
+	int n = 0;
+
+	if (nargs < 1 || nargs > HOG_MAX) {
+		say("give 1 to %d hog devids", HOG_MAX);
+		return -1;
+	}
+	for (int i = 0; i < nargs; i++, n++) {
+		if (fe_open(&hog[i], (unsigned int)strtoul(args[i], NULL, 10)) ||
+		    fe_connect(&hog[i], 0) || !hog[i].have_ip4) {
+			say("hog %s: no connection or no IPv4 address", args[i]);
+			return -1;
+		}
+		rx_put(&hog[i], hog[i].dref[2], 0);
+		rx_push(&hog[i]);
+		build_udp_frame(fe, hog[i].data[0], hog[i].data[1], hog[i].ip4, HOG_FRAME_LEN);
+		say("hog %s connected, one RX buffer posted", hog[i].dir);
+	}
+	end = now_ms() + seconds * 1000u;
+	while (now_ms() < end && be_state(fe) == XenbusStateConnected) {
+		struct tally t;
+
+		/* HOG_BURST frames to each hog. Slot 0's size is the whole
+		 * frame; slot 1 holds the rest. */
+		for (int b = 0; b < HOG_BURST; b++) {
+			for (int i = 0; i < n; i++) {
+				uint16_t id = (uint16_t)(2 * (b * n + i));
+
+				tx_put(fe, hog[i].dref[0], 0, NETTXF_more_data, id, HOG_FRAME_LEN);
+				tx_put(fe, hog[i].dref[1], 0, 0, (uint16_t)(id + 1),
+				       HOG_FRAME_LEN - XEN_PAGE_SIZE_BYTES);
+			}
+		}
+		tx_push(fe);
+		t = tx_wait(fe, 2u * HOG_BURST * (unsigned int)n, 2000);
+		sent += (unsigned long)(HOG_BURST * n);
+		ok += t.ok / 2;
+		rounds++;
+	}
+	for (int i = 0; i < n; i++) {
+		uint32_t ids = 0;
+		struct tally r = rx_wait(&hog[i], 1, 0, &ids);
+
+		say("hog %s: backend state %d, %u RX responses", hog[i].dir, be_state(&hog[i]),
+		    r.n);
+	}
+	say("%lu frames of %d bytes sent in %lu rounds, %lu answered OKAY", sent, HOG_FRAME_LEN,
+	    rounds, ok);
+	return ok ? 0 : -1;
+}
+
+/*
+ * kick-storm (threat 19): kicks the backend on an empty ring in a tight
+ * loop for SECONDS. The backend counts the kicks as spurious and, after a
+ * few, unmasks the port only after a delay, so the storm costs it a
+ * bounded number of wakeups.
+ */
+static int case_kick_storm(struct fe *fe, unsigned long seconds)
+{
+	uint64_t end = now_ms() + seconds * 1000u;
+	unsigned long kicks = 0;
+
+	while (now_ms() < end) {
+		for (int i = 0; i < 1000; i++)
+			xenevtchn_notify(fe->xce, fe->port);
+		kicks += 1000;
+	}
+	say("%lu kicks in %lu s; backend state %d", kicks, seconds, be_state(fe));
+	return be_state(fe) == XenbusStateConnected ? 0 : -1;
+}
+
 static int usage(void)
 {
 	fprintf(stderr, "usage: hostile-fe [-d DEVID] prod-jump|bad-gref|slot-overflow|bad-extra|"
-			"rx-junk|keys [SECONDS]\n"
-			"       hostile-fe [-d DEVID] churn WRITES\n");
+			"rx-junk|keys|kick-storm [SECONDS]\n"
+			"       hostile-fe [-d DEVID] rx-hog SECONDS HOG-DEVID...\n"
+			"       hostile-fe [-d DEVID] churn WRITES\n"
+			"       hostile-fe [-d DEVID] flap ROUNDS\n");
 	return 2;
 }
+
+/* The cases that play a whole frontend, with no argument, with N (SECONDS
+ * or ROUNDS), or with N and a list. */
+struct hcase {
+	const char *name;
+	int (*fn0)(struct fe *fe);
+	int (*fnn)(struct fe *fe, unsigned long n);
+	int (*fnv)(struct fe *fe, unsigned long n, char **args, int nargs);
+	bool needs_ip4;
+};
+
+static int run_keys(struct fe *fe, unsigned long n)
+{
+	return case_keys(fe, n ? (unsigned int)n : 8);
+}
+
+static const struct hcase cases[] = {
+    {"prod-jump", case_prod_jump, NULL, NULL, false},
+    {"bad-gref", case_bad_gref, NULL, NULL, true},
+    {"slot-overflow", case_slot_overflow, NULL, NULL, false},
+    {"bad-extra", case_bad_extra, NULL, NULL, false},
+    {"rx-junk", case_rx_junk, NULL, NULL, true},
+    {"keys", NULL, run_keys, NULL, false},
+    {"flap", NULL, case_flap, NULL, false},
+    {"kick-storm", NULL, case_kick_storm, NULL, false},
+    {"rx-hog", NULL, NULL, case_rx_hog, true},
+};
 
 int main(int argc, char **argv)
 {
 	struct fe fe;
-	unsigned int devid = 0, seconds = 8;
+	unsigned int devid = 0;
 	unsigned long count = 0;
-	int o, rc;
+	const struct hcase *hc = NULL;
+	int o;
 
 	while ((o = getopt(argc, argv, "d:")) != -1) {
 		if (o != 'd')
@@ -853,15 +1044,14 @@ int main(int argc, char **argv)
 	if (optind >= argc)
 		return usage();
 	cname = argv[optind];
-	if (optind + 1 < argc) {
+	if (optind + 1 < argc)
 		count = strtoul(argv[optind + 1], NULL, 10);
-		seconds = (unsigned int)count;
-	}
 	if (strcmp(cname, "churn") == 0)
 		return fe_open_xs(&fe, devid) || case_churn(&fe, count) ? 1 : 0;
-	if (strcmp(cname, "prod-jump") != 0 && strcmp(cname, "bad-gref") != 0 &&
-	    strcmp(cname, "slot-overflow") != 0 && strcmp(cname, "bad-extra") != 0 &&
-	    strcmp(cname, "rx-junk") != 0 && strcmp(cname, "keys") != 0)
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (strcmp(cname, cases[i].name) == 0)
+			hc = &cases[i];
+	if (!hc)
 		return usage();
 	/* Fixed seed: a failing run can be repeated exactly. */
 	srand(1);
@@ -870,24 +1060,15 @@ int main(int argc, char **argv)
 		return 1;
 	say("connected %s (tx-ring-ref %u, rx-ring-ref %u, event-channel %u)", fe.dir, fe.txref,
 	    fe.rxref, fe.port);
-	if (!fe.have_ip4 && (!strcmp(cname, "rx-junk") || !strcmp(cname, "bad-gref"))) {
+	if (hc->needs_ip4 && !fe.have_ip4) {
 		say("no IPv4 address registered for %s", fe.be);
 		return 1;
 	}
-
-	if (!strcmp(cname, "prod-jump"))
-		rc = case_prod_jump(&fe);
-	else if (!strcmp(cname, "bad-gref"))
-		rc = case_bad_gref(&fe);
-	else if (!strcmp(cname, "slot-overflow"))
-		rc = case_slot_overflow(&fe);
-	else if (!strcmp(cname, "bad-extra"))
-		rc = case_bad_extra(&fe);
-	else if (!strcmp(cname, "rx-junk"))
-		rc = case_rx_junk(&fe);
-	else
-		rc = case_keys(&fe, seconds);
 	/* The rings stay shared: the backend may still hold them (a case that
 	 * left the vif connected), and the kernel reclaims them with us. */
-	return rc ? 1 : 0;
+	if (hc->fn0)
+		return hc->fn0(&fe) ? 1 : 0;
+	if (hc->fnn)
+		return hc->fnn(&fe, count) ? 1 : 0;
+	return hc->fnv(&fe, count, argv + optind + 2, argc - optind - 2) ? 1 : 0;
 }

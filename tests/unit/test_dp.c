@@ -20,6 +20,7 @@
  * else (the fake's headers included) pulls ring.h in. */
 #include "ipnb/dp.h"
 
+#include "fakeclock.h"
 #include "fakexen.h"
 #include "netfront.h"
 #include "suites.h"
@@ -341,6 +342,7 @@ static void teardown(void)
 		dp_free(dp);
 	dp = NULL;
 	fake_reset();
+	fake_clock_reset();
 	guest_free(A);
 	guest_free(B);
 	guest_free(C);
@@ -2134,6 +2136,365 @@ static void test_port_input(void)
 	finish();
 }
 
+/* ---- shares, stalls and fair service (issue 9: threat 28, rows 17, 18, 20) ---- */
+
+#define NSTALL	   33
+#define STALL_PKT  6000 /* two RX slots: more than a one-buffer vif can take */
+#define STALL_BASE 10	/* domid of the first stalled guest */
+
+/* Queues one STALL_PKT-sized UDP packet from `from` to dip in two slots. */
+static void queue_two_slot(struct guest *from, const uint8_t *dip, uint32_t seq)
+{
+	static uint8_t pkt[STALL_PKT + 64];
+	size_t len = udp4(pkt, from, dip, STALL_PKT - 42, seq);
+	uint16_t sizes[2] = {4000, (uint16_t)(len - 4000)};
+
+	guest_queue_frags(from, pkt, len, sizes, 2, 0);
+}
+
+/* The source IPv4 address's last byte of a delivered frame: who sent it. */
+static uint8_t rx_src4(const uint8_t *frame)
+{
+	return frame[14 + 15];
+}
+
+/*
+ * Threat 28: 33 vifs with feature-sg post one RX buffer each and are
+ * flooded with packets that need two. Each can hold only its own share
+ * (DP_RXQ_BYTES): with a pool of 8192 buffers shared by all, 256 packets
+ * each would have taken all of it, and an unrelated pair got nothing.
+ */
+static void test_stalled_vifs_share(void)
+{
+	static struct nf stalled[NSTALL];
+	struct dp_vif *sv[NSTALL];
+	uint8_t pkt[128];
+	char err[128];
+	size_t len;
+	unsigned int okay, delivered = 0;
+	netif_rx_response_t rsp;
+	const uint8_t *data;
+	RING_IDX idx;
+
+	three_guests(0);
+	for (unsigned int i = 0; i < NSTALL; i++) {
+		const struct nf_params np = {.nbuf = 4};
+
+		CU_ASSERT_EQUAL_FATAL(fake_domain_create(STALL_BASE + i), 0);
+		CU_ASSERT_EQUAL_FATAL(nf_init(&stalled[i], STALL_BASE + i, &np), 0);
+		sv[i] = nf_attach(&stalled[i], dp, 1, err, sizeof(err));
+		CU_ASSERT_PTR_NOT_NULL_FATAL(sv[i]);
+	}
+	pump();
+	/* A sends 256 two-slot packets to each: a whole queue's worth in
+	 * packets, far more than a share in bytes */
+	for (uint32_t n = 0; n < DP_RXQ_MAX; n++) {
+		for (unsigned int i = 0; i < NSTALL; i++)
+			queue_two_slot(A, stalled[i].ip4, n);
+		guest_push_tx(A);
+		pump();
+		CU_ASSERT_EQUAL_FATAL(nf_reap_tx(&A->nf, &okay), 2 * NSTALL);
+	}
+	for (unsigned int i = 0; i < NSTALL; i++) {
+		CU_ASSERT(dp_vif_queued_bytes(sv[i]) <= DP_RXQ_BYTES);
+		CU_ASSERT(dp_vif_queued_bytes(sv[i]) > DP_RXQ_BYTES - STALL_PKT);
+		CU_ASSERT(dp_vif_stats(sv[i])->drops[DP_DROP_RXQ_FULL] > 0);
+		CU_ASSERT_EQUAL(dp_vif_stats(sv[i])->rx_pkts, 0);
+	}
+	CU_ASSERT(dp_pool_bytes(dp) <= (size_t)NSTALL * DP_RXQ_BYTES);
+	CU_ASSERT_EQUAL(drops(A, DP_DROP_NOMEM), 0);
+
+	/* an unrelated pair: 20 of 20 */
+	guest_post_rx(C, 32);
+	for (uint32_t n = 0; n < 20; n++) {
+		len = udp4(pkt, B, C->nf.ip4, 32, n);
+		guest_queue(B, pkt, len);
+	}
+	guest_push_tx(B);
+	pump();
+	while (nf_take_rx(&C->nf, &rsp, &data, &idx))
+		delivered += rsp.status == (int16_t)len && rx_src4(data) == B->nf.ip4[3];
+	CU_ASSERT_EQUAL(delivered, 20);
+	CU_ASSERT_EQUAL(all_drops(B), 0);
+
+	/* 10 s later the head packets still cannot go: carrier off, their
+	 * buffers freed, although each vif has a buffer posted */
+	fake_clock_advance(DP_STALL_MS + 1000);
+	pump();
+	for (unsigned int i = 0; i < NSTALL; i++) {
+		CU_ASSERT_FALSE(dp_vif_carrier(sv[i]));
+		CU_ASSERT_EQUAL(dp_vif_queued(sv[i]), 0);
+	}
+	CU_ASSERT_EQUAL(dp_pool_bytes(dp), 0);
+	for (unsigned int i = 0; i < NSTALL; i++) {
+		dp_vif_free(dp, sv[i]);
+		CU_ASSERT_EQUAL(fake_domain_destroy(STALL_BASE + i), 0);
+		nf_free(&stalled[i]);
+	}
+	finish();
+}
+
+/*
+ * Stall detection follows the head packet: a vif flooded with packets it
+ * can never take loses its carrier after DP_STALL_MS even though it posted
+ * a buffer, and gets it back once it posts enough for any packet.
+ */
+static void test_rx_head_stall(void)
+{
+	netif_rx_response_t rsp;
+	const uint8_t *data;
+	RING_IDX idx;
+	unsigned int okay;
+
+	three_guests(0);
+	guest_post_rx(B, 1);
+	pump();
+	/* one packet a second: each expires after 2 s, the queue never
+	 * empties, and the head never goes */
+	for (uint32_t t = 0; t <= DP_STALL_MS / 1000; t++) {
+		CU_ASSERT(dp_vif_carrier(B->vif));
+		queue_two_slot(A, B->nf.ip4, t);
+		guest_push_tx(A);
+		pump();
+		CU_ASSERT_EQUAL(nf_reap_tx(&A->nf, &okay), 2);
+		fake_clock_advance(1000);
+	}
+	pump();
+	CU_ASSERT_FALSE(dp_vif_carrier(B->vif));
+	CU_ASSERT(drops(B, DP_DROP_RX_TIMEOUT) > 0);
+	CU_ASSERT(drops(B, DP_DROP_CARRIER_OFF) > 0);
+	CU_ASSERT_EQUAL(st(B)->rx_pkts, 0);
+	CU_ASSERT_EQUAL(dp_vif_queued(B->vif), 0);
+
+	/* while off, new packets are dropped at once */
+	queue_two_slot(A, B->nf.ip4, 100);
+	guest_push_tx(A);
+	pump();
+	CU_ASSERT_EQUAL(dp_vif_queued(B->vif), 0);
+	/* one more buffer is still too few for a feature-sg vif ... */
+	guest_post_rx(B, 1);
+	pump();
+	CU_ASSERT_FALSE(dp_vif_carrier(B->vif));
+	/* ... enough for the largest packet brings the carrier back */
+	guest_post_rx(B, 16);
+	pump();
+	CU_ASSERT(dp_vif_carrier(B->vif));
+	queue_two_slot(A, B->nf.ip4, 101);
+	guest_push_tx(A);
+	pump();
+	CU_ASSERT_EQUAL(st(B)->rx_pkts, 1);
+	CU_ASSERT(nf_take_rx(&B->nf, &rsp, &data, &idx));
+	CU_ASSERT_EQUAL(rsp.flags & NETRXF_more_data, NETRXF_more_data);
+	finish();
+}
+
+/*
+ * Threat 18: a frontend without feature-rx-notify never kicks when it posts
+ * RX buffers. While packets wait for it, the main loop wakes every
+ * DP_RX_POLL_MS and finds the buffers itself; and such a vif never loses
+ * its carrier for a stall (Linux does the same).
+ */
+static void test_rx_no_notify(void)
+{
+	uint8_t pkt[128];
+	size_t len;
+	char err[128];
+	unsigned int okay;
+
+	three_guests(0);
+	B->cfg.rx_notify = false;
+	CU_ASSERT_EQUAL(dp_vif_connect(dp, B->vif, &B->cfg, err, sizeof(err)), 0);
+	pump();
+	len = udp4(pkt, A, B->nf.ip4, 32, 1);
+	guest_queue(A, pkt, len);
+	guest_push_tx(A);
+	pump();
+	CU_ASSERT_EQUAL(nf_reap_tx(&A->nf, &okay), 1);
+	CU_ASSERT_EQUAL(dp_vif_queued(B->vif), 1);
+	CU_ASSERT_EQUAL(dp_run(dp), DP_RX_POLL_MS);
+	/* buffers posted with no kick, as such a frontend does */
+	guest_queue_rx(B, 4);
+	RING_PUSH_REQUESTS(&B->nf.rx);
+	CU_ASSERT_EQUAL(dp_run(dp), -1); /* the main loop's timeout ran it */
+	expect_rx(B, pkt, len, 0);
+
+	/* no buffers for longer than the stall limit: the carrier stays on,
+	 * and the queue is bounded by age alone */
+	guest_post_rx(B, 0);
+	for (uint32_t t = 0; t <= DP_STALL_MS / 1000 + 1; t++) {
+		for (int i = 0; i < 4; i++) {
+			len = udp4(pkt, A, B->nf.ip4, 32, 10 + t);
+			guest_queue(A, pkt, len);
+		}
+		guest_push_tx(A);
+		pump();
+		CU_ASSERT_EQUAL(nf_reap_tx(&A->nf, &okay), 4);
+		fake_clock_advance(1000);
+	}
+	pump();
+	CU_ASSERT(dp_vif_carrier(B->vif));
+	CU_ASSERT(drops(B, DP_DROP_RX_TIMEOUT) > 0);
+	CU_ASSERT_EQUAL(drops(B, DP_DROP_CARRIER_OFF), 0);
+	/* 3 buffers were left over from the first post; 4 packets a second
+	 * arrive; everything older than 2 s has gone */
+	CU_ASSERT(dp_vif_queued(B->vif) <= 12);
+	finish();
+}
+
+/* Threat 20: two guests flooding one receiver share it about equally. */
+static void test_fair_senders(void)
+{
+	uint8_t pkt[256];
+	size_t len;
+	unsigned int okay, from_a = 0, from_b = 0;
+	netif_rx_response_t rsp;
+	const uint8_t *data;
+	RING_IDX idx;
+
+	three_guests(0);
+	for (uint32_t it = 0; it < 40; it++) {
+		for (uint32_t n = 0; n < 64; n++) {
+			len = udp4(pkt, A, C->nf.ip4, 100, n);
+			guest_queue(A, pkt, len);
+			len = udp4(pkt, B, C->nf.ip4, 100, n);
+			guest_queue(B, pkt, len);
+		}
+		guest_post_rx(C, 32);
+		guest_push_tx(A);
+		guest_push_tx(B);
+		pump();
+		CU_ASSERT_EQUAL(nf_reap_tx(&A->nf, &okay), 64);
+		CU_ASSERT_EQUAL(nf_reap_tx(&B->nf, &okay), 64);
+		while (nf_take_rx(&C->nf, &rsp, &data, &idx)) {
+			from_a += rx_src4(data) == A->nf.ip4[3];
+			from_b += rx_src4(data) == B->nf.ip4[3];
+		}
+	}
+	CU_ASSERT_EQUAL(from_a + from_b, 40 * 32);
+	CU_ASSERT(from_a * 10 >= (from_a + from_b) * 4);
+	CU_ASSERT(from_b * 10 >= (from_a + from_b) * 4);
+	CU_ASSERT(drops(C, DP_DROP_RXQ_FULL) > 0); /* C was the bottleneck */
+	finish();
+}
+
+/* Packets from the ports fill at most their part of a vif's share: a LAN
+ * flood to a guest leaves room for the other guests' packets to it. */
+static void test_port_share(void)
+{
+	static const uint8_t lan_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
+	static const uint8_t outside4[4] = {192, 0, 2, 1};
+	static uint8_t pkt[1500];
+	struct frame_info fi;
+	size_t len;
+	unsigned int accepted = 0;
+
+	three_guests(0);
+	len = build_udp(pkt, false, nf_be_mac, lan_mac, outside4, B->nf.ip4, 1400, 1, false);
+	CU_ASSERT_EQUAL_FATAL(frame_parse(pkt, len, &fi), FRAME_OK);
+	for (int i = 0; i < DP_RXQ_MAX; i++)
+		accepted += dp_input(dp, pkt, len, &fi);
+	CU_ASSERT_EQUAL(accepted, DP_RXQ_PORT_BYTES / len);
+	CU_ASSERT_EQUAL(drops(B, DP_DROP_RXQ_FULL), DP_RXQ_MAX - accepted);
+	/* a guest's packets still get in */
+	len = udp4(pkt, A, B->nf.ip4, 1400, 7);
+	guest_queue(A, pkt, len);
+	guest_push_tx(A);
+	pump();
+	CU_ASSERT_EQUAL(dp_vif_queued(B->vif), accepted + 1);
+	CU_ASSERT_EQUAL(dp_vif_queued_bytes(B->vif), accepted * (size_t)(len) + len);
+	finish();
+}
+
+/* ---- event storms (threat 19) ---- */
+
+static bool evtchn_readable(void)
+{
+	struct pollfd p = {.fd = dp_evtchn_fd(dp), .events = POLLIN};
+
+	return poll(&p, 1, 0) == 1;
+}
+
+/*
+ * Late EOI: a port stays masked from its event until the work it asked
+ * for is done. A guest kicking in a tight loop on an empty ring gets its
+ * kicks counted as spurious, and after a few its port is unmasked only
+ * after a delay, so a million kicks cost the daemon a bounded number of
+ * wakeups. A kick that brings work afterwards is served.
+ */
+static void test_event_storm(void)
+{
+	uint8_t pkt[128];
+	size_t len;
+	unsigned int wakeups = 0, okay;
+	int t;
+
+	three_guests(4);
+	/* a kick with work: masked while dp_run() has not done it */
+	len = udp4(pkt, A, B->nf.ip4, 32, 1);
+	guest_queue(A, pkt, len);
+	guest_push_tx(A);
+	dp_handle_events(dp);
+	CU_ASSERT_EQUAL(nf_kick(&A->nf, A->nf.port_tx), 0);
+	CU_ASSERT_FALSE(evtchn_readable()); /* the port is still masked */
+	pump();
+	expect_rx(B, pkt, len, 0);
+	CU_ASSERT_EQUAL(nf_reap_tx(&A->nf, &okay), 1);
+	/* the kick that came during the work is delivered once unmasked */
+	CU_ASSERT(evtchn_readable());
+	pump();
+
+	/* A kicks on an empty ring, 100 times a millisecond for a second;
+	 * the main loop runs the data path when the fd is readable and on
+	 * each timer tick. Without the backoff, every kick after an unmask
+	 * would be a wakeup: 100000 of them. */
+	for (int ms = 0; ms < 1000; ms++) {
+		for (int k = 0; k < 100; k++) {
+			CU_ASSERT_EQUAL_FATAL(nf_kick(&A->nf, A->nf.port_tx), 0);
+			if (evtchn_readable()) {
+				wakeups++;
+				pump();
+			}
+		}
+		fake_clock_advance(1);
+		dp_run(dp);
+	}
+	CU_ASSERT(st(A)->spurious_events >= wakeups);
+	CU_ASSERT(wakeups >= 10);
+	CU_ASSERT(wakeups <= 1000 / DP_EOI_DELAY_MAX_MS + 12);
+	/* the main loop is told when the unmask is due */
+	CU_ASSERT_EQUAL(nf_kick(&A->nf, A->nf.port_tx), 0);
+	if (evtchn_readable())
+		pump();
+	t = dp_run(dp);
+	CU_ASSERT(t > 0 && t <= DP_EOI_DELAY_MAX_MS);
+	/* B's traffic meanwhile is not held up */
+	len = udp4(pkt, B, C->nf.ip4, 32, 2);
+	guest_queue(B, pkt, len);
+	guest_push_tx(B);
+	pump();
+	expect_rx(C, pkt, len, 0);
+
+	/* A's real work waits for the unmask, at most one delay; the kick
+	 * that brought it ends the backoff */
+	len = udp4(pkt, A, C->nf.ip4, 32, 3);
+	guest_queue(A, pkt, len);
+	guest_push_tx(A);
+	pump();
+	fake_clock_advance(DP_EOI_DELAY_MAX_MS);
+	CU_ASSERT_EQUAL(dp_run(dp), -1);
+	CU_ASSERT(evtchn_readable()); /* the kicks while masked, coalesced */
+	pump();
+	expect_rx(C, pkt, len, 0);
+	len = udp4(pkt, A, C->nf.ip4, 32, 4);
+	guest_queue(A, pkt, len);
+	guest_push_tx(A);
+	pump();
+	expect_rx(C, pkt, len, 0);
+	CU_ASSERT_EQUAL(dp_run(dp), -1);
+	CU_ASSERT_EQUAL(drops(A, DP_DROP_TX_BAD_REQ), 0);
+	finish();
+}
+
 CU_ErrorCode test_dp_register(void)
 {
 	CU_pSuite s = CU_add_suite_with_setup_and_teardown("dp", NULL, NULL, setup, teardown);
@@ -2169,5 +2530,11 @@ CU_ErrorCode test_dp_register(void)
 	CU_add_test(s, "ports: complete checksums", test_port_csum);
 	CU_add_test(s, "ports: announce and withdraw", test_port_addrs);
 	CU_add_test(s, "ports: input to a guest", test_port_input);
+	CU_add_test(s, "shares: stalled feature-sg vifs", test_stalled_vifs_share);
+	CU_add_test(s, "shares: ports' part of a queue", test_port_share);
+	CU_add_test(s, "stall: head packet undeliverable", test_rx_head_stall);
+	CU_add_test(s, "no feature-rx-notify: polled, no stall", test_rx_no_notify);
+	CU_add_test(s, "fair service: two senders, one receiver", test_fair_senders);
+	CU_add_test(s, "event storm: late EOI", test_event_storm);
 	return CU_get_error();
 }

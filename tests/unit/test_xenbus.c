@@ -860,6 +860,51 @@ static void test_removed_while_connected(void)
 	finish();
 }
 
+/* Threat 3 of issue 9: xl destroy, then a new domain given the same domid
+ * and a vif with the same devid, all before the daemon's next pass. The
+ * directory it finds is a new one (state 1, none of the keys it wrote),
+ * not the vif it knew: it must start over and offer its features again,
+ * or netfront (which needs feature-rx-copy) never connects. */
+static void test_domid_reused(void)
+{
+	char p[64];
+
+	fe_init(A, 1, 0, false);
+	fe_init(B, 2, 0, false);
+	bring_up(A, "10.99.0.1");
+	bring_up(B, "10.99.0.2");
+
+	CU_ASSERT_EQUAL(fake_domain_destroy(A->nf.domid), 0);
+	snprintf(p, sizeof(p), "/local/domain/%u", A->nf.domid);
+	CU_ASSERT_EQUAL(fake_xs_rm_as(0, p), 0);
+	CU_ASSERT_EQUAL(fake_xs_rm_as(0, A->be), 0);
+	fe_free(A);
+	fe_init(A, 1, 0, false);
+	toolstack_add(A, "10.99.0.1");
+	pump();
+
+	CU_ASSERT_EQUAL(be_state(A), XenbusStateInitWait);
+	CU_ASSERT(key_is(A->be, "feature-rx-copy", "1"));
+	CU_ASSERT(key_is(A->be, "feature-sg", "1"));
+	CU_ASSERT_EQUAL(lookup(A).found, 1);
+	CU_ASSERT_EQUAL(vif_count(), 2);
+	CU_ASSERT_FALSE(connected(A));
+	/* the old domain's rings and channel are gone */
+	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 2);
+	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 1);
+
+	hotplug(A);
+	fe_publish(A);
+	fe_state(A, XenbusStateConnected);
+	pump();
+	expect_up(A);
+	CU_ASSERT_PTR_EQUAL(owner("10.99.0.1"), vif_of(A));
+	CU_ASSERT(delivered(A, B));
+	CU_ASSERT(delivered(B, A));
+	expect_up(B);
+	finish();
+}
+
 /* ---- 8. @releaseDomain ---- */
 
 static void test_release_domain(void)
@@ -1271,6 +1316,7 @@ CU_ErrorCode test_xenbus_register(void)
 	CU_add_test(s, "removed while connected", test_removed_while_connected);
 	CU_add_test(s, "@releaseDomain", test_release_domain);
 	CU_add_test(s, "@releaseDomain, directory left", test_release_domain_only);
+	CU_add_test(s, "domid re-used within one pass", test_domid_reused);
 	CU_add_test(s, "ip registration", test_ip_registration);
 	CU_add_test(s, "ip mutual conflict", test_ip_mutual_conflict);
 	CU_add_test(s, "ip released by removal", test_ip_released_by_removal);
