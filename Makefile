@@ -30,19 +30,21 @@ FAKE_SRC := tests/fake/fakexen.c tests/fake/netfront.c
 # The data and control paths, and the modules that use the host's kernel
 # (control socket, uplink): all in the daemon and in the unit tests.
 DP_SRC   := netback/dp.c netback/log.c netback/xenbus.c
-HOST_SRC := netback/ctl.c netback/uplink.c netback/hostaddr.c netback/host.c
+HOST_SRC := netback/ctl.c netback/uplink.c netback/hostaddr.c netback/host.c netback/sandbox.c
 DAEMON_SRC := $(CORE_SRC) $(DP_SRC) $(HOST_SRC) netback/main.c
 CLI_SRC  := xenstore-tools/ipnetback.c netback/addr.c
 # A clock the unit tests and fuzz targets can move forward (not the bench's).
 FAKE_CLOCK := tests/fake/fakeclock.c
 UNIT_ALL := $(CORE_SRC) $(DP_SRC) $(HOST_SRC) $(UNIT_SRC) $(FAKE_SRC) $(FAKE_CLOCK)
 XEN_LIBS := -lxengnttab -lxenevtchn -lxenstore
+# The sandbox (netback/sandbox.c): seccomp and capabilities.
+SBX_LIBS := -lseccomp -lcap-ng
 
 # Debian packages needed on the build host (the VM images are built from
 # packages downloaded separately into $(DEBS), see tests/xenvm/fetch-debs.sh).
 HOST_PKGS := build-essential libxen-dev libcunit1-dev qemu-system-x86 busybox-static \
 	cpio iproute2 iputils-ping iperf3 kmod xz-utils file ethtool clang libclang-rt-14-dev \
-	clang-tidy cppcheck git
+	clang-tidy cppcheck git libseccomp-dev libcap-ng-dev
 
 # Scenarios that `make test` runs on real Xen; `make bench-xen` runs the
 # throughput scenarios.
@@ -95,17 +97,17 @@ build: $(B)/unit-tests $(B)/bin/ipnetbackd $(B)/bin/ipnetbackd-asan $(B)/bin/ipn
 
 $(B)/bin/ipnetbackd: $(call obj,rel,$(DAEMON_SRC))
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ $(XEN_LIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(XEN_LIBS) $(SBX_LIBS)
 
 # The same daemon under AddressSanitizer, UndefinedBehaviorSanitizer and
 # LeakSanitizer, with the runtimes linked in so that it runs in the test
 # dom0 as it is. The lifecycle and hostile scenarios run this one.
 $(B)/bin/ipnetbackd-asan: $(call obj,san,$(DAEMON_SRC))
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(SAN) -static-libasan -static-libubsan -o $@ $^ $(XEN_LIBS)
+	$(CC) $(CFLAGS) $(SAN) -static-libasan -static-libubsan -o $@ $^ $(XEN_LIBS) $(SBX_LIBS)
 
 $(B)/unit-tests: $(call obj,san,$(UNIT_ALL))
-	$(CC) $(CFLAGS) $(SAN) -o $@ $^ -lcunit
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ -lcunit $(SBX_LIBS)
 
 # The CLI shares the ip-key parser with the daemon.
 $(B)/bin/ipnetback: $(call obj,rel,$(CLI_SRC))

@@ -193,11 +193,13 @@ static void emit_ctrs(FILE *f, const struct ctr *c, size_t n, bool json, bool fi
 	}
 }
 
-#define VIF_NCTRS 9 /* what vif_ctrs() fills in */
+#define VIF_NCTRS 12 /* what vif_ctrs() fills in */
 
 static size_t vif_ctrs(const struct dp_vif *dv, struct ctr c[VIF_NCTRS])
 {
 	const struct dp_stats *st = dp_vif_stats(dv);
+	uint64_t rate_bytes;
+	uint32_t rate_usec;
 	size_t n = 0;
 
 	c[n++] = (struct ctr){"queued", dp_vif_queued(dv)};
@@ -209,6 +211,10 @@ static size_t vif_ctrs(const struct dp_vif *dv, struct ctr c[VIF_NCTRS])
 	c[n++] = (struct ctr){"arp_replies", st->arp_replies};
 	c[n++] = (struct ctr){"na_replies", st->na_replies};
 	c[n++] = (struct ctr){"spurious_events", st->spurious_events};
+	c[n++] = (struct ctr){"tx_credit_waits", st->tx_credit_waits};
+	dp_vif_rate(dv, &rate_bytes, &rate_usec);
+	c[n++] = (struct ctr){"rate_bytes", rate_bytes};
+	c[n++] = (struct ctr){"rate_usec", rate_usec};
 	return n;
 }
 

@@ -79,6 +79,13 @@ struct dp_vif {
 	uint64_t eoi_at_ms;
 	RING_IDX rx_prod_seen;
 
+	/* TX rate credit (dp_vif_set_rate): rate_bytes per rate_usec, 0 for
+	 * no limit. credit is what is left; the next refill is due at
+	 * credit_next_us (on the ms clock, times 1000). */
+	uint64_t rate_bytes, credit, credit_next_us;
+	uint32_t rate_usec;
+	bool credit_wait; /* TX stopped until the next refill */
+
 	struct dp_pkt *q_head, *q_tail;
 	size_t q_len, q_bytes, q_port_bytes;
 	/* Since when the head packet has waited: the last delivery, or the
@@ -356,6 +363,56 @@ bool dp_vif_connected(const struct dp_vif *vif)
 	return vif->connected;
 }
 
+/* The most credit a vif can hold: a whole interval's worth, and never less
+ * than the largest packet, or that packet would wait forever. */
+static uint64_t credit_cap(const struct dp_vif *v)
+{
+	return v->rate_bytes > DP_RATE_MIN_BURST ? v->rate_bytes : DP_RATE_MIN_BURST;
+}
+
+/* Adds the credit of every interval that has ended by now_us. */
+static void credit_refill(struct dp_vif *v, uint64_t now_us)
+{
+	uint64_t n, cap = credit_cap(v);
+
+	if (now_us < v->credit_next_us)
+		return;
+	n = (now_us - v->credit_next_us) / v->rate_usec + 1;
+	/* n * rate_bytes could overflow after a long idle time: anything
+	 * past the cap is the cap. */
+	if (n > cap / v->rate_bytes || v->credit + n * v->rate_bytes > cap)
+		v->credit = cap;
+	else
+		v->credit += n * v->rate_bytes;
+	v->credit_next_us += n * v->rate_usec;
+}
+
+void dp_vif_set_rate(struct dp_vif *vif, uint64_t bytes, uint32_t usec)
+{
+	if (bytes == 0 || usec == 0) {
+		bytes = 0;
+		usec = 0;
+	}
+	if (vif->rate_bytes == bytes && vif->rate_usec == usec)
+		return;
+	vif->rate_bytes = bytes;
+	vif->rate_usec = usec;
+	/* A new rate starts with one interval's credit. */
+	vif->credit = bytes;
+	vif->credit_next_us = ipnb_now_ms() * 1000 + usec;
+	if (vif->credit_wait) {
+		vif->credit_wait = false;
+		vif->tx_pending = vif->connected;
+	}
+}
+
+bool dp_vif_rate(const struct dp_vif *vif, uint64_t *bytes, uint32_t *usec)
+{
+	*bytes = vif->rate_bytes;
+	*usec = vif->rate_usec;
+	return vif->rate_bytes != 0;
+}
+
 bool dp_vif_carrier(const struct dp_vif *vif)
 {
 	return vif->connected && vif->carrier;
@@ -405,6 +462,7 @@ void dp_vif_disconnect(struct dp *dp, struct dp_vif *v)
 	v->rx_pending = false;
 	/* Unbinding dropped the ports: nothing is left to unmask. */
 	v->eoi_tx = v->eoi_rx = false;
+	v->credit_wait = false;
 	v->spurious_run = 0;
 	v->eoi_at_ms = 0;
 }
@@ -806,6 +864,17 @@ static void vif_tx(struct dp *dp, struct dp_vif *v)
 			vif_disable(dp, v, why);
 			return;
 		}
+		if (vd == TXREQ_OK && v->rate_bytes) {
+			/* Out of credit: the packet stays on the ring, unread
+			 * as far as the guest can tell, until the refill. */
+			credit_refill(v, dp->clock_ms * 1000);
+			if (t->total > v->credit) {
+				v->credit_wait = true;
+				v->st.tx_credit_waits++;
+				break;
+			}
+			v->credit -= t->total;
+		}
 		cons += t->consumed;
 		if (vd == TXREQ_OK) {
 			p = pkt_alloc(dp, t->total);
@@ -883,7 +952,7 @@ done:
 	/* Sets req_event so the next request kicks us, then looks again in
 	 * case one arrived before req_event was visible. */
 	RING_FINAL_CHECK_FOR_REQUESTS(&v->tx, more);
-	if (more)
+	if (more && !v->credit_wait)
 		v->tx_pending = true;
 }
 
@@ -1074,9 +1143,11 @@ static void vif_kicked(struct dp_vif *v, evtchn_port_t port)
 	bool useful = false;
 
 	if (port == v->port_tx) {
-		v->tx_pending = true;
+		/* Requests that wait for rate credit are no news. */
+		v->tx_pending = !v->credit_wait;
 		v->eoi_tx = true;
-		useful = *(volatile RING_IDX *)&v->tx.sring->req_prod != v->tx.req_cons;
+		useful = !v->credit_wait &&
+			 *(volatile RING_IDX *)&v->tx.sring->req_prod != v->tx.req_cons;
 	}
 	if (port == v->port_rx) {
 		RING_IDX prod = *(volatile RING_IDX *)&v->rx.sring->req_prod;
@@ -1163,8 +1234,17 @@ static bool tx_round(struct dp *dp)
 
 int dp_run(struct dp *dp)
 {
-	uint64_t now, eoi_wait = 0;
+	uint64_t now, eoi_wait = 0, credit_wait = 0;
 	bool queued = false, poll = false, work = false;
+
+	/* Rate-limited vifs whose next refill is due get their TX pass. */
+	now = ipnb_now_ms() * 1000;
+	for (struct dp_vif *v = dp->vifs; v; v = v->next) {
+		if (v->credit_wait && now >= v->credit_next_us) {
+			v->credit_wait = false;
+			v->tx_pending = v->connected;
+		}
+	}
 
 	for (int round = 0; round < DP_ROUNDS; round++) {
 		dp->clock_ms = ipnb_now_ms();
@@ -1204,9 +1284,20 @@ int dp_run(struct dp *dp)
 			if (w && (!eoi_wait || w < eoi_wait))
 				eoi_wait = w;
 		}
+		if (v->credit_wait) {
+			/* Whole milliseconds, rounded up, and at least one. */
+			uint64_t w = v->credit_next_us > now * 1000
+					 ? (v->credit_next_us - now * 1000 + 999) / 1000
+					 : 1;
+
+			if (!credit_wait || w < credit_wait)
+				credit_wait = w;
+		}
 	}
 	if (work)
 		return 0;
+	if (credit_wait && (!eoi_wait || credit_wait < eoi_wait))
+		eoi_wait = credit_wait;
 	if (eoi_wait && eoi_wait < (poll ? DP_RX_POLL_MS : queued ? 100u : UINT64_MAX))
 		return (int)eoi_wait;
 	if (poll)

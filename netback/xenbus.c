@@ -39,6 +39,9 @@ struct xb_vif {
 	int published;	  /* backend state we last wrote */
 	char *ip_seen;	  /* `ip` value last processed */
 	bool ip_conflict; /* some address was refused as taken */
+	bool rate_known;  /* rate_seen is the `rate` last processed */
+	char *rate_seen;  /* NULL if the key was absent */
+	bool rate_bad;	  /* rate_seen does not parse: no connect */
 	struct dp_vif *dp;
 };
 
@@ -217,6 +220,7 @@ static void vif_destroy(struct xb *xb, struct xb_vif *v)
 	}
 	free(v->be);
 	free(v->ip_seen);
+	free(v->rate_seen);
 	free(v);
 }
 
@@ -310,6 +314,66 @@ static void vif_update_addrs(struct xb *xb, struct xb_vif *v)
 	free(ip);
 }
 
+/* ---- rate ---------------------------------------------------------------- */
+
+/* libxl's `rate` value, "BYTES,MICROSECONDS" (what Linux netback reads):
+ * two unsigned decimals, both at least 1, nothing else. */
+static bool parse_rate(const char *s, uint64_t *bytes, uint32_t *usec)
+{
+	unsigned long long b, u;
+	char *end;
+
+	if (!s || s[0] < '0' || s[0] > '9')
+		return false;
+	errno = 0;
+	b = strtoull(s, &end, 10);
+	if (errno || *end != ',' || end[1] < '0' || end[1] > '9')
+		return false;
+	u = strtoull(end + 1, &end, 10);
+	if (errno || *end != '\0' || b == 0 || u == 0 || u > UINT32_MAX)
+		return false;
+	*bytes = b;
+	*usec = (uint32_t)u;
+	return true;
+}
+
+/* Applies the backend `rate` key when it changed. A value that does not
+ * parse keeps the rate in force and is reported in `rate-error`; before
+ * the first connect it also refuses the connect (vif_connect()), so that a
+ * guest never runs unlimited by mistake. */
+static void vif_update_rate(struct xb *xb, struct xb_vif *v)
+{
+	char *rate = rd(xb, v->be, "rate");
+	const char *val = rate ? rate : "";
+	uint64_t bytes = 0;
+	uint32_t usec = 0;
+
+	if (v->rate_known &&
+	    (rate ? v->rate_seen && strcmp(v->rate_seen, rate) == 0 : v->rate_seen == NULL)) {
+		free(rate);
+		return;
+	}
+	free(v->rate_seen);
+	v->rate_seen = rate; /* kept: freed with the record or on the next change */
+	v->rate_known = true;
+	v->rate_bad = rate && !parse_rate(rate, &bytes, &usec);
+	if (v->rate_bad) {
+		char msg[160];
+
+		snprintf(msg, sizeof(msg), "rate \"%.64s\" is not BYTES,MICROSECONDS", val);
+		log_warnx("vif %u/%u: %s; %s", v->domid, v->devid, msg,
+			  dp_vif_rate(v->dp, &bytes, &usec) ? "the rate in force stays"
+							    : "it will not connect");
+		wr(xb, v->be, "rate-error", msg);
+	} else {
+		dp_vif_set_rate(v->dp, bytes, usec);
+		rm_key(xb, v->be, "rate-error");
+		if (rate)
+			log_info("vif %u/%u: TX rate %" PRIu64 " bytes per %" PRIu32 " us",
+				 v->domid, v->devid, bytes, usec);
+	}
+}
+
 /* ---- connect ------------------------------------------------------------- */
 
 static void vif_fail(struct xb *xb, struct xb_vif *v, const char *msg)
@@ -331,6 +395,15 @@ static void vif_connect(struct xb *xb, struct xb_vif *v)
 	bool split;
 
 	memset(&cfg, 0, sizeof(cfg));
+	if (v->rate_bad) {
+		uint64_t b;
+		uint32_t u;
+
+		if (!dp_vif_rate(v->dp, &b, &u)) {
+			vif_fail(xb, v, "backend rate is not BYTES,MICROSECONDS");
+			return;
+		}
+	}
 	if (!rd_uint(xb, v->fe, "tx-ring-ref", UINT32_MAX, &tx) ||
 	    !rd_uint(xb, v->fe, "rx-ring-ref", UINT32_MAX, &rx)) {
 		vif_fail(xb, v, "frontend has no valid tx-ring-ref/rx-ring-ref");
@@ -466,6 +539,7 @@ static void vif_process(struct xb *xb, struct xb_vif *v)
 			  v->domid, v->devid, mac_s ? mac_s : "");
 	free(mac_s);
 	vif_update_addrs(xb, v);
+	vif_update_rate(xb, v);
 
 	memset(&in, 0, sizeof(in));
 	in.online = rd_flag(xb, v->be, "online", false);

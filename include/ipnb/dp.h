@@ -67,6 +67,8 @@ struct dp_stats {
 	uint64_t arp_replies, na_replies;
 	/* kicks that brought no work: no new TX request, no new RX buffer */
 	uint64_t spurious_events;
+	/* TX passes that stopped for lack of rate credit (dp_vif_set_rate) */
+	uint64_t tx_credit_waits;
 	uint64_t drops[DP_DROP_COUNT];
 };
 
@@ -123,6 +125,18 @@ int dp_vif_connect(struct dp *dp, struct dp_vif *vif, const struct dp_vif_cfg *c
 		   size_t errlen);
 void dp_vif_disconnect(struct dp *dp, struct dp_vif *vif);
 bool dp_vif_connected(const struct dp_vif *vif);
+
+/*
+ * The backend `rate` key (libxl's vif rate=): at most `bytes` of TX packets
+ * per `usec` microseconds, as a credit refilled each interval and held up
+ * to max(bytes, DP_RATE_MIN_BURST) so that any packet can go eventually.
+ * A packet that the credit does not cover waits on the ring. bytes 0 is
+ * unlimited. Applies at once, connected or not.
+ */
+#define DP_RATE_MIN_BURST 65536u
+void dp_vif_set_rate(struct dp_vif *vif, uint64_t bytes, uint32_t usec);
+/* The rate set, or false if unlimited. */
+bool dp_vif_rate(const struct dp_vif *vif, uint64_t *bytes, uint32_t *usec);
 bool dp_vif_carrier(const struct dp_vif *vif);
 const struct dp_stats *dp_vif_stats(const struct dp_vif *vif);
 size_t dp_vif_queued(const struct dp_vif *vif);

@@ -741,13 +741,21 @@ static void op_uplink_mode(struct in *in)
 	}
 }
 
+/* What dp_run() may answer: work left (0), nothing timed (-1), or a wait in
+ * ms: up to the 100 ms of an RX queue's timers, or up to a rate interval
+ * (op 17 sets them up to 655 ms). */
+static void check_run(int r)
+{
+	CHECK(r >= -1 && r <= 656);
+}
+
 static void pump(void)
 {
 	dp_handle_events(dp);
 	for (int i = 0; i < PUMP_LIMIT; i++) {
 		int r = dp_run(dp);
 
-		CHECK(r == 0 || r == DP_RX_POLL_MS || r == 100 || r == -1);
+		check_run(r);
 		if (r != 0)
 			break;
 		dp_handle_events(dp);
@@ -875,9 +883,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			dp_handle_events(dp);
 			break;
 		case 12: {
-			int r = dp_run(dp);
-
-			CHECK(r == 0 || r == DP_RX_POLL_MS || r == 100 || r == -1);
+			check_run(dp_run(dp));
 			break;
 		}
 		case 13:
@@ -893,7 +899,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			op_fail(&in);
 			break;
 		case 17:
-			switch (u8(&in) % 4) {
+			switch (u8(&in) % 5) {
 			case 0:
 				op_disconnect(&in);
 				break;
@@ -903,6 +909,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			case 2:
 				op_uplink_mode(&in);
 				break;
+			case 3: {
+				/* a TX rate, 0 bytes meaning none */
+				struct guest *g = pick_guest(&in);
+				uint16_t bytes = u16(&in);
+
+				if (g->vif)
+					dp_vif_set_rate(g->vif, bytes, 10u * u16(&in));
+				break;
+			}
 			default: {
 				struct guest *g = pick_guest(&in);
 

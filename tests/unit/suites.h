@@ -17,5 +17,6 @@ CU_ErrorCode test_xenbus_register(void);
 CU_ErrorCode test_ctl_register(void);
 CU_ErrorCode test_host_register(void);
 CU_ErrorCode test_uplink_register(void);
+CU_ErrorCode test_sandbox_register(void);
 
 #endif

@@ -322,7 +322,8 @@ static const char *ask(const char *req)
 	"\"addresses\": [\"10.99.0.5\", \"fd00::5\"], \"queued\": 0, \"queued_bytes\": 0, "        \
 	"\"tx_packets\": 2, "                                                                      \
 	"\"tx_bytes\": 120, \"rx_packets\": 1, \"rx_bytes\": 60, \"arp_replies\": 1, "             \
-	"\"na_replies\": 0, \"spurious_events\": 1, \"drops\": {\"tx_bad_request\": 0, "           \
+	"\"na_replies\": 0, \"spurious_events\": 1, \"tx_credit_waits\": 0, \"rate_bytes\": 0, "   \
+	"\"rate_usec\": 0, \"drops\": {\"tx_bad_request\": 0, "                                    \
 	"\"tx_copy_failed\": 0, "                                                                  \
 	"\"malformed\": 0, \"spoofed_mac\": 0, \"spoofed_ip\": 0, \"spoofed_arp\": 0, "            \
 	"\"broadcast_multicast\": 0, \"no_route\": 1, \"unsupported_protocol\": 0, "               \
@@ -375,7 +376,10 @@ static void test_vif_answers(void)
 						 "rx_bytes             60\n"
 						 "arp_replies          1\n"
 						 "na_replies           0\n"
-						 "spurious_events      1\n" VIF_DROPS_TEXT);
+						 "spurious_events      1\n"
+						 "tx_credit_waits      0\n"
+						 "rate_bytes           0\n"
+						 "rate_usec            0\n" VIF_DROPS_TEXT);
 	CU_ASSERT_STRING_EQUAL(ask("vifs json\n"), "{\"vifs\": [" VIF_JSON "\n]}\n");
 	CU_ASSERT_STRING_EQUAL(ask("vif 5/0 json\n"), VIF_JSON "\n");
 	CU_ASSERT_STRING_EQUAL(ask("vif 5/1\n"), "error: no vif 5/1\n");

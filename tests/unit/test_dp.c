@@ -2495,6 +2495,76 @@ static void test_event_storm(void)
 	finish();
 }
 
+/* ---- the rate key (threat 20) ---- */
+
+/*
+ * A vif limited to 10000 bytes per 50 ms sends 1000-byte frames as fast as
+ * its ring lets it for one (fake) second: about 210 get through (one
+ * interval's credit to start with, then 20 refills), the rest wait on the
+ * ring unanswered, and the main loop is told when the next refill is due.
+ * Another guest is not limited, and lifting the limit lets the rest go.
+ */
+static void test_rate_limit(void)
+{
+	uint8_t pkt[1100];
+	size_t len = 0;
+	uint64_t before, bytes;
+	uint32_t usec;
+	unsigned int okay, answered = 0;
+	int t;
+
+	three_guests(0);
+	CU_ASSERT_FALSE(dp_vif_rate(A->vif, &bytes, &usec));
+	dp_vif_set_rate(A->vif, 10000, 50000);
+	CU_ASSERT(dp_vif_rate(A->vif, &bytes, &usec));
+	CU_ASSERT_EQUAL(bytes, 10000);
+	CU_ASSERT_EQUAL(usec, 50000);
+	for (uint32_t n = 0; nf_tx_space(&A->nf); n++) {
+		len = udp4(pkt, A, B->nf.ip4, 1000 - 42, n);
+		guest_queue(A, pkt, len);
+	}
+	guest_push_tx(A);
+	for (int ms = 0; ms < 1000; ms++) {
+		guest_post_rx(B, nf_rx_space(&B->nf));
+		pump();
+		answered += nf_reap_tx(&A->nf, &okay);
+		nf_reap_rx(&B->nf);
+		fake_clock_advance(1);
+	}
+	CU_ASSERT(st(A)->tx_bytes <= 10000 + 20 * 10000);
+	CU_ASSERT(st(A)->tx_bytes >= 19 * 10000);
+	CU_ASSERT_EQUAL(st(B)->rx_pkts, st(A)->tx_pkts);
+	CU_ASSERT_EQUAL(answered, st(A)->tx_pkts);
+	CU_ASSERT(st(A)->tx_credit_waits > 0);
+	CU_ASSERT_EQUAL(all_drops(A), 0);
+	t = dp_run(dp);
+	CU_ASSERT(t > 0 && t <= 50);
+
+	/* C is not limited: 50 frames to A go at once */
+	guest_post_rx(A, 64);
+	before = st(A)->rx_pkts;
+	for (uint32_t n = 0; n < 50; n++) {
+		len = udp4(pkt, C, A->nf.ip4, 1000 - 42, n);
+		guest_queue(C, pkt, len);
+	}
+	guest_push_tx(C);
+	pump();
+	CU_ASSERT_EQUAL(st(A)->rx_pkts - before, 50);
+
+	/* no limit: the rest of A's ring goes */
+	dp_vif_set_rate(A->vif, 0, 0);
+	CU_ASSERT_FALSE(dp_vif_rate(A->vif, &bytes, &usec));
+	for (int i = 0; i < 8; i++) {
+		guest_post_rx(B, nf_rx_space(&B->nf));
+		pump();
+		answered += nf_reap_tx(&A->nf, &okay);
+		nf_reap_rx(&B->nf);
+	}
+	CU_ASSERT_EQUAL(answered, RING_SIZE(&A->nf.tx));
+	CU_ASSERT_EQUAL(st(B)->rx_pkts, RING_SIZE(&A->nf.tx));
+	finish();
+}
+
 CU_ErrorCode test_dp_register(void)
 {
 	CU_pSuite s = CU_add_suite_with_setup_and_teardown("dp", NULL, NULL, setup, teardown);
@@ -2536,5 +2606,6 @@ CU_ErrorCode test_dp_register(void)
 	CU_add_test(s, "no feature-rx-notify: polled, no stall", test_rx_no_notify);
 	CU_add_test(s, "fair service: two senders, one receiver", test_fair_senders);
 	CU_add_test(s, "event storm: late EOI", test_event_storm);
+	CU_add_test(s, "rate: TX credit", test_rate_limit);
 	return CU_get_error();
 }

@@ -905,6 +905,69 @@ static void test_domid_reused(void)
 	finish();
 }
 
+/* The backend `rate` key, as libxl writes it for vif=['rate=10Mb/s']
+ * ("BYTES,MICROSECONDS"): applied at connect and live; a value that does
+ * not parse keeps the rate in force and says so in rate-error, and before
+ * the first connect it refuses the connect. */
+static void test_rate_key(void)
+{
+	static const char *const bad[] = {
+	    "junk",  "0,50000", "62500,0", "62500", ",50000",	    "62500,",
+	    "1,2,3", "-1,5",	"1, 5",	   " 1,5",  "1,4294967296", "99999999999999999999,1",
+	    ""};
+	uint64_t bytes;
+	uint32_t usec;
+	char p[160];
+
+	fe_init(A, 1, 0, false);
+	toolstack_add(A, "10.99.0.1");
+	put(0, A->be, "rate", "62500,50000");
+	pump();
+	hotplug(A);
+	fe_publish(A);
+	fe_state(A, XenbusStateConnected);
+	pump();
+	expect_up(A);
+	CU_ASSERT(dp_vif_rate(vif_of(A), &bytes, &usec));
+	CU_ASSERT_EQUAL(bytes, 62500);
+	CU_ASSERT_EQUAL(usec, 50000);
+
+	put(0, A->be, "rate", "1000,20000");
+	pump();
+	CU_ASSERT(dp_vif_rate(vif_of(A), &bytes, &usec));
+	CU_ASSERT_EQUAL(bytes, 1000);
+	CU_ASSERT_EQUAL(usec, 20000);
+	CU_ASSERT_FALSE(key_nonempty(A->be, "rate-error"));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		put(0, A->be, "rate", bad[i]);
+		pump();
+		CU_ASSERT(key_has(A->be, "rate-error", "BYTES,MICROSECONDS"));
+		CU_ASSERT(dp_vif_rate(vif_of(A), &bytes, &usec));
+		CU_ASSERT_EQUAL(bytes, 1000);
+		expect_up(A);
+	}
+	/* the key removed: unlimited, and the error gone */
+	path_of(p, sizeof(p), A->be, "rate");
+	CU_ASSERT_EQUAL(fake_xs_rm_as(0, p), 0);
+	pump();
+	CU_ASSERT_FALSE(dp_vif_rate(vif_of(A), &bytes, &usec));
+	CU_ASSERT_FALSE(key_nonempty(A->be, "rate-error"));
+
+	/* a bad rate before the first connect: refused, never unlimited */
+	fe_init(B, 2, 0, false);
+	toolstack_add(B, "10.99.0.2");
+	put(0, B->be, "rate", "10Mb/s");
+	pump();
+	hotplug(B);
+	fe_publish(B);
+	fe_state(B, XenbusStateConnected);
+	pump();
+	CU_ASSERT_FALSE(connected(B));
+	CU_ASSERT(key_has(B->be, "hotplug-error", "rate"));
+	CU_ASSERT(key_has(B->be, "rate-error", "10Mb/s"));
+	finish();
+}
+
 /* ---- 8. @releaseDomain ---- */
 
 static void test_release_domain(void)
@@ -1317,6 +1380,7 @@ CU_ErrorCode test_xenbus_register(void)
 	CU_add_test(s, "@releaseDomain", test_release_domain);
 	CU_add_test(s, "@releaseDomain, directory left", test_release_domain_only);
 	CU_add_test(s, "domid re-used within one pass", test_domid_reused);
+	CU_add_test(s, "rate key", test_rate_key);
 	CU_add_test(s, "ip registration", test_ip_registration);
 	CU_add_test(s, "ip mutual conflict", test_ip_mutual_conflict);
 	CU_add_test(s, "ip released by removal", test_ip_released_by_removal);
