@@ -216,10 +216,10 @@ bench-xen: deps
 # build/fuzz/corpus-<target>/, crash inputs to build/fuzz/<target>-crash-*,
 # the fuzzer's output to build/fuzz/<target>.log. It fails if any target
 # finds something. `make build/fuzz/fuzz_<target>` only builds one.
-FUZZ_TARGETS := frame txreq addr dp
+FUZZ_TARGETS := frame txreq addr dp xenbus
 FUZZ_SECONDS ?= 30
 # Every target links the same production files, unmodified.
-FUZZ_SRC     := $(CORE_SRC) netback/dp.c netback/log.c $(FAKE_SRC) $(FAKE_CLOCK)
+FUZZ_SRC     := $(CORE_SRC) $(DP_SRC) $(FAKE_SRC) $(FAKE_CLOCK)
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
 # -close_fd_mask=2: the daemon's log lines (a disabled vif, ...) would fill
 # the log; libFuzzer and the sanitizers still report on their own copy.

@@ -893,8 +893,12 @@ static void vif_tx(struct dp *dp, struct dp_vif *v)
 			 * arrive whole, and frame_parse() sees the frame as
 			 * frame.h requires. */
 			for (unsigned int i = 0; i < t->nfrags; i++) {
-				xengnttab_grant_copy_segment_t *s = &dp->segs[nseg++];
+				xengnttab_grant_copy_segment_t *s = &dp->segs[nseg];
 
+				/* An empty slot has nothing to copy, and its grant
+				 * is not even looked at (XSA-448). */
+				if (t->frags[i].size == 0)
+					continue;
 				s->source.foreign.ref = t->frags[i].gref;
 				s->source.foreign.offset = t->frags[i].offset;
 				s->source.foreign.domid = v->domid;
@@ -903,8 +907,9 @@ static void vif_tx(struct dp *dp, struct dp_vif *v)
 				s->flags = GNTCOPY_source_gref;
 				s->status = GNTST_general_error;
 				off += t->frags[i].size;
+				nseg++;
+				dp->batch_segs[n]++;
 			}
-			dp->batch_segs[n] = t->nfrags;
 		}
 		n++;
 	}

@@ -23,6 +23,7 @@
 #include "ipnb/dp.h"
 #include "ipnb/host.h"
 #include "ipnb/log.h"
+#include "ipnb/sandbox.h"
 #include "ipnb/uplink.h"
 #include "ipnb/xenbus.h"
 
@@ -89,7 +90,7 @@ static void on_disable(void *arg, struct dp_vif *vif, const char *why)
 static void usage(void)
 {
 	fprintf(stderr, "usage: ipnetbackd [-d] [-c config] [-s control-socket] [-u uplink] "
-			"[-g gateway]... [-H host-port|none]\n");
+			"[-g gateway]... [-H host-port|none] [-S off|errno|log|kill]\n");
 	exit(2);
 }
 
@@ -98,7 +99,16 @@ struct config {
 	char *host;	 /* the host port's name; "none" for none */
 	bool host_asked; /* named in the config or with -H, not the default */
 	struct ul_cfg ul;
+	enum sbx_mode sandbox;
 };
+
+static void set_sandbox(struct config *cf, const char *s, const char *where)
+{
+	if (!sbx_mode_parse(s, &cf->sandbox)) {
+		log_warnx("%s: sandbox must be off, errno, log or kill, not \"%s\"", where, s);
+		exit(2);
+	}
+}
 
 static void set_gateway(struct config *cf, const char *s, const char *where)
 {
@@ -125,7 +135,7 @@ static void set_str(char **to, const char *s)
 /*
  * The config file: one "key value" per line ('=' between them is allowed),
  * '#' starts a comment. Keys: uplink, gateway (IPv4 or IPv6; may repeat),
- * host-port (a name, or "none").
+ * host-port (a name, or "none"), sandbox (off, errno, log or kill).
  * A missing default file is fine; a missing file named with -c is not.
  */
 static void read_config(struct config *cf, const char *path, bool must)
@@ -164,6 +174,8 @@ static void read_config(struct config *cf, const char *path, bool must)
 			cf->host_asked = true;
 		} else if (strcmp(key, "gateway") == 0) {
 			set_gateway(cf, val, where);
+		} else if (strcmp(key, "sandbox") == 0) {
+			set_sandbox(cf, val, where);
 		} else {
 			log_warnx("%s: unknown key \"%s\"", where, key);
 			exit(2);
@@ -207,8 +219,9 @@ int main(int argc, char **argv)
 		}
 	}
 	set_str(&cf.host, HOST_DEFAULT_NAME);
+	cf.sandbox = SBX_ERRNO;
 	read_config(&cf, conf, conf_given);
-	while ((opt = getopt(argc, argv, "c:dg:H:s:u:")) != -1) {
+	while ((opt = getopt(argc, argv, "c:dg:H:s:S:u:")) != -1) {
 		switch (opt) {
 		case 'c':
 			break;
@@ -220,6 +233,9 @@ int main(int argc, char **argv)
 			break;
 		case 's':
 			sock = optarg;
+			break;
+		case 'S':
+			set_sandbox(&cf, optarg, "-S");
 			break;
 		case 'H':
 			set_str(&cf.host, optarg);
@@ -311,6 +327,22 @@ int main(int argc, char **argv)
 		ep_add(ep, ul_fd(ul), TAG_UPLINK);
 	if (host)
 		ep_add(ep, host_fd(host), TAG_HOST);
+		/* Everything is open: from here on the loop needs only what it does
+		 * with those fds, and the host port's routes (CAP_NET_ADMIN). */
+#if defined(__SANITIZE_ADDRESS__)
+	/* LeakSanitizer's exit check stops the process's threads with
+	 * ptrace from a clone: no filter in the sanitizer build. */
+	if (cf.sandbox != SBX_OFF)
+		log_info("sandbox: no seccomp filter in the sanitizer build");
+	cf.sandbox = SBX_OFF;
+#endif
+	if (sbx_enter(cf.sandbox, host != NULL, err, sizeof(err)) != 0) {
+		log_warnx("sandbox: %s", err);
+		goto out;
+	}
+	log_info("sandbox: capabilities dropped%s; seccomp allow-list %s",
+		 host ? " but CAP_NET_ADMIN (the host port's routes)" : "",
+		 cf.sandbox == SBX_OFF ? "off" : sbx_mode_name(cf.sandbox));
 	log_info("started; control socket %s", sock);
 
 	while (!quit) {

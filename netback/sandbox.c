@@ -64,8 +64,13 @@ int sbx_enter(enum sbx_mode mode, bool keep_net_admin, char *err, size_t errlen)
 {
 	scmp_filter_ctx ctx;
 	uint32_t dflt;
-	int r;
+	int r, bounds;
 
+	/* The bounding set can only shrink with CAP_SETPCAP. Without it
+	 * (systemd's CapabilityBoundingSet= took it away) whoever started us
+	 * has bounded it already, and the sets themselves are what is left. */
+	capng_get_caps_process();
+	bounds = capng_have_capability(CAPNG_EFFECTIVE, CAP_SETPCAP);
 	capng_clear(CAPNG_SELECT_BOTH);
 	if (keep_net_admin &&
 	    capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED | CAPNG_BOUNDING_SET,
@@ -73,7 +78,7 @@ int sbx_enter(enum sbx_mode mode, bool keep_net_admin, char *err, size_t errlen)
 		snprintf(err, errlen, "capng_update failed");
 		return -1;
 	}
-	if (capng_apply(CAPNG_SELECT_BOTH) != 0) {
+	if (capng_apply(bounds ? CAPNG_SELECT_BOTH : CAPNG_SELECT_CAPS) != 0) {
 		snprintf(err, errlen, "dropping capabilities failed");
 		return -1;
 	}

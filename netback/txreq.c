@@ -13,7 +13,6 @@ static const char *const reason_names[TXREQ_R_COUNT] = {
     [TXREQ_R_SHORT_FIRST] = "short_first_fragment",
     [TXREQ_R_SIZE_MISMATCH] = "size_mismatch",
     [TXREQ_R_GSO] = "gso_not_offered",
-    [TXREQ_R_EMPTY_FRAG] = "empty_fragment",
     [TXREQ_R_CROSS_PAGE] = "cross_page",
     [TXREQ_R_INCOMPLETE] = "incomplete_packet",
     [TXREQ_R_BAD_EXTRA] = "bad_extra_info",
@@ -81,7 +80,7 @@ enum txreq_verdict txreq_collect(const netif_tx_back_ring_t *ring, RING_IDX cons
 	netif_tx_request_t req;
 	uint32_t frag_sum = 0;
 	unsigned int ndata = 0;
-	bool too_many = false, empty_frag = false;
+	bool too_many = false;
 
 	memset(p, 0, sizeof(*p));
 	if (idx == prod)
@@ -106,7 +105,8 @@ enum txreq_verdict txreq_collect(const netif_tx_back_ring_t *ring, RING_IDX cons
 	/* Follow-on data slots. Keep walking past TXREQ_MAX_SLOTS so that all
 	 * of an oversized packet is consumed (and answered), up to the point
 	 * where the count itself marks the frontend as hostile. frag_sum stays
-	 * below 2^32: at most 20 slots of at most 65535 bytes. */
+	 * below 2^32: at most 19 slots of at most 65535 bytes. An empty slot
+	 * is legal (XSA-448 made Linux accept them): it carries nothing. */
 	while (req.flags & NETTXF_more_data) {
 		if (idx == prod)
 			return fail(p, TXREQ_FATAL, TXREQ_R_INCOMPLETE);
@@ -114,14 +114,12 @@ enum txreq_verdict txreq_collect(const netif_tx_back_ring_t *ring, RING_IDX cons
 		idx++;
 		p->consumed++;
 		ndata++;
-		if (ndata > TXREQ_FATAL_SLOTS)
+		if (ndata >= TXREQ_FATAL_SLOTS)
 			return fail(p, TXREQ_FATAL, TXREQ_R_HOSTILE_SLOTS);
 		if (!slot_in_page(&req))
 			return fail(p, TXREQ_FATAL, TXREQ_R_CROSS_PAGE);
 		p->frags[ndata - 1] = req;
 		frag_sum += req.size;
-		if (req.size == 0)
-			empty_frag = true;
 		if (ndata > TXREQ_MAX_SLOTS)
 			too_many = true;
 	}
@@ -131,8 +129,6 @@ enum txreq_verdict txreq_collect(const netif_tx_back_ring_t *ring, RING_IDX cons
 		return fail(p, TXREQ_DROP, TXREQ_R_TOO_MANY_SLOTS);
 	if (p->has_gso && !gso_offered)
 		return fail(p, TXREQ_DROP, TXREQ_R_GSO);
-	if (empty_frag)
-		return fail(p, TXREQ_DROP, TXREQ_R_EMPTY_FRAG);
 	/* Slot 0's size is the whole packet; its own data is what the other
 	 * slots do not account for. */
 	if (frag_sum > p->total)

@@ -24,7 +24,8 @@
 /* Packets with more data slots than this are dropped (netif.h's minimum
  * every backend must accept). */
 #define TXREQ_MAX_SLOTS XEN_NETIF_NR_SLOTS_MIN
-/* ... and with more than this the frontend is treated as hostile. */
+/* ... and with this many (Linux netback's fatal_skb_slots) the frontend is
+ * treated as hostile: 19 data slots are dropped, 20 are fatal. */
 #define TXREQ_FATAL_SLOTS 20
 /* Extra-info slots one packet may carry (one per valid type at most). */
 #define TXREQ_MAX_EXTRAS (XEN_NETIF_EXTRA_TYPE_MAX - 1)
@@ -37,16 +38,15 @@ enum txreq_verdict {
 
 enum txreq_reason {
 	TXREQ_R_NONE = 0,
-	TXREQ_R_TOO_MANY_SLOTS, /* DROP: 19..20 data slots */
+	TXREQ_R_TOO_MANY_SLOTS, /* DROP: 19 data slots */
 	TXREQ_R_SHORT_FIRST,	/* DROP: first fragment below an Ethernet header */
 	TXREQ_R_SIZE_MISMATCH,	/* DROP: fragments longer than the stated total */
 	TXREQ_R_GSO,		/* DROP: GSO not offered by this backend */
-	TXREQ_R_EMPTY_FRAG,	/* DROP: zero-length follow-on fragment */
 	TXREQ_R_CROSS_PAGE,	/* FATAL: offset + size beyond the page */
 	TXREQ_R_INCOMPLETE,	/* FATAL: packet or extra chain runs past prod */
 	TXREQ_R_BAD_EXTRA,	/* FATAL: unknown or repeated extra type */
 	TXREQ_R_BAD_GSO,	/* FATAL: GSO with size 0 or unknown type */
-	TXREQ_R_HOSTILE_SLOTS,	/* FATAL: more than TXREQ_FATAL_SLOTS */
+	TXREQ_R_HOSTILE_SLOTS,	/* FATAL: TXREQ_FATAL_SLOTS data slots or more */
 	TXREQ_R_COUNT
 };
 
@@ -54,8 +54,9 @@ struct txreq_pkt {
 	netif_tx_request_t first; /* slot 0 as copied */
 	/* Every data slot in ring order (frags[0] is slot 0 with its size cut
 	 * to first_len). An oversized packet keeps them all so that each slot
-	 * can be answered with its own id. */
-	netif_tx_request_t frags[TXREQ_FATAL_SLOTS];
+	 * can be answered with its own id. A follow-on slot may be empty
+	 * (XSA-448: answered OKAY, nothing to copy). */
+	netif_tx_request_t frags[TXREQ_FATAL_SLOTS - 1];
 	unsigned int nfrags;
 	unsigned int consumed; /* ring slots, extras included */
 	/* Ring position of each extra slot, relative to the start, so the

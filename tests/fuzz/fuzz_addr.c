@@ -16,16 +16,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "fuzz.h"
 #include "ipnb/addr.h"
-
-/* libFuzzer's entry point, called from its own main(). */
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
 
 static bool valid_err(int r)
 {

@@ -36,17 +36,11 @@
 
 #include "fakeclock.h"
 #include "fakexen.h"
+#include "fuzz.h"
 #include "netfront.h"
 
-/* libFuzzer's entry points, called from its own main(). */
+/* libFuzzer calls it once, before the first input. */
 int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
 
 #define PG	   NF_PAGE
 #define NPAGES	   8u	/* data pages per guest, for TX and RX alike */
@@ -83,33 +77,6 @@ static unsigned int announced;
 static volatile uint32_t sink;
 
 /* ---- input --------------------------------------------------------------- */
-
-struct in {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint8_t u8(struct in *in)
-{
-	if (!in->n)
-		return 0;
-	in->n--;
-	return *in->p++;
-}
-
-static uint16_t u16(struct in *in)
-{
-	uint16_t lo = u8(in);
-
-	return (uint16_t)(lo | (uint16_t)u8(in) << 8);
-}
-
-static uint32_t u32(struct in *in)
-{
-	uint32_t lo = u16(in);
-
-	return lo | (uint32_t)u16(in) << 16;
-}
 
 static struct guest *pick_guest(struct in *in)
 {

@@ -20,18 +20,10 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "fuzz.h"
 #include "ipnb/frame.h"
 
-/* libFuzzer's entry point, called from its own main(). */
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 static const uint8_t our_mac[FRAME_ETH_ALEN] = {0xfe, 0xff, 0xff, 0xff, 0xff, 0xff};
-
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
 
 /* One's-complement sum of 16-bit big-endian words, written apart from frame.c. */
 static uint64_t sum_words(uint64_t s, const uint8_t *d, size_t n)

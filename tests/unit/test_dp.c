@@ -1485,6 +1485,191 @@ static void test_dropped_requests(void)
 	finish();
 }
 
+/* Threat 9 (XSA-448): one real slot and 17 empty ones: every slot answered
+ * OKAY with its own id, one copy segment in (the empty slots' grants are
+ * not touched), and the packet delivered whole. */
+static void test_empty_follow_on_slots(void)
+{
+	uint8_t pkt[128];
+	uint16_t sizes[18] = {0};
+	size_t len;
+	netif_tx_response_t rsp;
+	RING_IDX at, idx;
+	uint64_t segs;
+
+	three_guests(4);
+	len = udp4(pkt, A, B->nf.ip4, 40, 1);
+	sizes[0] = (uint16_t)len;
+	at = guest_queue_frags(A, pkt, len, sizes, 18, 0);
+	segs = fake_gnt_copy_segs();
+	guest_push_tx(A);
+	pump();
+	for (RING_IDX i = 0; i < 18; i++) {
+		CU_ASSERT_FATAL(nf_take_tx(&A->nf, &rsp, &idx));
+		CU_ASSERT_EQUAL(idx, at + i);
+		CU_ASSERT_EQUAL(rsp.id, nf_tx_id(at + i));
+		CU_ASSERT_EQUAL(rsp.status, NETIF_RSP_OKAY);
+	}
+	CU_ASSERT_EQUAL(fake_gnt_copy_segs() - segs, 2); /* one in, one out */
+	expect_rx(B, pkt, len, 0);
+	CU_ASSERT_EQUAL(all_drops(A), 0);
+	finish();
+}
+
+/* Threat 11 (XSA-432): a head slot and 18 more, 128 bytes in all. There is
+ * no header-copy counter to underflow: 19 data slots are dropped, each
+ * answered with an error and its own id; 18 such slots go through. */
+static void test_xsa432_shape(void)
+{
+	uint8_t pkt[128];
+	uint16_t sizes[19];
+	size_t len;
+	netif_tx_response_t rsp;
+	RING_IDX at, idx;
+
+	three_guests(4);
+	for (unsigned int n = 19; n >= 18; n--) {
+		len = udp4(pkt, A, B->nf.ip4, 128 - 42, n);
+		CU_ASSERT_EQUAL_FATAL(len, 128);
+		sizes[0] = (uint16_t)(len - 5 * (n - 1)); /* at least 14 bytes */
+		for (unsigned int k = 1; k < n; k++)
+			sizes[k] = 5;
+		at = guest_queue_frags(A, pkt, len, sizes, n, 0);
+		guest_push_tx(A);
+		pump();
+		for (RING_IDX i = 0; i < n; i++) {
+			CU_ASSERT_FATAL(nf_take_tx(&A->nf, &rsp, &idx));
+			CU_ASSERT_EQUAL(rsp.id, nf_tx_id(at + i));
+			CU_ASSERT_EQUAL(rsp.status, n == 19 ? NETIF_RSP_ERROR : NETIF_RSP_OKAY);
+		}
+	}
+	CU_ASSERT_EQUAL(drops(A, DP_DROP_TX_BAD_REQ), 1);
+	expect_rx(B, pkt, len, 0);
+	CU_ASSERT_EQUAL(ndisabled, 0);
+	finish();
+}
+
+extern size_t __sanitizer_get_current_allocated_bytes(void) __attribute__((weak));
+
+static size_t heap_bytes(void)
+{
+	return __sanitizer_get_current_allocated_bytes ? __sanitizer_get_current_allocated_bytes()
+						       : 0;
+}
+
+/* Queues a multicast add or delete as netfront sends one: an empty request
+ * (size 0) carrying the extra-info slot. */
+static void queue_mcast(struct guest *g, uint8_t type, uint32_t n)
+{
+	RING_IDX at = g->nf.tx.req_prod_pvt;
+	netif_tx_request_t *r = RING_GET_REQUEST(&g->nf.tx, at);
+	netif_extra_info_t ex;
+
+	*r = (netif_tx_request_t){.gref = nf_tx_gref(&g->nf, at),
+				  .flags = NETTXF_extra_info,
+				  .id = (uint16_t)n,
+				  .size = 0};
+	memset(&ex, 0, sizeof(ex));
+	ex.type = type;
+	ex.u.mcast.addr[0] = 0x01;
+	ex.u.mcast.addr[5] = (uint8_t)n;
+	memcpy(RING_GET_REQUEST(&g->nf.tx, at + 1), &ex, sizeof(ex));
+	g->nf.tx.req_prod_pvt = at + 2;
+}
+
+/*
+ * Threat 13: multicast control is not offered, so nothing is kept per
+ * group. The 65th add is answered like the first (the request with an
+ * error, the extra with NULL), and a million adds and deletes leave the
+ * heap where it was.
+ */
+static void test_mcast_churn(void)
+{
+	netif_tx_response_t rsp;
+	RING_IDX idx;
+	size_t heap0 = 0;
+	unsigned int okay;
+
+	three_guests(4);
+	for (uint32_t n = 0; n < 1000000; n += 64) {
+		for (uint32_t k = 0; k < 64; k++)
+			queue_mcast(A,
+				    k % 2 ? XEN_NETIF_EXTRA_TYPE_MCAST_DEL
+					  : XEN_NETIF_EXTRA_TYPE_MCAST_ADD,
+				    n + k);
+		guest_push_tx(A);
+		pump();
+		if (n == 0) {
+			/* the first 64: each add and delete answered alike */
+			for (uint32_t k = 0; k < 64; k++) {
+				CU_ASSERT_FATAL(nf_take_tx(&A->nf, &rsp, &idx));
+				CU_ASSERT_EQUAL(rsp.status, NETIF_RSP_ERROR);
+				CU_ASSERT_FATAL(nf_take_tx(&A->nf, &rsp, &idx));
+				CU_ASSERT_EQUAL(rsp.status, NETIF_RSP_NULL);
+			}
+			heap0 = heap_bytes();
+		} else if (n == 64) {
+			/* the 65th add, and after */
+			CU_ASSERT_FATAL(nf_take_tx(&A->nf, &rsp, &idx));
+			CU_ASSERT_EQUAL(rsp.id, 64);
+			CU_ASSERT_EQUAL(rsp.status, NETIF_RSP_ERROR);
+			CU_ASSERT_FATAL(nf_take_tx(&A->nf, &rsp, &idx));
+			CU_ASSERT_EQUAL(rsp.status, NETIF_RSP_NULL);
+			nf_reap_tx(&A->nf, &okay);
+		} else {
+			CU_ASSERT_EQUAL_FATAL(nf_reap_tx(&A->nf, &okay), 128);
+			CU_ASSERT_EQUAL(okay, 0);
+		}
+	}
+	CU_ASSERT_EQUAL(heap_bytes(), heap0);
+	CU_ASSERT_EQUAL(ndisabled, 0);
+	CU_ASSERT(dp_vif_connected(A->vif));
+	finish();
+}
+
+/* Threat 26: a connected guest with no registered address owns nothing:
+ * everything IP it sends is spoofed_ip, its ARP is spoofed_arp, and
+ * nothing is delivered to the address it thinks it has. */
+static void test_no_address(void)
+{
+	uint8_t pkt[128];
+	size_t len;
+	char err[128];
+	unsigned int okay;
+
+	guest_init(A, 1, false);
+	guest_init(B, 2, false);
+	guest_connect(A);
+	B->vif = dp_vif_new(dp, (uint16_t)B->nf.domid, 0, B->nf.mac);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(B->vif);
+	CU_ASSERT_EQUAL_FATAL(dp_vif_connect(dp, B->vif, &B->cfg, err, sizeof(err)), 0);
+	guest_post_rx(A, 4);
+	guest_post_rx(B, 4);
+	pump();
+
+	len = udp4(pkt, B, A->nf.ip4, 32, 1);
+	guest_queue(B, pkt, len);
+	len = build_udp(pkt, true, nf_be_mac, B->nf.mac, B->nf.ip6, A->nf.ip6, 32, 2, false);
+	guest_queue(B, pkt, len);
+	len = build_arp(pkt, B->nf.mac, B->nf.mac, B->nf.ip4, A->nf.ip4, FRAME_ARP_REQUEST);
+	guest_queue(B, pkt, len);
+	guest_push_tx(B);
+	pump();
+	CU_ASSERT_EQUAL(nf_reap_tx(&B->nf, &okay), 3);
+	CU_ASSERT_EQUAL(drops(B, DP_DROP_SPOOF_IP), 2);
+	CU_ASSERT_EQUAL(drops(B, DP_DROP_SPOOF_ARP), 1);
+	CU_ASSERT_EQUAL(nf_rx_pending(&A->nf) + nf_rx_pending(&B->nf), 0);
+
+	/* A's packet for B's would-be address goes nowhere */
+	len = udp4(pkt, A, B->nf.ip4, 32, 3);
+	guest_queue(A, pkt, len);
+	guest_push_tx(A);
+	pump();
+	CU_ASSERT_EQUAL(drops(A, DP_DROP_NO_ROUTE), 1);
+	CU_ASSERT_EQUAL(nf_rx_pending(&B->nf), 0);
+	finish();
+}
+
 static void test_tx_copy_failure(void)
 {
 	uint8_t pkt[3][128];
@@ -1542,6 +1727,88 @@ static void test_tx_copy_failure(void)
 	CU_ASSERT_EQUAL(drops(A, DP_DROP_TX_COPY), 5);
 	CU_ASSERT_EQUAL(ndisabled, 0);
 	CU_ASSERT(dp_vif_connected(A->vif));
+	finish();
+}
+
+/* Every error status a grant copy segment can come back with (grant_table.h),
+ * GNTST_eagain (a paged-out frame) first. */
+static const int16_t gntst_errors[] = {
+    GNTST_eagain,	GNTST_general_error,   GNTST_bad_domain,
+    GNTST_bad_gntref,	GNTST_bad_handle,      GNTST_bad_virt_addr,
+    GNTST_bad_dev_addr, GNTST_no_device_space, GNTST_permission_denied,
+    GNTST_bad_page,	GNTST_bad_copy_arg,    GNTST_address_too_big,
+};
+
+/*
+ * Each grant error on each copy path: guest to backend (TX), backend to
+ * guest (RX) for a guest's packet and for a packet from a port. The packet
+ * concerned is answered with NETIF_RSP_ERROR and counted, the next one goes
+ * through, and nothing is disabled: a failed copy is the guest's loss only.
+ */
+static void test_copy_errors(void)
+{
+	static const uint8_t lan_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
+	static const uint8_t outside4[4] = {192, 0, 2, 1};
+	const size_t nerr = sizeof(gntst_errors) / sizeof(gntst_errors[0]);
+	uint8_t pkt[128];
+	size_t len;
+	netif_tx_response_t rsp;
+	netif_rx_response_t rrsp;
+	const uint8_t *data;
+	struct frame_info fi;
+	RING_IDX idx;
+
+	three_guests(0);
+	for (size_t e = 0; e < nerr; e++) {
+		/* TX: the copy out of A's page fails */
+		len = udp4(pkt, A, B->nf.ip4, 40, (uint32_t)e);
+		guest_queue(A, pkt, len);
+		fake_gnt_fail_next_copy(0, 1, gntst_errors[e]);
+		guest_push_tx(A);
+		pump();
+		CU_ASSERT_FATAL(nf_take_tx(&A->nf, &rsp, &idx));
+		CU_ASSERT_EQUAL(rsp.status, NETIF_RSP_ERROR);
+		CU_ASSERT_EQUAL(drops(A, DP_DROP_TX_COPY), e + 1);
+		CU_ASSERT_EQUAL(dp_vif_queued(B->vif), 0);
+
+		/* RX: A's next packet waits for B, whose buffer then cannot
+		 * be written: an error response in its slot, with its id */
+		guest_queue(A, pkt, len);
+		guest_push_tx(A);
+		pump();
+		CU_ASSERT_FATAL(nf_take_tx(&A->nf, &rsp, &idx));
+		CU_ASSERT_EQUAL(rsp.status, NETIF_RSP_OKAY);
+		CU_ASSERT_EQUAL(dp_vif_queued(B->vif), 1);
+		fake_gnt_fail_next_copy(0, 1, gntst_errors[e]);
+		guest_post_rx(B, 1);
+		pump();
+		CU_ASSERT_FATAL(nf_take_rx(&B->nf, &rrsp, &data, &idx));
+		CU_ASSERT_EQUAL(rrsp.id, nf_rx_id(idx));
+		CU_ASSERT_EQUAL(rrsp.status, NETIF_RSP_ERROR);
+		CU_ASSERT_EQUAL(drops(B, DP_DROP_RX_COPY), 2 * e + 1);
+
+		/* RX of a packet from a port */
+		len = build_udp(pkt, false, nf_be_mac, lan_mac, outside4, B->nf.ip4, 40,
+				(uint32_t)e, false);
+		CU_ASSERT_EQUAL_FATAL(frame_parse(pkt, len, &fi), FRAME_OK);
+		CU_ASSERT(dp_input(dp, pkt, len, &fi));
+		fake_gnt_fail_next_copy(0, 1, gntst_errors[e]);
+		guest_post_rx(B, 1);
+		pump();
+		CU_ASSERT_FATAL(nf_take_rx(&B->nf, &rrsp, &data, &idx));
+		CU_ASSERT_EQUAL(rrsp.id, nf_rx_id(idx));
+		CU_ASSERT_EQUAL(rrsp.status, NETIF_RSP_ERROR);
+		CU_ASSERT_EQUAL(drops(B, DP_DROP_RX_COPY), 2 * e + 2);
+	}
+	/* and then everything works */
+	guest_post_rx(B, 1);
+	len = udp4(pkt, A, B->nf.ip4, 40, 99);
+	guest_queue(A, pkt, len);
+	guest_push_tx(A);
+	pump();
+	expect_rx(B, pkt, len, 0);
+	CU_ASSERT_EQUAL(ndisabled, 0);
+	CU_ASSERT(dp_vif_connected(A->vif) && dp_vif_connected(B->vif));
 	finish();
 }
 
@@ -2579,6 +2846,7 @@ CU_ErrorCode test_dp_register(void)
 	CU_add_test(s, "ARP proxy", test_arp);
 	CU_add_test(s, "NDP proxy", test_ndp);
 	CU_add_test(s, "anti-spoofing", test_spoofing);
+	CU_add_test(s, "a guest with no address", test_no_address);
 	CU_add_test(s, "no route, broadcast, multicast", test_routing_drops);
 	CU_add_test(s, "address and MAC changes", test_addresses);
 	CU_add_test(s, "checksum offload", test_csum_blank);
@@ -2590,8 +2858,12 @@ CU_ErrorCode test_dp_register(void)
 	CU_add_test(s, "hostile: RX producer index", test_hostile_rx_req_prod);
 	CU_add_test(s, "hostile: fatal TX request", test_hostile_fatal_request);
 	CU_add_test(s, "dropped TX requests", test_dropped_requests);
+	CU_add_test(s, "empty follow-on slots", test_empty_follow_on_slots);
+	CU_add_test(s, "multicast: a million adds and deletes", test_mcast_churn);
+	CU_add_test(s, "XSA-432 shape: head + 18 slots in 128 bytes", test_xsa432_shape);
 	CU_add_test(s, "TX grant copy failure", test_tx_copy_failure);
 	CU_add_test(s, "RX grant copy failure", test_rx_copy_failure);
+	CU_add_test(s, "every grant error on every copy path", test_copy_errors);
 	CU_add_test(s, "attach invariant", test_attach_invariant);
 	CU_add_test(s, "ring index wrap", test_index_wrap);
 	CU_add_test(s, "requests before connect", test_requests_before_connect);

@@ -3,6 +3,7 @@
  * left, a call on the allow-list working, and one off it failing with EPERM
  * (the default) or killing the process (the test runs' mode).
  */
+#include <cap-ng.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -52,6 +53,21 @@ static int caps_only_net_admin(void)
 	if (sbx_enter(SBX_OFF, true, err, sizeof(err)) != 0)
 		return 10;
 	return cap_eff() == 1ULL << 12 ? 0 : 11; /* CAP_NET_ADMIN is 12 */
+}
+
+/* Started without CAP_SETPCAP, as under systemd's CapabilityBoundingSet=:
+ * the bounding set cannot shrink, the rest still goes. */
+static int caps_without_setpcap(void)
+{
+	char err[128];
+
+	capng_get_caps_process();
+	if (capng_update(CAPNG_DROP, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_SETPCAP) != 0 ||
+	    capng_apply(CAPNG_SELECT_CAPS) != 0)
+		return 9;
+	if (sbx_enter(SBX_OFF, true, err, sizeof(err)) != 0)
+		return 10;
+	return cap_eff() == 1ULL << 12 ? 0 : 11;
 }
 
 static int caps_none(void)
@@ -113,6 +129,7 @@ static void test_capabilities(void)
 	}
 	CU_ASSERT_EQUAL(in_child(caps_only_net_admin), 0);
 	CU_ASSERT_EQUAL(in_child(caps_none), 0);
+	CU_ASSERT_EQUAL(in_child(caps_without_setpcap), 0);
 }
 
 static void test_filter(void)

@@ -31,7 +31,7 @@ struct slot {
 };
 
 struct pkt {
-	struct slot s[64];
+	struct slot s[256]; /* a whole ring: up to 255 slots plus one */
 	unsigned int n;
 };
 
@@ -394,8 +394,8 @@ static void test_slot_limits(void)
 		CU_ASSERT_EQUAL(out.frags[17].id, 517);
 	}
 
-	/* 19 and 20: dropped, every slot consumed and its id kept */
-	for (unsigned int n = 19; n <= 20; n++) {
+	/* 19: dropped, every slot consumed and its id kept */
+	for (unsigned int n = 19; n <= 19; n++) {
 		p.n = 0;
 		data_pkt(&p, n, 700, 60, 10);
 		for (size_t i = 0; i < NSTARTS; i++) {
@@ -423,8 +423,8 @@ static void test_slot_limits(void)
 			CU_ASSERT_EQUAL(out.frags[k].id, 900 + k);
 	}
 
-	/* 21 and more: hostile */
-	for (unsigned int n = 21; n <= 40; n += 19) {
+	/* 20 and more: hostile (Linux's fatal_skb_slots), up to 255 */
+	for (unsigned int n = 20; n <= 255; n += n < 21 ? 1 : n < 40 ? 19 : 215) {
 		p.n = 0;
 		data_pkt(&p, n, 0, 60, 10);
 		for (size_t i = 0; i < NSTARTS; i++) {
@@ -537,19 +537,42 @@ static void test_drops(void)
 	CU_ASSERT_EQUAL(collect(&p, 0, false, &out), TXREQ_DROP);
 	CU_ASSERT_EQUAL(out.reason, TXREQ_R_SIZE_MISMATCH);
 
-	/* zero-size follow-on */
+}
+
+/* Threat 9 (XSA-448): zero-length follow-on slots are legal and carry
+ * nothing; a packet of 1 real slot and 17 empty ones is accepted whole. */
+static void test_empty_slots(void)
+{
+	struct pkt p;
+	struct txreq_pkt out;
+
 	p.n = 0;
 	req(&p, 1, 0, NETTXF_more_data, 1, 100);
 	req(&p, 2, 0, NETTXF_more_data, 2, 0);
 	req(&p, 3, 0, 0, 3, 20);
-	CU_ASSERT_EQUAL(collect(&p, 0xfffffffeu, false, &out), TXREQ_DROP);
-	CU_ASSERT_EQUAL(out.reason, TXREQ_R_EMPTY_FRAG);
+	CU_ASSERT_EQUAL(collect(&p, 0xfffffffeu, false, &out), TXREQ_OK);
 	CU_ASSERT_EQUAL(out.consumed, 3);
 	CU_ASSERT_EQUAL(out.nfrags, 3);
-	p.s[2].req.size = 0;
-	p.s[1].req.size = 20;
+	CU_ASSERT_EQUAL(out.first_len, 80);
+	CU_ASSERT_EQUAL(out.frags[1].size, 0);
+
+	/* 1 real + 17 empty */
+	p.n = 0;
+	req(&p, 1, 0, NETTXF_more_data, 100, 60);
+	for (uint16_t k = 1; k < 18; k++)
+		req(&p, 1, 0, k < 17 ? NETTXF_more_data : 0, (uint16_t)(100 + k), 0);
+	for (size_t i = 0; i < NSTARTS; i++) {
+		CU_ASSERT_EQUAL_FATAL(collect(&p, starts[i], false, &out), TXREQ_OK);
+		CU_ASSERT_EQUAL(out.nfrags, 18);
+		CU_ASSERT_EQUAL(out.consumed, 18);
+		CU_ASSERT_EQUAL(out.first_len, 60);
+		CU_ASSERT_EQUAL(out.frags[17].id, 117);
+	}
+	/* ... and 1 real + 18 empty is 19 slots: dropped as too many */
+	req(&p, 1, 0, 0, 118, 0);
+	p.s[17].req.flags = NETTXF_more_data;
 	CU_ASSERT_EQUAL(collect(&p, 0, false, &out), TXREQ_DROP);
-	CU_ASSERT_EQUAL(out.reason, TXREQ_R_EMPTY_FRAG);
+	CU_ASSERT_EQUAL(out.reason, TXREQ_R_TOO_MANY_SLOTS);
 }
 
 static void test_gso(void)
@@ -779,6 +802,7 @@ CU_ErrorCode test_txreq_register(void)
 	CU_add_test(s, "slot count limits", test_slot_limits);
 	CU_add_test(s, "cross-page slots", test_cross_page);
 	CU_add_test(s, "dropped packets", test_drops);
+	CU_add_test(s, "empty follow-on slots", test_empty_slots);
 	CU_add_test(s, "GSO extra", test_gso);
 	CU_add_test(s, "extra-info chains", test_extras);
 	CU_add_test(s, "chains past prod", test_incomplete);

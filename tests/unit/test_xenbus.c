@@ -968,6 +968,73 @@ static void test_rate_key(void)
 	finish();
 }
 
+/* Rows 4, 21 and 22: what is not offered is not used. The backend never
+ * writes multi-queue-max-queues or feature-ctrl-ring; a frontend that
+ * asks for queues anyway, with its rings under queue-N/, is refused; one
+ * that adds ctrl-ring keys to an ordinary connection gets that connection
+ * and no ctrl ring (only the two rings are mapped). */
+static void test_not_offered(void)
+{
+	char q[128];
+
+	fe_init(A, 1, 0, false);
+	toolstack_add(A, "10.99.0.1");
+	pump();
+	CU_ASSERT_PTR_NULL(get(A->be, "multi-queue-max-queues"));
+	CU_ASSERT_PTR_NULL(get(A->be, "feature-ctrl-ring"));
+	CU_ASSERT_PTR_NULL(get(A->be, "feature-multicast-control"));
+	hotplug(A);
+	snprintf(q, sizeof(q), "%s/queue-0", A->fe);
+	put(A->nf.domid, A->fe, "multi-queue-num-queues", "2");
+	put_u(A->nf.domid, q, "tx-ring-ref", A->nf.tx_ref);
+	put_u(A->nf.domid, q, "rx-ring-ref", A->nf.rx_ref);
+	put_u(A->nf.domid, q, "event-channel", A->nf.port_tx);
+	put(A->nf.domid, A->fe, "request-rx-copy", "1");
+	fe_state(A, XenbusStateConnected);
+	pump();
+	CU_ASSERT_FALSE(connected(A));
+	CU_ASSERT(key_has(A->be, "hotplug-error", "tx-ring-ref"));
+	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 0);
+
+	fe_init(B, 2, 0, false);
+	toolstack_add(B, "10.99.0.2");
+	pump();
+	hotplug(B);
+	fe_publish(B);
+	put_u(B->nf.domid, B->fe, "ctrl-ring-ref", B->nf.tx_ref + 100);
+	put_u(B->nf.domid, B->fe, "event-channel-ctrl", B->nf.port_tx);
+	fe_state(B, XenbusStateConnected);
+	pump();
+	expect_up(B);
+	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 2);
+	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 1);
+	finish();
+}
+
+/* Threat 24 (XSA-175/178): the guest points its frontend `backend` key at
+ * another guest's backend directory and writes another MAC into its own
+ * frontend `mac`. Neither is read: its vif keeps the toolstack's MAC, and
+ * the other guest's vif is untouched. */
+static void test_frontend_pointers(void)
+{
+	fe_init(A, 1, 0, false);
+	fe_init(B, 2, 0, false);
+	bring_up(A, "10.99.0.1");
+	bring_up(B, "10.99.0.2");
+	put(A->nf.domid, A->fe, "backend", B->be);
+	put(A->nf.domid, A->fe, "backend-id", "7");
+	put(A->nf.domid, A->fe, "mac", B->mac_s);
+	fe_state(A, XenbusStateConnected);
+	pump();
+	CU_ASSERT(memcmp(dp_vif_mac(vif_of(A)), A->nf.mac, 6) == 0);
+	CU_ASSERT(memcmp(dp_vif_mac(vif_of(B)), B->nf.mac, 6) == 0);
+	expect_up(A);
+	expect_up(B);
+	CU_ASSERT(delivered(A, B));
+	CU_ASSERT(delivered(B, A));
+	finish();
+}
+
 /* ---- 8. @releaseDomain ---- */
 
 static void test_release_domain(void)
@@ -1381,6 +1448,8 @@ CU_ErrorCode test_xenbus_register(void)
 	CU_add_test(s, "@releaseDomain, directory left", test_release_domain_only);
 	CU_add_test(s, "domid re-used within one pass", test_domid_reused);
 	CU_add_test(s, "rate key", test_rate_key);
+	CU_add_test(s, "frontend backend and mac keys ignored", test_frontend_pointers);
+	CU_add_test(s, "not offered: queues, ctrl ring", test_not_offered);
 	CU_add_test(s, "ip registration", test_ip_registration);
 	CU_add_test(s, "ip mutual conflict", test_ip_mutual_conflict);
 	CU_add_test(s, "ip released by removal", test_ip_released_by_removal);

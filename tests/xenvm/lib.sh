@@ -234,11 +234,14 @@ ext() {
 # ipnb_start: run ipnetbackd (the kernel netback must not be loaded) and
 # wait for its control socket.
 # IPNB_DAEMON=ipnetbackd-asan selects the sanitizer build; IPNB_DAEMON_ARGS
-# adds options (e.g. -u eth0).
+# adds options (e.g. -u eth0). The tests run the seccomp allow-list in kill
+# mode (IPNB_SANDBOX, default kill): a call missing from it kills the daemon
+# with SIGSYS and fails the scenario, with the kernel's audit line shown.
 ipnb_start() {
 	grep -q '^xen_netback ' /proc/modules && { echo "xen-netback is loaded"; return 1; }
 	ASAN_OPTIONS=detect_leaks=1:quarantine_size_mb=1:log_path=/tmp/ipnetbackd.asan \
-		"${IPNB_DAEMON:-ipnetbackd}" -d ${IPNB_DAEMON_ARGS:-} >>/tmp/ipnetbackd.log 2>&1 &
+		"${IPNB_DAEMON:-ipnetbackd}" -d -S "${IPNB_SANDBOX:-kill}" ${IPNB_DAEMON_ARGS:-} \
+		>>/tmp/ipnetbackd.log 2>&1 &
 	IPNB_DAEMON_PID=$!
 	IPNB_DAEMON_LOG=/tmp/ipnetbackd.log
 	for _ in $(seq 1 50); do
@@ -288,7 +291,12 @@ ipnb_stop() {
 		rm -f /tmp/ipnetbackd.asan*
 		return 1
 	fi
-	[ "$rc" -eq 0 ] || { echo "ipnetbackd exited with $rc"; return 1; }
+	[ "$rc" -eq 0 ] || {
+		echo "ipnetbackd exited with $rc"
+		# 159 = 128 + SIGSYS: a system call off the allow-list.
+		dmesg | grep 'type=1326' | tail -n 5
+		return 1
+	}
 }
 
 # Memory checks. A "memory stays flat" check measures the plain daemon: the
