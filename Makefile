@@ -106,7 +106,13 @@ $(B)/bin/ipnetbackd-asan: $(call obj,san,$(DAEMON_SRC))
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN) -static-libasan -static-libubsan -o $@ $^ $(XEN_LIBS) $(SBX_LIBS)
 
-$(B)/unit-tests: $(call obj,san,$(UNIT_ALL))
+# The CLI, with its main() renamed, against the fake xenstore (test_cli.c).
+$(O)/san-cli/ipnetback.o: xenstore-tools/ipnetback.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(STD) $(WARN) $(SAN) -DIPNB_CLI_MAIN=ipnb_cli_main -Itests/fake \
+		$(DEPFLAGS) -c -o $@ $<
+
+$(B)/unit-tests: $(call obj,san,$(UNIT_ALL)) $(O)/san-cli/ipnetback.o
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ -lcunit $(SBX_LIBS)
 
 # The CLI shares the ip-key parser with the daemon.

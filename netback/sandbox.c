@@ -13,6 +13,7 @@
 #include "ipnb/sandbox.h"
 
 #include <cap-ng.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <seccomp.h>
 #include <stdio.h>
@@ -84,6 +85,11 @@ int sbx_enter(enum sbx_mode mode, bool keep_net_admin, char *err, size_t errlen)
 	}
 	if (mode == SBX_OFF)
 		return 0;
+	/* glibc loads libgcc_s the first time a thread is cancelled (to
+	 * unwind it): that is at exit, when xs_close() stops libxenstore's
+	 * reader thread, and the open would be off the list. Loaded now, it is
+	 * found among the loaded objects then. Never closed. */
+	(void)dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_NODELETE);
 
 	dflt = mode == SBX_KILL	 ? SCMP_ACT_KILL_PROCESS
 	       : mode == SBX_LOG ? SCMP_ACT_LOG

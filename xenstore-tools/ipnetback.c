@@ -30,8 +30,16 @@
 #include "ipnb/addr.h"
 #include "ipnb/ctl.h"
 
+/* The unit tests link this file against the fake xenstore and call its
+ * main() under another name, in a child process (tests/unit/test_cli.c). */
+#ifdef IPNB_CLI_MAIN
+int IPNB_CLI_MAIN(int argc, char **argv);
+#define main IPNB_CLI_MAIN
+#endif
+
 static const char *sock_path = CTL_DEFAULT_PATH;
 
+static void usage(void) __attribute__((noreturn));
 static void usage(void)
 {
 	fprintf(stderr, "usage: ipnetback [-s SOCKET] ip add|del DOMID[/DEVID] ADDR...\n"

@@ -841,9 +841,19 @@ struct event {
 	char path[]; /* path NUL token NUL */
 };
 
+/* A write or removal made in a transaction: applied, in order, only when
+ * the transaction commits, as xenstored does. */
+struct txn_op {
+	struct txn_op *next;
+	char *path;
+	char *value; /* NULL: a removal */
+	unsigned int len;
+};
+
 struct txn {
 	struct txn *next;
 	xs_transaction_t id;
+	struct txn_op *ops, *last;
 };
 
 struct xs_handle {
@@ -861,7 +871,7 @@ static struct node *root;
 static struct hlink *xs_handles;
 static uint64_t events_dropped;
 static xs_transaction_t next_txn = 1;
-static bool fail_next_txn_end;
+static unsigned int fail_txn_ends; /* commits still to fail with EAGAIN */
 
 static int node_set_perms(struct node *n, const struct xs_permissions *perms, unsigned int num)
 {
@@ -1364,7 +1374,12 @@ int fake_xs_set_perms_as(uint32_t domid, const char *path, const struct xs_permi
 
 void fake_xs_fail_next_transaction_end(void)
 {
-	fail_next_txn_end = true;
+	fake_xs_fail_transaction_ends(1);
+}
+
+void fake_xs_fail_transaction_ends(unsigned int n)
+{
+	fail_txn_ends = n;
 }
 
 uint64_t fake_xs_events_dropped(void)
@@ -1396,6 +1411,73 @@ static bool ok_or_errno(int r)
 }
 
 /* Only transactions this handle started (and has not ended) may be used. */
+static struct txn *txn_find(const struct xs_handle *h, xs_transaction_t t)
+{
+	for (struct txn *x = h->txns; x; x = x->next)
+		if (x->id == t)
+			return x;
+	return NULL;
+}
+
+/* Records an op in transaction t; false (ENOMEM) if it cannot. */
+static bool txn_add(struct xs_handle *h, xs_transaction_t t, const char *path, const void *data,
+		    unsigned int len, bool rm)
+{
+	struct txn *x = txn_find(h, t);
+	struct txn_op *op = fk_calloc(1, sizeof(*op));
+
+	if (!op || !(op->path = fk_strndup(path, strlen(path))) ||
+	    (!rm && !(op->value = fk_strndup(data, len)))) {
+		if (op)
+			fk_free(op->path);
+		fk_free(op);
+		errno = ENOMEM;
+		return false;
+	}
+	op->len = len;
+	if (x->last)
+		x->last->next = op;
+	else
+		x->ops = op;
+	x->last = op;
+	return true;
+}
+
+/* What transaction t's own ops say about path: 1 written (*v, *len set),
+ * -1 removed, 0 nothing. A removal covers the subtree. */
+static int txn_lookup(const struct xs_handle *h, xs_transaction_t t, const char *path,
+		      const struct txn_op **w)
+{
+	const struct txn *x = t == XBT_NULL ? NULL : txn_find(h, t);
+	int r = 0;
+
+	for (const struct txn_op *op = x ? x->ops : NULL; op; op = op->next) {
+		size_t pl = strlen(op->path);
+
+		if (op->value && strcmp(op->path, path) == 0) {
+			*w = op;
+			r = 1;
+		} else if (!op->value && strncmp(op->path, path, pl) == 0 &&
+			   (path[pl] == '\0' || path[pl] == '/')) {
+			r = -1;
+		}
+	}
+	return r;
+}
+
+static void txn_free(struct txn *x)
+{
+	while (x->ops) {
+		struct txn_op *op = x->ops;
+
+		x->ops = op->next;
+		fk_free(op->path);
+		fk_free(op->value);
+		fk_free(op);
+	}
+	fk_free(x);
+}
+
 static bool txn_ok(const struct xs_handle *h, xs_transaction_t t)
 {
 	if (!h) {
@@ -1449,7 +1531,7 @@ void xs_close(struct xs_handle *xsh)
 		struct txn *t = xsh->txns;
 
 		xsh->txns = t->next;
-		fk_free(t);
+		txn_free(t);
 	}
 	event_free_all(xsh);
 	close(xsh->wk.fd);
@@ -1467,11 +1549,32 @@ int xs_fileno(struct xs_handle *h)
 
 void *xs_read(struct xs_handle *h, xs_transaction_t t, const char *path, unsigned int *len)
 {
+	const struct txn_op *w = NULL;
 	int err = 0;
 	char *v;
 
 	if (!txn_ok(h, t))
 		return NULL;
+	/* The transaction sees its own writes. */
+	switch (txn_lookup(h, t, path, &w)) {
+	case 1:
+		/* The caller frees it: plain malloc, as store_read() does. */
+		v = malloc(w->len + 1);
+		if (!v) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		memcpy(v, w->value, w->len);
+		v[w->len] = '\0';
+		if (len)
+			*len = w->len;
+		return v;
+	case -1:
+		errno = ENOENT;
+		return NULL;
+	default:
+		break;
+	}
 	v = store_read(0, path, len, &err);
 	if (!v)
 		errno = -err;
@@ -1481,7 +1584,11 @@ void *xs_read(struct xs_handle *h, xs_transaction_t t, const char *path, unsigne
 bool xs_write(struct xs_handle *h, xs_transaction_t t, const char *path, const void *data,
 	      unsigned int len)
 {
-	return txn_ok(h, t) && ok_or_errno(store_write(0, path, data, len));
+	if (!txn_ok(h, t))
+		return false;
+	if (t != XBT_NULL)
+		return txn_add(h, t, path, data, len, false);
+	return ok_or_errno(store_write(0, path, data, len));
 }
 
 bool xs_mkdir(struct xs_handle *h, xs_transaction_t t, const char *path)
@@ -1491,7 +1598,11 @@ bool xs_mkdir(struct xs_handle *h, xs_transaction_t t, const char *path)
 
 bool xs_rm(struct xs_handle *h, xs_transaction_t t, const char *path)
 {
-	return txn_ok(h, t) && ok_or_errno(store_rm(0, path));
+	if (!txn_ok(h, t))
+		return false;
+	if (t != XBT_NULL)
+		return txn_add(h, t, path, NULL, 0, true);
+	return ok_or_errno(store_rm(0, path));
 }
 
 /* The node at path, read as dom0, for the calls that return a count in
@@ -1759,13 +1870,21 @@ bool xs_transaction_end(struct xs_handle *h, xs_transaction_t t, bool abort)
 			continue;
 		*pp = x->next;
 		h->ntxns--;
-		fk_free(x);
-		/* Like xenstored's EAGAIN, the transaction is over either way. */
-		if (!abort && fail_next_txn_end) {
-			fail_next_txn_end = false;
+		/* Like xenstored's EAGAIN, the transaction is over either way,
+		 * and none of it happened. */
+		if (!abort && fail_txn_ends) {
+			fail_txn_ends--;
+			txn_free(x);
 			errno = EAGAIN;
 			return false;
 		}
+		for (const struct txn_op *op = abort ? NULL : x->ops; op; op = op->next) {
+			if (op->value)
+				store_write(0, op->path, op->value, op->len);
+			else
+				store_rm(0, op->path);
+		}
+		txn_free(x);
 		return true;
 	}
 	errno = ENOENT;
@@ -1874,5 +1993,5 @@ void fake_reset(void)
 	copy_fail.armed = false;
 	events_dropped = 0;
 	next_txn = 1;
-	fail_next_txn_end = false;
+	fail_txn_ends = 0;
 }

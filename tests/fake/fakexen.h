@@ -210,8 +210,10 @@ char *fake_xs_read_as(uint32_t domid, const char *path);
 int fake_xs_set_perms_as(uint32_t domid, const char *path, const struct xs_permissions *perms,
 			 unsigned int num);
 
-/* The next xs_transaction_end() with abort false fails with errno EAGAIN. */
+/* The next xs_transaction_end() with abort false fails with errno EAGAIN
+ * (a conflict, as xenstored reports one); ..._ends(n): the next n do. */
 void fake_xs_fail_next_transaction_end(void);
+void fake_xs_fail_transaction_ends(unsigned int n);
 
 /* Watch events dropped or coalesced because a handle's queue was full. */
 uint64_t fake_xs_events_dropped(void);

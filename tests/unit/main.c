@@ -14,7 +14,7 @@ int main(void)
 	    test_fakexen_register, test_txreq_register, test_xbstate_register,
 	    test_dp_register,	   test_nbr_register,	test_xenbus_register,
 	    test_ctl_register,	   test_host_register,	test_uplink_register,
-	    test_sandbox_register};
+	    test_sandbox_register, test_cli_register};
 	unsigned int failed;
 
 	if (CU_initialize_registry() != CUE_SUCCESS)

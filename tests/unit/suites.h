@@ -18,5 +18,6 @@ CU_ErrorCode test_ctl_register(void);
 CU_ErrorCode test_host_register(void);
 CU_ErrorCode test_uplink_register(void);
 CU_ErrorCode test_sandbox_register(void);
+CU_ErrorCode test_cli_register(void);
 
 #endif

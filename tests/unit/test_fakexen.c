@@ -719,11 +719,27 @@ static void test_xs_transactions(void)
 	CU_ASSERT_EQUAL(errno, ENOENT);
 	CU_ASSERT_PTR_NULL(xs_read(xs, t, "/t", NULL));
 
+	/* nothing shows outside before the commit, and a failed or aborted
+	 * transaction leaves nothing behind */
+	t = xs_transaction_start(xs);
+	CU_ASSERT(xs_write(xs, t, "/t", "3", 1));
+	CU_ASSERT(xs_rm(xs, t, "/t"));
+	CU_ASSERT_PTR_NULL(xs_read(xs, t, "/t", NULL));
+	CU_ASSERT(xs_write(xs, t, "/u", "4", 1));
+	v = fake_xs_read("/t");
+	CU_ASSERT_STRING_EQUAL(v, "1");
+	free(v);
+	CU_ASSERT_PTR_NULL(fake_xs_read("/u"));
+	CU_ASSERT(xs_transaction_end(xs, t, true));
+	CU_ASSERT_PTR_NULL(fake_xs_read("/u"));
+
 	/* a retry loop sees EAGAIN once */
 	fake_xs_fail_next_transaction_end();
 	t = xs_transaction_start(xs);
+	CU_ASSERT(xs_write(xs, t, "/u", "5", 1));
 	CU_ASSERT(!xs_transaction_end(xs, t, false));
 	CU_ASSERT_EQUAL(errno, EAGAIN);
+	CU_ASSERT_PTR_NULL(fake_xs_read("/u"));
 	t = xs_transaction_start(xs);
 	CU_ASSERT(xs_transaction_end(xs, t, false));
 

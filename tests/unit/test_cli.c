@@ -1,0 +1,114 @@
+/*
+ * test_cli.c - the `ipnetback` CLI (xenstore-tools/ipnetback.c, its main()
+ * renamed ipnb_cli_main) against the fake xenstore, each run in a child
+ * process as the real command would be: `ip add` retries a transaction
+ * that xenstored reports as conflicting (EAGAIN), and gives up, writing
+ * nothing, after ten.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fakexen.h"
+#include "suites.h"
+
+int ipnb_cli_main(int argc, char **argv);
+
+#define BE "/local/domain/0/backend/vif/5/0"
+
+static void show_ip(void)
+{
+	char *v = fake_xs_read(BE "/ip");
+
+	printf("\nKEY ip=[%s]\n", v ? v : "(none)");
+	fflush(stdout);
+	free(v);
+}
+
+/* Runs the CLI with argv in a child after `conflicts` failed commits;
+ * returns its exit status, its output in out. */
+static int cli(unsigned int conflicts, char **argv, char *out, size_t n)
+{
+	int fds[2], st, argc = 0;
+	ssize_t got;
+	pid_t pid;
+
+	while (argv[argc])
+		argc++;
+	CU_ASSERT_FATAL(pipe(fds) == 0);
+	fflush(NULL);
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		dup2(fds[1], STDERR_FILENO);
+		fake_xs_fail_transaction_ends(conflicts);
+		/* The CLI exits from anywhere: the key is shown on the way out,
+		 * since the child's store is its own. */
+		atexit(show_ip);
+		exit(ipnb_cli_main(argc, argv));
+	}
+	close(fds[1]);
+	for (size_t off = 0;; off += (size_t)got) {
+		got = read(fds[0], out + off, n - 1 - off);
+		if (got <= 0) {
+			out[off] = '\0';
+			break;
+		}
+	}
+	close(fds[0]);
+	CU_ASSERT_FATAL(waitpid(pid, &st, 0) == pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void put(const char *key, const char *val)
+{
+	char p[128];
+
+	snprintf(p, sizeof(p), "%s/%s", BE, key);
+	CU_ASSERT_EQUAL_FATAL(fake_xs_write_as(0, p, val), 0);
+}
+
+static char *ip_key(void)
+{
+	return fake_xs_read(BE "/ip");
+}
+
+static void test_ip_add_retries(void)
+{
+	char *argv[] = {"ipnetback", "ip", "add", "5/0", "10.99.0.9", NULL};
+	char out[512], *ip;
+
+	fake_reset();
+	put("frontend", "/local/domain/5/device/vif/0");
+	put("ip", "10.99.0.5");
+
+	/* three conflicts: retried, then written */
+	CU_ASSERT_EQUAL(cli(3, argv, out, sizeof(out)), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "vif 5/0: ip=\"10.99.0.5 10.99.0.9\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "KEY ip=[10.99.0.5 10.99.0.9]"));
+
+	/* ten: it gives up, and nothing is written */
+	CU_ASSERT_EQUAL(cli(10, argv, out, sizeof(out)), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "kept changing"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "KEY ip=[10.99.0.5]"));
+	/* nine: the tenth try goes through */
+	CU_ASSERT_EQUAL(cli(9, argv, out, sizeof(out)), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "KEY ip=[10.99.0.5 10.99.0.9]"));
+	ip = ip_key(); /* the parent's store: untouched by the children */
+	CU_ASSERT_STRING_EQUAL(ip, "10.99.0.5");
+	free(ip);
+	fake_reset();
+}
+
+CU_ErrorCode test_cli_register(void)
+{
+	CU_pSuite s = CU_add_suite("cli", NULL, NULL);
+
+	if (!s)
+		return CU_get_error();
+	CU_add_test(s, "ip add: transaction retries", test_ip_add_retries);
+	return CU_get_error();
+}
