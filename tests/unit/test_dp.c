@@ -367,6 +367,19 @@ static void expect_rx(struct guest *g, const uint8_t *pkt, size_t len, uint16_t 
 	CU_ASSERT_EQUAL(data[len], NF_RX_POISON); /* nothing beyond the packet */
 }
 
+/* from sends one UDP datagram with `payload` bytes to to's IPv4 address, and
+ * to receives exactly that in its next RX slot. */
+static void one_way(struct guest *from, struct guest *to, size_t payload, uint32_t seq)
+{
+	uint8_t pkt[2048];
+	size_t len = udp4(pkt, from, to->nf.ip4, payload, seq);
+
+	guest_queue(from, pkt, len);
+	guest_push_tx(from);
+	pump();
+	expect_rx(to, pkt, len, 0);
+}
+
 /* ---- basic switching ---- */
 
 static void test_connect_empty(void)
@@ -454,21 +467,13 @@ static void test_udp4_a_to_b(void)
 
 	notif_a = fake_evtchn_notify_count(C->nf.domid, C->nf.port_tx);
 	notif_b = fake_evtchn_notify_count(C->nf.domid, C->nf.port_rx);
-	len = udp4(pkt, A, C->nf.ip4, 10, 9);
-	guest_queue(A, pkt, len);
-	guest_push_tx(A);
-	pump();
-	expect_rx(C, pkt, len, 0);
+	one_way(A, C, 10, 9);
 	CU_ASSERT(fake_evtchn_notify_count(C->nf.domid, C->nf.port_rx) > notif_b);
 	/* RX notifications go to C's RX channel only */
 	CU_ASSERT_EQUAL(fake_evtchn_notify_count(C->nf.domid, C->nf.port_tx), notif_a);
 
 	/* C -> B: C's TX channel gets the TX notification */
-	len = udp4(pkt, C, B->nf.ip4, 10, 10);
-	guest_queue(C, pkt, len);
-	guest_push_tx(C);
-	pump();
-	expect_rx(B, pkt, len, 0);
+	one_way(C, B, 10, 10);
 	CU_ASSERT(fake_evtchn_notify_count(C->nf.domid, C->nf.port_tx) > notif_a);
 	finish();
 }
@@ -583,11 +588,7 @@ static void test_large_packet(void)
 	CU_ASSERT_EQUAL(drops(C, DP_DROP_RX_TOO_BIG), 1);
 	CU_ASSERT_EQUAL(dp_vif_queued(C->vif), 0);
 	/* C still gets small packets */
-	len = udp4(pkt, A, C->nf.ip4, 50, 79);
-	guest_queue(A, pkt, len);
-	guest_push_tx(A);
-	pump();
-	expect_rx(C, pkt, len, 0);
+	one_way(A, C, 50, 79);
 	finish();
 }
 
@@ -1133,16 +1134,8 @@ static void test_rx_queue_bound(void)
 	CU_ASSERT(dp_vif_carrier(B->vif)); /* no stall in this short a time */
 
 	/* other guests' traffic still flows both ways */
-	len = udp4(pkt, C, A->nf.ip4, 30, 1);
-	guest_queue(C, pkt, len);
-	guest_push_tx(C);
-	pump();
-	expect_rx(A, pkt, len, 0);
-	len = udp4(pkt, A, C->nf.ip4, 30, 2);
-	guest_queue(A, pkt, len);
-	guest_push_tx(A);
-	pump();
-	expect_rx(C, pkt, len, 0);
+	one_way(C, A, 30, 1);
+	one_way(A, C, 30, 2);
 
 	/* B posts buffers: the queued packets arrive, oldest first */
 	guest_post_rx(B, RING_SIZE(&B->nf.rx));
@@ -1163,11 +1156,7 @@ static void test_rx_queue_bound(void)
 
 	/* and new traffic flows again */
 	guest_post_rx(B, 4);
-	len = udp4(pkt, A, B->nf.ip4, 16, 5);
-	guest_queue(A, pkt, len);
-	guest_push_tx(A);
-	pump();
-	expect_rx(B, pkt, len, 0);
+	one_way(A, B, 16, 5);
 	finish();
 }
 
@@ -1308,11 +1297,7 @@ static void test_hostile_req_prod(void)
 	CU_ASSERT_EQUAL(fake_evtchn_peer(A->nf.domid, A->nf.port_tx), 0);
 
 	/* B and C carry on */
-	len = udp4(pkt, B, C->nf.ip4, 40, 1);
-	guest_queue(B, pkt, len);
-	guest_push_tx(B);
-	pump();
-	expect_rx(C, pkt, len, 0);
+	one_way(B, C, 40, 1);
 	/* traffic to A goes nowhere */
 	len = udp4(pkt, C, A->nf.ip4, 40, 2);
 	guest_queue(C, pkt, len);
@@ -1477,11 +1462,7 @@ static void test_dropped_requests(void)
 	CU_ASSERT_EQUAL(ndisabled, 0);
 	CU_ASSERT_EQUAL(nf_rx_pending(&B->nf), 0);
 	/* the vif still works */
-	len = udp4(pkt, A, B->nf.ip4, 100, 3);
-	guest_queue(A, pkt, len);
-	guest_push_tx(A);
-	pump();
-	expect_rx(B, pkt, len, 0);
+	one_way(A, B, 100, 3);
 	finish();
 }
 
@@ -1802,11 +1783,7 @@ static void test_copy_errors(void)
 	}
 	/* and then everything works */
 	guest_post_rx(B, 1);
-	len = udp4(pkt, A, B->nf.ip4, 40, 99);
-	guest_queue(A, pkt, len);
-	guest_push_tx(A);
-	pump();
-	expect_rx(B, pkt, len, 0);
+	one_way(A, B, 40, 99);
 	CU_ASSERT_EQUAL(ndisabled, 0);
 	CU_ASSERT(dp_vif_connected(A->vif) && dp_vif_connected(B->vif));
 	finish();
@@ -2735,11 +2712,7 @@ static void test_event_storm(void)
 	t = dp_run(dp);
 	CU_ASSERT(t > 0 && t <= DP_EOI_DELAY_MAX_MS);
 	/* B's traffic meanwhile is not held up */
-	len = udp4(pkt, B, C->nf.ip4, 32, 2);
-	guest_queue(B, pkt, len);
-	guest_push_tx(B);
-	pump();
-	expect_rx(C, pkt, len, 0);
+	one_way(B, C, 32, 2);
 
 	/* A's real work waits for the unmask, at most one delay; the kick
 	 * that brought it ends the backoff */
@@ -2752,11 +2725,7 @@ static void test_event_storm(void)
 	CU_ASSERT(evtchn_readable()); /* the kicks while masked, coalesced */
 	pump();
 	expect_rx(C, pkt, len, 0);
-	len = udp4(pkt, A, C->nf.ip4, 32, 4);
-	guest_queue(A, pkt, len);
-	guest_push_tx(A);
-	pump();
-	expect_rx(C, pkt, len, 0);
+	one_way(A, C, 32, 4);
 	CU_ASSERT_EQUAL(dp_run(dp), -1);
 	CU_ASSERT_EQUAL(drops(A, DP_DROP_TX_BAD_REQ), 0);
 	finish();
