@@ -4,6 +4,8 @@
 # per fresh vif. After each case: the daemon is alive, the hostile vif is
 # disabled with one log line per offence (or, for bad grants, answered with
 # errors and counted), and the two normal guests still reach each other.
+# Two cases are about resources rather than protocol: vifs that hold their
+# queues full (rx-hog) and kicks in a tight loop (kick-storm).
 # The daemon is the sanitizer build: it must end with no report. Then the
 # plain build takes over, and its memory is measured over repeated key and
 # connect churn (the sanitizer build's RSS includes ASan's quarantine).
