@@ -261,7 +261,7 @@ FUZZ_BINS    := $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
 # -close_fd_mask=2: the daemon's log lines (a disabled vif, ...) would fill
 # the log; libFuzzer and the sanitizers still report on their own copy.
 FUZZ_OPTS    := -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -close_fd_mask=2
-# fuzz_dp's inputs are programs: let them be long from the start.
+# fuzz_dp's and fuzz_xenbus's inputs are programs: let them be long from the start.
 FUZZ_DP_OPTS := -len_control=0 -max_len=1024
 
 .PHONY: fuzz-build
@@ -285,7 +285,7 @@ fuzz: deps
 	$(MAKE) $(FUZZ_BINS)
 	@rc=0; for t in $(FUZZ_TARGETS); do \
 		mkdir -p $(B)/fuzz/corpus-$$t; \
-		case $$t in dp) opts="$(FUZZ_DP_OPTS)";; *) opts=;; esac; \
+		case $$t in dp|xenbus) opts="$(FUZZ_DP_OPTS)";; *) opts=;; esac; \
 		echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
 		if $(B)/fuzz/fuzz_$$t $(FUZZ_OPTS) $$opts -artifact_prefix=$(B)/fuzz/$$t- \
 			$(B)/fuzz/corpus-$$t tests/fuzz/corpus/$$t >$(B)/fuzz/$$t.log 2>&1; then \

@@ -39,7 +39,7 @@ static void check_pkt(enum txreq_verdict v, const struct txreq_pkt *p, RING_IDX 
 	CHECK(p->nextras <= TXREQ_MAX_EXTRAS);
 	/* dp.c answers slot positions 0..consumed-1: extras at extra_pos[],
 	 * the rest from frags[] in order. */
-	CHECK(p->nfrags >= 1 && p->nfrags <= TXREQ_FATAL_SLOTS);
+	CHECK(p->nfrags >= 1 && p->nfrags < TXREQ_FATAL_SLOTS);
 	CHECK(p->nfrags + p->nextras == p->consumed);
 	for (unsigned int i = 0; i < p->nextras; i++) {
 		CHECK(p->extra_pos[i] >= 1 && p->extra_pos[i] < p->consumed);
@@ -56,8 +56,8 @@ static void check_pkt(enum txreq_verdict v, const struct txreq_pkt *p, RING_IDX 
 	CHECK(p->frags[0].size == p->first_len);
 	CHECK(gso || !p->has_gso); /* dropped when GSO is not offered */
 	for (unsigned int i = 0; i < p->nfrags; i++) {
+		/* A follow-on slot may be empty (XSA-448): it carries nothing. */
 		CHECK((uint32_t)p->frags[i].offset + p->frags[i].size <= XEN_PAGE_SIZE_BYTES);
-		CHECK(i == 0 || p->frags[i].size > 0);
 		sum += p->frags[i].size;
 	}
 	CHECK(sum == p->total);
