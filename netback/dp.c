@@ -1237,10 +1237,17 @@ static bool tx_round(struct dp *dp)
 	return first != NULL;
 }
 
+/* Keeps the shortest wait in *wait; 0 means none. */
+static void wait_at_most(uint64_t *wait, uint64_t ms)
+{
+	if (ms && ms < *wait)
+		*wait = ms;
+}
+
 int dp_run(struct dp *dp)
 {
-	uint64_t now, eoi_wait = 0, credit_wait = 0;
-	bool queued = false, poll = false, work = false;
+	uint64_t now, wait = UINT64_MAX;
+	bool work = false;
 
 	/* Rate-limited vifs whose next refill is due get their TX pass. */
 	now = ipnb_now_ms() * 1000;
@@ -1277,37 +1284,23 @@ int dp_run(struct dp *dp)
 		if (!v->carrier)
 			vif_rx(dp, v);
 		vif_rx_expire(dp, v, now);
-		if (v->q_head) {
-			queued = true;
-			poll = poll || !v->cfg.rx_notify;
-		}
-		if (v->tx_pending || v->rx_pending) {
+		/* Queued packets: their age and stall timers every 100 ms, or
+		 * a poll of a ring whose frontend does not kick. */
+		if (v->q_head)
+			wait_at_most(&wait, v->cfg.rx_notify ? 100 : DP_RX_POLL_MS);
+		if (v->tx_pending || v->rx_pending)
 			work = true;
-		} else {
-			uint64_t w = vif_eoi(dp, v, now);
-
-			if (w && (!eoi_wait || w < eoi_wait))
-				eoi_wait = w;
-		}
-		if (v->credit_wait) {
-			/* Whole milliseconds, rounded up, and at least one. */
-			uint64_t w = v->credit_next_us > now * 1000
-					 ? (v->credit_next_us - now * 1000 + 999) / 1000
-					 : 1;
-
-			if (!credit_wait || w < credit_wait)
-				credit_wait = w;
-		}
+		else
+			wait_at_most(&wait, vif_eoi(dp, v, now));
+		/* The next refill, in whole milliseconds rounded up, at least 1. */
+		if (v->credit_wait)
+			wait_at_most(&wait, v->credit_next_us > now * 1000
+						? (v->credit_next_us - now * 1000 + 999) / 1000
+						: 1);
 	}
 	if (work)
 		return 0;
-	if (credit_wait && (!eoi_wait || credit_wait < eoi_wait))
-		eoi_wait = credit_wait;
-	if (eoi_wait && eoi_wait < (poll ? DP_RX_POLL_MS : queued ? 100u : UINT64_MAX))
-		return (int)eoi_wait;
-	if (poll)
-		return DP_RX_POLL_MS;
-	return queued ? 100 : -1;
+	return wait == UINT64_MAX ? -1 : (int)wait;
 }
 
 /* ---- the ports: uplink and host ------------------------------------------ */

@@ -393,33 +393,46 @@ static uint16_t ip_csum(const uint8_t *p, size_t n)
 	return (uint16_t)~sum;
 }
 
-/* A well-formed IPv4/UDP frame from our own address to our own address, at
- * offset 0 of data page `pg`. Sending it is the one sure way to make the
- * backend deliver to us (its RX path runs only with a packet queued). */
-static void build_self_frame(struct fe *fe, int pg)
+/* The Ethernet, IPv4 and UDP headers of a frame of len bytes from our MAC
+ * and address to the backend and dst, UDP to the discard port with no
+ * checksum; f is zeroed already. */
+static void put_udp4(struct fe *fe, uint8_t *f, struct in_addr dst, size_t len)
 {
 	static const uint8_t be_mac[6] = {0xfe, 0xff, 0xff, 0xff, 0xff, 0xff};
-	uint8_t *f = fe->data[pg], *ip = f + 14, *udp = ip + 20;
+	uint8_t *ip = f + 14, *udp = ip + 20;
+	size_t ip_len = len - 14, udp_len = ip_len - 20;
 	uint16_t c;
 
-	memset(f, 0, FRAME_LEN);
 	memcpy(f, be_mac, 6);
 	memcpy(f + 6, fe->mac, 6);
 	f[12] = 0x08;
 	ip[0] = 0x45;
-	ip[3] = FRAME_LEN - 14;
+	ip[2] = (uint8_t)(ip_len >> 8);
+	ip[3] = (uint8_t)ip_len;
 	ip[8] = 64;
 	ip[9] = 17; /* UDP */
 	memcpy(ip + 12, &fe->ip4, 4);
-	memcpy(ip + 16, &fe->ip4, 4);
+	memcpy(ip + 16, &dst, 4);
 	c = ip_csum(ip, 20);
 	ip[10] = (uint8_t)(c >> 8);
 	ip[11] = (uint8_t)c;
 	udp[1] = 9; /* discard */
 	udp[3] = 9;
-	udp[5] = FRAME_LEN - 14 - 20; /* UDP checksum 0: none */
+	udp[4] = (uint8_t)(udp_len >> 8);
+	udp[5] = (uint8_t)udp_len;
+}
+
+/* A well-formed IPv4/UDP frame from our own address to our own address, at
+ * offset 0 of data page `pg`. Sending it is the one sure way to make the
+ * backend deliver to us (its RX path runs only with a packet queued). */
+static void build_self_frame(struct fe *fe, int pg)
+{
+	uint8_t *f = fe->data[pg];
+
+	memset(f, 0, FRAME_LEN);
+	put_udp4(fe, f, fe->ip4, FRAME_LEN);
 	/* The payload: a tag to spot in captures, without its NUL. */
-	memcpy(udp + 8, SELF_TAG, sizeof(SELF_TAG) - 1);
+	memcpy(f + 14 + 20 + 8, SELF_TAG, sizeof(SELF_TAG) - 1);
 }
 
 /* ---- ring helpers ------------------------------------------------------------ */
@@ -872,35 +885,13 @@ static int case_flap(struct fe *fe, unsigned long rounds)
 }
 
 /* A frame of `len` bytes (up to two pages) from our address to dst, at
- * offset 0 of page0, continued on page1: IPv4/UDP to the discard port,
- * payload zero, no UDP checksum. */
+ * offset 0 of page0, continued on page1; payload zero. */
 static void build_udp_frame(struct fe *fe, uint8_t *page0, uint8_t *page1, struct in_addr dst,
 			    size_t len)
 {
-	static const uint8_t be_mac[6] = {0xfe, 0xff, 0xff, 0xff, 0xff, 0xff};
-	uint8_t *ip = page0 + 14, *udp = ip + 20;
-	size_t ip_len = len - 14, udp_len = ip_len - 20;
-	uint16_t c;
-
 	memset(page0, 0, XEN_PAGE_SIZE_BYTES);
 	memset(page1, 0, XEN_PAGE_SIZE_BYTES);
-	memcpy(page0, be_mac, 6);
-	memcpy(page0 + 6, fe->mac, 6);
-	page0[12] = 0x08;
-	ip[0] = 0x45;
-	ip[2] = (uint8_t)(ip_len >> 8);
-	ip[3] = (uint8_t)ip_len;
-	ip[8] = 64;
-	ip[9] = 17; /* UDP */
-	memcpy(ip + 12, &fe->ip4, 4);
-	memcpy(ip + 16, &dst, 4);
-	c = ip_csum(ip, 20);
-	ip[10] = (uint8_t)(c >> 8);
-	ip[11] = (uint8_t)c;
-	udp[1] = 9;
-	udp[3] = 9;
-	udp[4] = (uint8_t)(udp_len >> 8);
-	udp[5] = (uint8_t)udp_len;
+	put_udp4(fe, page0, dst, len);
 }
 
 #define HOG_MAX	      8

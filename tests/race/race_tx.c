@@ -100,8 +100,6 @@ static bool frame_sane(const uint8_t *d, int16_t len)
 		return false;
 	if (memcmp(d, rcv.mac, 6) != 0 || memcmp(d + 6, nf_be_mac, 6) != 0)
 		return false;
-	if (fi.kind == FRAME_ARP) /* the proxy's replies go to the sender */
-		return false;
 	return fi.kind == FRAME_IPV4 && memcmp(fi.src.bytes, hostile.ip4, 4) == 0 &&
 	       memcmp(fi.dst.bytes, rcv.ip4, 4) == 0;
 }
