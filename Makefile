@@ -29,7 +29,9 @@ UNIT_SRC := $(wildcard tests/unit/*.c)
 FAKE_SRC := tests/fake/fakexen.c tests/fake/netfront.c
 # The data and control paths, and the modules that use the host's kernel
 # (control socket, uplink): all in the daemon and in the unit tests.
-DP_SRC   := netback/dp.c netback/log.c netback/xenbus.c
+# The data path alone (the race test and the benchmark need no control path).
+DP_CORE  := netback/dp.c netback/journal.c netback/log.c
+DP_SRC   := $(DP_CORE) netback/xenbus.c
 HOST_SRC := netback/ctl.c netback/uplink.c netback/hostaddr.c netback/host.c netback/sandbox.c
 DAEMON_SRC := $(CORE_SRC) $(DP_SRC) $(HOST_SRC) netback/main.c
 CLI_SRC  := xenstore-tools/ipnetback.c netback/addr.c
@@ -48,7 +50,7 @@ HOST_PKGS := build-essential libxen-dev libcunit1-dev qemu-system-x86 busybox-st
 
 # Scenarios that `make test` runs on real Xen; `make bench-xen` runs the
 # throughput scenarios.
-SCENARIOS       := baseline switch lifecycle uplink hostile
+SCENARIOS       := baseline switch lifecycle uplink restart hostile
 BENCH_SCENARIOS := bench-kernel bench-ipnb
 
 .PHONY: all deps build images unit selftest scenarios test test-repeat demo scenario format \
@@ -132,7 +134,7 @@ $(IMG)/.stamp: $(HOSTILE_FE)
 # Threat 1 (double fetch): a guest thread rewrites its TX ring while the
 # data path reads it (tests/race/race_tx.c), under ASan+UBSan and under
 # ThreadSanitizer. `make race`; part of `make test`.
-RACE_SRC := tests/race/race_tx.c $(CORE_SRC) netback/dp.c netback/log.c $(FAKE_SRC)
+RACE_SRC := tests/race/race_tx.c $(CORE_SRC) $(DP_CORE) $(FAKE_SRC)
 RACE_SECONDS ?= 3
 # clang: gcc's ThreadSanitizer does not model the ring barriers (fences).
 $(O)/tsan/%.o: %.c
@@ -229,7 +231,7 @@ demo: deps
 # sanitizers. It prints a table and asserts nothing about timing; it exits
 # non-zero only if delivered packets fail their checks. Options go in
 # BENCH_ARGS, e.g. make bench BENCH_ARGS="-n 200000 -t 1".
-BENCH_SRC := tests/bench/bench_dp.c $(CORE_SRC) netback/dp.c netback/log.c $(FAKE_SRC)
+BENCH_SRC := tests/bench/bench_dp.c $(CORE_SRC) $(DP_CORE) $(FAKE_SRC)
 
 bench: $(B)/bench/bench_dp
 	$(B)/bench/bench_dp $(BENCH_ARGS)

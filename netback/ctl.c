@@ -47,6 +47,7 @@ struct ctl {
 	struct host *host;
 	uint64_t started_ms; /* ipnb_now_ms() at ctl_open: the daemon's uptime */
 	bool bound;	     /* path is our socket, to unlink at close */
+	enum ctl_stop stop;  /* a "shutdown" request was answered */
 	struct ctl_conn conn[CTL_MAX_CONNS];
 };
 
@@ -193,7 +194,7 @@ static void emit_ctrs(FILE *f, const struct ctr *c, size_t n, bool json, bool fi
 	}
 }
 
-#define VIF_NCTRS 12 /* what vif_ctrs() fills in */
+#define VIF_NCTRS 13 /* what vif_ctrs() fills in */
 
 static size_t vif_ctrs(const struct dp_vif *dv, struct ctr c[VIF_NCTRS])
 {
@@ -212,6 +213,7 @@ static size_t vif_ctrs(const struct dp_vif *dv, struct ctr c[VIF_NCTRS])
 	c[n++] = (struct ctr){"na_replies", st->na_replies};
 	c[n++] = (struct ctr){"spurious_events", st->spurious_events};
 	c[n++] = (struct ctr){"tx_credit_waits", st->tx_credit_waits};
+	c[n++] = (struct ctr){"replayed_responses", st->replayed_responses};
 	dp_vif_rate(dv, &rate_bytes, &rate_usec);
 	c[n++] = (struct ctr){"rate_bytes", rate_bytes};
 	c[n++] = (struct ctr){"rate_usec", rate_usec};
@@ -412,7 +414,9 @@ static void emit_daemon(FILE *f, const struct ctl *c, bool json)
  * DOMID/DEVID [json]" shows one; "uplink [json]" shows the uplink's
  * counters and neighbour cache; "host [json]" shows the host port's
  * counters; "daemon [json]" shows the daemon's own (uptime, vifs, watch
- * events, connects). Answers end with the connection; the answer to an unknown
+ * events, connects); "shutdown [disconnect]" stops the daemon, leaving the vifs
+ * connected or handing them back first (ctl_stop_requested()). Answers end
+ * with the connection; the answer to an unknown
  * request, an unknown vif or a port that is not configured is a text line
  * starting with "error:", even when JSON was asked for. The answer goes to
  * cn->out.
@@ -439,6 +443,17 @@ static void answer(struct ctl *c, struct ctl_conn *cn)
 	json = sscanf(req, "%15s %15s", what, arg) == 2 && strcmp(arg, "json") == 0;
 	if (strcmp(what, "daemon") == 0) {
 		emit_daemon(f, c, json);
+		goto out;
+	} else if (strcmp(req, "shutdown") == 0) {
+		fprintf(f, "stopping; vifs stay connected for the next ipnetbackd\n");
+		c->stop = CTL_STOP;
+		goto out;
+	} else if (strcmp(req, "shutdown disconnect") == 0) {
+		unsigned int n = xb_close_all(c->xb);
+
+		fprintf(f, "%u vif%s handed back (backend Closed); stopping\n", n,
+			n == 1 ? "" : "s");
+		c->stop = CTL_STOP_DISCONNECT;
 		goto out;
 	} else if (strcmp(what, "uplink") == 0) {
 		if (c->ul)
@@ -562,4 +577,9 @@ void ctl_handle_events(struct ctl *c)
 		else if (tag < CTL_MAX_CONNS && c->conn[tag].fd >= 0)
 			conn_serve(c, &c->conn[tag]);
 	}
+}
+
+enum ctl_stop ctl_stop_requested(const struct ctl *c)
+{
+	return c->stop;
 }

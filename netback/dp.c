@@ -25,6 +25,7 @@
 
 #include "ipnb/clock.h"
 #include "ipnb/iptable.h"
+#include "ipnb/journal.h"
 #include "ipnb/log.h"
 #include "ipnb/txreq.h"
 
@@ -61,6 +62,7 @@ struct dp_vif {
 	netif_tx_back_ring_t tx;
 	netif_rx_back_ring_t rx;
 	void *tx_page, *rx_page;
+	struct jr *jr;			/* the responses being published (journal.h) */
 	evtchn_port_t port_tx, port_rx; /* local ports; equal unless split */
 	/* TX requests may be waiting: kicked on port_tx, just connected, or
 	 * the last pass ran out of budget. dp_run() gives it a TX pass. */
@@ -109,6 +111,7 @@ struct dp {
 	size_t pool_bytes; /* packet buffer bytes in existence */
 	dp_disable_cb on_disable;
 	void *cb_arg;
+	int state_dir; /* the vifs' journals (dp_set_state_dir), or -1 */
 	struct dp_port_ops uplink, host;
 	/* The clock, read once per pass rather than per packet: stamps only
 	 * need pass resolution, and the read showed up in profiles. */
@@ -119,6 +122,8 @@ struct dp {
 	struct dp_pkt *batch[DP_TX_BATCH];
 	unsigned int batch_segs[DP_TX_BATCH];
 	netif_rx_response_t rxrsp[DP_RX_BATCH * DP_RX_MAX_SLOTS];
+	netif_tx_response_t txrsp[JR_MAX_RSP]; /* one TX pass: at most a ring */
+	unsigned int ntxrsp;
 };
 
 static const char *const drop_names[DP_DROP_COUNT] = {
@@ -198,6 +203,7 @@ struct dp *dp_new(const uint8_t backend_mac[FRAME_ETH_ALEN], dp_disable_cb cb, v
 	memcpy(dp->mac, backend_mac, FRAME_ETH_ALEN);
 	dp->on_disable = cb;
 	dp->cb_arg = cb_arg;
+	dp->state_dir = -1;
 	if (ipt_init(&dp->ipt, DP_IPT_MAX) != IPT_OK)
 		goto fail;
 	dp->gt = xengnttab_open(NULL, 0);
@@ -229,6 +235,11 @@ void dp_free(struct dp *dp)
 		xengnttab_close(dp->gt);
 	ipt_fini(&dp->ipt);
 	free(dp);
+}
+
+void dp_set_state_dir(struct dp *dp, int dirfd)
+{
+	dp->state_dir = dirfd;
 }
 
 int dp_evtchn_fd(const struct dp *dp)
@@ -455,6 +466,10 @@ void dp_vif_disconnect(struct dp *dp, struct dp_vif *v)
 	v->port_tx = v->port_rx = 0;
 	unmap_page(dp, &v->tx_page);
 	unmap_page(dp, &v->rx_page);
+	/* Nothing is pending in it between passes: a process that ends
+	 * here, even by exiting, leaves nothing for the next one. */
+	jr_close(v->jr, true);
+	v->jr = NULL;
 	queue_flush(dp, v, DP_DROP_CARRIER_OFF);
 	v->connected = false;
 	v->carrier = false;
@@ -478,12 +493,122 @@ static bool ring_attach_ok(RING_IDX req_prod, RING_IDX rsp_prod, unsigned int si
 	return req_prod - rsp_prod <= size;
 }
 
+/*
+ * Publishing responses. Each pass stages its responses, commits them to the
+ * vif's journal, writes them into the ring and publishes rsp_prod, then
+ * marks the journal done (journal.h says why). Returns whether the guest
+ * asked for an event.
+ */
+static bool tx_publish(struct dp_vif *v, const netif_tx_response_t *rsp, unsigned int n)
+{
+	int notify;
+
+	jr_commit(v->jr, JR_TX, v->tx.rsp_prod_pvt, rsp, n);
+	for (unsigned int i = 0; i < n; i++)
+		*RING_GET_RESPONSE(&v->tx, v->tx.rsp_prod_pvt++) = rsp[i];
+	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&v->tx, notify);
+	jr_done(v->jr, JR_TX);
+	return notify;
+}
+
+static bool rx_publish(struct dp_vif *v, const netif_rx_response_t *rsp, unsigned int n)
+{
+	int notify;
+
+	jr_commit(v->jr, JR_RX, v->rx.rsp_prod_pvt, rsp, n);
+	for (unsigned int i = 0; i < n; i++)
+		*RING_GET_RESPONSE(&v->rx, v->rx.rsp_prod_pvt++) = rsp[i];
+	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&v->rx, notify);
+	jr_done(v->jr, JR_RX);
+	return notify;
+}
+
+/*
+ * Where the ring picks up after a restart: rsp_prod, unless the journal of
+ * this very connection holds responses a killed process committed for the
+ * slots from rsp_prod on. Those slots may already hold them, half written
+ * over their requests; they are no requests any more, so they are answered
+ * with what was committed, and reading starts after them. A journal that
+ * does not fit the ring (its base is not rsp_prod, or it answers slots the
+ * guest never filled) is not ours to apply: the guest moved the indexes.
+ * Returns how many responses are to be replayed.
+ */
+static unsigned int journal_replay_count(const struct jr *j, enum jr_ring r, RING_IDX req_prod,
+					 RING_IDX rsp_prod, unsigned int size)
+{
+	RING_IDX base;
+	unsigned int n;
+
+	jr_pending(j, r, &base, &n);
+	if (n == 0 || base != rsp_prod || n > size || req_prod - base < n || req_prod - base > size)
+		return 0;
+	return n;
+}
+
+/* Maps both rings, replays what the journal holds, and checks the attach
+ * invariant. */
+static int rings_attach(struct dp *dp, struct dp_vif *v, const struct jr_ident *id, char *err,
+			size_t errlen)
+{
+	netif_tx_sring_t *txs = v->tx_page;
+	netif_rx_sring_t *rxs = v->rx_page;
+	/* Read the indexes once each: the guest can change them at any time. */
+	RING_IDX tq = *(volatile RING_IDX *)&txs->req_prod;
+	RING_IDX tr = *(volatile RING_IDX *)&txs->rsp_prod;
+	RING_IDX rq = *(volatile RING_IDX *)&rxs->req_prod;
+	RING_IDX rr = *(volatile RING_IDX *)&rxs->rsp_prod;
+	unsigned int ntx = 0, nrx = 0;
+
+	BACK_RING_ATTACH(&v->tx, txs, tr, XEN_PAGE_SIZE_BYTES);
+	BACK_RING_ATTACH(&v->rx, rxs, rr, XEN_PAGE_SIZE_BYTES);
+	v->jr = jr_open(dp->state_dir, v->domid, v->devid);
+	if (!v->jr) {
+		snprintf(err, errlen, "response journal: %s", strerror(errno));
+		return -1;
+	}
+	if (jr_matches(v->jr, id)) {
+		ntx = journal_replay_count(v->jr, JR_TX, tq, tr, RING_SIZE(&v->tx));
+		nrx = journal_replay_count(v->jr, JR_RX, rq, rr, RING_SIZE(&v->rx));
+	}
+	if (!ring_attach_ok(tq, tr, RING_SIZE(&v->tx)) ||
+	    !ring_attach_ok(rq, rr, RING_SIZE(&v->rx))) {
+		snprintf(err, errlen,
+			 "rings in an impossible state (tx req %u rsp %u, rx req %u rsp %u)", tq,
+			 tr, rq, rr);
+		return -1;
+	}
+	if (ntx) {
+		RING_IDX b;
+		const void *rsp = jr_pending(v->jr, JR_TX, &b, &ntx);
+
+		/* The entries live in the journal: copy before re-committing. */
+		memcpy(dp->txrsp, rsp, ntx * sizeof(dp->txrsp[0]));
+		tx_publish(v, dp->txrsp, ntx);
+		v->tx.req_cons = v->tx.rsp_prod_pvt;
+	}
+	if (nrx) {
+		RING_IDX b;
+		const void *rsp = jr_pending(v->jr, JR_RX, &b, &nrx);
+
+		memcpy(dp->rxrsp, rsp, nrx * sizeof(dp->rxrsp[0]));
+		rx_publish(v, dp->rxrsp, nrx);
+		v->rx.req_cons = v->rx.rsp_prod_pvt;
+	}
+	v->st.replayed_responses += ntx + nrx;
+	if (ntx + nrx)
+		log_info("vif %u/%u: published %u TX and %u RX responses a previous process had "
+			 "committed",
+			 v->domid, v->devid, ntx, nrx);
+	jr_start(v->jr, id);
+	v->rx_prod_seen = v->rx.rsp_prod_pvt; /* buffers already posted are news */
+	return 0;
+}
+
 int dp_vif_connect(struct dp *dp, struct dp_vif *v, const struct dp_vif_cfg *cfg, char *err,
 		   size_t errlen)
 {
-	netif_tx_sring_t *txs;
-	netif_rx_sring_t *rxs;
 	xenevtchn_port_or_error_t p;
+	struct jr_ident id = {cfg->tx_ref, cfg->rx_ref, cfg->evtchn_tx, cfg->evtchn_rx};
 
 	if (v->connected)
 		dp_vif_disconnect(dp, v);
@@ -499,27 +624,8 @@ int dp_vif_connect(struct dp *dp, struct dp_vif *v, const struct dp_vif_cfg *cfg
 		snprintf(err, errlen, "mapping rx-ring-ref %u: %s", cfg->rx_ref, strerror(errno));
 		goto fail;
 	}
-	txs = v->tx_page;
-	rxs = v->rx_page;
-	/* Read the indexes once each: the guest can change them at any time. */
-	{
-		RING_IDX tq = *(volatile RING_IDX *)&txs->req_prod;
-		RING_IDX tr = *(volatile RING_IDX *)&txs->rsp_prod;
-		RING_IDX rq = *(volatile RING_IDX *)&rxs->req_prod;
-		RING_IDX rr = *(volatile RING_IDX *)&rxs->rsp_prod;
-
-		BACK_RING_ATTACH(&v->tx, txs, tr, XEN_PAGE_SIZE_BYTES);
-		BACK_RING_ATTACH(&v->rx, rxs, rr, XEN_PAGE_SIZE_BYTES);
-		v->rx_prod_seen = rr; /* buffers already posted are news */
-		if (!ring_attach_ok(tq, tr, RING_SIZE(&v->tx)) ||
-		    !ring_attach_ok(rq, rr, RING_SIZE(&v->rx))) {
-			snprintf(
-			    err, errlen,
-			    "rings in an impossible state (tx req %u rsp %u, rx req %u rsp %u)", tq,
-			    tr, rq, rr);
-			goto fail;
-		}
-	}
+	if (rings_attach(dp, v, &id, err, errlen) != 0)
+		goto fail;
 	p = xenevtchn_bind_interdomain(dp->xce, v->domid, cfg->evtchn_tx);
 	if (p < 0) {
 		snprintf(err, errlen, "binding event channel %u: %s", cfg->evtchn_tx,
@@ -536,6 +642,14 @@ int dp_vif_connect(struct dp *dp, struct dp_vif *v, const struct dp_vif_cfg *cfg
 		}
 		v->port_rx = (evtchn_port_t)p;
 	}
+	/* A frontend that was connected to a previous process may be waiting
+	 * for responses, or for room, that it was never told about (the old
+	 * process died before it notified, or we just published its journal):
+	 * an event on each channel makes it look at both rings. On a new
+	 * connection it is one harmless spurious event. */
+	xenevtchn_notify(dp->xce, v->port_tx);
+	if (v->port_rx != v->port_tx)
+		xenevtchn_notify(dp->xce, v->port_rx);
 	v->connected = true;
 	v->carrier = true;
 	v->bind_events = v->port_rx != v->port_tx ? 2 : 1;
@@ -802,30 +916,29 @@ drop:
 
 /* ---- TX ------------------------------------------------------------------ */
 
-static void tx_respond(netif_tx_back_ring_t *r, uint16_t id, int16_t status)
+/* Stages a response for this pass's tx_publish(). A pass consumes at most a
+ * ring of slots, and each slot gets one response. */
+static void tx_respond(struct dp *dp, uint16_t id, int16_t status)
 {
-	netif_tx_response_t *rsp = RING_GET_RESPONSE(r, r->rsp_prod_pvt);
-
-	rsp->id = id;
-	rsp->status = status;
-	r->rsp_prod_pvt++;
+	if (dp->ntxrsp < JR_MAX_RSP)
+		dp->txrsp[dp->ntxrsp++] = (netif_tx_response_t){.id = id, .status = status};
 }
 
 /* Answers every slot one packet consumed, in ring order: data slots echo
  * their id, extra-info slots get NETIF_RSP_NULL. */
-static void tx_respond_pkt(struct dp_vif *v, const struct txreq_pkt *t, int16_t status)
+static void tx_respond_pkt(struct dp *dp, const struct txreq_pkt *t, int16_t status)
 {
 	unsigned int e = 0, f = 0;
 
 	for (unsigned int pos = 0; pos < t->consumed; pos++) {
 		if (e < t->nextras && t->extra_pos[e] == pos) {
-			tx_respond(&v->tx, 0, NETIF_RSP_NULL);
+			tx_respond(dp, 0, NETIF_RSP_NULL);
 			e++;
 		} else if (pos == 0) {
-			tx_respond(&v->tx, t->first.id, status);
+			tx_respond(dp, t->first.id, status);
 		} else {
 			f++;
-			tx_respond(&v->tx, t->frags[f].id, status);
+			tx_respond(dp, t->frags[f].id, status);
 		}
 	}
 }
@@ -835,7 +948,7 @@ static void vif_tx(struct dp *dp, struct dp_vif *v)
 {
 	RING_IDX prod, cons;
 	unsigned int n = 0, nseg = 0;
-	int notify, more;
+	int more;
 
 	if (!v->connected)
 		return;
@@ -927,6 +1040,7 @@ static void vif_tx(struct dp *dp, struct dp_vif *v)
 	/* Answer the guest before switching: its buffers are free once the
 	 * data is in ours. */
 	nseg = 0;
+	dp->ntxrsp = 0;
 	for (unsigned int i = 0; i < n; i++) {
 		struct txreq_pkt *t = &dp->txp[i];
 		int16_t status = dp->batch[i] ? NETIF_RSP_OKAY : NETIF_RSP_ERROR;
@@ -940,10 +1054,9 @@ static void vif_tx(struct dp *dp, struct dp_vif *v)
 			pkt_free(dp, dp->batch[i]);
 			dp->batch[i] = NULL;
 		}
-		tx_respond_pkt(v, t, status);
+		tx_respond_pkt(dp, t, status);
 	}
-	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&v->tx, notify);
-	if (notify)
+	if (tx_publish(v, dp->txrsp, dp->ntxrsp))
 		xenevtchn_notify(dp->xce, v->port_tx);
 
 	for (unsigned int i = 0; i < n; i++) {
@@ -1011,7 +1124,6 @@ static void vif_rx(struct dp *dp, struct dp_vif *v)
 	struct dp_pkt *done[DP_RX_BATCH];
 	unsigned int nd = 0, nseg = 0;
 	RING_IDX prod, cons;
-	int notify;
 
 	if (!v->connected)
 		return;
@@ -1089,14 +1201,8 @@ static void vif_rx(struct dp *dp, struct dp_vif *v)
 		for (unsigned int s = 0; s < need; s++)
 			if (dp->segs[nseg + s].status != GNTST_okay)
 				ok = false;
-		for (unsigned int s = 0; s < need; s++) {
-			netif_rx_response_t *r = RING_GET_RESPONSE(&v->rx, v->rx.rsp_prod_pvt);
-
-			*r = dp->rxrsp[nseg + s];
-			if (!ok)
-				r->status = NETIF_RSP_ERROR;
-			v->rx.rsp_prod_pvt++;
-		}
+		for (unsigned int s = 0; !ok && s < need; s++)
+			dp->rxrsp[nseg + s].status = NETIF_RSP_ERROR;
 		nseg += need;
 		if (ok) {
 			v->st.rx_pkts++;
@@ -1106,8 +1212,7 @@ static void vif_rx(struct dp *dp, struct dp_vif *v)
 		}
 		pkt_free(dp, p);
 	}
-	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&v->rx, notify);
-	if (notify)
+	if (rx_publish(v, dp->rxrsp, nseg))
 		xenevtchn_notify(dp->xce, v->port_rx);
 wait:
 	if (v->q_head || !v->carrier) {

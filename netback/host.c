@@ -197,6 +197,94 @@ static void route_add(struct host *h, const struct ipnb_addr *a)
 	log_warnx("host port %s: cannot route %s to it: %s", h->ifname, s, strerror(e));
 }
 
+/*
+ * The routes through the device a previous daemon left for addresses that
+ * are no longer registered: a dump of both families' main tables, then a
+ * delete for each static host route (/32, /128) out of the device that is
+ * not for a registered address. Runs once at start, so the dump is read to its end here.
+ */
+static void stale_collect(struct host *h, const struct nlmsghdr *m, struct ipnb_addr *stale,
+			  size_t *n, size_t max)
+{
+	const struct rtmsg *r = NLMSG_DATA(m);
+	int len = (int)m->nlmsg_len - (int)NLMSG_LENGTH(sizeof(*r));
+	struct ipnb_addr a = {.family = r->rtm_family};
+	bool dst = false, ours = false;
+
+	/* Only routes of the kind route() adds: an administrator's own
+	 * route through the device is left alone. */
+	if (len < 0 || r->rtm_table != RT_TABLE_MAIN || r->rtm_protocol != RTPROT_STATIC ||
+	    (r->rtm_family != AF_INET && r->rtm_family != AF_INET6))
+		return;
+	for (const struct rtattr *at = RTM_RTA(r); RTA_OK(at, len); at = RTA_NEXT(at, len)) {
+		if (at->rta_type == RTA_OIF && RTA_PAYLOAD(at) == sizeof(uint32_t)) {
+			uint32_t oif;
+
+			memcpy(&oif, RTA_DATA(at), sizeof(oif));
+			ours = oif == (uint32_t)h->ifindex;
+		} else if (at->rta_type == RTA_DST && RTA_PAYLOAD(at) == ipnb_addr_len(&a)) {
+			memcpy(a.bytes, RTA_DATA(at), RTA_PAYLOAD(at));
+			dst = true;
+		}
+	}
+	if (!ours || !dst || r->rtm_dst_len != ipnb_addr_len(&a) * 8 || *n == max)
+		return;
+	for (size_t i = 0; i < h->nroutes; i++)
+		if (ipnb_addr_equal(&h->routes[i], &a))
+			return;
+	stale[(*n)++] = a;
+}
+
+void host_reconcile(struct host *h)
+{
+	static const unsigned char families[] = {AF_INET, AF_INET6};
+	struct ipnb_addr stale[64];
+	size_t n = 0;
+
+	for (size_t f = 0; f < sizeof(families); f++) {
+		struct {
+			struct nlmsghdr n;
+			struct rtmsg r;
+		} req = {.n = {.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg)),
+			       .nlmsg_type = RTM_GETROUTE,
+			       .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+			       .nlmsg_seq = ++h->nl_seq},
+			 .r = {.rtm_family = families[f]}};
+		struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+		_Alignas(struct nlmsghdr) char buf[16384];
+		bool done = false;
+
+		if (sendto(h->nl, &req, req.n.nlmsg_len, 0, (struct sockaddr *)&kernel,
+			   sizeof(kernel)) < 0)
+			return;
+		while (!done) {
+			ssize_t got = recv(h->nl, buf, sizeof(buf), 0);
+
+			if (got <= 0)
+				return; /* the receive timeout: try nothing more */
+			for (struct nlmsghdr *m = (struct nlmsghdr *)buf; NLMSG_OK(m, (size_t)got);
+			     m = NLMSG_NEXT(m, got)) {
+				if (m->nlmsg_seq != h->nl_seq)
+					continue;
+				if (m->nlmsg_type == NLMSG_DONE || m->nlmsg_type == NLMSG_ERROR)
+					done = true;
+				else if (m->nlmsg_type == RTM_NEWROUTE)
+					stale_collect(h, m, stale, &n,
+						      sizeof(stale) / sizeof(stale[0]));
+			}
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		char s[IPNB_ADDR_STRLEN];
+
+		ipnb_addr_format(&stale[i], s);
+		log_info("host port %s: route to %s left by an earlier daemon removed (no vif "
+			 "holds it)",
+			 h->ifname, s);
+		route(h, false, &stale[i], NULL);
+	}
+}
+
 /* dom0's addresses changed: the preferred sources of the routes may have. */
 static void routes_refresh(struct host *h)
 {
@@ -372,8 +460,16 @@ struct host *host_open(const char *ifname, struct dp *dp, char *err, size_t errl
 	h->tun = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
 	if (h->tun < 0)
 		goto fail;
+	/* A device of that name left by a previous daemon (persistent, with
+	 * nobody attached) is attached to again, routes and all. */
 	what = "TUNSETIFF";
 	if (ioctl(h->tun, TUNSETIFF, &ifr) < 0)
+		goto fail;
+	/* Persistent: a restart, even after a kill, keeps dom0's routes to
+	 * the guests. Packets dom0 sends meanwhile are dropped by the
+	 * device, not sent elsewhere. */
+	what = "TUNSETPERSIST";
+	if (ioctl(h->tun, TUNSETPERSIST, 1) < 0)
 		goto fail;
 	memcpy(h->ifname, ifr.ifr_name, IF_NAMESIZE);
 	h->ifname[IF_NAMESIZE - 1] = '\0';
@@ -405,17 +501,20 @@ fail:
 	snprintf(err, errlen, "host port %s: %s: %s", ifname, what, strerror(errno));
 	if (s >= 0)
 		close(s);
-	host_close(h);
+	host_close(h, true);
 	return NULL;
 }
 
-void host_close(struct host *h)
+void host_close(struct host *h, bool remove)
 {
 	if (!h)
 		return;
 	if (h->dp)
 		dp_set_host(h->dp, NULL);
-	/* Closing the device removes it, and every route through it. */
+	/* Once it is no longer persistent, closing the device removes it
+	 * and every route through it. */
+	if (h->tun >= 0 && remove)
+		ioctl(h->tun, TUNSETPERSIST, 0);
 	if (h->tun >= 0)
 		close(h->tun);
 	if (h->nl >= 0)

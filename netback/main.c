@@ -56,13 +56,11 @@ static void on_hup(int sig)
  * never removed: removing it while a second daemon opens it would let two
  * daemons each lock a file of their own.
  */
-static int take_lock(const char *sock, char *path, size_t len)
+static int take_lock(const char *dir, char *path, size_t len)
 {
-	char dir[PATH_MAX];
 	int fd, saved;
 
-	snprintf(dir, sizeof(dir), "%s", sock);
-	snprintf(path, len, "%s/ipnetbackd.pid", dirname(dir));
+	snprintf(path, len, "%s/ipnetbackd.pid", dir);
 	mkdir(dir, 0700);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
@@ -197,7 +195,7 @@ enum { TAG_EVTCHN, TAG_XS, TAG_CTL, TAG_UPLINK, TAG_HOST };
 int main(int argc, char **argv)
 {
 	const char *sock = CTL_DEFAULT_PATH, *conf = DEFAULT_CONFIG;
-	bool debug = false, conf_given = false;
+	bool debug = false, conf_given = false, disconnect = false;
 	struct sigaction sa;
 	struct dp *dp = NULL;
 	struct ctl *ctl = NULL;
@@ -205,8 +203,8 @@ int main(int argc, char **argv)
 	struct host *host = NULL;
 	struct config cf;
 	char err[256];
-	int ep = -1, opt, rc = 1, lockfd;
-	char lockpath[PATH_MAX + 32];
+	int ep = -1, opt, rc = 1, lockfd, statefd = -1;
+	char lockpath[PATH_MAX + 32], rundir[PATH_MAX];
 
 	memset(&cf, 0, sizeof(cf));
 	log_init("ipnetbackd", false);
@@ -263,7 +261,11 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	/* Before anything shared is touched: the socket, ipnb0, the vifs. */
-	lockfd = take_lock(sock, lockpath, sizeof(lockpath));
+	/* The control socket's directory is the daemon's: its lock, and the
+	 * vifs' response journals, which must outlive the process. */
+	snprintf(lockpath, sizeof(lockpath), "%s", sock);
+	snprintf(rundir, sizeof(rundir), "%s", dirname(lockpath));
+	lockfd = take_lock(rundir, lockpath, sizeof(lockpath));
 	if (lockfd < 0) {
 		if (errno == EWOULDBLOCK)
 			log_warnx("another ipnetbackd is running (it holds %s); not starting",
@@ -282,6 +284,10 @@ int main(int argc, char **argv)
 	dp = dp_new(backend_mac, on_disable, NULL);
 	if (!dp)
 		fatal("opening the grant-table and event-channel devices");
+	statefd = open(rundir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (statefd < 0)
+		fatal("%s", rundir);
+	dp_set_state_dir(dp, statefd);
 	/* The ports first: they hear of every address the control path
 	 * registers from its first pass on. */
 	if (strcmp(cf.host, "none") != 0) {
@@ -336,7 +342,7 @@ int main(int argc, char **argv)
 		log_info("sandbox: no seccomp filter in the sanitizer build");
 	cf.sandbox = SBX_OFF;
 #endif
-	if (sbx_enter(cf.sandbox, host != NULL, err, sizeof(err)) != 0) {
+	if (sbx_enter(cf.sandbox, host != NULL, statefd, err, sizeof(err)) != 0) {
 		log_warnx("sandbox: %s", err);
 		goto out;
 	}
@@ -344,6 +350,12 @@ int main(int argc, char **argv)
 		 host ? " but CAP_NET_ADMIN (the host port's routes)" : "",
 		 cf.sandbox == SBX_OFF ? "off" : sbx_mode_name(cf.sandbox));
 	log_info("started; control socket %s", sock);
+	/* The first pass registers every address already in xenstore (the
+	 * vifs a previous daemon served among them); what the host port
+	 * still routes beyond those is stale. */
+	xb_process(the_xb);
+	if (host)
+		host_reconcile(host);
 
 	while (!quit) {
 		struct epoll_event evs[8];
@@ -381,6 +393,8 @@ int main(int argc, char **argv)
 				break;
 			case TAG_CTL:
 				ctl_handle_events(ctl);
+				if (ctl_stop_requested(ctl) != CTL_RUN)
+					quit = 1;
 				break;
 			case TAG_UPLINK:
 				ul_handle_rx(ul);
@@ -391,21 +405,31 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	log_info("stopping");
+	/* However it stops (SIGTERM, `ipnetback shutdown`), the vifs stay
+	 * connected and the host port stays, for the next daemon to take
+	 * over; only `shutdown --disconnect` handed them back and removes it. */
+	disconnect = ctl_stop_requested(ctl) == CTL_STOP_DISCONNECT;
+	log_info("stopping%s", disconnect ? "; host port removed"
+					  : "; vifs stay connected for the next ipnetbackd");
 	rc = 0;
 out:
 	/* Every exit after the configuration is read comes here, so that
 	 * what was opened is closed (the host port's device goes away with
 	 * it) and nothing is left allocated. fatal() exits on its own. */
 	ctl_close(ctl);
+	/* The host port first: unplugged from the data path, it does not
+	 * hear the vifs give up their addresses below, and dom0's routes to
+	 * the guests stay for the next daemon. */
+	host_close(host, disconnect);
 	xb_free(the_xb);
 	ul_close(ul);
-	host_close(host);
 	dp_free(dp);
 	free(cf.uplink);
 	free(cf.host);
 	if (ep >= 0)
 		close(ep);
+	if (statefd >= 0)
+		close(statefd);
 	if (lockfd >= 0)
 		close(lockfd);
 	return rc;

@@ -61,7 +61,7 @@ static const char *const allowed[] = {
     /* the control socket is removed at exit */
     "unlink", "unlinkat"};
 
-int sbx_enter(enum sbx_mode mode, bool keep_net_admin, char *err, size_t errlen)
+int sbx_enter(enum sbx_mode mode, bool keep_net_admin, int state_dir, char *err, size_t errlen)
 {
 	scmp_filter_ctx ctx;
 	uint32_t dflt;
@@ -112,6 +112,13 @@ int sbx_enter(enum sbx_mode mode, bool keep_net_admin, char *err, size_t errlen)
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
 				     SCMP_A0(SCMP_CMP_EQ, AF_NETLINK));
+	/* Files only in the state directory: each vif's response journal
+	 * (journal.h) is opened there, relative to its fd, when it connects. */
+	if (r == 0 && state_dir >= 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
+				     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)state_dir));
+	if (r == 0 && state_dir >= 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ftruncate), 0);
 	if (r == 0)
 		r = seccomp_load(ctx);
 	seccomp_release(ctx);

@@ -42,6 +42,23 @@ void xbs_step(const struct xbs_in *in, struct xbs_out *out)
 		return;
 	}
 	if (in->be_published == 0) {
+		bool fe_up =
+		    in->fe_state == XenbusStateInitialised || in->fe_state == XenbusStateConnected;
+
+		/* A vif a previous daemon had connected, and whose frontend
+		 * still is: take it over as it is (docs/design.md, "Restart").
+		 * Writing InitWait first would tell a connected frontend
+		 * something false; Connected is written once the connect
+		 * worked, and a failure goes to Closing as usual. */
+		if (in->be_state == XenbusStateConnected && fe_up && in->hotplug_ok) {
+			if (in->connected)
+				out_set(out, XBS_NONE, XenbusStateConnected, -1);
+			else if (in->failed)
+				out_set(out, XBS_NONE, XenbusStateClosing, -1);
+			else
+				out_set(out, XBS_CONNECT, 0, -1);
+			return;
+		}
 		/* First sight of the backend directory: offer our features
 		 * and wait for the frontend (libxl allows 10 s for this). */
 		out_set(out, XBS_NONE, XenbusStateInitWait, -1);

@@ -805,3 +805,22 @@ void xb_foreach(struct xb *xb,
 	for (struct xb_vif *v = xb->vifs; v; v = v->next)
 		fn(arg, v->domid, v->devid, v->published, v->dp);
 }
+
+unsigned int xb_close_all(struct xb *xb)
+{
+	unsigned int n = 0;
+
+	for (struct xb_vif *v = xb->vifs; v; v = v->next) {
+		if (dp_vif_connected(v->dp)) {
+			dp_vif_disconnect(xb->dp, v->dp);
+			xb->st.disconnects++;
+		}
+		/* Closed, as Linux netback leaves a device when its driver is
+		 * unbound: the frontend closes too, and waits for a backend
+		 * to start over (docs/deploy.md). */
+		publish_state(xb, v, XenbusStateClosed);
+		log_info("vif %u/%u: handed back: backend Closed", v->domid, v->devid);
+		n++;
+	}
+	return n;
+}

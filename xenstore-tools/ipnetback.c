@@ -12,6 +12,7 @@
  *   ipnetback uplink [--json]
  *   ipnetback host [--json]
  *   ipnetback daemon [--json]
+ *   ipnetback shutdown [--disconnect]
  *
  * Edits happen in one xenstore transaction: either the whole command takes
  * effect or nothing is written.
@@ -48,7 +49,8 @@ static void usage(void)
 			"       ipnetback [-s SOCKET] vif show DOMID[/DEVID] [--json]\n"
 			"       ipnetback [-s SOCKET] uplink [--json]\n"
 			"       ipnetback [-s SOCKET] host [--json]\n"
-			"       ipnetback [-s SOCKET] daemon [--json]\n");
+			"       ipnetback [-s SOCKET] daemon [--json]\n"
+			"       ipnetback [-s SOCKET] shutdown [--disconnect]\n");
 	exit(2);
 }
 
@@ -333,14 +335,11 @@ static int cmd_ip_list(int argc, char **argv)
 	return 0;
 }
 
-/* Sends one request to ipnetbackd and copies the answer to stdout. */
-static int ctl_request(const char *req)
+/* A socket connected to ipnetbackd's control socket, or -1 with errno. */
+static int ctl_connect(void)
 {
 	struct sockaddr_un sa;
-	char buf[4096];
-	ssize_t n;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool error = false, first = true;
 
 	if (fd < 0)
 		die("socket: %s", strerror(errno));
@@ -349,7 +348,25 @@ static int ctl_request(const char *req)
 	if (strlen(sock_path) >= sizeof(sa.sun_path))
 		die("socket path too long");
 	memcpy(sa.sun_path, sock_path, strlen(sock_path) + 1); /* length checked above */
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+/* Sends one request to ipnetbackd and copies the answer to stdout. */
+static int ctl_request(const char *req)
+{
+	char buf[4096];
+	ssize_t n;
+	int fd = ctl_connect();
+	bool error = false, first = true;
+
+	if (fd < 0)
 		die("cannot reach ipnetbackd at %s: %s", sock_path, strerror(errno));
 	/* One write for the whole line: the daemon answers once it has it. */
 	char line[128];
@@ -393,6 +410,27 @@ static int cmd_vif(int argc, char **argv)
 	return ctl_request(req);
 }
 
+/* Asks ipnetbackd to stop, and returns once it has: its control socket
+ * goes away as it exits (10 s at most). */
+static int cmd_shutdown(int argc, char **argv)
+{
+	bool disconnect = argc == 1 && strcmp(argv[0], "--disconnect") == 0;
+	int fd;
+
+	if (argc > 1 || (argc == 1 && !disconnect))
+		usage();
+	if (ctl_request(disconnect ? "shutdown disconnect" : "shutdown") != 0)
+		return 1;
+	for (int i = 0; i < 200; i++) {
+		fd = ctl_connect();
+		if (fd < 0)
+			return 0;
+		close(fd);
+		usleep(50 * 1000);
+	}
+	die("ipnetbackd still answers at %s 10 s after it said it was stopping", sock_path);
+}
+
 int main(int argc, char **argv)
 {
 	int opt;
@@ -421,6 +459,8 @@ int main(int argc, char **argv)
 		snprintf(req, sizeof(req), "%s%s", argv[0], argc == 2 ? " json" : "");
 		return ctl_request(req);
 	}
+	if (strcmp(argv[0], "shutdown") == 0)
+		return cmd_shutdown(argc - 1, argv + 1);
 	if (argc < 2)
 		usage();
 	if (strcmp(argv[0], "ip") == 0) {

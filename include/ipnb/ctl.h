@@ -8,6 +8,9 @@
  *   "host [json]\n"             the host port's counters
  *   "daemon [json]\n"           the daemon's pid, uptime, vif count, watch
  *                               events, connects and disconnects
+ *   "shutdown [disconnect]\n"   stop: leave the vifs connected (as SIGTERM),
+ *                               or hand each back (backend Closed) and
+ *                               remove the host port first
  *
  * Errors come back as a line starting with "error:". docs/cli.md has the
  * fields.
@@ -42,5 +45,9 @@ struct ctl *ctl_open(const char *path, struct dp *dp, struct xb *xb, struct ul *
 void ctl_close(struct ctl *c);
 int ctl_fd(const struct ctl *c);
 void ctl_handle_events(struct ctl *c);
+
+/* What a "shutdown" request asked for; the main loop acts on it. */
+enum ctl_stop { CTL_RUN, CTL_STOP, CTL_STOP_DISCONNECT };
+enum ctl_stop ctl_stop_requested(const struct ctl *c);
 
 #endif

@@ -69,6 +69,9 @@ struct dp_stats {
 	uint64_t spurious_events;
 	/* TX passes that stopped for lack of rate credit (dp_vif_set_rate) */
 	uint64_t tx_credit_waits;
+	/* responses a killed process had committed to the vif's journal and
+	 * this one published when it took the vif over */
+	uint64_t replayed_responses;
 	uint64_t drops[DP_DROP_COUNT];
 };
 
@@ -94,6 +97,14 @@ typedef void (*dp_disable_cb)(void *arg, struct dp_vif *vif, const char *why);
 struct dp *dp_new(const uint8_t backend_mac[FRAME_ETH_ALEN], dp_disable_cb cb, void *cb_arg);
 void dp_free(struct dp *dp);
 int dp_evtchn_fd(const struct dp *dp);
+/*
+ * The directory (an open fd, kept by the caller) where each connected vif's
+ * response journal lives (journal.h): on tmpfs, so that it survives the
+ * process but not the host. Without one (the default) the journals are in
+ * memory, and a killed process's successor cannot tell which ring slots it
+ * had answered. Set it before the first connect.
+ */
+void dp_set_state_dir(struct dp *dp, int dirfd);
 
 struct dp_vif *dp_vif_new(struct dp *dp, uint16_t domid, uint32_t devid,
 			  const uint8_t mac[FRAME_ETH_ALEN]);

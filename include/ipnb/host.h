@@ -9,9 +9,15 @@
  * daemon, which delivers it into the guest's RX ring.
  *
  * Usage contract:
- *  - host_open() creates the device, brings it up and plugs into the data
- *    path (dp_set_host). The device, and with it every route through it,
- *    goes away with host_close() or the daemon's exit.
+ *  - host_open() creates the device (or takes over the one a previous
+ *    daemon left), makes it persistent, brings it up and plugs into the
+ *    data path (dp_set_host). The device and its routes outlive the
+ *    process, so that dom0 keeps its routes to the guests across a restart;
+ *    host_close(h, true) removes them (an explicit shutdown). While no
+ *    process holds the device, what dom0 sends into it is dropped.
+ *  - host_reconcile(), once the control path has registered the addresses
+ *    it found at start, deletes the routes through the device that a
+ *    previous daemon left for addresses no longer registered.
  *  - "dom0's own addresses" are those of every non-loopback interface,
  *    IPv6 link-local ones excepted, re-read at most once a second.
  *  - Only dom0's own traffic crosses the port: a packet from the device
@@ -25,6 +31,7 @@
 #ifndef IPNB_HOST_H
 #define IPNB_HOST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,7 +60,8 @@ struct host_stats {
 struct host;
 
 struct host *host_open(const char *ifname, struct dp *dp, char *err, size_t errlen);
-void host_close(struct host *h);
+void host_close(struct host *h, bool remove);
+void host_reconcile(struct host *h);
 int host_fd(const struct host *h);
 void host_run(struct host *h);
 void host_handle_rx(struct host *h);

@@ -32,9 +32,10 @@ const char *sbx_mode_name(enum sbx_mode mode);
  * Drops every capability but CAP_NET_ADMIN (kept if keep_net_admin: the
  * host port adds and removes routes as addresses come and go) from the
  * effective, permitted, inheritable and bounding sets, then, unless mode
- * is SBX_OFF, installs the allow-list. Returns 0, or -1 with a reason in
- * err.
+ * is SBX_OFF, installs the allow-list. Files can then be opened only
+ * relative to state_dir (an open directory fd; -1 for none), with openat().
+ * Returns 0, or -1 with a reason in err.
  */
-int sbx_enter(enum sbx_mode mode, bool keep_net_admin, char *err, size_t errlen);
+int sbx_enter(enum sbx_mode mode, bool keep_net_admin, int state_dir, char *err, size_t errlen);
 
 #endif

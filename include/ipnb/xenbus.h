@@ -38,6 +38,12 @@ struct xb_stats {
 };
 void xb_get_stats(const struct xb *xb, struct xb_stats *out);
 
+/* An explicit shutdown (`ipnetback shutdown --disconnect`): disconnects
+ * every vif from the data path and publishes backend state Closed, so that
+ * another backend can take the devices over. Returns how many vifs. The
+ * daemon exits afterwards: nothing would reconnect them. */
+unsigned int xb_close_all(struct xb *xb);
+
 /* Calls fn for every known vif with its published backend state. */
 void xb_foreach(struct xb *xb,
 		void (*fn)(void *arg, uint16_t domid, uint32_t devid, int state, struct dp_vif *dv),

@@ -107,7 +107,7 @@ static void finish(void)
 	xb = NULL;
 	ul_close(ul);
 	ul = NULL;
-	host_close(host);
+	host_close(host, true);
 	host = NULL;
 	dp_free(dp);
 	dp = NULL;
@@ -322,7 +322,8 @@ static const char *ask(const char *req)
 	"\"addresses\": [\"10.99.0.5\", \"fd00::5\"], \"queued\": 0, \"queued_bytes\": 0, "        \
 	"\"tx_packets\": 2, "                                                                      \
 	"\"tx_bytes\": 120, \"rx_packets\": 1, \"rx_bytes\": 60, \"arp_replies\": 1, "             \
-	"\"na_replies\": 0, \"spurious_events\": 1, \"tx_credit_waits\": 0, \"rate_bytes\": 0, "   \
+	"\"na_replies\": 0, \"spurious_events\": 1, \"tx_credit_waits\": 0, "                      \
+	"\"replayed_responses\": 0, \"rate_bytes\": 0, "                                           \
 	"\"rate_usec\": 0, \"drops\": {\"tx_bad_request\": 0, "                                    \
 	"\"tx_copy_failed\": 0, "                                                                  \
 	"\"malformed\": 0, \"spoofed_mac\": 0, \"spoofed_ip\": 0, \"spoofed_arp\": 0, "            \
@@ -378,6 +379,7 @@ static void test_vif_answers(void)
 						 "na_replies           0\n"
 						 "spurious_events      1\n"
 						 "tx_credit_waits      0\n"
+						 "replayed_responses   0\n"
 						 "rate_bytes           0\n"
 						 "rate_usec            0\n" VIF_DROPS_TEXT);
 	CU_ASSERT_STRING_EQUAL(ask("vifs json\n"), "{\"vifs\": [" VIF_JSON "\n]}\n");
@@ -475,6 +477,38 @@ static void test_daemon_answers(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(a, "\nconnect_failures     1\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(a, "\ndisconnects          1\n"));
 	CU_ASSERT_EQUAL(strncmp(a, "pid                  ", 21), 0);
+	finish();
+}
+
+/*
+ * "shutdown" stops the daemon with the vif left Connected; "shutdown
+ * disconnect" first hands it back: data path disconnected, backend Closed.
+ * Neither is taken with trailing words.
+ */
+static void test_shutdown(void)
+{
+	char *st;
+
+	start();
+	vif_up("10.99.0.5 fd00::5");
+	CU_ASSERT_EQUAL(ctl_stop_requested(ctl), CTL_RUN);
+	CU_ASSERT_STRING_EQUAL(ask("shutdown now\n"), "error: unknown request \"shutdown now\"\n");
+	CU_ASSERT_EQUAL(ctl_stop_requested(ctl), CTL_RUN);
+	CU_ASSERT_STRING_EQUAL(ask("shutdown\n"),
+			       "stopping; vifs stay connected for the next ipnetbackd\n");
+	CU_ASSERT_EQUAL(ctl_stop_requested(ctl), CTL_STOP);
+	st = fake_xs_read(VIF_BE "/state");
+	CU_ASSERT_STRING_EQUAL(st, "4");
+	free(st);
+
+	CU_ASSERT_STRING_EQUAL(ask("shutdown disconnect\n"),
+			       "1 vif handed back (backend Closed); stopping\n");
+	CU_ASSERT_EQUAL(ctl_stop_requested(ctl), CTL_STOP_DISCONNECT);
+	st = fake_xs_read(VIF_BE "/state");
+	CU_ASSERT_STRING_EQUAL(st, "6");
+	free(st);
+	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 0);
+	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 0);
 	finish();
 }
 
@@ -648,6 +682,7 @@ CU_ErrorCode test_ctl_register(void)
 	CU_add_test(s, "vif answers", test_vif_answers);
 	CU_add_test(s, "port answers", test_port_answers);
 	CU_add_test(s, "daemon answers", test_daemon_answers);
+	CU_add_test(s, "shutdown", test_shutdown);
 	CU_add_test(s, "socket in use", test_socket_in_use);
 	return CU_get_error();
 }

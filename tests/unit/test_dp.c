@@ -8,6 +8,7 @@
  * LeakSanitizer checks packet buffers.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -15,13 +16,16 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 /* First: it supplies the barriers Xen's ring.h needs before anything
  * else (the fake's headers included) pulls ring.h in. */
 #include "ipnb/dp.h"
+#include "ipnb/journal.h"
 
 #include "fakeclock.h"
 #include "fakexen.h"
+#include "heap.h"
 #include "netfront.h"
 #include "suites.h"
 
@@ -1530,14 +1534,6 @@ static void test_xsa432_shape(void)
 	finish();
 }
 
-extern size_t __sanitizer_get_current_allocated_bytes(void) __attribute__((weak));
-
-static size_t heap_bytes(void)
-{
-	return __sanitizer_get_current_allocated_bytes ? __sanitizer_get_current_allocated_bytes()
-						       : 0;
-}
-
 /* Queues a multicast add or delete as netfront sends one: an empty request
  * (size 0) carrying the extra-info slot. */
 static void queue_mcast(struct guest *g, uint8_t type, uint32_t n)
@@ -2801,6 +2797,289 @@ static void test_rate_limit(void)
 	finish();
 }
 
+/* ---- restart: taking connected vifs over ---- */
+
+/* The state directory the restarted data paths share, and its fd. */
+static char state_path[64];
+static int state_fd = -1;
+
+static void state_dir_open(void)
+{
+	snprintf(state_path, sizeof(state_path), "/tmp/ipnb-restart-XXXXXX");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(state_path));
+	state_fd = open(state_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	CU_ASSERT_FATAL(state_fd >= 0);
+	dp_set_state_dir(dp, state_fd);
+}
+
+static void state_dir_close(void)
+{
+	close(state_fd);
+	state_fd = -1;
+	CU_ASSERT_EQUAL(rmdir(state_path), 0); /* no journal left behind */
+}
+
+/* A new process: the old data path is gone (a clean stop or a kill, the
+ * fake cannot tell: either way its ports and mappings went with it), and a
+ * new one takes the guests over with the keys their frontends wrote. The
+ * guests' rings are as they were. */
+static void restart(struct guest *const *g, unsigned int n)
+{
+	dp_free(dp);
+	A->vif = B->vif = C->vif = NULL;
+	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 0);
+	dp = dp_new(nf_be_mac, on_disable, &ndisabled);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dp);
+	dp_set_state_dir(dp, state_fd);
+	for (unsigned int i = 0; i < n; i++)
+		guest_connect(g[i]);
+}
+
+/* Plays a process killed while publishing: it had committed n responses
+ * for g's ring from rsp_prod on, and written the first `written` of them
+ * over their requests, but never published rsp_prod. */
+static void killed_while_publishing(struct guest *g, enum jr_ring r, const void *rsp,
+				    unsigned int n, unsigned int written)
+{
+	struct jr_ident id = {g->cfg.tx_ref, g->cfg.rx_ref, g->cfg.evtchn_tx, g->cfg.evtchn_rx};
+	struct jr *j = jr_open(state_fd, (uint16_t)g->nf.domid, 0);
+	RING_IDX base = r == JR_TX ? g->nf.tx.sring->rsp_prod : g->nf.rx.sring->rsp_prod;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+	jr_start(j, &id);
+	jr_commit(j, r, base, rsp, n);
+	for (unsigned int i = 0; i < written; i++) {
+		if (r == JR_TX)
+			g->nf.tx.sring->ring[(base + i) % RING_SIZE(&g->nf.tx)].rsp =
+			    ((const netif_tx_response_t *)rsp)[i];
+		else
+			g->nf.rx.sring->ring[(base + i) % RING_SIZE(&g->nf.rx)].rsp =
+			    ((const netif_rx_response_t *)rsp)[i];
+	}
+	jr_close(j, false);
+}
+
+/* g takes every TX response: each slot from `from` on answered once, in
+ * order, with its own id and OKAY. Returns how many. */
+static unsigned int tx_answered_once(struct guest *g, RING_IDX from)
+{
+	netif_tx_response_t rsp;
+	RING_IDX idx;
+	unsigned int n = 0;
+
+	while (nf_take_tx(&g->nf, &rsp, &idx)) {
+		CU_ASSERT_EQUAL(idx, from + n);
+		CU_ASSERT_EQUAL(rsp.id, nf_tx_id(idx));
+		CU_ASSERT_EQUAL(rsp.status, NETIF_RSP_OKAY);
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Killed after committing TX responses for two of A's three packets and
+ * writing one of them over its request: the new process publishes both as
+ * committed (the old one had sent those packets), reads requests only
+ * after them, and sends the third. No slot is answered twice and none is
+ * left unanswered; B receives the third packet only.
+ */
+static void test_restart_tx_journal(void)
+{
+	struct guest *const g[] = {A, B, C};
+	uint8_t pkt[3][256];
+	size_t len[3];
+	netif_tx_response_t rsp[2];
+	RING_IDX first = 0;
+	uint64_t notif;
+
+	state_dir_open();
+	three_guests(8);
+	one_way(A, B, 10, 1); /* indexes away from 0 */
+	nf_reap_tx(&A->nf, NULL);
+	first = A->nf.tx.req_prod_pvt;
+	for (int i = 0; i < 3; i++) {
+		len[i] = udp4(pkt[i], A, B->nf.ip4, 20, 100 + (uint32_t)i);
+		guest_queue(A, pkt[i], len[i]);
+	}
+	A->nf.tx.sring->req_prod = A->nf.tx.req_prod_pvt; /* published, no kick */
+	for (int i = 0; i < 2; i++)
+		rsp[i] = (netif_tx_response_t){.id = nf_tx_id(first + (RING_IDX)i),
+					       .status = NETIF_RSP_OKAY};
+	restart(g, 0);
+	killed_while_publishing(A, JR_TX, rsp, 2, 1);
+	notif = fake_evtchn_notify_count(A->nf.domid, A->nf.port_tx);
+	guest_connect(A);
+	guest_connect(B);
+	guest_connect(C);
+	/* the guest hears of the re-attach at once */
+	CU_ASSERT(fake_evtchn_notify_count(A->nf.domid, A->nf.port_tx) > notif);
+	CU_ASSERT_EQUAL(st(A)->replayed_responses, 2);
+	pump();
+	CU_ASSERT_EQUAL(tx_answered_once(A, first), 3);
+	CU_ASSERT_EQUAL(st(A)->tx_pkts, 1);
+	CU_ASSERT_EQUAL(nf_rx_pending(&B->nf), 1);
+	expect_rx(B, pkt[2], len[2], 0);
+	CU_ASSERT_EQUAL(all_drops(A) + all_drops(B), 0);
+	finish();
+	state_dir_close();
+}
+
+/*
+ * Killed after committing an RX response (the packet copied into B's
+ * buffer already) without publishing it: B gets that packet from the
+ * journal, then the next one in the following buffer, each buffer answered
+ * once with its own id.
+ */
+static void test_restart_rx_journal(void)
+{
+	struct guest *const g[] = {A, B, C};
+	uint8_t pkt[2][256];
+	size_t len[2];
+	netif_rx_response_t rsp;
+	RING_IDX base;
+
+	state_dir_open();
+	three_guests(8);
+	one_way(A, B, 10, 1);
+	nf_reap_tx(&A->nf, NULL);
+	base = B->nf.rx.sring->rsp_prod;
+	len[0] = udp4(pkt[0], A, B->nf.ip4, 30, 200);
+	len[1] = udp4(pkt[1], A, B->nf.ip4, 31, 201);
+	/* What the dead process had done: the packet, rewritten for B, in the
+	 * buffer posted at base, and its response committed. */
+	{
+		uint8_t *buf = nf_rx_page(&B->nf, base);
+
+		memcpy(buf, pkt[0], len[0]);
+		memcpy(buf, B->nf.mac, 6);
+		memcpy(buf + 6, nf_be_mac, 6);
+		rsp = (netif_rx_response_t){
+		    .id = nf_rx_id(base), .offset = 0, .flags = 0, .status = (int16_t)len[0]};
+	}
+	restart(g, 0);
+	killed_while_publishing(B, JR_RX, &rsp, 1, 0);
+	guest_connect(A);
+	guest_connect(B);
+	guest_connect(C);
+	CU_ASSERT_EQUAL(st(B)->replayed_responses, 1);
+	guest_queue(A, pkt[1], len[1]);
+	guest_push_tx(A);
+	pump();
+	expect_rx(B, pkt[0], len[0], 0);
+	expect_rx(B, pkt[1], len[1], 0);
+	CU_ASSERT_EQUAL(nf_rx_pending(&B->nf), 0);
+	CU_ASSERT_EQUAL(st(B)->rx_pkts, 1);
+	finish();
+	state_dir_close();
+}
+
+/*
+ * Killed with TX requests consumed (copied, perhaps sent) but nothing
+ * committed, and RX buffers posted but unused; then, while no process ran,
+ * the guests posted more of both (their kicks were lost). The new process
+ * answers every TX slot once and sends those packets (one the old process
+ * had sent already goes twice: IP allows duplicates, not losses of
+ * buffers), and fills every buffer in order.
+ */
+static void test_restart_unanswered(void)
+{
+	struct guest *const g[] = {A, B, C};
+	uint8_t pkt[256];
+	size_t len;
+	RING_IDX first;
+
+	state_dir_open();
+	three_guests(8);
+	one_way(A, B, 10, 1);
+	nf_reap_tx(&A->nf, NULL);
+	first = A->nf.tx.req_prod_pvt;
+	for (uint32_t i = 0; i < 2; i++) {
+		len = udp4(pkt, A, B->nf.ip4, 20, 300 + i);
+		guest_queue(A, pkt, len);
+	}
+	A->nf.tx.sring->req_prod = A->nf.tx.req_prod_pvt;
+	restart(g, 0);
+	/* No vif: the guests carry on posting, and their kicks are lost. */
+	for (uint32_t i = 2; i < 4; i++) {
+		len = udp4(pkt, A, B->nf.ip4, 20, 300 + i);
+		guest_queue(A, pkt, len);
+	}
+	guest_push_tx(A);
+	guest_post_rx(B, 2);
+	restart(g, 3);
+	pump();
+	CU_ASSERT_EQUAL(tx_answered_once(A, first), 4);
+	CU_ASSERT_EQUAL(st(A)->replayed_responses, 0);
+	CU_ASSERT_EQUAL(st(B)->rx_pkts, 4);
+	for (uint32_t i = 0; i < 4; i++) {
+		netif_rx_response_t r;
+		const uint8_t *data;
+		RING_IDX idx;
+
+		CU_ASSERT_FATAL(nf_take_rx(&B->nf, &r, &data, &idx));
+		CU_ASSERT_EQUAL(r.id, nf_rx_id(idx));
+		CU_ASSERT_EQUAL(udp_seq(data, false), 300 + i);
+	}
+	CU_ASSERT_FALSE(nf_take_rx(&B->nf, &(netif_rx_response_t){0}, NULL, NULL));
+	finish();
+	state_dir_close();
+}
+
+/*
+ * A journal that is not this ring's is never applied: one written for
+ * another connection (the frontend reconnected with other refs while no
+ * process ran), or one whose base is not the ring's rsp_prod (the guest
+ * moved it). The requests are served as requests.
+ */
+static void test_restart_foreign_journal(void)
+{
+	struct guest *const g[] = {A, B, C};
+	netif_tx_response_t rsp = {.id = 0, .status = NETIF_RSP_OKAY};
+	uint8_t pkt[256];
+	size_t len;
+	RING_IDX first;
+
+	state_dir_open();
+	three_guests(8);
+	one_way(A, B, 10, 1);
+	nf_reap_tx(&A->nf, NULL);
+	first = A->nf.tx.req_prod_pvt;
+	len = udp4(pkt, A, B->nf.ip4, 20, 400);
+	guest_queue(A, pkt, len);
+	A->nf.tx.sring->req_prod = A->nf.tx.req_prod_pvt;
+	restart(g, 0);
+	/* another connection's journal */
+	A->cfg.tx_ref++;
+	killed_while_publishing(A, JR_TX, &rsp, 1, 0);
+	A->cfg.tx_ref--;
+	guest_connect(A);
+	guest_connect(B);
+	guest_connect(C);
+	CU_ASSERT_EQUAL(st(A)->replayed_responses, 0);
+	pump();
+	CU_ASSERT_EQUAL(tx_answered_once(A, first), 1);
+	expect_rx(B, pkt, len, 0);
+
+	/* this connection's, at a base the ring is not at */
+	first = A->nf.tx.req_prod_pvt;
+	len = udp4(pkt, A, B->nf.ip4, 20, 401);
+	guest_queue(A, pkt, len);
+	A->nf.tx.sring->req_prod = A->nf.tx.req_prod_pvt;
+	restart(g, 0);
+	A->nf.tx.sring->rsp_prod -= 1;
+	killed_while_publishing(A, JR_TX, &rsp, 1, 0);
+	A->nf.tx.sring->rsp_prod += 1;
+	guest_connect(A);
+	guest_connect(B);
+	guest_connect(C);
+	CU_ASSERT_EQUAL(st(A)->replayed_responses, 0);
+	pump();
+	CU_ASSERT_EQUAL(tx_answered_once(A, first), 1);
+	expect_rx(B, pkt, len, 0);
+	finish();
+	state_dir_close();
+}
+
 CU_ErrorCode test_dp_register(void)
 {
 	CU_pSuite s = CU_add_suite_with_setup_and_teardown("dp", NULL, NULL, setup, teardown);
@@ -2848,5 +3127,9 @@ CU_ErrorCode test_dp_register(void)
 	CU_add_test(s, "fair service: two senders, one receiver", test_fair_senders);
 	CU_add_test(s, "event storm: late EOI", test_event_storm);
 	CU_add_test(s, "rate: TX credit", test_rate_limit);
+	CU_add_test(s, "restart: committed TX responses published", test_restart_tx_journal);
+	CU_add_test(s, "restart: committed RX response published", test_restart_rx_journal);
+	CU_add_test(s, "restart: unanswered and new requests", test_restart_unanswered);
+	CU_add_test(s, "restart: a foreign journal is ignored", test_restart_foreign_journal);
 	return CU_get_error();
 }

@@ -5,6 +5,7 @@
  */
 #include <cap-ng.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +51,7 @@ static int caps_only_net_admin(void)
 {
 	char err[128];
 
-	if (sbx_enter(SBX_OFF, true, err, sizeof(err)) != 0)
+	if (sbx_enter(SBX_OFF, true, -1, err, sizeof(err)) != 0)
 		return 10;
 	return cap_eff() == 1ULL << 12 ? 0 : 11; /* CAP_NET_ADMIN is 12 */
 }
@@ -65,7 +66,7 @@ static int caps_without_setpcap(void)
 	if (capng_update(CAPNG_DROP, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_SETPCAP) != 0 ||
 	    capng_apply(CAPNG_SELECT_CAPS) != 0)
 		return 9;
-	if (sbx_enter(SBX_OFF, true, err, sizeof(err)) != 0)
+	if (sbx_enter(SBX_OFF, true, -1, err, sizeof(err)) != 0)
 		return 10;
 	return cap_eff() == 1ULL << 12 ? 0 : 11;
 }
@@ -74,7 +75,7 @@ static int caps_none(void)
 {
 	char err[128];
 
-	if (sbx_enter(SBX_OFF, false, err, sizeof(err)) != 0)
+	if (sbx_enter(SBX_OFF, false, -1, err, sizeof(err)) != 0)
 		return 10;
 	return cap_eff() == 0 ? 0 : 11;
 }
@@ -82,10 +83,13 @@ static int caps_none(void)
 /* Allowed calls work; getppid() is not on the list. */
 static int forbidden_errno(void)
 {
-	char err[128];
+	char err[128], dir[] = "/tmp/ipnb-sbx-XXXXXX";
 	struct timespec ts;
+	int dfd, fd;
 
-	if (sbx_enter(SBX_ERRNO, false, err, sizeof(err)) != 0)
+	if (!mkdtemp(dir) || (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return 9;
+	if (sbx_enter(SBX_ERRNO, false, dfd, err, sizeof(err)) != 0)
 		return 10;
 	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0 || write(STDOUT_FILENO, "", 0) != 0)
 		return 11;
@@ -95,6 +99,13 @@ static int forbidden_errno(void)
 	/* Nor is opening a file. */
 	if (fopen("/proc/self/status", "re") != NULL || errno != EPERM)
 		return 13;
+	/* But a journal in the state directory is. */
+	fd = openat(dfd, "vif-1-0.journal", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || ftruncate(fd, 4096) != 0)
+		return 14;
+	close(fd);
+	if (unlinkat(dfd, "vif-1-0.journal", 0) != 0 || unlinkat(AT_FDCWD, dir, AT_REMOVEDIR) != 0)
+		return 15;
 	return 0;
 }
 
@@ -102,7 +113,7 @@ static int forbidden_kill(void)
 {
 	char err[128];
 
-	if (sbx_enter(SBX_KILL, false, err, sizeof(err)) != 0)
+	if (sbx_enter(SBX_KILL, false, -1, err, sizeof(err)) != 0)
 		return 10;
 	syscall(SYS_getppid);
 	return 0; /* not reached */

@@ -536,7 +536,6 @@ static void test_drops(void)
 	p.s[0].req.size = 100;
 	CU_ASSERT_EQUAL(collect(&p, 0, false, &out), TXREQ_DROP);
 	CU_ASSERT_EQUAL(out.reason, TXREQ_R_SIZE_MISMATCH);
-
 }
 
 /* Threat 9 (XSA-448): zero-length follow-on slots are legal and carry

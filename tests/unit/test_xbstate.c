@@ -142,6 +142,25 @@ static void test_restart(void)
 	RUN(t);
 }
 
+/* A new daemon finds vifs an earlier one served (nothing published yet). */
+static void test_takeover(void)
+{
+	static const struct row t[] = {
+	    /* Connected on both ends, hotplug done: connect, no InitWait */
+	    {"takeover", {CON, 0, CON, true, true, false, false}, CONN, 0},
+	    {"takeover, fe Initialised", {CON, 0, INID, true, true, false, false}, CONN, 0},
+	    {"taken over: mark Connected ours", {CON, 0, CON, true, true, true, false}, NONE, CON},
+	    {"takeover failed", {CON, 0, CON, true, true, false, true}, NONE, CLG},
+	    /* anything else starts afresh */
+	    {"be Connected, fe Closing", {CON, 0, CLG, true, true, false, false}, NONE, IWT},
+	    {"be Connected, no hotplug", {CON, 0, CON, true, false, false, false}, NONE, IWT},
+	    {"be InitWait, fe Connected", {IWT, 0, CON, true, true, false, false}, NONE, IWT},
+	    {"be Connected, offline", {CON, 0, CON, false, true, false, false}, NONE, CLD},
+	};
+
+	RUN(t);
+}
+
 static void test_wait_states(void)
 {
 	static const struct row t[] = {
@@ -222,6 +241,7 @@ CU_ErrorCode test_xbstate_register(void)
 	CU_add_test(s, "frontend close", test_frontend_close);
 	CU_add_test(s, "toolstack close", test_toolstack_close);
 	CU_add_test(s, "frontend restart", test_restart);
+	CU_add_test(s, "daemon takeover", test_takeover);
 	CU_add_test(s, "wait states", test_wait_states);
 	CU_add_test(s, "lifecycle", test_lifecycle);
 	CU_add_test(s, "state names", test_state_names);

@@ -232,7 +232,7 @@ ext() {
 }
 
 # ipnb_start: run ipnetbackd (the kernel netback must not be loaded) and
-# wait for its control socket.
+# wait until it answers on its control socket (10 s at most).
 # IPNB_DAEMON=ipnetbackd-asan selects the sanitizer build; IPNB_DAEMON_ARGS
 # adds options (e.g. -u eth0). The tests run the seccomp allow-list in kill
 # mode (IPNB_SANDBOX, default kill): a call missing from it kills the daemon
@@ -244,9 +244,12 @@ ipnb_start() {
 		>>/tmp/ipnetbackd.log 2>&1 &
 	IPNB_DAEMON_PID=$!
 	IPNB_DAEMON_LOG=/tmp/ipnetbackd.log
-	for _ in $(seq 1 50); do
-		[ -S /run/ipnetback/ipnetbackd.sock ] && return 0
-		sleep 0.1
+	# Up once this very process answers on the control socket: a killed
+	# predecessor's socket file may still be there.
+	for _ in $(seq 1 100); do
+		[ "$(ctl_count pid daemon 2>/dev/null)" = "$IPNB_DAEMON_PID" ] && return 0
+		kill -0 "$IPNB_DAEMON_PID" 2>/dev/null || return 1
+		sleep 0.05
 	done
 	return 1
 }
@@ -376,19 +379,37 @@ listening() {
 	printf 'for i in $(seq 1 50); do cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | grep -q ":%04X [0-9A-F:]* 0A " && exit 0; sleep 0.2; done; exit 1' "$1"
 }
 
+# tcp_listen WHO PORT [sha]: a receiver on WHO (a guest, "ext" or "dom0")
+# that writes what arrives on TCP port PORT, once, to /tmp/ipnb-rx-PORT.bin,
+# or with "sha" only its SHA-256 to /tmp/ipnb-rx-PORT.sha (for streams larger
+# than a guest's memory). busybox nc runs a script with the connection as
+# its stdin (-e): with its own stdin at EOF, nc would half-close at once,
+# and a busybox nc sender takes that EOF as the end of the transfer.
+tcp_listen() {
+	local r=/tmp/ipnb-rx-$2 c=/tmp/ipnb-recv-$2 w="cat >/tmp/ipnb-rx-$2.bin"
+	[ "${3:-}" = sha ] && w="sha256sum >/tmp/ipnb-rx-$2.sha"
+	# One line: the external host's agent reads a single command line.
+	on "$1" "rm -f $r.*; printf '#!/bin/sh\nexec $w\n' >$c; chmod +x $c; (timeout 600 busybox nc -l -p $2 -e $c >/dev/null 2>&1 &); $(listening "$2")"
+}
+
+# tcp_send_cmd ADDR PORT FILE: the command that sends FILE to ADDR:PORT.
+tcp_send_cmd() { echo "busybox nc -w 60 $1 $2 -e cat $3"; }
+
+# sha_of WHO FILE: FILE's SHA-256 on WHO.
+sha_of() { on "$1" "sha256sum $2" | awk '{ print $2 }'; }
+
 # tcp_transfer FROM TO ADDR MiB: send MiB of random data over TCP (busybox
 # nc) from FROM to TO at ADDR; FROM and TO are guests, "ext" or "dom0". Succeeds only
 # if the SHA-256 on both ends matches.
 tcp_transfer() {
 	local from=$1 to=$2 addr=$3 mb=$4 a b
-	# One line: the external host's agent reads a single command line.
-	on "$to" "rm -f /tmp/ipnb-rx.bin; printf '#!/bin/sh\nexec cat >/tmp/ipnb-rx.bin\n' >/tmp/ipnb-recv; chmod +x /tmp/ipnb-recv; (timeout 100 busybox nc -l -p 5001 -e /tmp/ipnb-recv >/dev/null 2>&1 &); $(listening 5001)" || return 1
+	tcp_listen "$to" 5001 || return 1
 	on "$from" "dd if=/dev/urandom of=/tmp/ipnb-tx.bin bs=1M count=$mb 2>/dev/null" || return 1
-	on "$from" "busybox nc -w 5 $addr 5001 -e cat /tmp/ipnb-tx.bin" || return 1
-	a=$(on "$from" "sha256sum /tmp/ipnb-tx.bin" | awk '{ print $2 }')
+	on "$from" "$(tcp_send_cmd "$addr" 5001 /tmp/ipnb-tx.bin)" || return 1
+	a=$(sha_of "$from" /tmp/ipnb-tx.bin)
 	# The receiver finishes writing when the sender closes: allow it a moment.
 	for _ in 1 2 3 4 5 6 7 8 9 10; do
-		b=$(on "$to" "sha256sum /tmp/ipnb-rx.bin" | awk '{ print $2 }')
+		b=$(sha_of "$to" /tmp/ipnb-rx-5001.bin)
 		[ "$a" = "$b" ] && break
 		sleep 0.5
 	done
