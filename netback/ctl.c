@@ -400,6 +400,7 @@ static void emit_daemon(FILE *f, const struct ctl *c, bool json)
 	    {"connects", st.connects},
 	    {"connect_failures", st.connect_failures},
 	    {"disconnects", st.disconnects},
+	    {"xenstore_lost", st.xenstore_lost},
 	    {"pool_bytes", dp_pool_bytes(c->dp)},
 	};
 	if (json)

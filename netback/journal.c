@@ -40,8 +40,7 @@ struct jr {
 	char name[40];
 };
 
-static const size_t rsp_size[JR_RINGS] = {sizeof(netif_tx_response_t),
-					  sizeof(netif_rx_response_t)};
+static const size_t rsp_size[JR_RINGS] = {sizeof(netif_tx_response_t), sizeof(netif_rx_response_t)};
 
 static uint8_t *entries(struct jr_page *pg, enum jr_ring r)
 {

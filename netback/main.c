@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
@@ -19,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ipnb/clock.h"
 #include "ipnb/ctl.h"
 #include "ipnb/dp.h"
 #include "ipnb/host.h"
@@ -192,10 +194,17 @@ static void ep_add(int ep, int fd, uint32_t tag)
 
 enum { TAG_EVTCHN, TAG_XS, TAG_CTL, TAG_UPLINK, TAG_HOST };
 
+/* The shorter of two epoll timeouts in ms, -1 being forever. */
+static int sooner(int timeout, int t)
+{
+	return t >= 0 && (timeout < 0 || t < timeout) ? t : timeout;
+}
+
 int main(int argc, char **argv)
 {
 	const char *sock = CTL_DEFAULT_PATH, *conf = DEFAULT_CONFIG;
 	bool debug = false, conf_given = false, disconnect = false;
+	uint64_t t_start;
 	struct sigaction sa;
 	struct dp *dp = NULL;
 	struct ctl *ctl = NULL;
@@ -203,9 +212,10 @@ int main(int argc, char **argv)
 	struct host *host = NULL;
 	struct config cf;
 	char err[256];
-	int ep = -1, opt, rc = 1, lockfd, statefd = -1;
+	int ep = -1, opt, rc = 1, lockfd, statefd = -1, xs_fd;
 	char lockpath[PATH_MAX + 32], rundir[PATH_MAX];
 
+	t_start = ipnb_now_ms();
 	memset(&cf, 0, sizeof(cf));
 	log_init("ipnetbackd", false);
 	setvbuf(stderr, NULL, _IOLBF, 0);
@@ -327,7 +337,8 @@ int main(int argc, char **argv)
 	if (ep < 0)
 		fatal("epoll_create1");
 	ep_add(ep, dp_evtchn_fd(dp), TAG_EVTCHN);
-	ep_add(ep, xb_fd(the_xb), TAG_XS);
+	xs_fd = xb_fd(the_xb);
+	ep_add(ep, xs_fd, TAG_XS);
 	ep_add(ep, ctl_fd(ctl), TAG_CTL);
 	if (ul)
 		ep_add(ep, ul_fd(ul), TAG_UPLINK);
@@ -356,6 +367,15 @@ int main(int argc, char **argv)
 	xb_process(the_xb);
 	if (host)
 		host_reconcile(host);
+	{
+		struct xb_stats st;
+
+		xb_get_stats(the_xb, &st);
+		/* The guests' pause on a restart ends here (docs/performance.md). */
+		log_info("first pass done %" PRIu64 " ms after start: %u vif%s, %" PRIu64
+			 " connected",
+			 ipnb_now_ms() - t_start, st.vifs, st.vifs == 1 ? "" : "s", st.connects);
+	}
 
 	while (!quit) {
 		struct epoll_event evs[8];
@@ -365,13 +385,16 @@ int main(int argc, char **argv)
 		if (host)
 			host_run(host); /* dom0's addresses, before guests send to them */
 		timeout = dp_run(dp);
-		if (ul) {
-			int t = ul_run(ul);
-
-			if (t >= 0 && (timeout < 0 || t < timeout))
-				timeout = t;
-		}
+		if (ul)
+			timeout = sooner(timeout, ul_run(ul));
 		xb_process(the_xb); /* the data path may have disabled a vif */
+		timeout = sooner(timeout, xb_timeout(the_xb));
+		/* A new xenstore connection has a new watch fd (the old one
+		 * left the epoll set when it was closed). */
+		if (xb_fd(the_xb) != xs_fd && xb_fd(the_xb) >= 0) {
+			xs_fd = xb_fd(the_xb);
+			ep_add(ep, xs_fd, TAG_XS);
+		}
 		if (hup) {
 			hup = 0;
 			log_info("SIGHUP: the configuration is read only at start; nothing "

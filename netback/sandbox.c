@@ -15,6 +15,7 @@
 #include <cap-ng.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <sched.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <string.h>
@@ -107,11 +108,26 @@ int sbx_enter(enum sbx_mode mode, bool keep_net_admin, int state_dir, char *err,
 		if (nr != __NR_SCMP_ERROR)
 			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
 	}
-	/* New sockets only for netlink: getifaddrs() opens one each time
-	 * the uplink refreshes dom0's addresses. */
+	/* New sockets only for netlink (getifaddrs() opens one each time
+	 * the uplink refreshes dom0's addresses) and for a new connection
+	 * to xenstored's Unix socket after the old one was lost. */
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
 				     SCMP_A0(SCMP_CMP_EQ, AF_NETLINK));
+	if (r == 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+				     SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+	if (r == 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(connect), 0);
+	/* That connection's reader thread: clone() for threads only
+	 * (CLONE_THREAD set); clone3() passes its flags in memory, out of a
+	 * filter's reach, so it fails with ENOSYS and glibc falls back to
+	 * clone(). */
+	if (r == 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+				     SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+	if (r == 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
 	/* Files only in the state directory: each vif's response journal
 	 * (journal.h) is opened there, relative to its fd, when it connects. */
 	if (r == 0 && state_dir >= 0)

@@ -20,6 +20,7 @@
 #include <xenstore.h>
 
 #include "ipnb/addr.h"
+#include "ipnb/clock.h"
 #include "ipnb/log.h"
 #include "ipnb/xbstate.h"
 
@@ -51,8 +52,20 @@ struct xb {
 	char *root; /* /local/domain/0/backend/vif */
 	struct xb_vif *vifs;
 	bool rescan;
+	/* The connection to xenstored is gone (xb_handle_events() found it
+	 * closed, or a read failed and the check agreed): nothing read since
+	 * is acted on, the data path carries on, and xb_process() opens a new
+	 * connection every XB_RETRY_MS. */
+	bool lost;
+	uint64_t probe_ms;  /* when the connection was last checked */
+	uint64_t retry_ms;  /* when the next reconnect is due */
 	struct xb_stats st; /* all but st.vifs, which is counted on demand */
 };
+
+/* An idle daemon checks its xenstore connection this often (a dead
+ * connection wakes nothing up), and retries a lost one this often. */
+#define XB_PROBE_MS 2000
+#define XB_RETRY_MS 1000
 
 /* ---- xenstore helpers ------------------------------------------------------ */
 
@@ -71,15 +84,65 @@ static char *xb_path(const char *fmt, ...)
 	return s;
 }
 
-/* Reads dir/key; NULL if absent. The caller frees. */
+static void on_watch(struct xb *xb, const char *path, const char *token);
+
+/*
+ * Whether libxenstore still has its connection, without a round trip: its
+ * reader thread closes a connection xenstored closed, and xs_check_watch()
+ * then fails with EINVAL where a live one with nothing queued fails with
+ * EAGAIN. An event it returns is handled (it only marks vifs dirty). Sets
+ * lost, with one log line, the first time the answer is no.
+ */
+static bool xs_alive(struct xb *xb)
+{
+	char **vec;
+
+	if (xb->lost)
+		return false;
+	xb->probe_ms = ipnb_now_ms();
+	while ((vec = xs_check_watch(xb->xs)) != NULL) {
+		xb->st.watch_events++;
+		on_watch(xb, vec[XS_WATCH_PATH], vec[XS_WATCH_TOKEN]);
+		free(vec);
+	}
+	if (errno == EAGAIN)
+		return true;
+	xb->lost = true;
+	xb->retry_ms = xb->probe_ms;
+	xb->st.xenstore_lost++;
+	log_warnx("xenstore: connection lost; the vifs carry on as they are, and the control "
+		  "path waits until it can connect again");
+	return false;
+}
+
+/* Reads dir/key; NULL if absent. The caller frees. A read that failed for
+ * another reason than ENOENT may be a lost connection: then xb->lost is
+ * set, and the caller must not act on what it read. */
 static char *rd(struct xb *xb, const char *dir, const char *key)
 {
 	char *p = xb_path("%s/%s", dir, key);
 	unsigned int len;
-	char *v = xs_read(xb->xs, XBT_NULL, p, &len);
+	char *v = xb->lost ? NULL : xs_read(xb->xs, XBT_NULL, p, &len);
 
+	if (!v && !xb->lost && errno != ENOENT)
+		xs_alive(xb);
 	free(p);
 	return v;
+}
+
+/* The frontend's domain is alive. False also when the answer is an error:
+ * then check the connection, so that a lost one is not taken for a dead
+ * domain. */
+static bool domain_alive(struct xb *xb, uint16_t domid)
+{
+	if (xb->lost)
+		return true; /* whatever it is, nothing is done with it */
+	errno = 0;	     /* an answer of "no" leaves it alone */
+	if (xs_is_domain_introduced(xb->xs, domid))
+		return true;
+	if (errno != 0)
+		xs_alive(xb);
+	return false;
 }
 
 /* dir/key exists, whatever its value. */
@@ -127,7 +190,8 @@ static void wr(struct xb *xb, const char *dir, const char *key, const char *val)
 {
 	char *p = xb_path("%s/%s", dir, key);
 
-	if (!xs_write(xb->xs, XBT_NULL, p, val, (unsigned int)strlen(val)))
+	if (!xb->lost && !xs_write(xb->xs, XBT_NULL, p, val, (unsigned int)strlen(val)) &&
+	    xs_alive(xb))
 		log_warn("writing %s", p);
 	free(p);
 }
@@ -255,6 +319,11 @@ static void vif_update_addrs(struct xb *xb, struct xb_vif *v)
 	int err, gave_up;
 	char msg[512];
 
+	if (xb->lost) {
+		free(ip);
+		return;
+	}
+
 	if (v->ip_seen && strcmp(v->ip_seen, val) == 0) {
 		free(ip);
 		return;
@@ -347,6 +416,11 @@ static void vif_update_rate(struct xb *xb, struct xb_vif *v)
 	const char *val = rate ? rate : "";
 	uint64_t bytes = 0;
 	uint32_t usec = 0;
+
+	if (xb->lost) {
+		free(rate);
+		return;
+	}
 
 	if (v->rate_known &&
 	    (rate ? v->rate_seen && strcmp(v->rate_seen, rate) == 0 : v->rate_seen == NULL)) {
@@ -476,8 +550,16 @@ static void vif_process(struct xb *xb, struct xb_vif *v)
 	struct xbs_out out;
 	uint8_t mac[FRAME_ETH_ALEN];
 
+	/* Nothing read over a lost connection is acted on: the vif stays
+	 * dirty, and as it is, until a new connection re-reads everything. */
+	if (xb->lost)
+		return;
 	v->dirty = false;
 	fe = rd(xb, v->be, "frontend");
+	if (xb->lost) {
+		v->dirty = true;
+		return;
+	}
 	if (!fe) {
 		/* libxl removes the directory as the last step of a removal. */
 		unsigned int len;
@@ -495,7 +577,7 @@ static void vif_process(struct xb *xb, struct xb_vif *v)
 	 * domain given the same domid) between two passes, so the record's
 	 * rings, addresses and published state belong to the dead guest:
 	 * start over, as for a directory never seen. */
-	if (fe && v->published != 0 && !key_exists(xb, v->be, "feature-rx-copy")) {
+	if (fe && v->published != 0 && !key_exists(xb, v->be, "feature-rx-copy") && !xb->lost) {
 		uint16_t domid = v->domid;
 		uint32_t devid = v->devid;
 
@@ -551,7 +633,7 @@ static void vif_process(struct xb *xb, struct xb_vif *v)
 	    v->fe && rd_uint(xb, v->fe, "state", 255, &fe_state) ? (int)fe_state : XBS_FE_MISSING;
 	/* A dead domain has no frontend, whatever its nodes still say, and
 	 * holding its grants would keep it a zombie (@releaseDomain). */
-	if (!xs_is_domain_introduced(xb->xs, v->domid))
+	if (!domain_alive(xb, v->domid))
 		in.fe_state = XBS_FE_MISSING;
 	hp = rd(xb, v->be, "hotplug-status");
 	in.hotplug_ok = hp && strcmp(hp, "connected") == 0;
@@ -561,6 +643,10 @@ static void vif_process(struct xb *xb, struct xb_vif *v)
 	if (in.fe_state != XenbusStateInitialised && in.fe_state != XenbusStateConnected)
 		v->failed = false;
 	in.failed = v->failed;
+	if (xb->lost) {
+		v->dirty = true;
+		return;
+	}
 
 	xbs_step(&in, &out);
 	if (v->published == 0 && out.publish) {
@@ -636,7 +722,7 @@ static void on_watch(struct xb *xb, const char *path, const char *token)
 	if (strcmp(token, XB_TOKEN_RELEASE) == 0) {
 		/* A domain died: check each vif's frontend domain. */
 		for (struct xb_vif *v = xb->vifs; v; v = v->next) {
-			if (!xs_is_domain_introduced(xb->xs, v->domid)) {
+			if (!domain_alive(xb, v->domid)) {
 				v->dirty = true;
 				v->failed = false;
 			}
@@ -717,6 +803,7 @@ struct xb *xb_new(struct dp *dp)
 	    !xs_watch(xb->xs, "@releaseDomain", XB_TOKEN_RELEASE))
 		goto fail;
 	xb->rescan = true;
+	xb->probe_ms = ipnb_now_ms();
 	return xb;
 fail:
 	saved = errno; /* xb_free() may clobber it */
@@ -746,13 +833,46 @@ int xb_fd(struct xb *xb)
 
 void xb_handle_events(struct xb *xb)
 {
-	char **vec;
+	xs_alive(xb); /* handles every queued event */
+}
 
-	while ((vec = xs_check_watch(xb->xs)) != NULL) {
-		xb->st.watch_events++;
-		on_watch(xb, vec[XS_WATCH_PATH], vec[XS_WATCH_TOKEN]);
-		free(vec);
+/*
+ * A new connection after a lost one (xenstored restarted, or replaced by
+ * one that kept its state): the watches again, every vif's frontend
+ * watched again, and everything re-read as at start. What xenstore no
+ * longer holds goes the usual way (a directory gone is released). The old
+ * handle is closed only now: its watch pipe was the fd the main loop
+ * polled, so xb_fd() changes.
+ */
+static void reconnect(struct xb *xb)
+{
+	struct xs_handle *xs = xs_open(0);
+
+	xb->retry_ms = ipnb_now_ms() + XB_RETRY_MS;
+	if (!xs)
+		return;
+	if (xs_fileno(xs) < 0 || !xs_watch(xs, xb->root, XB_TOKEN_BACKEND) ||
+	    !xs_watch(xs, "@releaseDomain", XB_TOKEN_RELEASE)) {
+		xs_close(xs);
+		return;
 	}
+	xs_close(xb->xs);
+	xb->xs = xs;
+	for (struct xb_vif *v = xb->vifs; v; v = v->next) {
+		v->fe_watched = false; /* those were the old connection's */
+		fe_unwatch(xb, v);
+	}
+	xb->lost = false;
+	xb->rescan = true;
+	xb->probe_ms = ipnb_now_ms();
+	log_info("xenstore: connected again; every vif is read again");
+}
+
+int xb_timeout(const struct xb *xb)
+{
+	uint64_t now = ipnb_now_ms(), due = xb->lost ? xb->retry_ms : xb->probe_ms + XB_PROBE_MS;
+
+	return due > now ? (int)(due - now) : 0;
 }
 
 void xb_get_stats(const struct xb *xb, struct xb_stats *out)
@@ -779,7 +899,14 @@ void xb_on_disable(void *arg, struct dp_vif *dv, const char *why)
 void xb_process(struct xb *xb)
 {
 	bool again = true;
+	uint64_t now = ipnb_now_ms();
 
+	if (!xb->lost && now - xb->probe_ms >= XB_PROBE_MS)
+		xs_alive(xb);
+	if (xb->lost && now >= xb->retry_ms)
+		reconnect(xb);
+	if (xb->lost)
+		return;
 	if (xb->rescan)
 		rescan(xb);
 	/* Processing one vif can dirty others (address hand-over), and a

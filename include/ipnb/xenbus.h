@@ -6,7 +6,12 @@
  * Usage contract: xb_new() opens xenstore and sets the watches, or returns
  * NULL with errno set and leaves exiting to its caller; the main loop calls
  * xb_handle_events() when xb_fd() is readable and xb_process() after every
- * loop iteration (it does nothing unless something changed).
+ * loop iteration (it does nothing unless something changed), and wakes up
+ * within xb_timeout() ms at the latest.
+ *  - A lost connection to xenstored (it restarted without a live update):
+ *    the vifs stay as they are, nothing is acted on, and xb_process() opens
+ *    a new connection every second, then re-reads everything. xb_fd() is
+ *    then a new fd: the main loop must poll the new one.
  * xb_on_disable() is the data path's dp_disable_cb. Once running, it exits
  * (fatal()) only when out of memory: a failed xenstore read counts as a
  * missing key, and a failed write is logged.
@@ -25,6 +30,9 @@ void xb_free(struct xb *xb);
 int xb_fd(struct xb *xb);
 void xb_handle_events(struct xb *xb);
 void xb_process(struct xb *xb);
+/* How long the loop may sleep before xb_process() must run again (ms): a
+ * lost connection is retried, and a live one checked, on a timer. */
+int xb_timeout(const struct xb *xb);
 void xb_on_disable(void *arg, struct dp_vif *vif, const char *why);
 
 /* What the control path has done since xb_new(), for the control socket
@@ -34,6 +42,7 @@ struct xb_stats {
 	uint64_t connects;	   /* vifs connected to the data path */
 	uint64_t connect_failures; /* connects refused (hotplug-error written) */
 	uint64_t disconnects;	   /* vifs disconnected from the data path */
+	uint64_t xenstore_lost;	   /* connections to xenstored lost */
 	unsigned int vifs;	   /* vifs known now */
 };
 void xb_get_stats(const struct xb *xb, struct xb_stats *out);

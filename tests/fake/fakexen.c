@@ -860,6 +860,7 @@ struct xs_handle {
 	struct hlink link; /* first: see struct hlink */
 	struct wakeup wk;
 	bool unwatch_filter;
+	bool dead; /* fake_xs_drop_connections(): every call fails */
 	struct watch *watches;
 	struct event *qhead, *qtail;
 	unsigned int qlen;
@@ -870,6 +871,7 @@ struct xs_handle {
 static struct node *root;
 static struct hlink *xs_handles;
 static uint64_t events_dropped;
+static bool xs_down; /* fake_xs_set_down(): xs_open() fails */
 static xs_transaction_t next_txn = 1;
 static unsigned int fail_txn_ends; /* commits still to fail with EAGAIN */
 
@@ -1135,6 +1137,8 @@ static void queue_event(struct xs_handle *h, const char *path, const char *token
 /* Queues w's event for a change at abs (absolute), shown relative if w is. */
 static void watch_fire(struct xs_handle *h, const struct watch *w, const char *abs)
 {
+	if (h->dead)
+		return;
 	if (w->relative)
 		abs += strlen(HOME_DOM0) + 1; /* w->abs is below the home, so is abs */
 	queue_event(h, abs, w->token);
@@ -1478,12 +1482,16 @@ static void txn_free(struct txn *x)
 	fk_free(x);
 }
 
+static bool xs_dead(const struct xs_handle *h);
+
 static bool txn_ok(const struct xs_handle *h, xs_transaction_t t)
 {
 	if (!h) {
 		errno = EINVAL;
 		return false;
 	}
+	if (xs_dead(h))
+		return false;
 	if (t == XBT_NULL)
 		return true;
 	for (const struct txn *x = h->txns; x; x = x->next)
@@ -1493,10 +1501,45 @@ static bool txn_ok(const struct xs_handle *h, xs_transaction_t t)
 	return false;
 }
 
+/*
+ * A connection xenstored closed, as libxenstore leaves it: requests fail
+ * (EBADF: the reader thread closed the fd), xs_check_watch() fails with
+ * EINVAL instead of EAGAIN, and the watch fd stays open but quiet.
+ */
+static bool xs_dead(const struct xs_handle *h)
+{
+	if (h && h->dead) {
+		errno = EBADF;
+		return true;
+	}
+	return false;
+}
+
+void fake_xs_drop_connections(void)
+{
+	for (struct hlink *l = xs_handles; l; l = l->next) {
+		struct xs_handle *h = (struct xs_handle *)l;
+
+		h->dead = true;
+		event_free_all(h);
+		wakeup_set(&h->wk, false);
+	}
+}
+
+void fake_xs_set_down(bool down)
+{
+	xs_down = down;
+}
+
 struct xs_handle *xs_open(unsigned long flags)
 {
-	struct xs_handle *h = fk_calloc(1, sizeof(*h));
+	struct xs_handle *h;
 
+	if (xs_down) {
+		errno = ECONNREFUSED;
+		return NULL;
+	}
+	h = fk_calloc(1, sizeof(*h));
 	if (!h)
 		return NULL;
 	if (wakeup_open(&h->wk) < 0) {
@@ -1627,7 +1670,7 @@ static struct node *counted_get(const struct xs_handle *h, xs_transaction_t t, c
 
 char **xs_directory(struct xs_handle *h, xs_transaction_t t, const char *path, unsigned int *num)
 {
-	struct node *n = counted_get(h, t, path, num);
+	struct node *n = xs_dead(h) ? NULL : counted_get(h, t, path, num);
 	size_t bytes = 0;
 	unsigned int count = 0;
 	char **v, *s;
@@ -1713,6 +1756,8 @@ bool xs_watch(struct xs_handle *h, const char *path, const char *token)
 	char abs[PATH_BUF];
 	struct watch *w, **pp;
 
+	if (xs_dead(h))
+		return false;
 	if (!h || !token || watch_resolve(path, abs) < 0) {
 		errno = EINVAL;
 		return false;
@@ -1748,6 +1793,8 @@ bool xs_unwatch(struct xs_handle *h, const char *path, const char *token)
 	char abs[PATH_BUF];
 	struct watch *w, **link = NULL;
 
+	if (xs_dead(h))
+		return false;
 	if (!h || !token || watch_resolve(path, abs) < 0) {
 		errno = EINVAL;
 		return false;
@@ -1789,7 +1836,7 @@ static char **event_pop(struct xs_handle *h)
 	size_t pl, tl;
 	char **v;
 
-	if (!h) {
+	if (!h || h->dead) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -1893,7 +1940,8 @@ bool xs_transaction_end(struct xs_handle *h, xs_transaction_t t, bool abort)
 
 bool xs_is_domain_introduced(struct xs_handle *h, unsigned int domid)
 {
-	(void)h;
+	if (xs_dead(h))
+		return false;
 	return domid == 0 || dom_alive(domid);
 }
 
@@ -1967,6 +2015,7 @@ unsigned int fake_handles_open(void)
 
 void fake_reset(void)
 {
+	xs_down = false;
 	while (gnt_handles)
 		xengnttab_close((xengnttab_handle *)gnt_handles);
 	while (evt_handles)

@@ -187,6 +187,16 @@ unsigned int fake_evtchn_bound_count(void);
  */
 #define FAKE_XS_EVENT_QUEUE_MAX 4096u
 
+/*
+ * xenstored goes away: every open handle loses its connection as
+ * libxenstore's do (requests fail with EBADF, xs_check_watch() with EINVAL,
+ * no more events), and while down (until fake_xs_set_down(false) or
+ * fake_reset()), xs_open() fails with ECONNREFUSED. The store itself is
+ * kept, as by a restart that kept its state.
+ */
+void fake_xs_drop_connections(void);
+void fake_xs_set_down(bool down);
+
 /* Writes value (a string) as domid. Returns 0, -EINVAL, -EACCES, -E2BIG, -ESRCH. */
 int fake_xs_write_as(uint32_t domid, const char *path, const char *value);
 

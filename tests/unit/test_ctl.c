@@ -461,7 +461,8 @@ static void test_daemon_answers(void)
 	CU_ASSERT_EQUAL(member(a, "connect_failures"), 0);
 	/* At least one event per key the toolstack and netfront wrote. */
 	CU_ASSERT(member(a, "watch_events") >= ev + 14);
-	CU_ASSERT_PTR_NOT_NULL(strstr(a, "\"disconnects\": 0, \"pool_bytes\": 0}\n"));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(a, "\"disconnects\": 0, \"xenstore_lost\": 0, \"pool_bytes\": 0}\n"));
 
 	/* The frontend goes away, comes back with junk in a ring ref. */
 	xs_put(VIF_FE, "state", "5");

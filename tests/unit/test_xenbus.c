@@ -24,6 +24,7 @@
 
 #include <xen/io/xenbus.h>
 
+#include "fakeclock.h"
 #include "fakexen.h"
 #include "heap.h"
 #include "netfront.h"
@@ -1457,6 +1458,56 @@ static void test_connect_cycles(void)
 	finish();
 }
 
+/*
+ * xenstored goes away (restarted without a live update, keeping its state):
+ * the connection is lost, but the vifs carry on as they are and nothing
+ * read meanwhile is acted on (a failed read is not a missing key). Once
+ * xenstored answers again, the daemon connects again within a second,
+ * watches again, and applies what changed meanwhile; the frontends'
+ * watches work again too.
+ */
+static void test_xenstored_restart(void)
+{
+	struct xb_stats st;
+
+	fe_init(A, 1, 0, false);
+	fe_init(B, 2, 0, false);
+	bring_up(A, "10.99.0.1");
+	bring_up(B, "10.99.0.2");
+	fake_xs_drop_connections();
+	fake_xs_set_down(true);
+	fake_clock_advance(2100); /* the idle check is due */
+	pump();
+	xb_get_stats(xb, &st);
+	CU_ASSERT_EQUAL(st.xenstore_lost, 1);
+	expect_up(A);
+	expect_up(B);
+	CU_ASSERT(delivered(A, B));
+	CU_ASSERT(delivered(B, A));
+	/* meanwhile the toolstack gives A another address */
+	put(0, A->be, "ip", "10.99.0.1 10.99.0.31");
+	fake_clock_advance(1100);
+	pump();
+	CU_ASSERT_PTR_NULL(owner("10.99.0.31")); /* still down: not seen */
+	expect_up(A);
+
+	fake_xs_set_down(false);
+	fake_clock_advance(1100);
+	pump();
+	CU_ASSERT_PTR_EQUAL(owner("10.99.0.31"), vif_of(A));
+	expect_up(A);
+	expect_up(B);
+	CU_ASSERT(delivered(A, B));
+	/* the frontend watches are back: A's frontend closing is seen */
+	fe_state(A, XenbusStateClosing);
+	pump();
+	CU_ASSERT_EQUAL(be_state(A), XenbusStateClosing);
+	expect_down(A);
+	xb_get_stats(xb, &st);
+	CU_ASSERT_EQUAL(st.xenstore_lost, 1);
+	finish();
+}
+
 /* ---- daemon restart ---- */
 
 static void test_daemon_restart(void)
@@ -1509,6 +1560,7 @@ CU_ErrorCode test_xenbus_register(void)
 	CU_add_test(s, "frontend key churn", test_key_churn);
 	CU_add_test(s, "hostile ring after connect", test_hostile_ring);
 	CU_add_test(s, "10,000 connect/disconnect cycles", test_connect_cycles);
+	CU_add_test(s, "xenstored restart", test_xenstored_restart);
 	CU_add_test(s, "daemon restart", test_daemon_restart);
 	return CU_get_error();
 }

@@ -3,9 +3,10 @@
 # (g1 -> g2 between guests, the external host -> g1 over the uplink) and dom0 and the
 # external host each ping a guest ten times a second, ipnetbackd is killed
 # with SIGKILL and started again, five times; then stopped with SIGTERM and
-# started again, five times; then stopped (SIGSTOP) for 30 s. No xl command
-# runs meanwhile. Finally `ipnetback shutdown --disconnect` hands the vifs
-# back and removes the host port.
+# started again, five times; then xenstored is live-updated, and the daemon
+# is stopped (SIGSTOP) for 30 s. No xl command runs meanwhile. Finally
+# `ipnetback shutdown --disconnect` hands the vifs back and removes the host
+# port.
 . /ipnb/lib.sh
 
 ipnb_uplink_start || fatal "uplink or ipnetbackd set-up failed"
@@ -120,6 +121,10 @@ restart_round() {
 		sleep 2
 	done
 	metric "restart.$name.daemon_restart_ms_max" "$max" ms
+	# The new daemon announced both guests' addresses on the LAN again
+	# (gratuitous ARP, unsolicited NA), as it registered them.
+	check "$name: the last daemon announced all 4 guest addresses on the uplink" \
+		within 5 ctl_above 3 announcements uplink
 	check "$name: both streams ran through every restart" streams_running
 	streams_stop
 	check "$name: g1 -> g2: at least 32 MiB, intact (SHA-256)" stream_intact g1 g2 5001
@@ -137,6 +142,20 @@ check "no vif was disconnected by any restart (daemon's count)" \
 	test "$(ctl_count disconnects daemon)" = 0
 check "ipnb0 and its routes are the ones from before" sh -c \
 	"ip route show 10.99.0.12 | grep -q 'dev ipnb0' && ip -6 route show fd00::11 | grep -q 'dev ipnb0'"
+
+# xenstored's own restart: a live update replaces the xenstored process and
+# keeps every connection, so ipnetbackd keeps its watches (a restart that
+# loses them is covered against the fake: test_xenbus.c, "xenstored
+# restart").
+registered() { ipnetback vif show "$(domid g1)/0" --json | grep -q "\"$1\""; }
+lu_bin=$(ls /usr/lib/xen-*/bin/xenstored | head -n 1)
+check "xenstored live update ($lu_bin)" xenstore-control live-update "$lu_bin"
+check "xenstored is the updated process (-U)" sh -c "ps | grep -q '[x]enstored.* -U'"
+check "after it, ipnetback ip add is applied (the daemon's watches work)" sh -c \
+	"ipnetback ip add $(domid g1) 10.99.0.31 >/dev/null"
+check "10.99.0.31 registered to g1" within 10 registered 10.99.0.31
+check "the daemon never lost its xenstore connection" test "$(ctl_count xenstore_lost daemon)" = 0
+check "g1 pings g2 after the live update" vm_exec g1 "ping -c 1 -W 3 10.99.0.12"
 
 # A daemon that stops for 30 s (SIGSTOP: as if it hung, or dom0 was starved):
 # the guests wait, and everything works again once it runs.
