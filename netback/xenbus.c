@@ -542,6 +542,27 @@ static void vif_connect(struct xb *xb, struct xb_vif *v)
 
 /* ---- per-vif processing ------------------------------------------------------ */
 
+/* Writes backend state `state` (0: nothing to write), with the features
+ * first if this is the first state this record writes. */
+static void publish(struct xb *xb, struct xb_vif *v, int state)
+{
+	if (!state)
+		return;
+	if (v->published == 0) {
+		/* What this backend offers, before the frontend looks. Written
+		 * with the first state whatever it is: feature-rx-copy also
+		 * marks the directory as this record's (see above). */
+		wr(xb, v->be, "feature-sg", "1");
+		wr(xb, v->be, "feature-rx-copy", "1");
+		wr(xb, v->be, "feature-rx-flip", "0");
+		wr(xb, v->be, "feature-split-event-channels", "1");
+		wr(xb, v->be, "feature-ipv6-csum-offload", "1");
+		if (state == XenbusStateInitWait)
+			log_info("vif %u/%u: new, waiting for the frontend", v->domid, v->devid);
+	}
+	publish_state(xb, v, state);
+}
+
 static void vif_process(struct xb *xb, struct xb_vif *v)
 {
 	char *fe, *mac_s, *hp, *want_fe;
@@ -649,29 +670,23 @@ static void vif_process(struct xb *xb, struct xb_vif *v)
 	}
 
 	xbs_step(&in, &out);
-	if (v->published == 0 && out.publish) {
-		/* What this backend offers, before the frontend looks. Written
-		 * with the first state whatever it is: feature-rx-copy also
-		 * marks the directory as this record's (see above). */
-		wr(xb, v->be, "feature-sg", "1");
-		wr(xb, v->be, "feature-rx-copy", "1");
-		wr(xb, v->be, "feature-rx-flip", "0");
-		wr(xb, v->be, "feature-split-event-channels", "1");
-		wr(xb, v->be, "feature-ipv6-csum-offload", "1");
-		if (out.publish == XenbusStateInitWait)
-			log_info("vif %u/%u: new, waiting for the frontend", v->domid, v->devid);
-	}
 	if (out.action == XBS_DISCONNECT) {
 		dp_vif_disconnect(xb->dp, v->dp);
 		xb->st.disconnects++;
 		log_info("vif %u/%u: disconnected (frontend %s, online=%d)", v->domid, v->devid,
 			 xbs_state_name(in.fe_state), in.online);
 	}
-	if (out.publish)
-		publish_state(xb, v, out.publish);
+	publish(xb, v, out.publish);
 	if (out.action == XBS_CONNECT) {
 		vif_connect(xb, v);
-		v->dirty = true; /* publish the outcome on the next pass */
+		/* The outcome, from what was just read: Connected, or Closing
+		 * for a refused connect. A key the frontend changed meanwhile
+		 * has dirtied the vif for another pass anyway. */
+		in.connected = dp_vif_connected(v->dp);
+		in.failed = v->failed;
+		in.be_published = v->published;
+		xbs_step(&in, &out);
+		publish(xb, v, out.publish);
 	}
 }
 
