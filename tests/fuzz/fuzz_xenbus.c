@@ -7,7 +7,9 @@
  * junk and raw bytes, flips their state, and plays the toolstack: the
  * backend `online`, `state`, `hotplug-status`, `ip` and `rate` keys, the
  * removal and re-creation of a backend directory, and a domain's death and
- * re-birth under the same domid. In between it runs the main loop's steps.
+ * re-birth under the same domid; and xenstored itself going away (every
+ * connection lost) and coming back. In between it runs the main loop's
+ * steps.
  *
  * Any sanitizer report is a bug, and so is a failed CHECK: the daemon
  * settles after each step (it does not keep itself busy), a vif it has
@@ -29,6 +31,7 @@
 
 #include <xen/io/xenbus.h>
 
+#include "fakeclock.h"
 #include "fakexen.h"
 #include "fuzz.h"
 #include "netfront.h"
@@ -215,7 +218,7 @@ static void op(struct in *in)
 	char val[VALUE_MAX], p[96];
 	uint8_t o = u8(in);
 
-	switch (o % 12) {
+	switch (o % 13) {
 	case 0:
 	case 1: { /* a frontend key, as the guest */
 		const char *key = fe_keys[u8(in) % (sizeof(fe_keys) / sizeof(fe_keys[0]))];
@@ -279,6 +282,15 @@ static void op(struct in *in)
 		if (g->alive)
 			nf_kick(&g->nf, g->nf.port_tx);
 		break;
+	case 11: /* xenstored goes away (connections lost), or answers again */
+		if (u8(in) & 1) {
+			fake_xs_drop_connections();
+			fake_xs_set_down(true);
+		} else {
+			fake_xs_set_down(false);
+		}
+		fake_clock_advance(1100); /* the check and the retry are due */
+		break;
 	default:
 		pump();
 		xb_foreach(xb, seen, NULL);
@@ -298,6 +310,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct in in = {data, size};
 
 	fake_reset();
+	fake_clock_reset();
 	memset(guests, 0, sizeof(guests));
 	dp = dp_new(nf_be_mac, on_disable, NULL);
 	CHECK(dp);
@@ -334,5 +347,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			nf_free(&guests[i].past[k]);
 	}
 	CHECK(fake_live_allocs() == 0);
+	fake_clock_reset();
 	return 0;
 }
