@@ -1105,6 +1105,8 @@ static void queue_event(struct xs_handle *h, const char *path, const char *token
 	size_t pl = strlen(path) + 1, tl = strlen(token) + 1;
 	struct event *e;
 
+	if (h->dead)
+		return; /* a lost connection hears nothing more */
 	if (h->qlen >= FAKE_XS_EVENT_QUEUE_MAX && h->qhead) {
 		events_dropped++;
 		for (e = h->qhead; e; e = e->next)
@@ -1137,8 +1139,6 @@ static void queue_event(struct xs_handle *h, const char *path, const char *token
 /* Queues w's event for a change at abs (absolute), shown relative if w is. */
 static void watch_fire(struct xs_handle *h, const struct watch *w, const char *abs)
 {
-	if (h->dead)
-		return;
 	if (w->relative)
 		abs += strlen(HOME_DOM0) + 1; /* w->abs is below the home, so is abs */
 	queue_event(h, abs, w->token);
