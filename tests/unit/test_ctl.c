@@ -155,12 +155,22 @@ static void pump(void)
 	}
 }
 
+/* The vif's backend state node says want. */
+static bool be_state_is(const char *want)
+{
+	char *st = fake_xs_read(VIF_BE "/state");
+	bool is = st && strcmp(st, want) == 0;
+
+	free(st);
+	return is;
+}
+
 /* GUEST's vif 0 from xl create to Connected, with the addresses in ip: the
  * toolstack's keys, the hotplug script's status, then netfront's keys. */
 static void vif_up(const char *ip)
 {
 	const struct nf_params p = {.nbuf = 8};
-	char mac[18], *st;
+	char mac[18];
 
 	CU_ASSERT_EQUAL_FATAL(fake_domain_create(GUEST), 0);
 	CU_ASSERT_EQUAL_FATAL(nf_init(&g, GUEST, &p), 0);
@@ -183,10 +193,7 @@ static void vif_up(const char *ip)
 	xs_put(VIF_FE, "feature-sg", "1");
 	xs_put(VIF_FE, "state", "4");
 	pump();
-	st = fake_xs_read(VIF_BE "/state");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
-	CU_ASSERT_STRING_EQUAL(st, "4"); /* Connected */
-	free(st);
+	CU_ASSERT_FATAL(be_state_is("4")); /* Connected */
 }
 
 /* The guest sends frame f of len bytes and the loop runs. */
@@ -488,8 +495,6 @@ static void test_daemon_answers(void)
  */
 static void test_shutdown(void)
 {
-	char *st;
-
 	start();
 	vif_up("10.99.0.5 fd00::5");
 	CU_ASSERT_EQUAL(ctl_stop_requested(ctl), CTL_RUN);
@@ -498,16 +503,12 @@ static void test_shutdown(void)
 	CU_ASSERT_STRING_EQUAL(ask("shutdown\n"),
 			       "stopping; vifs stay connected for the next ipnetbackd\n");
 	CU_ASSERT_EQUAL(ctl_stop_requested(ctl), CTL_STOP);
-	st = fake_xs_read(VIF_BE "/state");
-	CU_ASSERT_STRING_EQUAL(st, "4");
-	free(st);
+	CU_ASSERT(be_state_is("4"));
 
 	CU_ASSERT_STRING_EQUAL(ask("shutdown disconnect\n"),
 			       "1 vif handed back (backend Closed); stopping\n");
 	CU_ASSERT_EQUAL(ctl_stop_requested(ctl), CTL_STOP_DISCONNECT);
-	st = fake_xs_read(VIF_BE "/state");
-	CU_ASSERT_STRING_EQUAL(st, "6");
-	free(st);
+	CU_ASSERT(be_state_is("6"));
 	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 0);
 	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 0);
 	finish();

@@ -2821,9 +2821,9 @@ static void state_dir_close(void)
 
 /* A new process: the old data path is gone (a clean stop or a kill, the
  * fake cannot tell: either way its ports and mappings went with it), and a
- * new one takes the guests over with the keys their frontends wrote. The
- * guests' rings are as they were. */
-static void restart(struct guest *const *g, unsigned int n)
+ * new one stands ready, with no vif yet. The guests' rings are as they
+ * were. */
+static void restart(void)
 {
 	dp_free(dp);
 	A->vif = B->vif = C->vif = NULL;
@@ -2831,8 +2831,31 @@ static void restart(struct guest *const *g, unsigned int n)
 	dp = dp_new(nf_be_mac, on_disable, &ndisabled);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(dp);
 	dp_set_state_dir(dp, state_fd);
-	for (unsigned int i = 0; i < n; i++)
-		guest_connect(g[i]);
+}
+
+/* The new process takes the three guests over, with the keys their
+ * frontends wrote. */
+static void take_over(void)
+{
+	guest_connect(A);
+	guest_connect(B);
+	guest_connect(C);
+}
+
+/* The restart tests' start: three guests on a data path with a state
+ * directory, after one packet A -> B so that no index is at 0. */
+static void restart_setup(void)
+{
+	state_dir_open();
+	three_guests(8);
+	one_way(A, B, 10, 1);
+	nf_reap_tx(&A->nf, NULL);
+}
+
+/* g publishes its queued TX requests without a kick. */
+static void publish_tx_silently(struct guest *g)
+{
+	g->nf.tx.sring->req_prod = g->nf.tx.req_prod_pvt;
 }
 
 /* Plays a process killed while publishing: it had committed n responses
@@ -2885,7 +2908,6 @@ static unsigned int tx_answered_once(struct guest *g, RING_IDX from)
  */
 static void test_restart_tx_journal(void)
 {
-	struct guest *const g[] = {A, B, C};
 	uint8_t pkt[3][256];
 	size_t len[3];
 	netif_tx_response_t rsp[2];
@@ -2901,16 +2923,14 @@ static void test_restart_tx_journal(void)
 		len[i] = udp4(pkt[i], A, B->nf.ip4, 20, 100 + (uint32_t)i);
 		guest_queue(A, pkt[i], len[i]);
 	}
-	A->nf.tx.sring->req_prod = A->nf.tx.req_prod_pvt; /* published, no kick */
+	publish_tx_silently(A);
 	for (int i = 0; i < 2; i++)
 		rsp[i] = (netif_tx_response_t){.id = nf_tx_id(first + (RING_IDX)i),
 					       .status = NETIF_RSP_OKAY};
-	restart(g, 0);
+	restart();
 	killed_while_publishing(A, JR_TX, rsp, 2, 1);
 	notif = fake_evtchn_notify_count(A->nf.domid, A->nf.port_tx);
-	guest_connect(A);
-	guest_connect(B);
-	guest_connect(C);
+	take_over();
 	/* the guest hears of the re-attach at once */
 	CU_ASSERT(fake_evtchn_notify_count(A->nf.domid, A->nf.port_tx) > notif);
 	CU_ASSERT_EQUAL(st(A)->replayed_responses, 2);
@@ -2932,16 +2952,12 @@ static void test_restart_tx_journal(void)
  */
 static void test_restart_rx_journal(void)
 {
-	struct guest *const g[] = {A, B, C};
 	uint8_t pkt[2][256];
 	size_t len[2];
 	netif_rx_response_t rsp;
 	RING_IDX base;
 
-	state_dir_open();
-	three_guests(8);
-	one_way(A, B, 10, 1);
-	nf_reap_tx(&A->nf, NULL);
+	restart_setup();
 	base = B->nf.rx.sring->rsp_prod;
 	len[0] = udp4(pkt[0], A, B->nf.ip4, 30, 200);
 	len[1] = udp4(pkt[1], A, B->nf.ip4, 31, 201);
@@ -2956,11 +2972,9 @@ static void test_restart_rx_journal(void)
 		rsp = (netif_rx_response_t){
 		    .id = nf_rx_id(base), .offset = 0, .flags = 0, .status = (int16_t)len[0]};
 	}
-	restart(g, 0);
+	restart();
 	killed_while_publishing(B, JR_RX, &rsp, 1, 0);
-	guest_connect(A);
-	guest_connect(B);
-	guest_connect(C);
+	take_over();
 	CU_ASSERT_EQUAL(st(B)->replayed_responses, 1);
 	guest_queue(A, pkt[1], len[1]);
 	guest_push_tx(A);
@@ -2983,22 +2997,18 @@ static void test_restart_rx_journal(void)
  */
 static void test_restart_unanswered(void)
 {
-	struct guest *const g[] = {A, B, C};
 	uint8_t pkt[256];
 	size_t len;
 	RING_IDX first;
 
-	state_dir_open();
-	three_guests(8);
-	one_way(A, B, 10, 1);
-	nf_reap_tx(&A->nf, NULL);
+	restart_setup();
 	first = A->nf.tx.req_prod_pvt;
 	for (uint32_t i = 0; i < 2; i++) {
 		len = udp4(pkt, A, B->nf.ip4, 20, 300 + i);
 		guest_queue(A, pkt, len);
 	}
-	A->nf.tx.sring->req_prod = A->nf.tx.req_prod_pvt;
-	restart(g, 0);
+	publish_tx_silently(A);
+	restart();
 	/* No vif: the guests carry on posting, and their kicks are lost. */
 	for (uint32_t i = 2; i < 4; i++) {
 		len = udp4(pkt, A, B->nf.ip4, 20, 300 + i);
@@ -3006,7 +3016,8 @@ static void test_restart_unanswered(void)
 	}
 	guest_push_tx(A);
 	guest_post_rx(B, 2);
-	restart(g, 3);
+	restart();
+	take_over();
 	pump();
 	CU_ASSERT_EQUAL(tx_answered_once(A, first), 4);
 	CU_ASSERT_EQUAL(st(A)->replayed_responses, 0);
@@ -3033,28 +3044,22 @@ static void test_restart_unanswered(void)
  */
 static void test_restart_foreign_journal(void)
 {
-	struct guest *const g[] = {A, B, C};
 	netif_tx_response_t rsp = {.id = 0, .status = NETIF_RSP_OKAY};
 	uint8_t pkt[256];
 	size_t len;
 	RING_IDX first;
 
-	state_dir_open();
-	three_guests(8);
-	one_way(A, B, 10, 1);
-	nf_reap_tx(&A->nf, NULL);
+	restart_setup();
 	first = A->nf.tx.req_prod_pvt;
 	len = udp4(pkt, A, B->nf.ip4, 20, 400);
 	guest_queue(A, pkt, len);
-	A->nf.tx.sring->req_prod = A->nf.tx.req_prod_pvt;
-	restart(g, 0);
+	publish_tx_silently(A);
+	restart();
 	/* another connection's journal */
 	A->cfg.tx_ref++;
 	killed_while_publishing(A, JR_TX, &rsp, 1, 0);
 	A->cfg.tx_ref--;
-	guest_connect(A);
-	guest_connect(B);
-	guest_connect(C);
+	take_over();
 	CU_ASSERT_EQUAL(st(A)->replayed_responses, 0);
 	pump();
 	CU_ASSERT_EQUAL(tx_answered_once(A, first), 1);
@@ -3064,14 +3069,12 @@ static void test_restart_foreign_journal(void)
 	first = A->nf.tx.req_prod_pvt;
 	len = udp4(pkt, A, B->nf.ip4, 20, 401);
 	guest_queue(A, pkt, len);
-	A->nf.tx.sring->req_prod = A->nf.tx.req_prod_pvt;
-	restart(g, 0);
+	publish_tx_silently(A);
+	restart();
 	A->nf.tx.sring->rsp_prod -= 1;
 	killed_while_publishing(A, JR_TX, &rsp, 1, 0);
 	A->nf.tx.sring->rsp_prod += 1;
-	guest_connect(A);
-	guest_connect(B);
-	guest_connect(C);
+	take_over();
 	CU_ASSERT_EQUAL(st(A)->replayed_responses, 0);
 	pump();
 	CU_ASSERT_EQUAL(tx_answered_once(A, first), 1);
