@@ -23,7 +23,7 @@ IMG     := $(B)/xenvm
 NPROC   := $(shell nproc 2>/dev/null || echo 2)
 
 # Pure modules shared by the daemon and the unit tests.
-CORE_SRC := netback/addr.c netback/frame.c netback/iptable.c netback/txreq.c netback/xbstate.c netback/nbr.c
+CORE_SRC := netback/addr.c netback/frame.c netback/gso.c netback/iptable.c netback/txreq.c netback/xbstate.c netback/nbr.c
 UNIT_SRC := $(wildcard tests/unit/*.c)
 # The fake Xen libraries the unit tests link instead of -lxen*.
 FAKE_SRC := tests/fake/fakexen.c tests/fake/netfront.c
@@ -255,7 +255,7 @@ bench-xen: deps
 # build/fuzz/corpus-<target>/, crash inputs to build/fuzz/<target>-crash-*,
 # the fuzzer's output to build/fuzz/<target>.log. It fails if any target
 # finds something. `make build/fuzz/fuzz_<target>` only builds one.
-FUZZ_TARGETS := frame txreq addr dp xenbus
+FUZZ_TARGETS := frame txreq addr gso dp xenbus
 FUZZ_SECONDS ?= 30
 # Every target links the same production files, unmodified.
 FUZZ_SRC     := $(CORE_SRC) $(DP_SRC) $(FAKE_SRC) $(FAKE_CLOCK)

@@ -194,7 +194,7 @@ static void emit_ctrs(FILE *f, const struct ctr *c, size_t n, bool json, bool fi
 	}
 }
 
-#define VIF_NCTRS 13 /* what vif_ctrs() fills in */
+#define VIF_NCTRS 16 /* what vif_ctrs() fills in */
 
 static size_t vif_ctrs(const struct dp_vif *dv, struct ctr c[VIF_NCTRS])
 {
@@ -214,6 +214,9 @@ static size_t vif_ctrs(const struct dp_vif *dv, struct ctr c[VIF_NCTRS])
 	c[n++] = (struct ctr){"spurious_events", st->spurious_events};
 	c[n++] = (struct ctr){"tx_credit_waits", st->tx_credit_waits};
 	c[n++] = (struct ctr){"replayed_responses", st->replayed_responses};
+	c[n++] = (struct ctr){"tx_gso_packets", st->tx_gso_pkts};
+	c[n++] = (struct ctr){"rx_gso_packets", st->rx_gso_pkts};
+	c[n++] = (struct ctr){"gso_segments", st->gso_segments};
 	dp_vif_rate(dv, &rate_bytes, &rate_usec);
 	c[n++] = (struct ctr){"rate_bytes", rate_bytes};
 	c[n++] = (struct ctr){"rate_usec", rate_usec};

@@ -24,6 +24,7 @@
 #include <xengnttab.h>
 
 #include "ipnb/clock.h"
+#include "ipnb/gso.h"
 #include "ipnb/iptable.h"
 #include "ipnb/journal.h"
 #include "ipnb/log.h"
@@ -34,7 +35,10 @@
 #define DP_RXQ_TIMEOUT_MS 2000 /* a queued packet older than this is dropped */
 #define DP_ROUNDS	  8    /* passes over all vifs per dp_run() */
 #define DP_IPT_MAX	  4096 /* registered addresses, all vifs */
-#define DP_RX_MAX_SLOTS	  XEN_NETIF_NR_SLOTS_MIN
+/* Data slots per RX packet: a 64 KiB GSO packet needs 17, and netfront
+ * refuses more than XEN_NETIF_NR_SLOTS_MIN. A GSO extra takes one more. */
+#define DP_RX_MAX_SLOTS XEN_NETIF_NR_SLOTS_MIN
+#define DP_RX_MAX_RSPS	(DP_RX_MAX_SLOTS + 1)
 /* ICMPv6 types 130 to 143 are link-local housekeeping (MLD, router and
  * neighbour discovery, redirects, MLDv2), with nobody to talk to but us. */
 #define DP_ICMP6_LINK_FIRST 130 /* multicast listener query */
@@ -45,6 +49,8 @@ struct dp_pkt {
 	uint64_t enq_ms;
 	uint32_t len;
 	uint16_t rx_flags; /* NETRXF_* for the first response */
+	uint16_t gso_size; /* MSS of a packet delivered whole with GSO, or 0 */
+	uint8_t gso_type;  /* XEN_NETIF_GSO_TYPE_* if gso_size */
 	bool from_port;	   /* from the uplink or dom0: counts in q_port_bytes */
 	uint8_t data[];
 };
@@ -121,7 +127,9 @@ struct dp {
 	struct txreq_pkt txp[DP_TX_BATCH];
 	struct dp_pkt *batch[DP_TX_BATCH];
 	unsigned int batch_segs[DP_TX_BATCH];
-	netif_rx_response_t rxrsp[DP_RX_BATCH * DP_RX_MAX_SLOTS];
+	netif_rx_response_t rxrsp[DP_RX_BATCH * DP_RX_MAX_RSPS];
+	/* One software segment on its way to a port (gso_segment()). */
+	uint8_t seg[UINT16_MAX];
 	netif_tx_response_t txrsp[JR_MAX_RSP]; /* one TX pass: at most a ring */
 	unsigned int ntxrsp;
 };
@@ -143,6 +151,7 @@ static const char *const drop_names[DP_DROP_COUNT] = {
     [DP_DROP_CARRIER_OFF] = "carrier_off",
     [DP_DROP_NOMEM] = "no_buffer",
     [DP_DROP_LINK_LOCAL] = "link_local",
+    [DP_DROP_BAD_GSO] = "bad_gso",
 };
 
 const char *dp_drop_name(enum dp_drop d)
@@ -164,6 +173,8 @@ static struct dp_pkt *pkt_alloc(struct dp *dp, uint32_t len)
 	p->next = NULL;
 	p->len = len;
 	p->rx_flags = 0;
+	p->gso_size = 0;
+	p->gso_type = 0;
 	p->from_port = false;
 	p->enq_ms = 0;
 	dp->pool_bytes += len;
@@ -799,6 +810,22 @@ static bool switch_nd(struct dp *dp, struct dp_vif *v, const struct frame_info *
 	return true;
 }
 
+/* Whether dst takes a blank checksum for this IP family. */
+static bool csum_blank_ok(const struct dp_vif *dst, const struct frame_info *fi)
+{
+	return fi->kind == FRAME_IPV6 ? dst->cfg.rx_ipv6_csum_offload : dst->cfg.rx_csum_offload;
+}
+
+/* Whether dst takes a GSO packet of this type whole: netfront needs
+ * scatter-gather for its slots and checksum offload for its blank sum. */
+static bool gso_ok(const struct dp_vif *dst, const struct frame_info *fi, const struct gso_pkt *g)
+{
+	bool type_ok =
+	    g->type == XEN_NETIF_GSO_TYPE_TCPV4 ? dst->cfg.rx_gso_tcpv4 : dst->cfg.rx_gso_tcpv6;
+
+	return type_ok && dst->cfg.rx_sg && csum_blank_ok(dst, fi);
+}
+
 /* Decides the RX flags for delivering p to dst, completing a blank checksum
  * if dst cannot take it blank. Returns false if the packet must be dropped. */
 static bool csum_for(struct dp_vif *dst, struct dp_pkt *p, uint16_t tx_flags,
@@ -806,9 +833,7 @@ static bool csum_for(struct dp_vif *dst, struct dp_pkt *p, uint16_t tx_flags,
 {
 	p->rx_flags = 0;
 	if (tx_flags & NETTXF_csum_blank) {
-		bool ok = fi->kind == FRAME_IPV6 ? dst->cfg.rx_ipv6_csum_offload
-						 : dst->cfg.rx_csum_offload;
-		if (ok) {
+		if (csum_blank_ok(dst, fi)) {
 			p->rx_flags = NETRXF_csum_blank | NETRXF_data_validated;
 			return true;
 		}
@@ -821,10 +846,61 @@ static bool csum_for(struct dp_vif *dst, struct dp_pkt *p, uint16_t tx_flags,
 	return true;
 }
 
-/* One packet from vif v, now in backend memory. Consumes p. */
-static void switch_pkt(struct dp *dp, struct dp_vif *v, struct dp_pkt *p, uint16_t tx_flags)
+/* Offers a frame to the ports: dom0's stack takes what is addressed to
+ * itself, the uplink the rest. */
+static bool port_output(struct dp *dp, const uint8_t *frame, size_t len,
+			const struct frame_info *fi)
+{
+	return (dp->host.output && dp->host.output(dp->host.arg, frame, len, fi)) ||
+	       (dp->uplink.output && dp->uplink.output(dp->uplink.arg, frame, len, fi));
+}
+
+/*
+ * A GSO packet from v for a receiver that takes no GSO: cut into segments
+ * in software, each with a complete checksum for a port, or for a vif one
+ * it can take (blank if it accepts that). Segments go one by one, so that
+ * a receiver's queue share counts each. Returns whether any was taken.
+ */
+static bool gso_deliver_segments(struct dp *dp, struct dp_vif *v, struct dp_vif *dst,
+				 const struct dp_pkt *p, const struct frame_info *fi,
+				 const struct gso_pkt *g)
+{
+	bool partial = dst && csum_blank_ok(dst, fi), any = false;
+
+	v->st.gso_segments += g->nsegs;
+	for (unsigned int k = 0; k < g->nsegs; k++) {
+		size_t len = gso_seg_len(g, k);
+		struct frame_info sfi;
+		struct dp_pkt *q;
+
+		if (!dst) {
+			gso_segment(p->data, fi, g, k, false, dp->seg);
+			/* Cannot fail: the segment's headers are the packet's. */
+			(void)frame_parse(dp->seg, len, &sfi);
+			any |= port_output(dp, dp->seg, len, &sfi);
+			continue;
+		}
+		q = pkt_alloc(dp, (uint32_t)len);
+		if (!q) {
+			dst->st.drops[DP_DROP_NOMEM]++;
+			continue;
+		}
+		gso_segment(p->data, fi, g, k, partial, q->data);
+		q->rx_flags =
+		    partial ? NETRXF_csum_blank | NETRXF_data_validated : NETRXF_data_validated;
+		frame_set_l2(q->data, dst->mac, dp->mac);
+		any |= vif_enqueue(dp, dst, q);
+	}
+	return any;
+}
+
+/* One packet from vif v, now in backend memory, with its GSO request if it
+ * made one. Consumes p. */
+static void switch_pkt(struct dp *dp, struct dp_vif *v, struct dp_pkt *p, uint16_t tx_flags,
+		       const netif_extra_info_t *gso)
 {
 	struct frame_info fi;
+	struct gso_pkt g;
 	struct dp_vif *dst;
 	enum dp_drop why;
 
@@ -835,6 +911,24 @@ static void switch_pkt(struct dp *dp, struct dp_vif *v, struct dp_pkt *p, uint16
 	if (memcmp(fi.eth_src, v->mac, FRAME_ETH_ALEN) != 0) {
 		why = DP_DROP_SPOOF_MAC;
 		goto drop;
+	}
+	if (gso) {
+		/* txreq_collect() refused a zero size or an unknown type (the
+		 * fatal cases, as in Linux); what is left to check needs the
+		 * headers, and a mismatch only drops, as Linux drops a packet
+		 * whose headers it cannot set up. */
+		if (gso_check(p->data, p->len, &fi, gso->u.gso.type, gso->u.gso.size, &g) !=
+		    GSO_OK) {
+			why = DP_DROP_BAD_GSO;
+			goto drop;
+		}
+		/* A GSO packet's checksum is partial by definition: Linux
+		 * netback fixes up one sent without csum_blank the same way.
+		 * The sum is set here, from the checked headers, whatever the
+		 * guest left in the field. */
+		(void)frame_csum_partial(p->data, p->len, &fi);
+		tx_flags |= NETTXF_csum_blank;
+		v->st.tx_gso_pkts++;
 	}
 	switch (fi.kind) {
 	case FRAME_ARP:
@@ -886,21 +980,34 @@ static void switch_pkt(struct dp *dp, struct dp_vif *v, struct dp_pkt *p, uint16
 		why = DP_DROP_NO_ROUTE;
 		if (!dp->host.output && !dp->uplink.output)
 			goto drop;
+		if (gso) {
+			if (!gso_deliver_segments(dp, v, NULL, p, &fi, &g))
+				goto drop;
+			pkt_free(dp, p);
+			return;
+		}
 		/* Off the guests: dom0's stack and the NIC need a complete
-		 * checksum. dom0 takes what is addressed to itself; the
-		 * uplink gets the rest. */
+		 * checksum. */
 		if ((tx_flags & NETTXF_csum_blank) &&
 		    frame_csum_complete(p->data, p->len, &fi) != FRAME_OK) {
 			why = DP_DROP_MALFORMED;
 			goto drop;
 		}
-		if ((dp->host.output && dp->host.output(dp->host.arg, p->data, p->len, &fi)) ||
-		    (dp->uplink.output &&
-		     dp->uplink.output(dp->uplink.arg, p->data, p->len, &fi))) {
+		if (port_output(dp, p->data, p->len, &fi)) {
 			pkt_free(dp, p);
 			return;
 		}
 		goto drop;
+	}
+	if (gso && !gso_ok(dst, &fi, &g)) {
+		/* Each segment was counted where it went. */
+		gso_deliver_segments(dp, v, dst, p, &fi, &g);
+		pkt_free(dp, p);
+		return;
+	}
+	if (gso) {
+		p->gso_size = g.mss;
+		p->gso_type = g.type;
 	}
 	if (!csum_for(dst, p, tx_flags, &fi)) {
 		why = DP_DROP_MALFORMED;
@@ -961,7 +1068,7 @@ static void vif_tx(struct dp *dp, struct dp_vif *v)
 
 	while (cons != prod && n < DP_TX_BATCH) {
 		struct txreq_pkt *t = &dp->txp[n];
-		enum txreq_verdict vd = txreq_collect(&v->tx, cons, prod, false, t);
+		enum txreq_verdict vd = txreq_collect(&v->tx, cons, prod, true, t);
 		struct dp_pkt *p = NULL;
 
 		if (vd == TXREQ_FATAL) {
@@ -1064,7 +1171,8 @@ static void vif_tx(struct dp *dp, struct dp_vif *v)
 			continue;
 		v->st.tx_pkts++;
 		v->st.tx_bytes += dp->batch[i]->len;
-		switch_pkt(dp, v, dp->batch[i], dp->txp[i].first.flags);
+		switch_pkt(dp, v, dp->batch[i], dp->txp[i].first.flags,
+			   dp->txp[i].has_gso ? &dp->txp[i].gso : NULL);
 	}
 done:
 	/* Sets req_event so the next request kicks us, then looks again in
@@ -1100,7 +1208,8 @@ static void vif_rx_expire(struct dp *dp, struct dp_vif *v, uint64_t now)
 	}
 }
 
-static unsigned int rx_slots_needed(const struct dp_vif *v, const struct dp_pkt *p)
+/* Data slots p takes on v's RX ring, or 0 if v cannot take it. */
+static unsigned int rx_data_slots(const struct dp_vif *v, const struct dp_pkt *p)
 {
 	unsigned int n = (p->len + XEN_PAGE_SIZE_BYTES - 1) / XEN_PAGE_SIZE_BYTES;
 
@@ -1111,6 +1220,14 @@ static unsigned int rx_slots_needed(const struct dp_vif *v, const struct dp_pkt 
 	return n;
 }
 
+/* Requests p consumes: its data slots and, for a GSO packet, the extra. */
+static unsigned int rx_slots_needed(const struct dp_vif *v, const struct dp_pkt *p)
+{
+	unsigned int n = rx_data_slots(v, p);
+
+	return n && p->gso_size ? n + 1 : n;
+}
+
 /* Slots a vif whose carrier is off must post to get it back: enough for the
  * largest packet it can take, or it would only stall again. */
 static unsigned int rx_carrier_slots(const struct dp_vif *v)
@@ -1118,11 +1235,29 @@ static unsigned int rx_carrier_slots(const struct dp_vif *v)
 	return v->cfg.rx_sg ? DP_RX_MAX_SLOTS : 1;
 }
 
+/* The GSO extra for p, in the response slot after its first (netif.h:
+ * an extra-info response takes the place of a request like any other). */
+static void rx_gso_extra(netif_rx_response_t *r, const struct dp_pkt *p)
+{
+	netif_extra_info_t ex;
+
+	_Static_assert(sizeof(ex) == sizeof(*r), "an extra fills one response slot");
+	memset(&ex, 0, sizeof(ex));
+	ex.type = XEN_NETIF_EXTRA_TYPE_GSO;
+	ex.u.gso.size = p->gso_size;
+	ex.u.gso.type = p->gso_type;
+	memcpy(r, &ex, sizeof(ex));
+}
+
 /* One RX pass: moves queued packets into buffers the guest posted. */
 static void vif_rx(struct dp *dp, struct dp_vif *v)
 {
-	struct dp_pkt *done[DP_RX_BATCH];
-	unsigned int nd = 0, nseg = 0;
+	/* Each packet taken: where its segments and responses start. */
+	struct rx_done {
+		struct dp_pkt *p;
+		unsigned int seg, rsp, nrsp;
+	} done[DP_RX_BATCH];
+	unsigned int nd = 0, nseg = 0, nrsp = 0;
 	RING_IDX prod, cons;
 
 	if (!v->connected)
@@ -1152,16 +1287,22 @@ static void vif_rx(struct dp *dp, struct dp_vif *v)
 			break;
 		q_pop(v);
 		v->head_wait_ms = dp->clock_ms;
+		done[nd] = (struct rx_done){.p = p, .seg = nseg, .rsp = nrsp, .nrsp = need};
 		for (unsigned int i = 0; i < need; i++) {
 			netif_rx_request_t req;
-			xengnttab_grant_copy_segment_t *s = &dp->segs[nseg];
-			netif_rx_response_t *r = &dp->rxrsp[nseg];
+			netif_rx_response_t *r = &dp->rxrsp[nrsp++];
+			xengnttab_grant_copy_segment_t *s;
 			uint32_t chunk = p->len - off;
 
-			if (chunk > XEN_PAGE_SIZE_BYTES)
-				chunk = XEN_PAGE_SIZE_BYTES;
 			RING_COPY_REQUEST(&v->rx, cons, &req);
 			cons++;
+			if (i == 1 && p->gso_size) {
+				rx_gso_extra(r, p);
+				continue;
+			}
+			if (chunk > XEN_PAGE_SIZE_BYTES)
+				chunk = XEN_PAGE_SIZE_BYTES;
+			s = &dp->segs[nseg++];
 			s->source.virt = p->data + off;
 			s->dest.foreign.ref = req.gref;
 			s->dest.foreign.offset = 0;
@@ -1174,13 +1315,13 @@ static void vif_rx(struct dp *dp, struct dp_vif *v)
 			memset(r, 0, sizeof(*r));
 			r->id = req.id;
 			r->offset = 0;
-			r->flags =
-			    (i + 1 < need ? NETRXF_more_data : 0) | (i == 0 ? p->rx_flags : 0);
+			r->flags = i + 1 < need ? NETRXF_more_data : 0;
+			if (i == 0)
+				r->flags |= p->rx_flags | (p->gso_size ? NETRXF_extra_info : 0);
 			r->status = (int16_t)chunk;
 			off += chunk;
-			nseg++;
 		}
-		done[nd++] = p;
+		nd++;
 	}
 	v->rx.req_cons = cons;
 	if (nd == 0)
@@ -1192,27 +1333,30 @@ static void vif_rx(struct dp *dp, struct dp_vif *v)
 
 	/* Responses go out in request order, so response k lands in the slot
 	 * of the request it consumed. */
-	nseg = 0;
 	for (unsigned int i = 0; i < nd; i++) {
-		struct dp_pkt *p = done[i];
-		unsigned int need = rx_slots_needed(v, p);
+		const struct rx_done *d = &done[i];
+		unsigned int ndata = d->nrsp - (d->p->gso_size ? 1 : 0);
 		bool ok = true;
 
-		for (unsigned int s = 0; s < need; s++)
-			if (dp->segs[nseg + s].status != GNTST_okay)
+		for (unsigned int s = 0; s < ndata; s++)
+			if (dp->segs[d->seg + s].status != GNTST_okay)
 				ok = false;
-		for (unsigned int s = 0; !ok && s < need; s++)
-			dp->rxrsp[nseg + s].status = NETIF_RSP_ERROR;
-		nseg += need;
+		/* A failed packet's data slots say so; its extra stays as
+		 * it is, an extra. */
+		for (unsigned int r = 0; !ok && r < d->nrsp; r++)
+			if (!(r == 1 && d->p->gso_size))
+				dp->rxrsp[d->rsp + r].status = NETIF_RSP_ERROR;
 		if (ok) {
 			v->st.rx_pkts++;
-			v->st.rx_bytes += p->len;
+			v->st.rx_bytes += d->p->len;
+			if (d->p->gso_size)
+				v->st.rx_gso_pkts++;
 		} else {
 			v->st.drops[DP_DROP_RX_COPY]++;
 		}
-		pkt_free(dp, p);
+		pkt_free(dp, d->p);
 	}
-	if (rx_publish(v, dp->rxrsp, nseg))
+	if (rx_publish(v, dp->rxrsp, nrsp))
 		xenevtchn_notify(dp->xce, v->port_rx);
 wait:
 	if (v->q_head || !v->carrier) {

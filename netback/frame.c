@@ -284,7 +284,7 @@ static uint32_t pseudo_sum(const struct frame_info *fi, size_t l4_len)
  * the header's, into the IPv6 pseudo-header; like Linux netback we use the
  * header's destination, which is what netfront's partial sum covers too.
  */
-int frame_csum_complete(uint8_t *buf, size_t len, const struct frame_info *fi)
+static int csum_fill(uint8_t *buf, size_t len, const struct frame_info *fi, bool partial)
 {
 	size_t ipend, seg_len, min_len, field;
 	uint8_t *l4;
@@ -318,6 +318,12 @@ int frame_csum_complete(uint8_t *buf, size_t len, const struct frame_info *fi)
 		seg_len = ulen;
 	}
 
+	if (partial) {
+		/* What the sender of a blank checksum leaves in the field:
+		 * the folded pseudo-header sum, not complemented. */
+		put16(l4 + field, (uint16_t)~frame_csum_fold(pseudo_sum(fi, seg_len)));
+		return FRAME_OK;
+	}
 	put16(l4 + field, 0);
 	csum = frame_csum_fold(frame_csum_add(pseudo_sum(fi, seg_len), l4, seg_len));
 	/* In UDP an all-zero field means "no checksum" (and is forbidden over
@@ -326,6 +332,16 @@ int frame_csum_complete(uint8_t *buf, size_t len, const struct frame_info *fi)
 		csum = 0xffff;
 	put16(l4 + field, csum);
 	return FRAME_OK;
+}
+
+int frame_csum_complete(uint8_t *buf, size_t len, const struct frame_info *fi)
+{
+	return csum_fill(buf, len, fi, false);
+}
+
+int frame_csum_partial(uint8_t *buf, size_t len, const struct frame_info *fi)
+{
+	return csum_fill(buf, len, fi, true);
 }
 
 void frame_set_l2(uint8_t *buf, const uint8_t dst[FRAME_ETH_ALEN],

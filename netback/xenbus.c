@@ -513,6 +513,8 @@ static void vif_connect(struct xb *xb, struct xb_vif *v)
 	cfg.rx_notify = rd_flag(xb, v->fe, "feature-rx-notify", false);
 	cfg.rx_csum_offload = !rd_flag(xb, v->fe, "feature-no-csum-offload", false);
 	cfg.rx_ipv6_csum_offload = rd_flag(xb, v->fe, "feature-ipv6-csum-offload", false);
+	cfg.rx_gso_tcpv4 = rd_flag(xb, v->fe, "feature-gso-tcpv4", false);
+	cfg.rx_gso_tcpv6 = rd_flag(xb, v->fe, "feature-gso-tcpv6", false);
 	if (dp_vif_connect(xb->dp, v->dp, &cfg, err, sizeof(err)) != 0) {
 		vif_fail(xb, v, err);
 		return;
@@ -530,10 +532,11 @@ static void vif_connect(struct xb *xb, struct xb_vif *v)
 			off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
 						i ? " " : "", s);
 		}
-		log_info("vif %u/%u: connected (%s event channel%s%s%s), %s%s", v->domid, v->devid,
-			 cfg.evtchn_tx == cfg.evtchn_rx ? "one" : "split", cfg.rx_sg ? ", sg" : "",
-			 cfg.rx_notify ? ", rx-notify" : "",
+		log_info("vif %u/%u: connected (%s event channel%s%s%s%s), %s%s", v->domid,
+			 v->devid, cfg.evtchn_tx == cfg.evtchn_rx ? "one" : "split",
+			 cfg.rx_sg ? ", sg" : "", cfg.rx_notify ? ", rx-notify" : "",
 			 cfg.rx_csum_offload ? ", csum offload" : "",
+			 cfg.rx_gso_tcpv4 || cfg.rx_gso_tcpv6 ? ", gso" : "",
 			 naddrs ? "addresses "
 				: "no registered address: it can send and receive no IP traffic",
 			 list);
@@ -557,6 +560,10 @@ static void publish(struct xb *xb, struct xb_vif *v, int state)
 		wr(xb, v->be, "feature-rx-flip", "0");
 		wr(xb, v->be, "feature-split-event-channels", "1");
 		wr(xb, v->be, "feature-ipv6-csum-offload", "1");
+		/* TX GSO: the guest may hand over TCP packets of up to 64 KiB
+		 * (dp.c checks each request, gso.c segments where needed). */
+		wr(xb, v->be, "feature-gso-tcpv4", "1");
+		wr(xb, v->be, "feature-gso-tcpv6", "1");
 		if (state == XenbusStateInitWait)
 			log_info("vif %u/%u: new, waiting for the frontend", v->domid, v->devid);
 	}

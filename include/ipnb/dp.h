@@ -58,6 +58,7 @@ enum dp_drop {
 	DP_DROP_CARRIER_OFF, /* receiver stalled: carrier off */
 	DP_DROP_NOMEM,	     /* no memory for a packet buffer */
 	DP_DROP_LINK_LOCAL,  /* link-local destination no vif holds */
+	DP_DROP_BAD_GSO,     /* a GSO request the packet does not fit (gso.h) */
 	DP_DROP_COUNT
 };
 
@@ -72,6 +73,10 @@ struct dp_stats {
 	/* responses a killed process had committed to the vif's journal and
 	 * this one published when it took the vif over */
 	uint64_t replayed_responses;
+	/* GSO: packets the guest sent with a GSO request; packets it got
+	 * whole with one; segments its own GSO packets were cut into for
+	 * receivers that take no GSO (software segmentation) */
+	uint64_t tx_gso_pkts, rx_gso_pkts, gso_segments;
 	uint64_t drops[DP_DROP_COUNT];
 };
 
@@ -85,6 +90,10 @@ struct dp_vif_cfg {
 	bool rx_notify;
 	bool rx_csum_offload;	   /* frontend did not set feature-no-csum-offload */
 	bool rx_ipv6_csum_offload; /* frontend feature-ipv6-csum-offload */
+	/* frontend feature-gso-tcpv4 / -tcpv6: it takes GSO packets whole,
+	 * with the GSO extra after the first response (not the -prefix
+	 * layout, which is not offered) */
+	bool rx_gso_tcpv4, rx_gso_tcpv6;
 };
 
 struct dp;

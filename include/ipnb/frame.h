@@ -96,6 +96,13 @@ int frame_parse(const uint8_t *buf, size_t len, struct frame_info *fi);
  * untouched and return FRAME_OK; impossible lengths return FRAME_EMALFORM.
  */
 int frame_csum_complete(uint8_t *buf, size_t len, const struct frame_info *fi);
+/*
+ * The reverse: leaves a TCP or UDP checksum blank, the field holding only
+ * the pseudo-header sum over the frame's own addresses and length (what a
+ * netif csum_blank or a CHECKSUM_PARTIAL receiver expects to complete).
+ * Same checks and return values as frame_csum_complete().
+ */
+int frame_csum_partial(uint8_t *buf, size_t len, const struct frame_info *fi);
 
 /* Rewrites the Ethernet destination and source addresses in place. */
 void frame_set_l2(uint8_t *buf, const uint8_t dst[FRAME_ETH_ALEN],

@@ -430,6 +430,44 @@ void nf_ip4_csum(uint8_t *frame)
 	put16(ip + 10, (uint16_t)~nf_fold(nf_sum16(0, ip, 20)));
 }
 
+size_t nf_put_tcp(uint8_t *b, bool v6, const uint8_t *dmac, const uint8_t *smac, const uint8_t *sip,
+		  const uint8_t *dip, const struct nf_tcp *t)
+{
+	size_t l4 = nf_put_eth_ip(b, v6, dmac, smac, sip, dip, 6, NF_TCP_HLEN + t->plen);
+	uint8_t *th = b + l4;
+	uint32_t sum;
+
+	memset(th, 0, NF_TCP_HLEN);
+	put16(th, t->sport);
+	put16(th + 2, t->dport);
+	put16(th + 4, (uint16_t)(t->seq >> 16));
+	put16(th + 6, (uint16_t)t->seq);
+	put16(th + 8, 0x1234);
+	put16(th + 10, 0x5678); /* ack */
+	th[12] = (NF_TCP_HLEN / 4) << 4;
+	th[13] = t->flags;
+	put16(th + 14, 502); /* window */
+	/* options: two NOPs and a timestamp, as Linux sends them */
+	th[20] = 1;
+	th[21] = 1;
+	th[22] = 8;
+	th[23] = 10;
+	memcpy(b + l4 + NF_TCP_HLEN, t->payload, t->plen);
+	if (!v6) {
+		put16(b + 14 + 4, t->ip_id);
+		nf_ip4_csum(b);
+		sum = nf_sum16(0, b + 14 + 12, 8);
+	} else {
+		sum = nf_sum16(0, b + 14 + 8, 32);
+	}
+	sum += 6 + (uint32_t)(NF_TCP_HLEN + t->plen);
+	if (t->partial)
+		put16(th + 16, nf_fold(sum));
+	else
+		put16(th + 16, (uint16_t)~nf_fold(nf_sum16(sum, th, NF_TCP_HLEN + t->plen)));
+	return l4 + NF_TCP_HLEN + t->plen;
+}
+
 size_t nf_put_arp(uint8_t *b, const uint8_t *dmac, const uint8_t *smac, const uint8_t *sha,
 		  const uint8_t *spa, const uint8_t *tpa, uint16_t op)
 {

@@ -227,6 +227,26 @@ size_t nf_put_eth_ip(uint8_t *b, bool v6, const uint8_t *dmac, const uint8_t *sm
  * header. */
 void nf_ip4_csum(uint8_t *frame);
 
+/* A TCP segment for nf_put_tcp(). */
+struct nf_tcp {
+	uint16_t sport, dport;
+	uint32_t seq;
+	uint8_t flags;	/* TCP flags byte */
+	uint16_t ip_id; /* IPv4 only */
+	const uint8_t *payload;
+	size_t plen;
+	/* checksum field: only the pseudo-header sum (a blank checksum, as
+	 * netfront sends one), else complete */
+	bool partial;
+};
+#define NF_TCP_HLEN 32 /* 20 bytes and a 12-byte timestamp option */
+
+/* Writes Ethernet, IPv4 (with its checksum) or IPv6, and TCP with options
+ * and payload; returns the frame length. Built field by field, apart from
+ * the data path's code, so that tests can compare its segments with it. */
+size_t nf_put_tcp(uint8_t *b, bool v6, const uint8_t *dmac, const uint8_t *smac, const uint8_t *sip,
+		  const uint8_t *dip, const struct nf_tcp *t);
+
 /*
  * Writes an ICMPv6 neighbour discovery message of the given type (135, a
  * solicitation, usually) about target from src, with hop limit hops (ND

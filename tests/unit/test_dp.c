@@ -21,6 +21,7 @@
 /* First: it supplies the barriers Xen's ring.h needs before anything
  * else (the fake's headers included) pulls ring.h in. */
 #include "ipnb/dp.h"
+#include "ipnb/gso.h"
 #include "ipnb/journal.h"
 
 #include "fakeclock.h"
@@ -1418,7 +1419,8 @@ static void test_dropped_requests(void)
 	CU_ASSERT_EQUAL(drops(A, DP_DROP_TX_BAD_REQ), 1);
 	CU_ASSERT_EQUAL(st(A)->tx_pkts, 0);
 
-	/* a GSO packet (GSO is not offered): the extra slot gets NULL */
+	/* a GSO request on a UDP packet: taken off the ring (OKAY, the extra
+	 * slot NULL), then dropped as bad_gso */
 	len = udp4(pkt, A, B->nf.ip4, 100, 2);
 	at = A->nf.tx.req_prod_pvt;
 	r = RING_GET_REQUEST(&A->nf.tx, at);
@@ -1446,14 +1448,15 @@ static void test_dropped_requests(void)
 	pump();
 	CU_ASSERT_FATAL(nf_take_tx(&A->nf, &rsp, &idx));
 	CU_ASSERT_EQUAL(rsp.id, 0x77);
-	CU_ASSERT_EQUAL(rsp.status, NETIF_RSP_ERROR);
+	CU_ASSERT_EQUAL(rsp.status, NETIF_RSP_OKAY);
 	CU_ASSERT_FATAL(nf_take_tx(&A->nf, &rsp, &idx));
 	CU_ASSERT_EQUAL(idx, at + 1);
 	CU_ASSERT_EQUAL(rsp.status, NETIF_RSP_NULL);
 	CU_ASSERT_FATAL(nf_take_tx(&A->nf, &rsp, &idx));
 	CU_ASSERT_EQUAL(rsp.id, 0x78);
-	CU_ASSERT_EQUAL(rsp.status, NETIF_RSP_ERROR);
-	CU_ASSERT_EQUAL(drops(A, DP_DROP_TX_BAD_REQ), 2);
+	CU_ASSERT_EQUAL(rsp.status, NETIF_RSP_OKAY);
+	CU_ASSERT_EQUAL(drops(A, DP_DROP_TX_BAD_REQ), 1);
+	CU_ASSERT_EQUAL(drops(A, DP_DROP_BAD_GSO), 1);
 
 	/* a first fragment shorter than an Ethernet header */
 	sizes[0] = 10;
@@ -1461,7 +1464,7 @@ static void test_dropped_requests(void)
 	guest_queue_frags(A, pkt, len, sizes, 2, 0);
 	guest_push_tx(A);
 	pump();
-	CU_ASSERT_EQUAL(drops(A, DP_DROP_TX_BAD_REQ), 3);
+	CU_ASSERT_EQUAL(drops(A, DP_DROP_TX_BAD_REQ), 2);
 
 	CU_ASSERT_EQUAL(ndisabled, 0);
 	CU_ASSERT_EQUAL(nf_rx_pending(&B->nf), 0);
@@ -3083,6 +3086,297 @@ static void test_restart_foreign_journal(void)
 	state_dir_close();
 }
 
+/* ---- GSO ---- */
+
+#define TCP_ACK 0x10
+#define TCP_PSH 0x08
+#define TCP_FIN 0x01
+
+static uint8_t gso_payload[65536];
+
+/* A TCP packet of plen payload bytes from g to dip with a blank checksum,
+ * as netfront hands one over for GSO. */
+static size_t gso_build(uint8_t *b, const struct guest *g, bool v6, const uint8_t *dip, size_t plen,
+			uint32_t seq)
+{
+	const struct nf_tcp t = {.sport = 40000,
+				 .dport = 5001,
+				 .seq = seq,
+				 .flags = TCP_ACK | TCP_PSH | TCP_FIN,
+				 .ip_id = 100,
+				 .payload = gso_payload,
+				 .plen = plen,
+				 .partial = true};
+
+	for (size_t i = 0; i < plen; i++)
+		gso_payload[i] = (uint8_t)(i * 13 + seq);
+	return nf_put_tcp(b, v6, nf_be_mac, g->nf.mac, v6 ? g->nf.ip6 : g->nf.ip4, dip, &t);
+}
+
+/*
+ * Queues pkt on g's TX ring as netfront sends a GSO packet: slot 0 with
+ * csum_blank and extra_info, the GSO extra, then the rest in page-sized
+ * slots. Publishes and runs the data path.
+ */
+static void gso_send(struct guest *g, const uint8_t *pkt, size_t len, uint8_t type, uint16_t mss)
+{
+	RING_IDX at = g->nf.tx.req_prod_pvt, i = at;
+	netif_extra_info_t ex;
+	size_t off = 0;
+	unsigned int okay, slots = 1;
+
+	CU_ASSERT_FATAL(len <= UINT16_MAX);
+	while (off < len) {
+		size_t n = len - off < PG ? len - off : PG;
+		netif_tx_request_t *r = RING_GET_REQUEST(&g->nf.tx, i);
+
+		memcpy(nf_tx_page(&g->nf, i), pkt + off, n);
+		*r = (netif_tx_request_t){.gref = nf_tx_gref(&g->nf, i),
+					  .id = nf_tx_id(i),
+					  .size = (uint16_t)(off ? n : len),
+					  .flags = off + n < len ? NETTXF_more_data : 0};
+		if (!off) {
+			r->flags |= NETTXF_csum_blank | NETTXF_extra_info;
+			i++;
+			memset(&ex, 0, sizeof(ex));
+			ex.type = XEN_NETIF_EXTRA_TYPE_GSO;
+			ex.u.gso.size = mss;
+			ex.u.gso.type = type;
+			r = RING_GET_REQUEST(&g->nf.tx, i);
+			memset(r, 0, sizeof(*r));
+			memcpy(r, &ex, sizeof(ex));
+		}
+		i++;
+		slots++;
+		off += n;
+	}
+	g->nf.tx.req_prod_pvt = i;
+	guest_push_tx(g);
+	pump();
+	CU_ASSERT_EQUAL(nf_reap_tx(&g->nf, &okay), slots);
+	CU_ASSERT_EQUAL(okay, slots - 1); /* the extra is NETIF_RSP_NULL */
+	CU_ASSERT_EQUAL(i - at, slots);
+}
+
+/* Connects B again with GSO receive (both families), keeping its rings. */
+static void gso_receiver(struct guest *g)
+{
+	char err[128];
+
+	g->cfg.rx_gso_tcpv4 = g->cfg.rx_gso_tcpv6 = true;
+	CU_ASSERT_EQUAL_FATAL(dp_vif_connect(dp, g->vif, &g->cfg, err, sizeof(err)), 0);
+}
+
+/* A GSO packet to a receiver that takes GSO arrives whole: data, then the
+ * GSO extra in the second slot, then the rest of the data. */
+static void test_gso_whole(void)
+{
+	static uint8_t pkt[65536];
+	netif_rx_response_t rsp;
+	netif_extra_info_t ex;
+	const uint8_t *data;
+	RING_IDX idx;
+
+	three_guests(64);
+	gso_receiver(B);
+	for (int v6 = 0; v6 <= 1; v6++) {
+		size_t len = gso_build(pkt, A, v6, v6 ? B->nf.ip6 : B->nf.ip4, 20000, 7);
+		size_t got = 0;
+		unsigned int n = 0;
+
+		gso_send(A, pkt, len, v6 ? XEN_NETIF_GSO_TYPE_TCPV6 : XEN_NETIF_GSO_TYPE_TCPV4,
+			 1448);
+		CU_ASSERT_EQUAL_FATAL(nf_rx_pending(&B->nf), (len + PG - 1) / PG + 1);
+		while (nf_take_rx(&B->nf, &rsp, &data, &idx)) {
+			if (n == 1) {
+				memcpy(&ex, &rsp, sizeof(ex));
+				CU_ASSERT_EQUAL(ex.type, XEN_NETIF_EXTRA_TYPE_GSO);
+				CU_ASSERT_EQUAL(ex.flags, 0);
+				CU_ASSERT_EQUAL(ex.u.gso.size, 1448);
+				CU_ASSERT_EQUAL(ex.u.gso.type, v6 ? XEN_NETIF_GSO_TYPE_TCPV6
+								  : XEN_NETIF_GSO_TYPE_TCPV4);
+				n++;
+				continue;
+			}
+			CU_ASSERT_EQUAL(rsp.id, nf_rx_id(idx));
+			CU_ASSERT_EQUAL(rsp.offset, 0);
+			CU_ASSERT_FATAL(rsp.status > 0 && got + (size_t)rsp.status <= len);
+			if (n == 0) {
+				CU_ASSERT_EQUAL(rsp.flags, NETRXF_more_data | NETRXF_extra_info |
+							       NETRXF_csum_blank |
+							       NETRXF_data_validated);
+				CU_ASSERT(memcmp(data, B->nf.mac, 6) == 0);
+				CU_ASSERT(memcmp(data + 12, pkt + 12, (size_t)rsp.status - 12) ==
+					  0);
+			} else {
+				CU_ASSERT_EQUAL(rsp.flags, got + (size_t)rsp.status < len
+							       ? NETRXF_more_data
+							       : 0);
+				CU_ASSERT(memcmp(data, pkt + got, (size_t)rsp.status) == 0);
+			}
+			got += (size_t)rsp.status;
+			n++;
+		}
+		CU_ASSERT_EQUAL(got, len);
+	}
+	CU_ASSERT_EQUAL(st(A)->tx_gso_pkts, 2);
+	CU_ASSERT_EQUAL(st(A)->gso_segments, 0);
+	CU_ASSERT_EQUAL(st(B)->rx_gso_pkts, 2);
+	CU_ASSERT_EQUAL(st(B)->rx_pkts, 2);
+	CU_ASSERT_EQUAL(all_drops(A) + all_drops(B), 0);
+	finish();
+}
+
+/* The GSO extra costs a posted buffer: with exactly the data slots posted
+ * the packet waits, one more and it goes. */
+static void test_gso_slots(void)
+{
+	static uint8_t pkt[65536];
+	size_t len;
+	unsigned int data_slots;
+
+	three_guests(0);
+	gso_receiver(B);
+	len = gso_build(pkt, A, false, B->nf.ip4, 65535 - 14 - 20 - NF_TCP_HLEN, 1);
+	data_slots = (unsigned int)((len + PG - 1) / PG);
+	CU_ASSERT_EQUAL(data_slots, 16);
+	guest_post_rx(B, data_slots);
+	gso_send(A, pkt, len, XEN_NETIF_GSO_TYPE_TCPV4, 1448);
+	CU_ASSERT_EQUAL(nf_rx_pending(&B->nf), 0);
+	CU_ASSERT_EQUAL(dp_vif_queued(B->vif), 1);
+	guest_post_rx(B, 1);
+	pump();
+	CU_ASSERT_EQUAL(nf_rx_pending(&B->nf), data_slots + 1);
+	CU_ASSERT_EQUAL(st(B)->rx_gso_pkts, 1);
+	finish();
+}
+
+/* Checks the TCP segments a receiver got from a GSO packet of plen payload
+ * bytes with MSS mss: each a well-formed packet with a complete checksum
+ * (or a blank one, flagged), the sequence numbers in order, FIN and PSH
+ * only on the last, and the payload the original's. */
+static void expect_segments(struct guest *g, const uint8_t *pkt, bool v6, size_t plen, uint16_t mss,
+			    bool blank)
+{
+	size_t hdr = 14 + (v6 ? 40 : 20) + NF_TCP_HLEN, got = 0;
+	netif_rx_response_t rsp;
+	const uint8_t *data;
+	RING_IDX idx;
+	unsigned int k = 0, nsegs = (unsigned int)((plen + mss - 1) / mss);
+
+	while (nf_take_rx(&g->nf, &rsp, &data, &idx)) {
+		size_t n = (size_t)rsp.status - hdr;
+		uint32_t seq =
+		    (uint32_t)(data[hdr - NF_TCP_HLEN + 4] << 24 |
+			       data[hdr - NF_TCP_HLEN + 5] << 16 |
+			       data[hdr - NF_TCP_HLEN + 6] << 8 | data[hdr - NF_TCP_HLEN + 7]);
+		uint8_t flags = data[hdr - NF_TCP_HLEN + 13];
+
+		CU_ASSERT_FATAL(rsp.status > (int16_t)hdr);
+		CU_ASSERT_EQUAL(rsp.flags, blank ? NETRXF_csum_blank | NETRXF_data_validated
+						 : NETRXF_data_validated);
+		CU_ASSERT_EQUAL(n, k + 1 < nsegs ? mss : plen - got);
+		CU_ASSERT_EQUAL(seq, 7 + got);
+		CU_ASSERT_EQUAL(flags, k + 1 < nsegs ? TCP_ACK : TCP_ACK | TCP_PSH | TCP_FIN);
+		if (!blank)
+			CU_ASSERT(l4_csum_ok(data, v6, IPPROTO_TCP));
+		if (!v6) { /* the IPv4 total length and a fresh id */
+			CU_ASSERT_EQUAL((size_t)(data[16] << 8 | data[17]), 20 + NF_TCP_HLEN + n);
+			CU_ASSERT_EQUAL(data[18] << 8 | data[19], 100 + (int)k);
+		}
+		CU_ASSERT(memcmp(data + hdr, pkt + hdr + got, n) == 0);
+		got += n;
+		k++;
+	}
+	CU_ASSERT_EQUAL(k, nsegs);
+	CU_ASSERT_EQUAL(got, plen);
+}
+
+/* A receiver without GSO gets the segments, cut by the backend. */
+static void test_gso_segmented(void)
+{
+	static uint8_t pkt[65536];
+	char err[128];
+	size_t len;
+
+	three_guests(128);
+	/* B takes blank checksums, C does not */
+	C->cfg.rx_csum_offload = C->cfg.rx_ipv6_csum_offload = false;
+	CU_ASSERT_EQUAL_FATAL(dp_vif_connect(dp, C->vif, &C->cfg, err, sizeof(err)), 0);
+	for (int v6 = 0; v6 <= 1; v6++) {
+		uint8_t type = v6 ? XEN_NETIF_GSO_TYPE_TCPV6 : XEN_NETIF_GSO_TYPE_TCPV4;
+
+		len = gso_build(pkt, A, v6, v6 ? B->nf.ip6 : B->nf.ip4, 10000, 7);
+		gso_send(A, pkt, len, type, 1448);
+		expect_segments(B, pkt, v6, 10000, 1448, true);
+		len = gso_build(pkt, A, v6, v6 ? C->nf.ip6 : C->nf.ip4, 5000, 7);
+		gso_send(A, pkt, len, type, 1000);
+		expect_segments(C, pkt, v6, 5000, 1000, false);
+	}
+	CU_ASSERT_EQUAL(st(A)->tx_gso_pkts, 4);
+	CU_ASSERT_EQUAL(st(A)->gso_segments, 2 * (7 + 5));
+	CU_ASSERT_EQUAL(st(B)->rx_gso_pkts, 0);
+	CU_ASSERT_EQUAL(st(B)->rx_pkts, 2 * 7);
+	CU_ASSERT_EQUAL(all_drops(A) + all_drops(B) + all_drops(C), 0);
+	finish();
+}
+
+/* The ports take no GSO yet: each segment goes out on its own, with a
+ * complete checksum. */
+static void test_gso_to_port(void)
+{
+	static uint8_t pkt[65536];
+	static const uint8_t outside4[4] = {192, 0, 2, 1};
+	size_t len;
+
+	three_guests(8);
+	ports_set();
+	uplink_port.accept = true;
+	len = gso_build(pkt, A, false, outside4, 20000, 7);
+	gso_send(A, pkt, len, XEN_NETIF_GSO_TYPE_TCPV4, 1448);
+	CU_ASSERT_EQUAL(host_port.outputs, 14);
+	CU_ASSERT_EQUAL(uplink_port.outputs, 14);
+	/* the last: 20000 - 13 * 1448 bytes, FIN */
+	CU_ASSERT_EQUAL(uplink_port.len, 14 + 20 + NF_TCP_HLEN + 20000 - 13 * 1448);
+	CU_ASSERT_EQUAL(uplink_port.fi.ip_total_len, 20 + NF_TCP_HLEN + 20000 - 13 * 1448);
+	CU_ASSERT(l4_csum_ok(uplink_port.frame, false, IPPROTO_TCP));
+	CU_ASSERT_EQUAL(uplink_port.frame[14 + 20 + 13], TCP_ACK | TCP_PSH | TCP_FIN);
+	CU_ASSERT(memcmp(uplink_port.frame + 14 + 20 + NF_TCP_HLEN,
+			 pkt + 14 + 20 + NF_TCP_HLEN + 13 * 1448, 20000 - 13 * 1448) == 0);
+	CU_ASSERT_EQUAL(st(A)->gso_segments, 14);
+	CU_ASSERT_EQUAL(all_drops(A), 0);
+	/* no port takes it: one packet, one no_route */
+	uplink_port.accept = false;
+	gso_send(A, pkt, len, XEN_NETIF_GSO_TYPE_TCPV4, 1448);
+	CU_ASSERT_EQUAL(drops(A, DP_DROP_NO_ROUTE), 1);
+	finish();
+}
+
+/* A GSO request the packet does not fit is dropped and counted; the vif
+ * stays up (a zero size or an unknown type is fatal: txreq.c's tests). */
+static void test_gso_bad(void)
+{
+	static uint8_t pkt[65536];
+	size_t len;
+
+	three_guests(64);
+	gso_receiver(B);
+	len = gso_build(pkt, A, false, B->nf.ip4, 5000, 7);
+	gso_send(A, pkt, len, XEN_NETIF_GSO_TYPE_TCPV6, 1448); /* wrong family */
+	gso_send(A, pkt, len, XEN_NETIF_GSO_TYPE_TCPV4, GSO_MIN_MSS - 1);
+	gso_send(A, pkt, len, XEN_NETIF_GSO_TYPE_TCPV4, 5001); /* above the payload */
+	len = build_udp(pkt, false, nf_be_mac, A->nf.mac, A->nf.ip4, B->nf.ip4, 3000, 1, true);
+	gso_send(A, pkt, len, XEN_NETIF_GSO_TYPE_TCPV4, 1448); /* not TCP */
+	CU_ASSERT_EQUAL(drops(A, DP_DROP_BAD_GSO), 4);
+	CU_ASSERT_EQUAL(st(A)->tx_gso_pkts, 0);
+	CU_ASSERT_EQUAL(nf_rx_pending(&B->nf), 0);
+	CU_ASSERT_EQUAL(ndisabled, 0);
+	len = gso_build(pkt, A, false, B->nf.ip4, 5000, 7);
+	gso_send(A, pkt, len, XEN_NETIF_GSO_TYPE_TCPV4, 1448);
+	CU_ASSERT_EQUAL(st(B)->rx_gso_pkts, 1);
+	finish();
+}
+
 CU_ErrorCode test_dp_register(void)
 {
 	CU_pSuite s = CU_add_suite_with_setup_and_teardown("dp", NULL, NULL, setup, teardown);
@@ -3134,5 +3428,10 @@ CU_ErrorCode test_dp_register(void)
 	CU_add_test(s, "restart: committed RX response published", test_restart_rx_journal);
 	CU_add_test(s, "restart: unanswered and new requests", test_restart_unanswered);
 	CU_add_test(s, "restart: a foreign journal is ignored", test_restart_foreign_journal);
+	CU_add_test(s, "GSO: whole to a GSO receiver", test_gso_whole);
+	CU_add_test(s, "GSO: the extra costs a slot", test_gso_slots);
+	CU_add_test(s, "GSO: segmented for a receiver without", test_gso_segmented);
+	CU_add_test(s, "GSO: segmented for the ports", test_gso_to_port);
+	CU_add_test(s, "GSO: bad requests dropped", test_gso_bad);
 	return CU_get_error();
 }

@@ -27,6 +27,13 @@ g3_rx1=$(vif_counter g3 rx_packets)
 g3_k1=$(vm_exec g3 "cat /sys/class/net/eth0/statistics/rx_packets" | awk '{ print $2 }')
 check "TCP g1 -> g2 again: 2 MiB arrive intact" tcp_transfer g1 g2 10.99.0.12 2
 g3_rx2=$(vif_counter g3 rx_packets)
+# The transfers went as GSO packets (netfront's TSO, feature-gso-tcpv4/6):
+# taken from the sender whole and handed to the receiver whole.
+log "GSO: g1 tx_gso_packets $(vif_counter g1 tx_gso_packets), g2 rx_gso_packets $(vif_counter g2 rx_gso_packets), g3 rx_gso_packets $(vif_counter g3 rx_gso_packets), g2 gso_segments $(vif_counter g2 gso_segments)"
+check "GSO: g1 sent GSO packets" test "$(vif_counter g1 tx_gso_packets)" -gt 0
+check "GSO: g2 received GSO packets whole" test "$(vif_counter g2 rx_gso_packets)" -gt 0
+check "GSO: g3 received GSO packets whole (IPv6)" test "$(vif_counter g3 rx_gso_packets)" -gt 0
+check "GSO: none cut in software between guests" test "$(vif_counter g1 gso_segments)" = 0
 g3_k2=$(vm_exec g3 "cat /sys/class/net/eth0/statistics/rx_packets" | awk '{ print $2 }')
 log "g3 rx_packets: ipnetbackd $g3_rx0 -> $g3_rx1 -> $g3_rx2, kernel $g3_k0 -> $g3_k1 -> $g3_k2"
 check "g3 received the g2 -> g3 transfer" test "$g3_rx1" -gt "$g3_rx0"
