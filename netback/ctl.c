@@ -377,8 +377,13 @@ static void emit_host(FILE *f, const struct host *h, bool json)
 {
 	const struct host_stats *st = host_stats(h);
 	struct ctr c[] = {
-	    {"rx_packets", st->rx_pkts}, {"rx_bytes", st->rx_bytes}, {"tx_packets", st->tx_pkts},
-	    {"tx_bytes", st->tx_bytes},	 {"routes", st->routes},
+	    {"rx_packets", st->rx_pkts},
+	    {"rx_bytes", st->rx_bytes},
+	    {"tx_packets", st->tx_pkts},
+	    {"tx_bytes", st->tx_bytes},
+	    {"rx_gso_packets", st->rx_gso_pkts},
+	    {"tx_gso_packets", st->tx_gso_pkts},
+	    {"routes", st->routes},
 	};
 	struct ctr drops[HOST_DROP_COUNT];
 

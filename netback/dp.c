@@ -846,41 +846,21 @@ static bool csum_for(struct dp_vif *dst, struct dp_pkt *p, uint16_t tx_flags,
 	return true;
 }
 
-/* Offers a frame to the ports: dom0's stack takes what is addressed to
- * itself, the uplink the rest. */
-static bool port_output(struct dp *dp, const uint8_t *frame, size_t len,
-			const struct frame_info *fi)
-{
-	return (dp->host.output && dp->host.output(dp->host.arg, frame, len, fi)) ||
-	       (dp->uplink.output && dp->uplink.output(dp->uplink.arg, frame, len, fi));
-}
-
 /*
- * A GSO packet from v for a receiver that takes no GSO: cut into segments
- * in software, each with a complete checksum for a port, or for a vif one
- * it can take (blank if it accepts that). Segments go one by one, so that
- * a receiver's queue share counts each. Returns whether any was taken.
+ * A GSO packet for a vif that takes no GSO: cut into segments in software,
+ * each in its own buffer with a checksum the vif can take (blank if it
+ * accepts that, else complete), queued one by one so that its share
+ * counts each. *segs counts the segments made. Returns whether any was
+ * queued.
  */
-static bool gso_deliver_segments(struct dp *dp, struct dp_vif *v, struct dp_vif *dst,
-				 const struct dp_pkt *p, const struct frame_info *fi,
-				 const struct gso_pkt *g)
+static bool gso_to_vif(struct dp *dp, struct dp_vif *dst, const struct dp_pkt *p,
+		       const struct frame_info *fi, const struct gso_pkt *g, uint64_t *segs)
 {
-	bool partial = dst && csum_blank_ok(dst, fi), any = false;
+	bool partial = csum_blank_ok(dst, fi), any = false;
 
-	v->st.gso_segments += g->nsegs;
 	for (unsigned int k = 0; k < g->nsegs; k++) {
-		size_t len = gso_seg_len(g, k);
-		struct frame_info sfi;
-		struct dp_pkt *q;
+		struct dp_pkt *q = pkt_alloc(dp, (uint32_t)gso_seg_len(g, k));
 
-		if (!dst) {
-			gso_segment(p->data, fi, g, k, false, dp->seg);
-			/* Cannot fail: the segment's headers are the packet's. */
-			(void)frame_parse(dp->seg, len, &sfi);
-			any |= port_output(dp, dp->seg, len, &sfi);
-			continue;
-		}
-		q = pkt_alloc(dp, (uint32_t)len);
 		if (!q) {
 			dst->st.drops[DP_DROP_NOMEM]++;
 			continue;
@@ -888,8 +868,61 @@ static bool gso_deliver_segments(struct dp *dp, struct dp_vif *v, struct dp_vif 
 		gso_segment(p->data, fi, g, k, partial, q->data);
 		q->rx_flags =
 		    partial ? NETRXF_csum_blank | NETRXF_data_validated : NETRXF_data_validated;
+		q->from_port = p->from_port;
 		frame_set_l2(q->data, dst->mac, dp->mac);
+		(*segs)++;
 		any |= vif_enqueue(dp, dst, q);
+	}
+	return any;
+}
+
+/* Whether p's blank checksum can be completed (its lengths fit), tried on
+ * a copy: a port with offloads gets the packet blank, and the kernel would
+ * be the first to look. */
+static bool csum_completes(struct dp *dp, const struct dp_pkt *p, const struct frame_info *fi)
+{
+	memcpy(dp->seg, p->data, p->len);
+	return frame_csum_complete(dp->seg, p->len, fi) == FRAME_OK;
+}
+
+/* What a port without offloads is told of a packet: nothing. */
+static const struct ipnb_offload no_offload;
+
+/*
+ * Offers p, a packet from v, to one port. A port with offloads gets it as
+ * it is; any other gets MTU-sized segments of a GSO packet, each with a
+ * complete checksum, or the packet with its checksum completed (which then
+ * stays complete for the next port).
+ */
+static bool port_try(struct dp *dp, struct dp_vif *v, const struct dp_port_ops *port,
+		     struct dp_pkt *p, const struct frame_info *fi, struct ipnb_offload *o,
+		     const struct gso_pkt *g)
+{
+	bool any = false;
+
+	if (!port->output)
+		return false;
+	if (port->offload)
+		return port->output(port->arg, p->data, p->len, fi, o);
+	if (!g) {
+		if (o->csum_blank) {
+			/* Cannot fail: switch_pkt() completed a copy of it. */
+			if (frame_csum_complete(p->data, p->len, fi) != FRAME_OK)
+				return false;
+			o->csum_blank = false;
+		}
+		return port->output(port->arg, p->data, p->len, fi, &no_offload);
+	}
+	for (unsigned int k = 0; k < g->nsegs; k++) {
+		size_t len = gso_segment(p->data, fi, g, k, false, dp->seg);
+		struct frame_info sfi;
+
+		/* Cannot fail: the segment's headers are the packet's. */
+		(void)frame_parse(dp->seg, len, &sfi);
+		if (port->output(port->arg, dp->seg, len, &sfi, &no_offload)) {
+			v->st.gso_segments++;
+			any = true;
+		}
 	}
 	return any;
 }
@@ -899,6 +932,8 @@ static bool gso_deliver_segments(struct dp *dp, struct dp_vif *v, struct dp_vif 
 static void switch_pkt(struct dp *dp, struct dp_vif *v, struct dp_pkt *p, uint16_t tx_flags,
 		       const netif_extra_info_t *gso)
 {
+	struct ipnb_offload o = {.csum_blank = (tx_flags & NETTXF_csum_blank) != 0,
+				 .data_valid = (tx_flags & NETTXF_data_validated) != 0};
 	struct frame_info fi;
 	struct gso_pkt g;
 	struct dp_vif *dst;
@@ -928,6 +963,7 @@ static void switch_pkt(struct dp *dp, struct dp_vif *v, struct dp_pkt *p, uint16
 		 * guest left in the field. */
 		(void)frame_csum_partial(p->data, p->len, &fi);
 		tx_flags |= NETTXF_csum_blank;
+		o.csum_blank = true;
 		v->st.tx_gso_pkts++;
 	}
 	switch (fi.kind) {
@@ -981,19 +1017,17 @@ static void switch_pkt(struct dp *dp, struct dp_vif *v, struct dp_pkt *p, uint16
 		if (!dp->host.output && !dp->uplink.output)
 			goto drop;
 		if (gso) {
-			if (!gso_deliver_segments(dp, v, NULL, p, &fi, &g))
-				goto drop;
-			pkt_free(dp, p);
-			return;
-		}
-		/* Off the guests: dom0's stack and the NIC need a complete
-		 * checksum. */
-		if ((tx_flags & NETTXF_csum_blank) &&
-		    frame_csum_complete(p->data, p->len, &fi) != FRAME_OK) {
+			o.gso_size = g.mss;
+			o.gso_type = g.type;
+			o.gso_hdr_len = (uint16_t)g.hdr_len;
+		} else if (o.csum_blank && !csum_completes(dp, p, &fi)) {
 			why = DP_DROP_MALFORMED;
 			goto drop;
 		}
-		if (port_output(dp, p->data, p->len, &fi)) {
+		/* dom0's stack takes what is addressed to itself, the NIC the
+		 * rest. */
+		if (port_try(dp, v, &dp->host, p, &fi, &o, gso ? &g : NULL) ||
+		    port_try(dp, v, &dp->uplink, p, &fi, &o, gso ? &g : NULL)) {
 			pkt_free(dp, p);
 			return;
 		}
@@ -1001,7 +1035,7 @@ static void switch_pkt(struct dp *dp, struct dp_vif *v, struct dp_pkt *p, uint16
 	}
 	if (gso && !gso_ok(dst, &fi, &g)) {
 		/* Each segment was counted where it went. */
-		gso_deliver_segments(dp, v, dst, p, &fi, &g);
+		gso_to_vif(dp, dst, p, &fi, &g, &v->st.gso_segments);
 		pkt_free(dp, p);
 		return;
 	}
@@ -1275,7 +1309,7 @@ static void vif_rx(struct dp *dp, struct dp_vif *v)
 
 	while (v->q_head && nd < DP_RX_BATCH) {
 		struct dp_pkt *p = v->q_head;
-		unsigned int need = rx_slots_needed(v, p);
+		unsigned int need = rx_slots_needed(v, p), ndata = rx_data_slots(v, p), data = 0;
 		uint32_t off = 0;
 
 		if (need == 0) {
@@ -1315,7 +1349,9 @@ static void vif_rx(struct dp *dp, struct dp_vif *v)
 			memset(r, 0, sizeof(*r));
 			r->id = req.id;
 			r->offset = 0;
-			r->flags = i + 1 < need ? NETRXF_more_data : 0;
+			/* more_data says more data follows: the extra is not
+			 * data, and a one-slot GSO packet has none after it. */
+			r->flags = ++data < ndata ? NETRXF_more_data : 0;
 			if (i == 0)
 				r->flags |= p->rx_flags | (p->gso_size ? NETRXF_extra_info : 0);
 			r->status = (int16_t)chunk;
@@ -1572,13 +1608,23 @@ void dp_set_host(struct dp *dp, const struct dp_port_ops *ops)
 	port_set(&dp->host, ops);
 }
 
-bool dp_input(struct dp *dp, const uint8_t *frame, size_t len, const struct frame_info *fi)
+bool dp_input(struct dp *dp, const uint8_t *frame, size_t len, const struct frame_info *fi,
+	      const struct ipnb_offload *o)
 {
 	struct dp_vif *dst = ipt_lookup(&dp->ipt, &fi->dst);
+	struct gso_pkt g;
 	struct dp_pkt *p;
+	uint64_t segs = 0;
+	bool ok = true;
 
 	dp->clock_ms = ipnb_now_ms();
-	if (!dst || len > UINT16_MAX)
+	if (!o)
+		o = &no_offload;
+	if (!dst || len > DP_MAX_FRAME)
+		return false;
+	/* The port's metadata is checked like a guest's GSO request: the
+	 * headers must fit it. */
+	if (o->gso_size && gso_check(frame, len, fi, o->gso_type, o->gso_size, &g) != GSO_OK)
 		return false;
 	p = pkt_alloc(dp, (uint32_t)len);
 	if (!p) {
@@ -1586,9 +1632,33 @@ bool dp_input(struct dp *dp, const uint8_t *frame, size_t len, const struct fram
 		return false;
 	}
 	memcpy(p->data, frame, len);
-	frame_set_l2(p->data, dst->mac, dp->mac);
-	/* The guest verifies the LAN host's checksum itself. */
-	p->rx_flags = 0;
 	p->from_port = true;
+	if (o->gso_size && !gso_ok(dst, fi, &g)) {
+		ok = gso_to_vif(dp, dst, p, fi, &g, &segs);
+		pkt_free(dp, p);
+		return ok;
+	}
+	if (o->gso_size) {
+		p->gso_size = g.mss;
+		p->gso_type = g.type;
+	}
+	/* A checksum the port left blank goes on blank where the vif takes
+	 * that; one it verified is flagged so. Otherwise the guest verifies
+	 * it itself, as for any LAN host's. */
+	if (o->csum_blank || o->gso_size) {
+		if (csum_blank_ok(dst, fi))
+			p->rx_flags = NETRXF_csum_blank | NETRXF_data_validated;
+		else if (frame_csum_complete(p->data, p->len, fi) == FRAME_OK)
+			p->rx_flags = NETRXF_data_validated;
+		else
+			ok = false;
+	} else if (o->data_valid) {
+		p->rx_flags = NETRXF_data_validated;
+	}
+	if (!ok) {
+		pkt_free(dp, p);
+		return false;
+	}
+	frame_set_l2(p->data, dst->mac, dp->mac);
 	return vif_enqueue(dp, dst, p);
 }

@@ -23,17 +23,25 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "ipnb/clock.h"
 #include "ipnb/frame.h"
+#include "ipnb/gso.h"
 #include "ipnb/hostaddr.h"
 #include "ipnb/log.h"
+#include "ipnb/vnet.h"
 
 #define HOST_MAX_OWN	 32u   /* dom0 addresses looked at */
 #define HOST_OWN_REFRESH 1000u /* ms between re-reads of them */
 #define HOST_RX_BUDGET	 64u   /* packets read from the device per call */
-#define HOST_MAX_PKT	 65535u
+/* What the device may hand over: dom0's TSO makes IP packets of up to
+ * 64 KiB (the kernel's gso_max_size). */
+#define HOST_MAX_PKT (DP_MAX_FRAME - FRAME_ETH_HLEN)
+/* What the device takes and gives besides the bytes (TUNSETOFFLOAD): blank
+ * checksums and TCP segmentation, both families; no ECN, no UDP. */
+#define HOST_OFFLOADS (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)
 
 struct host {
 	struct dp *dp;
@@ -50,7 +58,9 @@ struct host {
 	size_t nroutes, cap;
 
 	struct host_stats st;
-	/* An Ethernet header's worth of room, then what the device gives. */
+	/* An Ethernet header's worth of room, then what the device gives
+	 * after its virtio-net header. */
+	struct virtio_net_hdr vh;
 	uint8_t buf[FRAME_ETH_HLEN + HOST_MAX_PKT];
 };
 
@@ -295,22 +305,33 @@ static void routes_refresh(struct host *h)
 /* ---- the data path's hooks ---------------------------------------------- */
 
 /* A guest's packet for dom0 itself goes into dom0's stack; anything else is
- * left to the uplink. The data path completed any blank checksum. dom0's
- * addresses were brought up to date by host_run() before this pass: every
- * packet to the uplink comes through here, too many to read a clock for. */
-static bool host_output(void *arg, const uint8_t *frame, size_t len, const struct frame_info *fi)
+ * left to the uplink. It goes as the guest sent it: a blank checksum for
+ * dom0's stack to complete, a GSO packet whole, told in the virtio-net
+ * header (dom0 segments it if it forwards it). dom0's addresses were
+ * brought up to date by host_run() before this pass: every packet to the
+ * uplink comes through here, too many to read a clock for. */
+static bool host_output(void *arg, const uint8_t *frame, size_t len, const struct frame_info *fi,
+			const struct ipnb_offload *o)
 {
 	struct host *h = arg;
+	struct virtio_net_hdr vh;
+	struct iovec iov[2];
+	size_t ip_len = len - FRAME_ETH_HLEN;
 
 	if (!own_has(h, &fi->dst))
 		return false;
-	if (write(h->tun, frame + FRAME_ETH_HLEN, len - FRAME_ETH_HLEN) !=
-	    (ssize_t)(len - FRAME_ETH_HLEN)) {
+	vnet_from_offload(o, fi, 0, &vh);
+	iov[0] = (struct iovec){.iov_base = &vh, .iov_len = sizeof(vh)};
+	iov[1] = (struct iovec){.iov_base = (void *)(uintptr_t)(frame + FRAME_ETH_HLEN),
+				.iov_len = ip_len};
+	if (writev(h->tun, iov, 2) != (ssize_t)(sizeof(vh) + ip_len)) {
 		h->st.drops[HOST_DROP_TX_FAILED]++;
 		return true;
 	}
 	h->st.tx_pkts++;
-	h->st.tx_bytes += len - FRAME_ETH_HLEN;
+	h->st.tx_bytes += ip_len;
+	if (o->gso_size)
+		h->st.tx_gso_pkts++;
 	return true;
 }
 
@@ -355,7 +376,9 @@ static void host_withdraw(void *arg, const struct ipnb_addr *a)
 static void rx_packet(struct host *h, size_t len)
 {
 	uint8_t *frame = h->buf;
+	struct ipnb_offload o;
 	struct frame_info fi;
+	struct gso_pkt g;
 	uint16_t type;
 
 	switch (frame[FRAME_ETH_HLEN] >> 4) {
@@ -395,12 +418,21 @@ static void rx_packet(struct host *h, size_t len)
 		h->st.drops[HOST_DROP_NO_GUEST]++;
 		return;
 	}
-	if (!dp_input(h->dp, frame, len, &fi)) {
+	/* dom0's kernel is trusted no more than the LAN: its header must
+	 * describe the packet it came with. */
+	if (vnet_to_offload(&h->vh, &fi, 0, &o) != VNET_OK ||
+	    (o.gso_size && gso_check(frame, len, &fi, o.gso_type, o.gso_size, &g) != GSO_OK)) {
+		h->st.drops[HOST_DROP_MALFORMED]++;
+		return;
+	}
+	if (!dp_input(h->dp, frame, len, &fi, &o)) {
 		h->st.drops[HOST_DROP_GUEST_FULL]++;
 		return;
 	}
 	h->st.rx_pkts++;
 	h->st.rx_bytes += len - FRAME_ETH_HLEN;
+	if (o.gso_size)
+		h->st.rx_gso_pkts++;
 }
 
 void host_run(struct host *h)
@@ -413,11 +445,18 @@ void host_handle_rx(struct host *h)
 {
 	host_run(h);
 	for (unsigned int i = 0; i < HOST_RX_BUDGET; i++) {
-		ssize_t n = read(h->tun, h->buf + FRAME_ETH_HLEN, HOST_MAX_PKT);
+		struct iovec iov[2] = {
+		    {.iov_base = &h->vh, .iov_len = sizeof(h->vh)},
+		    {.iov_base = h->buf + FRAME_ETH_HLEN, .iov_len = HOST_MAX_PKT}};
+		ssize_t n = readv(h->tun, iov, 2);
 
 		if (n <= 0)
 			break; /* EAGAIN: drained */
-		rx_packet(h, (size_t)n);
+		if ((size_t)n <= sizeof(h->vh)) {
+			h->st.drops[HOST_DROP_MALFORMED]++;
+			continue;
+		}
+		rx_packet(h, (size_t)n - sizeof(h->vh));
 	}
 }
 
@@ -455,7 +494,10 @@ struct host *host_open(const char *ifname, struct dp *dp, char *err, size_t errl
 	h->nl = -1;
 	memset(&ifr, 0, sizeof(ifr));
 	memcpy(ifr.ifr_name, ifname, strlen(ifname) + 1);
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	/* With a virtio-net header before each packet, both ways: dom0's
+	 * stack and the guests exchange 64 KiB TCP segments and blank
+	 * checksums, as through the kernel's netback and a bridge. */
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_VNET_HDR;
 	what = "/dev/net/tun";
 	h->tun = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
 	if (h->tun < 0)
@@ -470,6 +512,12 @@ struct host *host_open(const char *ifname, struct dp *dp, char *err, size_t errl
 	 * device, not sent elsewhere. */
 	what = "TUNSETPERSIST";
 	if (ioctl(h->tun, TUNSETPERSIST, 1) < 0)
+		goto fail;
+	what = "TUNSETVNETHDRSZ";
+	if (ioctl(h->tun, TUNSETVNETHDRSZ, &(int){sizeof(struct virtio_net_hdr)}) < 0)
+		goto fail;
+	what = "TUNSETOFFLOAD";
+	if (ioctl(h->tun, TUNSETOFFLOAD, (unsigned long)HOST_OFFLOADS) < 0)
 		goto fail;
 	memcpy(h->ifname, ifr.ifr_name, IF_NAMESIZE);
 	h->ifname[IF_NAMESIZE - 1] = '\0';
@@ -495,7 +543,8 @@ struct host *host_open(const char *ifname, struct dp *dp, char *err, size_t errl
 	dp_set_host(dp, &(struct dp_port_ops){.output = host_output,
 					      .announce = host_announce,
 					      .withdraw = host_withdraw,
-					      .arg = h});
+					      .arg = h,
+					      .offload = true});
 	return h;
 fail:
 	snprintf(err, errlen, "host port %s: %s: %s", ifname, what, strerror(errno));

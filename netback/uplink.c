@@ -251,13 +251,16 @@ static void nb_drop(void *arg, void *pkt)
 
 /* ---- the data path's hooks ------------------------------------------------- */
 
-static bool ul_output(void *arg, const uint8_t *frame, size_t len, const struct frame_info *fi)
+static bool ul_output(void *arg, const uint8_t *frame, size_t len, const struct frame_info *fi,
+		      const struct ipnb_offload *o)
 {
 	struct ul *ul = arg;
 	uint64_t now = ipnb_now_ms();
 	struct ipnb_addr nh;
 	struct ul_pending *p;
 	uint8_t mac[6];
+
+	(void)o; /* no offloads here yet: the data path sends segments and full checksums */
 
 	if (len > FRAME_ETH_HLEN + (size_t)ul->mtu || len > UL_FRAME_SIZE - UL_TX_DATA_OFF) {
 		ul->st.drops[UL_DROP_TOO_BIG]++;
@@ -373,7 +376,7 @@ static void rx_frame(struct ul *ul, const uint8_t *data, size_t len)
 		ul->st.drops[UL_DROP_TOO_BIG]++;
 		return;
 	}
-	if (dp_input(ul->dp, data, len, &fi)) {
+	if (dp_input(ul->dp, data, len, &fi, NULL)) {
 		ul->st.rx_pkts++;
 		ul->st.rx_bytes += len;
 	} else {

@@ -24,6 +24,7 @@
 
 #include "ipnb/addr.h"
 #include "ipnb/frame.h"
+#include "ipnb/offload.h"
 #include "ipnb/xenring.h"
 
 /* One vif's RX queue is its share of dom0's packet memory: at most this
@@ -185,18 +186,23 @@ const char *dp_drop_name(enum dp_drop d);
 /*
  * The ports: the physical NIC (uplink.c) and dom0's own stack (host.c) plug
  * in here. output() gets every guest packet whose destination no vif
- * holds, after the anti-spoofing checks, with any blank checksum already
- * completed; the host port is asked first, then the uplink. It copies what
- * it keeps and returns true, or returns false to leave the packet to the
- * next port (after the last, it is counted as no_route). announce() is
- * told of each address newly registered to a vif, withdraw() of each one a
- * vif no longer holds. Any hook may be NULL.
+ * holds, after the anti-spoofing checks; the host port is asked first,
+ * then the uplink. A port with `offload` set gets each packet as the guest
+ * sent it, with its metadata in *o: a blank checksum, a GSO packet of up
+ * to 64 KiB. Any other port gets MTU-sized segments of a GSO packet and
+ * complete checksums, and *o says nothing. output() copies what it keeps
+ * and returns true, or returns false to leave the packet to the next port
+ * (after the last, it is counted as no_route). announce() is told of each
+ * address newly registered to a vif, withdraw() of each one a vif no
+ * longer holds. Any hook may be NULL.
  */
 struct dp_port_ops {
-	bool (*output)(void *arg, const uint8_t *frame, size_t len, const struct frame_info *fi);
+	bool (*output)(void *arg, const uint8_t *frame, size_t len, const struct frame_info *fi,
+		       const struct ipnb_offload *o);
 	void (*announce)(void *arg, const struct ipnb_addr *a);
 	void (*withdraw)(void *arg, const struct ipnb_addr *a);
 	void *arg;
+	bool offload;
 };
 void dp_set_uplink(struct dp *dp, const struct dp_port_ops *ops);
 void dp_set_host(struct dp *dp, const struct dp_port_ops *ops);
@@ -204,10 +210,16 @@ void dp_set_host(struct dp *dp, const struct dp_port_ops *ops);
 /*
  * A frame from a port whose destination IP (fi->dst) is registered to a
  * vif: copied into a backend buffer, its Ethernet header rewritten and
- * queued to that vif. Returns false (counted by the caller) if no vif
- * holds the address, no buffer is free, or that vif could not take it (not
+ * queued to that vif. o (NULL: none) is its metadata: a blank checksum is
+ * passed on, or completed for a vif that takes none; a GSO packet (up to
+ * DP_MAX_FRAME bytes) goes whole to a vif that takes GSO and in segments
+ * to any other. Returns false (counted by the caller) if no vif holds the
+ * address, the frame is too long, a blank checksum or GSO request does not
+ * fit its headers, no buffer is free, or that vif could not take it (not
  * connected, carrier off, queue full: also counted on the vif).
  */
-bool dp_input(struct dp *dp, const uint8_t *frame, size_t len, const struct frame_info *fi);
+#define DP_MAX_FRAME (FRAME_ETH_HLEN + 65536)
+bool dp_input(struct dp *dp, const uint8_t *frame, size_t len, const struct frame_info *fi,
+	      const struct ipnb_offload *o);
 
 #endif

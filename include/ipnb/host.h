@@ -51,9 +51,10 @@ enum host_drop {
 };
 
 struct host_stats {
-	uint64_t rx_pkts, rx_bytes; /* dom0 to guests */
-	uint64_t tx_pkts, tx_bytes; /* guests to dom0 */
-	uint64_t routes;	    /* host routes in place now */
+	uint64_t rx_pkts, rx_bytes;	   /* dom0 to guests */
+	uint64_t tx_pkts, tx_bytes;	   /* guests to dom0 */
+	uint64_t rx_gso_pkts, tx_gso_pkts; /* of those, GSO packets (up to 64 KiB) */
+	uint64_t routes;		   /* host routes in place now */
 	uint64_t drops[HOST_DROP_COUNT];
 };
 

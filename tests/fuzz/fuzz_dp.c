@@ -73,6 +73,7 @@ static struct dp *dp;
 static struct guest guests[NGUEST];
 static unsigned int ndisabled;
 static bool uplink_accepts;
+static bool uplink_offload; /* plugged in with offloads */
 static unsigned int announced;
 static volatile uint32_t sink;
 
@@ -127,14 +128,21 @@ static void on_disable(void *arg, struct dp_vif *vif, const char *why)
 	ndisabled++;
 }
 
-/* The NIC side: gets whole frames that parse, touches every byte. */
-static bool uplink_output(void *arg, const uint8_t *frame, size_t len, const struct frame_info *fi)
+/* The NIC side: gets whole frames that parse, touches every byte. Plugged
+ * in with offloads, it may get blank checksums and GSO packets, whose
+ * headers the data path checked; without, neither. */
+static bool uplink_output(void *arg, const uint8_t *frame, size_t len, const struct frame_info *fi,
+			  const struct ipnb_offload *o)
 {
 	struct frame_info again;
 	uint32_t s = 0;
 
 	CHECK(arg == &uplink_accepts);
-	CHECK(len >= FRAME_ETH_HLEN && len <= UINT16_MAX);
+	CHECK(len >= FRAME_ETH_HLEN && len <= DP_MAX_FRAME);
+	if (!uplink_offload)
+		CHECK(!o->gso_size && !o->csum_blank && !o->data_valid && len <= UINT16_MAX);
+	if (o->gso_size)
+		CHECK(o->csum_blank && o->gso_hdr_len < len && fi->l4_proto == IPPROTO_TCP);
 	CHECK(fi->kind == FRAME_IPV4 || fi->kind == FRAME_IPV6);
 	CHECK(frame_parse(frame, len, &again) == FRAME_OK);
 	CHECK(again.kind == fi->kind && ipnb_addr_equal(&again.dst, &fi->dst));
@@ -153,6 +161,8 @@ static void uplink_announce(void *arg, const struct ipnb_addr *a)
 
 static const struct dp_port_ops uplink_ops = {
     .output = uplink_output, .announce = uplink_announce, .arg = &uplink_accepts};
+static const struct dp_port_ops uplink_offload_ops = {
+    .output = uplink_output, .announce = uplink_announce, .arg = &uplink_accepts, .offload = true};
 
 /* ---- guests -------------------------------------------------------------- */
 
@@ -665,8 +675,10 @@ static void op_uplink(struct in *in, bool burst)
 	static uint8_t tpl[MAX_FRAME];
 	/* enough to overflow both guests' RX queues */
 	unsigned int reps = burst ? 1 + u16(in) % (2 * DP_RXQ_MAX + 100) : 1;
+	struct ipnb_offload o = {0};
 	struct frame_info fi;
-	uint8_t b = u8(in);
+	uint8_t b = u8(in), ob;
+	uint16_t size;
 	size_t len;
 	uint8_t *frame;
 
@@ -687,24 +699,33 @@ static void op_uplink(struct in *in, bool burst)
 		for (size_t i = 0; i < len; i++)
 			frame[i] = u8(in);
 	}
+	/* A port with offloads passes metadata of its own (any, here: the
+	 * data path checks it against the headers). */
+	size = u16(in);
+	ob = u8(in);
+	o.csum_blank = ob & 0x10;
+	o.data_valid = ob & 0x20;
+	o.gso_type = ob & 3;
+	o.gso_size = ob & 4 ? size : 0;
 	/* uplink.c hands over only what parses as IP. */
 	if (frame_parse(frame, len, &fi) == FRAME_OK &&
 	    (fi.kind == FRAME_IPV4 || fi.kind == FRAME_IPV6))
 		for (unsigned int i = 0; i < reps; i++)
-			(void)dp_input(dp, frame, len, &fi);
+			(void)dp_input(dp, frame, len, &fi, &o);
 	free(frame);
 }
 
 /* The NIC path: attached and accepting, attached and refusing, detached. */
 static void op_uplink_mode(struct in *in)
 {
-	uint8_t m = u8(in) % 3;
+	uint8_t m = u8(in) % 5;
 
 	if (m == 2) {
 		dp_set_uplink(dp, NULL);
 	} else {
-		uplink_accepts = m;
-		dp_set_uplink(dp, &uplink_ops);
+		uplink_accepts = m & 1;
+		uplink_offload = m > 2;
+		dp_set_uplink(dp, uplink_offload ? &uplink_offload_ops : &uplink_ops);
 	}
 }
 
@@ -805,6 +826,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ndisabled = 0;
 	announced = 0;
 	fake_clock_reset();
+	uplink_offload = false;
 	dp = dp_new(nf_be_mac, on_disable, &ndisabled);
 	CHECK(dp);
 	if (u8(&in) & 1)

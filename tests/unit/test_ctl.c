@@ -562,6 +562,8 @@ static void test_port_answers(void)
 					      "rx_bytes             0\n"
 					      "tx_packets           0\n"
 					      "tx_bytes             0\n"
+					      "rx_gso_packets       0\n"
+					      "tx_gso_packets       0\n"
 					      "routes               2\n"
 					      "drops:\n"
 					      "  not_local            0\n"
@@ -575,7 +577,8 @@ static void test_port_answers(void)
 	    ask("host json\n"),
 	    "{\"host_port\": \"" HOST_IF
 	    "\", \"rx_packets\": 0, \"rx_bytes\": 0, \"tx_packets\": 0, "
-	    "\"tx_bytes\": 0, \"routes\": 2, \"drops\": {\"not_local\": 0, \"no_guest\": 0, "
+	    "\"tx_bytes\": 0, \"rx_gso_packets\": 0, \"tx_gso_packets\": 0, \"routes\": 2, "
+	    "\"drops\": {\"not_local\": 0, \"no_guest\": 0, "
 	    "\"malformed\": 0, \"guest_full\": 0, \"tx_failed\": 0, \"route_error\": 0, "
 	    "\"spoofed_src\": 0}}\n");
 	finish();

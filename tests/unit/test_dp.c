@@ -1771,7 +1771,7 @@ static void test_copy_errors(void)
 		len = build_udp(pkt, false, nf_be_mac, lan_mac, outside4, B->nf.ip4, 40,
 				(uint32_t)e, false);
 		CU_ASSERT_EQUAL_FATAL(frame_parse(pkt, len, &fi), FRAME_OK);
-		CU_ASSERT(dp_input(dp, pkt, len, &fi));
+		CU_ASSERT(dp_input(dp, pkt, len, &fi, NULL));
 		fake_gnt_fail_next_copy(0, 1, gntst_errors[e]);
 		guest_post_rx(B, 1);
 		pump();
@@ -1955,10 +1955,11 @@ static void test_requests_before_connect(void)
  * what the data path gave it. */
 struct fake_port {
 	bool accept;
-	unsigned int outputs; /* output() calls, taken or not */
-	uint8_t frame[PG];    /* a copy of the last frame output() saw */
+	unsigned int outputs;	     /* output() calls, taken or not */
+	uint8_t frame[DP_MAX_FRAME]; /* a copy of the last frame output() saw */
 	size_t len;
 	struct frame_info fi;
+	struct ipnb_offload o; /* and its metadata */
 };
 
 static struct fake_port host_port, uplink_port;
@@ -1973,9 +1974,12 @@ struct port_call {
 static struct port_call calls[64];
 static unsigned int ncalls;
 
-static bool port_output(void *arg, const uint8_t *frame, size_t len, const struct frame_info *fi)
+static bool port_output(void *arg, const uint8_t *frame, size_t len, const struct frame_info *fi,
+			const struct ipnb_offload *o)
 {
 	struct fake_port *p = arg;
+
+	p->o = *o;
 
 	p->outputs++;
 	/* The frame is the data path's buffer, freed on return: copy it, as
@@ -2348,7 +2352,7 @@ static void test_port_input(void)
 	len = build_udp(pkt, false, nf_be_mac, lan_mac, outside4, B->nf.ip4, 50, 1, false);
 	CU_ASSERT_EQUAL_FATAL(frame_parse(pkt, len, &fi), FRAME_OK);
 	memcpy(copy, pkt, len);
-	CU_ASSERT(dp_input(dp, pkt, len, &fi));
+	CU_ASSERT(dp_input(dp, pkt, len, &fi, NULL));
 	/* the data path rewrote its own copy, not the port's buffer */
 	CU_ASSERT(memcmp(pkt, copy, len) == 0);
 	CU_ASSERT_EQUAL(dp_vif_queued(B->vif), 1);
@@ -2361,14 +2365,14 @@ static void test_port_input(void)
 	/* IPv6 to A, with the zeroed L2 header the host port hands over */
 	len = build_udp(pkt, true, zero_mac, zero_mac, outside6, A->nf.ip6, 33, 2, false);
 	CU_ASSERT_EQUAL_FATAL(frame_parse(pkt, len, &fi), FRAME_OK);
-	CU_ASSERT(dp_input(dp, pkt, len, &fi));
+	CU_ASSERT(dp_input(dp, pkt, len, &fi, NULL));
 	pump();
 	expect_rx(A, pkt, len, 0);
 
 	/* nobody holds the address: refused, and nothing queued or counted */
 	len = build_udp(pkt, false, nf_be_mac, lan_mac, outside4, nobody4, 20, 3, false);
 	CU_ASSERT_EQUAL_FATAL(frame_parse(pkt, len, &fi), FRAME_OK);
-	CU_ASSERT_FALSE(dp_input(dp, pkt, len, &fi));
+	CU_ASSERT_FALSE(dp_input(dp, pkt, len, &fi, NULL));
 	pump();
 	CU_ASSERT_EQUAL(nf_rx_pending(&A->nf) + nf_rx_pending(&B->nf) + nf_rx_pending(&C->nf), 0);
 	CU_ASSERT_EQUAL(dp_vif_queued(A->vif) + dp_vif_queued(B->vif) + dp_vif_queued(C->vif), 0);
@@ -2635,7 +2639,7 @@ static void test_port_share(void)
 	len = build_udp(pkt, false, nf_be_mac, lan_mac, outside4, B->nf.ip4, 1400, 1, false);
 	CU_ASSERT_EQUAL_FATAL(frame_parse(pkt, len, &fi), FRAME_OK);
 	for (int i = 0; i < DP_RXQ_MAX; i++)
-		accepted += dp_input(dp, pkt, len, &fi);
+		accepted += dp_input(dp, pkt, len, &fi, NULL);
 	CU_ASSERT_EQUAL(accepted, DP_RXQ_PORT_BYTES / len);
 	CU_ASSERT_EQUAL(drops(B, DP_DROP_RXQ_FULL), DP_RXQ_MAX - accepted);
 	/* a guest's packets still get in */
@@ -3179,8 +3183,13 @@ static void test_gso_whole(void)
 
 	three_guests(64);
 	gso_receiver(B);
-	for (int v6 = 0; v6 <= 1; v6++) {
-		size_t len = gso_build(pkt, A, v6, v6 ? B->nf.ip6 : B->nf.ip4, 20000, 7);
+	/* 20000 bytes over 5 data slots, and 2000 in one: more_data only
+	 * where more data follows, the extra is not data (netfront waits for
+	 * data that never comes otherwise) */
+	for (int c = 0; c < 4; c++) {
+		bool v6 = c & 1;
+		size_t len =
+		    gso_build(pkt, A, v6, v6 ? B->nf.ip6 : B->nf.ip4, c < 2 ? 20000 : 2000, 7);
 		size_t got = 0;
 		unsigned int n = 0;
 
@@ -3202,7 +3211,8 @@ static void test_gso_whole(void)
 			CU_ASSERT_EQUAL(rsp.offset, 0);
 			CU_ASSERT_FATAL(rsp.status > 0 && got + (size_t)rsp.status <= len);
 			if (n == 0) {
-				CU_ASSERT_EQUAL(rsp.flags, NETRXF_more_data | NETRXF_extra_info |
+				CU_ASSERT_EQUAL(rsp.flags, (len > PG ? NETRXF_more_data : 0) |
+							       NETRXF_extra_info |
 							       NETRXF_csum_blank |
 							       NETRXF_data_validated);
 				CU_ASSERT(memcmp(data, B->nf.mac, 6) == 0);
@@ -3219,10 +3229,10 @@ static void test_gso_whole(void)
 		}
 		CU_ASSERT_EQUAL(got, len);
 	}
-	CU_ASSERT_EQUAL(st(A)->tx_gso_pkts, 2);
+	CU_ASSERT_EQUAL(st(A)->tx_gso_pkts, 4);
 	CU_ASSERT_EQUAL(st(A)->gso_segments, 0);
-	CU_ASSERT_EQUAL(st(B)->rx_gso_pkts, 2);
-	CU_ASSERT_EQUAL(st(B)->rx_pkts, 2);
+	CU_ASSERT_EQUAL(st(B)->rx_gso_pkts, 4);
+	CU_ASSERT_EQUAL(st(B)->rx_pkts, 4);
 	CU_ASSERT_EQUAL(all_drops(A) + all_drops(B), 0);
 	finish();
 }
@@ -3377,6 +3387,147 @@ static void test_gso_bad(void)
 	finish();
 }
 
+/* dom0's port takes offloads: a GSO packet goes to it whole, a blank
+ * checksum blank, each told in the metadata. What it declines goes to the
+ * uplink, which takes none: segments, complete checksums. */
+static void test_gso_offload_port(void)
+{
+	static uint8_t pkt[65536];
+	static const uint8_t outside4[4] = {192, 0, 2, 1};
+	struct dp_port_ops ops = host_ops;
+	size_t len;
+
+	three_guests(8);
+	ports_set();
+	ops.offload = true;
+	dp_set_host(dp, &ops);
+	host_port.accept = uplink_port.accept = true;
+	len = gso_build(pkt, A, false, outside4, 20000, 7);
+	gso_send(A, pkt, len, XEN_NETIF_GSO_TYPE_TCPV4, 1448);
+	CU_ASSERT_EQUAL(host_port.outputs, 1);
+	CU_ASSERT_EQUAL(uplink_port.outputs, 0);
+	CU_ASSERT_EQUAL(host_port.len, len);
+	CU_ASSERT(memcmp(host_port.frame + 14, pkt + 14, len - 14) == 0); /* the checksum blank */
+	CU_ASSERT_EQUAL(host_port.o.gso_size, 1448);
+	CU_ASSERT_EQUAL(host_port.o.gso_type, XEN_NETIF_GSO_TYPE_TCPV4);
+	CU_ASSERT_EQUAL(host_port.o.gso_hdr_len, 14 + 20 + NF_TCP_HLEN);
+	CU_ASSERT(host_port.o.csum_blank);
+	CU_ASSERT_EQUAL(st(A)->gso_segments, 0);
+
+	/* a blank UDP checksum stays blank for dom0 */
+	len = build_udp(pkt, false, nf_be_mac, A->nf.mac, A->nf.ip4, outside4, 500, 3, true);
+	send_from(A, pkt, len, NETTXF_csum_blank);
+	CU_ASSERT_EQUAL(host_port.outputs, 2);
+	CU_ASSERT(host_port.o.csum_blank && !host_port.o.gso_size);
+	CU_ASSERT(memcmp(host_port.frame + 14, pkt + 14, len - 14) == 0);
+	/* data_validated is passed on */
+	len = build_udp(pkt, false, nf_be_mac, A->nf.mac, A->nf.ip4, outside4, 500, 4, false);
+	send_from(A, pkt, len, NETTXF_data_validated);
+	CU_ASSERT(!host_port.o.csum_blank && host_port.o.data_valid);
+
+	/* not dom0's: the uplink gets what a port without offloads takes */
+	host_port.accept = false;
+	len = build_udp(pkt, false, nf_be_mac, A->nf.mac, A->nf.ip4, outside4, 500, 5, true);
+	send_from(A, pkt, len, NETTXF_csum_blank);
+	CU_ASSERT_EQUAL(uplink_port.outputs, 1);
+	CU_ASSERT(!uplink_port.o.csum_blank);
+	CU_ASSERT(l4_csum_ok(uplink_port.frame, false, IPPROTO_UDP));
+	len = gso_build(pkt, A, false, outside4, 20000, 7);
+	gso_send(A, pkt, len, XEN_NETIF_GSO_TYPE_TCPV4, 1448);
+	CU_ASSERT_EQUAL(uplink_port.outputs, 1 + 14);
+	CU_ASSERT(!uplink_port.o.gso_size && !uplink_port.o.csum_blank);
+	CU_ASSERT(l4_csum_ok(uplink_port.frame, false, IPPROTO_TCP));
+	CU_ASSERT_EQUAL(st(A)->gso_segments, 14);
+	CU_ASSERT_EQUAL(all_drops(A), 0);
+	finish();
+}
+
+/* From a port with offloads: a GSO packet reaches a GSO receiver whole and
+ * any other in segments; a blank checksum is passed on or completed; a
+ * request the headers do not fit is refused. */
+static void test_gso_port_input(void)
+{
+	static uint8_t pkt[65536];
+	static const uint8_t dom0_4[4] = {10, 99, 0, 2};
+	struct ipnb_offload o = {
+	    .gso_size = 1448, .gso_type = XEN_NETIF_GSO_TYPE_TCPV4, .csum_blank = true};
+	struct frame_info fi;
+	netif_rx_response_t rsp;
+	const uint8_t *data;
+	RING_IDX idx;
+	size_t len;
+	char err[128];
+	struct nf_tcp t = {.sport = 22,
+			   .dport = 40000,
+			   .seq = 7,
+			   .flags = TCP_ACK | TCP_PSH | TCP_FIN,
+			   .ip_id = 100,
+			   .payload = gso_payload,
+			   .plen = 10000,
+			   .partial = true};
+
+	three_guests(64);
+	gso_receiver(B);
+	C->cfg.rx_csum_offload = C->cfg.rx_ipv6_csum_offload = false;
+	CU_ASSERT_EQUAL_FATAL(dp_vif_connect(dp, C->vif, &C->cfg, err, sizeof(err)), 0);
+	for (size_t i = 0; i < t.plen; i++)
+		gso_payload[i] = (uint8_t)(i * 13 + 7);
+
+	len = nf_put_tcp(pkt, false, nf_be_mac, nf_be_mac, dom0_4, B->nf.ip4, &t);
+	CU_ASSERT_EQUAL_FATAL(frame_parse(pkt, len, &fi), FRAME_OK);
+	CU_ASSERT(dp_input(dp, pkt, len, &fi, &o));
+	pump();
+	CU_ASSERT_EQUAL(nf_rx_pending(&B->nf), (len + PG - 1) / PG + 1);
+	CU_ASSERT_FATAL(nf_take_rx(&B->nf, &rsp, &data, &idx));
+	CU_ASSERT_EQUAL(rsp.flags, NETRXF_more_data | NETRXF_extra_info | NETRXF_csum_blank |
+				       NETRXF_data_validated);
+	CU_ASSERT_EQUAL(nf_reap_rx(&B->nf), (len + PG - 1) / PG);
+	CU_ASSERT_EQUAL(st(B)->rx_gso_pkts, 1);
+
+	len = nf_put_tcp(pkt, false, nf_be_mac, nf_be_mac, dom0_4, C->nf.ip4, &t);
+	CU_ASSERT_EQUAL_FATAL(frame_parse(pkt, len, &fi), FRAME_OK);
+	CU_ASSERT(dp_input(dp, pkt, len, &fi, &o));
+	pump();
+	expect_segments(C, pkt, false, 10000, 1448, false);
+
+	/* a blank checksum for C, which takes none: completed */
+	t.plen = 500;
+	len = nf_put_tcp(pkt, false, nf_be_mac, nf_be_mac, dom0_4, C->nf.ip4, &t);
+	CU_ASSERT_EQUAL_FATAL(frame_parse(pkt, len, &fi), FRAME_OK);
+	o.gso_size = 0;
+	CU_ASSERT(dp_input(dp, pkt, len, &fi, &o));
+	pump();
+	CU_ASSERT_FATAL(nf_take_rx(&C->nf, &rsp, &data, &idx));
+	CU_ASSERT_EQUAL(rsp.flags, NETRXF_data_validated);
+	CU_ASSERT(l4_csum_ok(data, false, IPPROTO_TCP));
+	/* ... and for A, which takes one: passed on */
+	len = nf_put_tcp(pkt, false, nf_be_mac, nf_be_mac, dom0_4, A->nf.ip4, &t);
+	CU_ASSERT_EQUAL_FATAL(frame_parse(pkt, len, &fi), FRAME_OK);
+	CU_ASSERT(dp_input(dp, pkt, len, &fi, &o));
+	pump();
+	expect_rx(A, pkt, len, NETRXF_csum_blank | NETRXF_data_validated);
+	/* a verified checksum is flagged */
+	o.csum_blank = false;
+	o.data_valid = true;
+	CU_ASSERT(dp_input(dp, pkt, len, &fi, &o));
+	pump();
+	expect_rx(A, pkt, len, NETRXF_data_validated);
+
+	/* GSO requests the headers do not fit */
+	t.plen = 10000;
+	len = nf_put_tcp(pkt, false, nf_be_mac, nf_be_mac, dom0_4, B->nf.ip4, &t);
+	CU_ASSERT_EQUAL_FATAL(frame_parse(pkt, len, &fi), FRAME_OK);
+	o = (struct ipnb_offload){.gso_size = 20, .gso_type = XEN_NETIF_GSO_TYPE_TCPV4};
+	CU_ASSERT_FALSE(dp_input(dp, pkt, len, &fi, &o));
+	o = (struct ipnb_offload){.gso_size = 1448, .gso_type = XEN_NETIF_GSO_TYPE_TCPV6};
+	CU_ASSERT_FALSE(dp_input(dp, pkt, len, &fi, &o));
+	/* and a frame over DP_MAX_FRAME */
+	CU_ASSERT_FALSE(dp_input(dp, pkt, DP_MAX_FRAME + 1, &fi, NULL));
+	pump();
+	CU_ASSERT_EQUAL(nf_rx_pending(&B->nf), 0);
+	finish();
+}
+
 CU_ErrorCode test_dp_register(void)
 {
 	CU_pSuite s = CU_add_suite_with_setup_and_teardown("dp", NULL, NULL, setup, teardown);
@@ -3433,5 +3584,7 @@ CU_ErrorCode test_dp_register(void)
 	CU_add_test(s, "GSO: segmented for a receiver without", test_gso_segmented);
 	CU_add_test(s, "GSO: segmented for the ports", test_gso_to_port);
 	CU_add_test(s, "GSO: bad requests dropped", test_gso_bad);
+	CU_add_test(s, "GSO: whole to a port with offloads", test_gso_offload_port);
+	CU_add_test(s, "GSO: from a port with offloads", test_gso_port_input);
 	return CU_get_error();
 }

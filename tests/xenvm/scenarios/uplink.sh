@@ -50,6 +50,16 @@ for g in 1 2 3; do
 done
 check "TCP dom0 -> g1: 2 MiB arrive intact" tcp_transfer dom0 g1 10.99.0.11 2
 check "TCP g1 -> dom0: 2 MiB arrive intact" tcp_transfer g1 dom0 10.99.0.2 2
+check "TCP dom0 -> g2 over IPv6: 2 MiB arrive intact" tcp_transfer dom0 g2 fd00::12 2
+check "TCP g2 -> dom0 over IPv6: 2 MiB arrive intact" tcp_transfer g2 dom0 fd00::2 2
+# Both ways as GSO packets: the TUN device's virtio-net header carries them
+# (IFF_VNET_HDR, TUNSETOFFLOAD), so dom0's TSO and the guests' reach each
+# other whole.
+log "GSO over the host port: rx_gso_packets $(ctl_count rx_gso_packets host), tx_gso_packets $(ctl_count tx_gso_packets host); g1 rx_gso_packets $(vif_counter g1 rx_gso_packets), g2 rx_gso_packets $(vif_counter g2 rx_gso_packets)"
+check "GSO: dom0 sent GSO packets into the host port" test "$(ctl_count rx_gso_packets host)" -gt 0
+check "GSO: guests sent GSO packets to dom0 whole" test "$(ctl_count tx_gso_packets host)" -gt 0
+check "GSO: g1 received dom0's GSO packets whole" test "$(vif_counter g1 rx_gso_packets)" -gt 0
+check "GSO: g2 received dom0's GSO packets whole (IPv6)" test "$(vif_counter g2 rx_gso_packets)" -gt 0
 check "host port: nothing but dom0's own traffic crossed it (not_local 0)" \
 	test "$(ctl_count not_local host)" = 0
 
