@@ -236,9 +236,10 @@ BENCH_SRC := tests/bench/bench_dp.c $(CORE_SRC) $(DP_CORE) $(FAKE_SRC)
 bench: $(B)/bench/bench_dp
 	$(B)/bench/bench_dp $(BENCH_ARGS)
 
+# --wrap=malloc: the benchmark counts the data path's allocations.
 $(B)/bench/bench_dp: $(call obj,bench,$(BENCH_SRC))
 	@mkdir -p $(@D)
-	$(CC) -O2 -g -o $@ $^
+	$(CC) -O2 -g -Wl,--wrap=malloc -o $@ $^
 
 # Real Xen, side by side: TCP throughput on every path through the kernel
 # netback and a bridge, then through ipnetbackd, in one run; a table of

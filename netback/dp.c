@@ -701,18 +701,30 @@ static bool ring_prod_sane(struct dp *dp, struct dp_vif *v, const char *ring, RI
 
 /* ---- RX queue ------------------------------------------------------------ */
 
+static void vif_rx(struct dp *dp, struct dp_vif *v);
+
+static bool q_full(const struct dp_vif *dst, const struct dp_pkt *p)
+{
+	return dst->q_len >= DP_RXQ_MAX || p->len > DP_RXQ_BYTES - dst->q_bytes ||
+	       (p->from_port && p->len > DP_RXQ_PORT_BYTES - dst->q_port_bytes);
+}
+
 /* Queues p on dst, within dst's share, or drops and counts it there; says
- * which. */
+ * which. A full queue whose vif has buffers posted is first moved into
+ * them: one TX batch of 64 KiB GSO packets is more than the 512 KiB share,
+ * and a receiver ready for it should not lose half of it. Called only
+ * between grant copies, when the shared scratch (segs) is free. */
 static bool vif_enqueue(struct dp *dp, struct dp_vif *dst, struct dp_pkt *p)
 {
 	enum dp_drop why;
 
+	if (dst->connected && dst->carrier && q_full(dst, p))
+		vif_rx(dp, dst);
 	if (!dst->connected)
 		why = DP_DROP_NO_ROUTE;
 	else if (!dst->carrier)
 		why = DP_DROP_CARRIER_OFF;
-	else if (dst->q_len >= DP_RXQ_MAX || p->len > DP_RXQ_BYTES - dst->q_bytes ||
-		 (p->from_port && p->len > DP_RXQ_PORT_BYTES - dst->q_port_bytes))
+	else if (q_full(dst, p))
 		why = DP_DROP_RXQ_FULL;
 	else {
 		p->enq_ms = dp->clock_ms;

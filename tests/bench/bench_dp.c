@@ -21,6 +21,13 @@
  * add up. Any failure is shown in the `bad` column and makes the program
  * exit 1.
  *
+ * A last cell sends 64000-byte TCP packets with a GSO request (MSS 1448)
+ * to a receiver that takes GSO, as Linux netfront's TSO does: each is 16
+ * data slots and the GSO extra on the TX ring, and arrives whole.
+ *
+ * Allocations per packet are counted by wrapping malloc() (the benchmark is
+ * linked with -Wl,--wrap=malloc): the data path's packet buffers.
+ *
  * Usage: bench_dp [-n PACKETS] [-t SECONDS]
  *   -n  packets to measure per cell (default 1000000)
  *   -t  time limit per cell in seconds (default 2); a cell ends at
@@ -50,6 +57,23 @@
 #define SEQ_OFF	    (14 + 20 + 8) /* the sequence number: first payload bytes */
 #define TX_FLAGS    (NETTXF_csum_blank | NETTXF_data_validated) /* as Linux netfront */
 #define RX_FLAGS    (NETRXF_csum_blank | NETRXF_data_validated)
+#define GSO_LEN	    64000u /* frame bytes of one GSO packet */
+#define GSO_MSS	    1448u
+#define GSO_DATA    ((GSO_LEN + PG - 1) / PG) /* data slots per GSO packet */
+
+/* The GSO cell is running: one pair, GSO_LEN-byte TCP packets. */
+static bool gso_mode;
+static uint8_t gso_frame[GSO_LEN];
+
+/* malloc() calls since the start (see the top comment). */
+static uint64_t nallocs;
+void *__real_malloc(size_t n);
+void *__wrap_malloc(size_t n);
+void *__wrap_malloc(size_t n)
+{
+	nallocs++;
+	return __real_malloc(n);
+}
 
 static const size_t frame_sizes[] = {64, 512, 1514};
 static const unsigned int pair_counts[] = {1, 2, 4};
@@ -69,6 +93,7 @@ struct pair {
 	uint64_t sent;		/* TX requests queued */
 	uint64_t tx_ok, tx_err; /* TX responses */
 	uint64_t delivered;	/* RX responses carrying the whole frame */
+	uint64_t extras;	/* GSO: TX extra slots queued (answered NETIF_RSP_NULL) */
 	uint64_t bad;		/* anything that did not check out */
 };
 
@@ -184,6 +209,9 @@ static void guest_connect(struct guest *g)
 {
 	struct ipnb_addr a = {.family = AF_INET};
 	struct dp_vif_cfg cfg = nf_vif_cfg(&g->nf);
+
+	/* As Linux netfront: it takes GSO packets whole. */
+	cfg.rx_gso_tcpv4 = cfg.rx_gso_tcpv6 = true;
 	size_t conflict, nconflict = 0;
 	char err[256] = "";
 
@@ -223,6 +251,43 @@ static uint64_t pair_drops(const struct pair *p)
 }
 
 /*
+ * A GSO sender queues whole packets while the ring has room for one: slot
+ * 0 (the whole length, csum_blank and extra_info), the GSO extra, then the
+ * other data slots. The pages rotate through the ring, so each slot's
+ * page gets its part of the frame (guest time, outside the dp's).
+ */
+static void gso_fill(struct pair *p)
+{
+	struct nf *nf = &p->snd.nf;
+
+	while (nf_tx_space(nf) >= GSO_DATA + 1) {
+		netif_extra_info_t ex = {.type = XEN_NETIF_EXTRA_TYPE_GSO};
+
+		for (unsigned int k = 0; k < GSO_DATA; k++) {
+			RING_IDX i = nf->tx.req_prod_pvt;
+			size_t off = (size_t)k * PG, n = GSO_LEN - off < PG ? GSO_LEN - off : PG;
+			uint16_t flags = k + 1 < GSO_DATA ? NETTXF_more_data : 0;
+
+			memcpy(nf_tx_page(nf, i), gso_frame + off, n);
+			if (k == 0)
+				flags |= TX_FLAGS | NETTXF_extra_info;
+			nf_put_tx(nf, nf_tx_gref(nf, i), 0, (uint16_t)(k ? n : GSO_LEN), flags);
+			if (k == 0) {
+				ex.u.gso.size = GSO_MSS;
+				ex.u.gso.type = XEN_NETIF_GSO_TYPE_TCPV4;
+				memcpy(RING_GET_REQUEST(&nf->tx, nf->tx.req_prod_pvt), &ex,
+				       sizeof(ex));
+				nf->tx.req_prod_pvt++;
+				p->extras++;
+			}
+		}
+		p->sent++;
+	}
+	if (nf_push_tx(nf) != 0)
+		die("fake_evtchn_kick failed");
+}
+
+/*
  * The sender's netfront: takes its TX responses (re-arming rsp_event, so
  * the backend notifies once per batch), then queues a request for every
  * free slot. The frame already sits in each slot's page; only the sequence
@@ -238,6 +303,10 @@ static void sender_step(struct pair *p, bool fill)
 	p->tx_err += n - okay;
 	if (!fill)
 		return;
+	if (gso_mode) {
+		gso_fill(p);
+		return;
+	}
 
 	while (nf_tx_space(nf)) {
 		RING_IDX i = nf->tx.req_prod_pvt;
@@ -271,6 +340,48 @@ static bool frame_ok(struct pair *p, const uint8_t *d, uint16_t flags)
  * and length, and a sample byte for byte), then posts a buffer for every
  * free slot.
  */
+/*
+ * A GSO receiver takes whole packets: the first data slot (with
+ * extra_info), the GSO extra, the rest; it checks the lengths add up, the
+ * extra, and in one packet of 64 the first slot's bytes.
+ */
+static void gso_receive(struct pair *p)
+{
+	struct nf *nf = &p->rcv.nf;
+	netif_rx_response_t r;
+	const uint8_t *d;
+	RING_IDX i;
+
+	while (nf_rx_pending(nf) >= GSO_DATA + 1) {
+		size_t got = 0;
+		bool ok = true;
+
+		for (unsigned int k = 0; k <= GSO_DATA && nf_take_rx(nf, &r, &d, &i); k++) {
+			if (k == 1) {
+				netif_extra_info_t ex;
+
+				memcpy(&ex, &r, sizeof(ex));
+				ok = ok && ex.type == XEN_NETIF_EXTRA_TYPE_GSO &&
+				     ex.u.gso.size == GSO_MSS;
+				continue;
+			}
+			ok = ok && r.id == nf_rx_id(i) && r.status > 0;
+			if (k == 0)
+				ok = ok &&
+				     r.flags == (RX_FLAGS | NETRXF_extra_info | NETRXF_more_data) &&
+				     ((p->delivered & SAMPLE_MASK) ||
+				      memcmp(d + 12, gso_frame + 12, PG - 12) == 0);
+			got += r.status > 0 ? (size_t)r.status : 0;
+		}
+		if (ok && got == GSO_LEN)
+			p->delivered++;
+		else
+			p->bad++;
+	}
+	if (nf_post_rx(nf, nf_rx_space(nf)) != 0)
+		die("fake_evtchn_kick failed");
+}
+
 static void receiver_step(struct pair *p)
 {
 	struct nf *nf = &p->rcv.nf;
@@ -278,6 +389,10 @@ static void receiver_step(struct pair *p)
 	const uint8_t *d;
 	RING_IDX i;
 
+	if (gso_mode) {
+		gso_receive(p);
+		return;
+	}
 	while (nf_take_rx(nf, &r, &d, &i)) {
 		if (r.id != nf_rx_id(i) || r.status != (int16_t)p->len || r.offset != 0 ||
 		    (r.flags & NETRXF_more_data)) {
@@ -295,7 +410,7 @@ static void receiver_step(struct pair *p)
 /* ---- one cell ------------------------------------------------------------ */
 
 struct totals {
-	uint64_t delivered, events, copy_calls, copy_segs;
+	uint64_t delivered, events, copy_calls, copy_segs, allocs;
 };
 
 static void totals(struct totals *t)
@@ -307,6 +422,7 @@ static void totals(struct totals *t)
 	}
 	t->copy_calls = fake_gnt_copy_calls();
 	t->copy_segs = fake_gnt_copy_segs();
+	t->allocs = nallocs;
 }
 
 /* One pass of the combined loop: the guests act, then the daemon. Returns
@@ -333,7 +449,7 @@ static int step(bool fill, uint64_t *dp_ns)
 
 struct result {
 	double secs, dp_secs;
-	uint64_t pkts, events, copy_calls, copy_segs, drops, bad;
+	uint64_t pkts, events, copy_calls, copy_segs, drops, bad, allocs;
 	uint64_t storm_kicks, storm_wakeups; /* the stormer's kicks, and those the daemon saw */
 };
 
@@ -356,9 +472,25 @@ static void run_cell(unsigned int np, size_t len, uint64_t npkts, double tmax, s
 		guest_init(&p->snd, (uint8_t)(2 * i + 1));
 		guest_init(&p->rcv, (uint8_t)(2 * i + 2));
 		p->len = len;
-		build_frame(p->frame, len, &p->snd, &p->rcv);
-		for (unsigned int s = 0; s < NSLOT; s++)
-			memcpy(nf_tx_page(&p->snd.nf, s), p->frame, len);
+		if (gso_mode) {
+			static uint8_t payload[GSO_LEN];
+			const struct nf_tcp t = {.sport = 40000,
+						 .dport = 5001,
+						 .seq = 1,
+						 .flags = 0x18,
+						 .payload = payload,
+						 .plen = GSO_LEN - 14 - 20 - NF_TCP_HLEN,
+						 .partial = true};
+
+			for (size_t k = 0; k < t.plen; k++)
+				payload[k] = (uint8_t)(k * 13 + 5);
+			nf_put_tcp(gso_frame, false, nf_be_mac, p->snd.nf.mac, p->snd.nf.ip4,
+				   p->rcv.nf.ip4, &t);
+		} else {
+			build_frame(p->frame, len, &p->snd, &p->rcv);
+			for (unsigned int s = 0; s < NSLOT; s++)
+				memcpy(nf_tx_page(&p->snd.nf, s), p->frame, len);
+		}
 		guest_connect(&p->snd);
 		guest_connect(&p->rcv);
 	}
@@ -387,6 +519,7 @@ static void run_cell(unsigned int np, size_t len, uint64_t npkts, double tmax, s
 	res->events = b.events - a.events;
 	res->copy_calls = b.copy_calls - a.copy_calls;
 	res->copy_segs = b.copy_segs - a.copy_segs;
+	res->allocs = b.allocs - a.allocs;
 	res->storm_kicks = storming ? stormer.nf.kicks : 0;
 	res->storm_wakeups = storming ? dp_vif_stats(stormer.vif)->spurious_events : 0;
 
@@ -409,8 +542,9 @@ static void run_cell(unsigned int np, size_t len, uint64_t npkts, double tmax, s
 		sender_step(p, false);
 		receiver_step(p);
 		res->drops += drops;
-		res->bad += p->bad + p->tx_err;
-		if (p->tx_ok + p->tx_err != p->sent ||
+		/* the GSO extras' NETIF_RSP_NULL answers are no errors */
+		res->bad += p->bad + p->tx_err - p->extras;
+		if (p->tx_ok + p->tx_err != p->sent * (gso_mode ? GSO_DATA + 1 : 1) ||
 		    p->delivered + drops + dp_vif_queued(p->rcv.vif) != p->sent ||
 		    dp_vif_stats(p->rcv.vif)->rx_pkts != p->delivered) {
 			fprintf(stderr,
@@ -488,6 +622,19 @@ static void memcpy_ref(size_t len, double *hot_ns, double *strided_ns)
 
 /* ---- main ---------------------------------------------------------------- */
 
+static void print_row(const char *name, size_t len, const struct result *r)
+{
+	double pkts = r->pkts ? (double)r->pkts : 1.0;
+
+	printf("%-8s %6zu %9" PRIu64 " %7.3f %7.2f %7.1f %9.1f %10.4f %9.3f %8.4f %7.3f "
+	       "%6" PRIu64 " %4" PRIu64 "\n",
+	       name, len, r->pkts, (double)r->pkts / r->secs / 1e6,
+	       (double)r->pkts * (double)len * 8 / r->secs / 1e9, r->secs * 1e9 / pkts,
+	       r->dp_secs * 1e9 / pkts, (double)r->copy_calls / pkts, (double)r->copy_segs / pkts,
+	       (double)r->events / pkts, (double)r->allocs / pkts, r->drops, r->bad);
+	fflush(stdout);
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t npkts = 1000000;
@@ -519,36 +666,43 @@ int main(int argc, char **argv)
 	    "Traffic: N sender -> receiver pairs, IPv4/UDP, one slot per frame, csum_blank;\n"
 	    "each cell runs %" PRIu64 " packets or %.1f s, whichever comes first.\n\n",
 	    npkts, tmax);
-	printf("%-8s %6s %9s %7s %7s %7s %9s %10s %9s %8s %6s %4s\n", "case", "frame", "packets",
-	       "Mpps", "Gbit/s", "ns/pkt", "dp ns/pkt", "copies/pkt", "segs/pkt", "evts/pkt",
-	       "drops", "bad");
+	printf("%-8s %6s %9s %7s %7s %7s %9s %10s %9s %8s %7s %6s %4s\n", "case", "frame",
+	       "packets", "Mpps", "Gbit/s", "ns/pkt", "dp ns/pkt", "copies/pkt", "segs/pkt",
+	       "evts/pkt", "allocs", "drops", "bad");
 	for (size_t pi = 0; pi < sizeof(pair_counts) / sizeof(pair_counts[0]); pi++) {
 		for (size_t fi = 0; fi < sizeof(frame_sizes) / sizeof(frame_sizes[0]); fi++) {
 			struct result r;
 			char name[16];
-			double pkts;
 
 			run_cell(pair_counts[pi], frame_sizes[fi], npkts, tmax, &r);
-			pkts = r.pkts ? (double)r.pkts : 1.0;
 			snprintf(name, sizeof(name), "%u pair%s", pair_counts[pi],
 				 pair_counts[pi] > 1 ? "s" : "");
-			printf("%-8s %6zu %9" PRIu64 " %7.3f %7.2f %7.1f %9.1f %10.4f %9.3f %8.4f "
-			       "%6" PRIu64 " %4" PRIu64 "\n",
-			       name, frame_sizes[fi], r.pkts, (double)r.pkts / r.secs / 1e6,
-			       (double)r.pkts * (double)frame_sizes[fi] * 8 / r.secs / 1e9,
-			       r.secs * 1e9 / pkts, r.dp_secs * 1e9 / pkts,
-			       (double)r.copy_calls / pkts, (double)r.copy_segs / pkts,
-			       (double)r.events / pkts, r.drops, r.bad);
-			fflush(stdout);
+			print_row(name, frame_sizes[fi], &r);
 			bad += r.bad;
 			drops += r.drops;
 		}
+	}
+	{
+		struct result r;
+
+		gso_mode = true;
+		run_cell(1, GSO_LEN, npkts / 16 ? npkts / 16 : 1, tmax, &r);
+		gso_mode = false;
+		print_row("GSO", GSO_LEN, &r);
+		printf("  (GSO: 1 pair, %u-byte TCP packets with a GSO request, MSS %u, %u data\n"
+		       "  slots and the extra each, delivered whole to a receiver that takes GSO;\n"
+		       "  dp Gbit/s %.1f: frame bytes per second of time in the data path)\n",
+		       GSO_LEN, GSO_MSS, GSO_DATA,
+		       r.dp_secs > 0 ? (double)r.pkts * GSO_LEN * 8 / r.dp_secs / 1e9 : 0.0);
+		bad += r.bad;
+		drops += r.drops;
 	}
 	printf(
 	    "\nns/pkt: wall time per delivered packet, netfronts included; dp ns/pkt: time in\n"
 	    "dp_handle_events() + dp_run() only. Gbit/s counts frame bytes (no FCS, preamble or\n"
 	    "gap). copies/pkt: xengnttab_grant_copy() calls; segs/pkt: segments (one in, one\n"
-	    "out). evts/pkt: guest kicks plus backend notifications. bad: failed checks.\n\n");
+	    "out). evts/pkt: guest kicks plus backend notifications. allocs: malloc() calls\n"
+	    "per packet (the data path's packet buffers). bad: failed checks.\n\n");
 
 	/* The same pair, quiet and then beside a guest kicking its empty ring
 	 * as fast as the loop lets it. */

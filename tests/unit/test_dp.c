@@ -3528,6 +3528,59 @@ static void test_gso_port_input(void)
 	finish();
 }
 
+/* One TX batch of GSO packets is more than a receiver's 512 KiB share: a
+ * receiver with the buffers posted gets them all, moved into its ring as
+ * the queue fills rather than dropped. */
+static void test_gso_batch_over_share(void)
+{
+	static uint8_t pkt[65536];
+	RING_IDX i;
+	size_t len;
+	unsigned int okay, n = 12, slots;
+
+	three_guests(0);
+	gso_receiver(B);
+	guest_post_rx(B, NBUF);
+	len = gso_build(pkt, A, false, B->nf.ip4, 60000 - 14 - 20 - NF_TCP_HLEN, 7);
+	slots = (unsigned int)((len + PG - 1) / PG);
+	CU_ASSERT_FATAL(n * len > DP_RXQ_BYTES && n * (slots + 1) <= NBUF);
+	for (unsigned int k = 0; k < n; k++) {
+		size_t off = 0;
+
+		i = A->nf.tx.req_prod_pvt;
+		while (off < len) {
+			size_t c = len - off < PG ? len - off : PG;
+			netif_tx_request_t *r = RING_GET_REQUEST(&A->nf.tx, i);
+
+			memcpy(nf_tx_page(&A->nf, i), pkt + off, c);
+			*r = (netif_tx_request_t){.gref = nf_tx_gref(&A->nf, i),
+						  .id = nf_tx_id(i),
+						  .size = (uint16_t)(off ? c : len),
+						  .flags = off + c < len ? NETTXF_more_data : 0};
+			if (!off) {
+				netif_extra_info_t ex = {.type = XEN_NETIF_EXTRA_TYPE_GSO};
+
+				r->flags |= NETTXF_csum_blank | NETTXF_extra_info;
+				ex.u.gso.size = 1448;
+				ex.u.gso.type = XEN_NETIF_GSO_TYPE_TCPV4;
+				r = RING_GET_REQUEST(&A->nf.tx, ++i);
+				memset(r, 0, sizeof(*r));
+				memcpy(r, &ex, sizeof(ex));
+			}
+			i++;
+			off += c;
+		}
+		A->nf.tx.req_prod_pvt = i;
+	}
+	guest_push_tx(A);
+	pump();
+	CU_ASSERT_EQUAL(nf_reap_tx(&A->nf, &okay), n * (slots + 1));
+	CU_ASSERT_EQUAL(st(B)->rx_gso_pkts, n);
+	CU_ASSERT_EQUAL(drops(B, DP_DROP_RXQ_FULL), 0);
+	CU_ASSERT_EQUAL(nf_reap_rx(&B->nf), n * (slots + 1));
+	finish();
+}
+
 CU_ErrorCode test_dp_register(void)
 {
 	CU_pSuite s = CU_add_suite_with_setup_and_teardown("dp", NULL, NULL, setup, teardown);
@@ -3586,5 +3639,6 @@ CU_ErrorCode test_dp_register(void)
 	CU_add_test(s, "GSO: bad requests dropped", test_gso_bad);
 	CU_add_test(s, "GSO: whole to a port with offloads", test_gso_offload_port);
 	CU_add_test(s, "GSO: from a port with offloads", test_gso_port_input);
+	CU_add_test(s, "GSO: a batch over the receiver's share", test_gso_batch_over_share);
 	return CU_get_error();
 }
