@@ -279,6 +279,48 @@ static uint32_t pseudo_sum(const struct frame_info *fi, size_t l4_len)
 	return sum + fi->l4_proto + (uint32_t)(l4_len >> 16) + (uint32_t)(l4_len & 0xffff);
 }
 
+size_t frame_csum_offset(const struct frame_info *fi)
+{
+	if (fi->kind != FRAME_IPV4 && fi->kind != FRAME_IPV6)
+		return 0;
+	if (fi->l4_proto == IPPROTO_TCP)
+		return 16;
+	if (fi->l4_proto == IPPROTO_UDP)
+		return 6;
+	return 0;
+}
+
+/* Where a TCP or UDP checksum covers: *seg_len bytes from l4_off, or
+ * FRAME_EMALFORM if the lengths do not fit. Called only for those two. */
+static int csum_span(const uint8_t *buf, size_t len, const struct frame_info *fi, size_t *seg_len)
+{
+	size_t ipend, min_len = fi->l4_proto == IPPROTO_TCP ? 20 : 8;
+
+	/* One fragment cannot carry the checksum of the whole datagram. */
+	if (fi->ip_fragment)
+		return FRAME_EMALFORM;
+	ipend = fi->l3_off + fi->ip_total_len;
+	if (ipend > len || fi->l4_off > ipend || ipend - fi->l4_off < min_len)
+		return FRAME_EMALFORM;
+	*seg_len = ipend - fi->l4_off;
+	if (fi->l4_proto == IPPROTO_UDP) {
+		size_t ulen = get16(buf + fi->l4_off + 4);
+
+		/* Receivers trim to the UDP length and verify over it. */
+		if (ulen < min_len || ulen > *seg_len)
+			return FRAME_EMALFORM;
+		*seg_len = ulen;
+	}
+	return FRAME_OK;
+}
+
+int frame_csum_check(const uint8_t *buf, size_t len, const struct frame_info *fi)
+{
+	size_t seg_len;
+
+	return frame_csum_offset(fi) ? csum_span(buf, len, fi, &seg_len) : FRAME_OK;
+}
+
 /*
  * A routing header with segments left would put the final destination, not
  * the header's, into the IPv6 pseudo-header; like Linux netback we use the
@@ -286,38 +328,14 @@ static uint32_t pseudo_sum(const struct frame_info *fi, size_t l4_len)
  */
 static int csum_fill(uint8_t *buf, size_t len, const struct frame_info *fi, bool partial)
 {
-	size_t ipend, seg_len, min_len, field;
-	uint8_t *l4;
+	size_t field = frame_csum_offset(fi), seg_len;
+	uint8_t *l4 = buf + fi->l4_off;
 	uint16_t csum;
 
-	if (fi->kind != FRAME_IPV4 && fi->kind != FRAME_IPV6)
+	if (!field)
 		return FRAME_OK;
-	if (fi->l4_proto == IPPROTO_TCP) {
-		min_len = 20;
-		field = 16;
-	} else if (fi->l4_proto == IPPROTO_UDP) {
-		min_len = 8;
-		field = 6;
-	} else {
-		return FRAME_OK;
-	}
-	/* One fragment cannot carry the checksum of the whole datagram. */
-	if (fi->ip_fragment)
+	if (csum_span(buf, len, fi, &seg_len) != FRAME_OK)
 		return FRAME_EMALFORM;
-	ipend = fi->l3_off + fi->ip_total_len;
-	if (ipend > len || fi->l4_off > ipend || ipend - fi->l4_off < min_len)
-		return FRAME_EMALFORM;
-	l4 = buf + fi->l4_off;
-	seg_len = ipend - fi->l4_off;
-	if (fi->l4_proto == IPPROTO_UDP) {
-		size_t ulen = get16(l4 + 4);
-
-		/* Receivers trim to the UDP length and verify over it. */
-		if (ulen < min_len || ulen > seg_len)
-			return FRAME_EMALFORM;
-		seg_len = ulen;
-	}
-
 	if (partial) {
 		/* What the sender of a blank checksum leaves in the field:
 		 * the folded pseudo-header sum, not complemented. */

@@ -4,26 +4,9 @@
  */
 #include "ipnb/vnet.h"
 
-#include <netinet/in.h>
 #include <string.h>
 
 #include "ipnb/xenring.h"
-
-#define TCP_CSUM_OFF 16
-#define UDP_CSUM_OFF 6
-
-/* Where the L4 checksum field is, or 0 for a protocol without one we
- * complete. */
-static uint16_t csum_field(const struct frame_info *fi)
-{
-	if (fi->kind != FRAME_IPV4 && fi->kind != FRAME_IPV6)
-		return 0;
-	if (fi->l4_proto == IPPROTO_TCP)
-		return TCP_CSUM_OFF;
-	if (fi->l4_proto == IPPROTO_UDP)
-		return UDP_CSUM_OFF;
-	return 0;
-}
 
 void vnet_from_offload(const struct ipnb_offload *o, const struct frame_info *fi, size_t l2_len,
 		       struct virtio_net_hdr *h)
@@ -33,10 +16,10 @@ void vnet_from_offload(const struct ipnb_offload *o, const struct frame_info *fi
 	size_t base = fi->l3_off - l2_len;
 
 	memset(h, 0, sizeof(*h));
-	if ((o->csum_blank || o->gso_size) && csum_field(fi)) {
+	if ((o->csum_blank || o->gso_size) && frame_csum_offset(fi)) {
 		h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
 		h->csum_start = (uint16_t)(fi->l4_off - base);
-		h->csum_offset = csum_field(fi);
+		h->csum_offset = frame_csum_offset(fi);
 	} else if (o->data_valid) {
 		h->flags = VIRTIO_NET_HDR_F_DATA_VALID;
 	}
@@ -82,8 +65,8 @@ enum vnet_err vnet_to_offload(const struct virtio_net_hdr *h, const struct frame
 	if (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
 		/* The data path completes a checksum only at its place in the
 		 * TCP or UDP header, where the kernel puts it. */
-		if (!csum_field(fi) || h->csum_start != fi->l4_off - base ||
-		    h->csum_offset != csum_field(fi))
+		if (!frame_csum_offset(fi) || h->csum_start != fi->l4_off - base ||
+		    h->csum_offset != frame_csum_offset(fi))
 			return VNET_E_CSUM;
 		o->csum_blank = true;
 	} else if (h->flags & VIRTIO_NET_HDR_F_DATA_VALID) {

@@ -104,6 +104,15 @@ int frame_csum_complete(uint8_t *buf, size_t len, const struct frame_info *fi);
  */
 int frame_csum_partial(uint8_t *buf, size_t len, const struct frame_info *fi);
 
+/* Whether frame_csum_complete() would succeed, without touching the frame:
+ * FRAME_OK or FRAME_EMALFORM. */
+int frame_csum_check(const uint8_t *buf, size_t len, const struct frame_info *fi);
+
+/* The offset of the checksum field in the L4 header of a TCP (16) or UDP
+ * (6) packet over IPv4/IPv6, or 0 for anything else: the only checksums
+ * the functions above complete. */
+size_t frame_csum_offset(const struct frame_info *fi);
+
 /* Rewrites the Ethernet destination and source addresses in place. */
 void frame_set_l2(uint8_t *buf, const uint8_t dst[FRAME_ETH_ALEN],
 		  const uint8_t src[FRAME_ETH_ALEN]);

@@ -6,7 +6,8 @@
  * AddressSanitizer catches a read one byte past it. For frames that parse:
  *  - TCP/UDP over IPv4/IPv6 get frame_csum_complete() on a private copy;
  *    it may change only the two checksum bytes, and on success the
- *    checksum must verify (checked here with an independent sum);
+ *    checksum must verify (checked here with an independent sum), and
+ *    frame_csum_check() must have said which it would be;
  *  - ARP requests get an ARP reply and neighbour solicitations a neighbour
  *    advertisement, each built into a buffer of exactly the documented
  *    size, which must parse back as what it claims to be;
@@ -73,6 +74,8 @@ static void check_csum(const uint8_t *data, size_t size, const struct frame_info
 	memcpy(copy, data, size);
 	r = frame_csum_complete(copy, size, fi);
 	CHECK(r == FRAME_OK || r == FRAME_EMALFORM);
+	/* frame_csum_check() foretells it, on the untouched frame */
+	CHECK(frame_csum_check(data, size, fi) == r);
 	/* Only the checksum field may change. */
 	for (size_t i = 0; i < size; i++) {
 		if (r == FRAME_OK && i >= fi->l4_off + field && i < fi->l4_off + field + 2)

@@ -462,7 +462,13 @@ static void truncate_all(const uint8_t *frame, size_t full, const struct verdict
 			 * checksum cannot be completed, but must not overrun */
 			if (fi.kind == FRAME_IPV4 || fi.kind == FRAME_IPV6) {
 				bool l4 = fi.l4_proto == IPPROTO_TCP || fi.l4_proto == IPPROTO_UDP;
+				/* the check alone says what completing will */
+				int chk = frame_csum_check(p, len, &fi);
 				int crc = frame_csum_complete(p, len, &fi);
+
+				CU_ASSERT_EQUAL(chk, crc);
+				CU_ASSERT_EQUAL(frame_csum_offset(&fi),
+						l4 ? (fi.l4_proto == IPPROTO_TCP ? 16u : 6u) : 0u);
 
 				if (l4 && len < fi.l3_off + fi.ip_total_len) {
 					CU_ASSERT_EQUAL(crc, FRAME_EMALFORM);
