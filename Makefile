@@ -23,7 +23,7 @@ IMG     := $(B)/xenvm
 NPROC   := $(shell nproc 2>/dev/null || echo 2)
 
 # Pure modules shared by the daemon and the unit tests.
-CORE_SRC := netback/addr.c netback/frame.c netback/gso.c netback/iptable.c netback/txreq.c netback/xbstate.c netback/nbr.c netback/vnet.c
+CORE_SRC := netback/addr.c netback/frame.c netback/gso.c netback/pmtu.c netback/iptable.c netback/txreq.c netback/xbstate.c netback/nbr.c netback/vnet.c
 UNIT_SRC := $(wildcard tests/unit/*.c)
 # The fake Xen libraries the unit tests link instead of -lxen*.
 FAKE_SRC := tests/fake/fakexen.c tests/fake/netfront.c

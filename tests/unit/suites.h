@@ -11,6 +11,7 @@ CU_ErrorCode test_iptable_register(void);
 CU_ErrorCode test_fakexen_register(void);
 CU_ErrorCode test_txreq_register(void);
 CU_ErrorCode test_gso_register(void);
+CU_ErrorCode test_pmtu_register(void);
 CU_ErrorCode test_vnet_register(void);
 CU_ErrorCode test_xbstate_register(void);
 CU_ErrorCode test_dp_register(void);

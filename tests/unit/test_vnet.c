@@ -108,6 +108,7 @@ static void test_from_device(void)
 	CU_ASSERT_EQUAL(o.gso_type, XEN_NETIF_GSO_TYPE_TCPV4);
 	CU_ASSERT(o.csum_blank && !o.data_valid);
 	h.gso_type = VIRTIO_NET_HDR_GSO_TCPV6;
+	h.hdr_len = 40 + NF_TCP_HLEN;
 	h.csum_start = 40;
 	CU_ASSERT_EQUAL(vnet_to_offload(&h, &fi6, 0, &o), VNET_OK);
 	CU_ASSERT_EQUAL(o.gso_type, XEN_NETIF_GSO_TYPE_TCPV6);
