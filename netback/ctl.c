@@ -194,7 +194,7 @@ static void emit_ctrs(FILE *f, const struct ctr *c, size_t n, bool json, bool fi
 	}
 }
 
-#define VIF_NCTRS 16 /* what vif_ctrs() fills in */
+#define VIF_NCTRS 18 /* what vif_ctrs() fills in */
 
 static size_t vif_ctrs(const struct dp_vif *dv, struct ctr c[VIF_NCTRS])
 {
@@ -217,6 +217,8 @@ static size_t vif_ctrs(const struct dp_vif *dv, struct ctr c[VIF_NCTRS])
 	c[n++] = (struct ctr){"tx_gso_packets", st->tx_gso_pkts};
 	c[n++] = (struct ctr){"rx_gso_packets", st->rx_gso_pkts};
 	c[n++] = (struct ctr){"gso_segments", st->gso_segments};
+	c[n++] = (struct ctr){"icmp_too_big", st->icmp_too_big};
+	c[n++] = (struct ctr){"ip_fragments", st->ip_fragments};
 	dp_vif_rate(dv, &rate_bytes, &rate_usec);
 	c[n++] = (struct ctr){"rate_bytes", rate_bytes};
 	c[n++] = (struct ctr){"rate_usec", rate_usec};

@@ -28,6 +28,7 @@
 #include "ipnb/iptable.h"
 #include "ipnb/journal.h"
 #include "ipnb/log.h"
+#include "ipnb/pmtu.h"
 #include "ipnb/txreq.h"
 
 #define DP_TX_BATCH	  64   /* packets per TX pass and vif */
@@ -152,6 +153,7 @@ static const char *const drop_names[DP_DROP_COUNT] = {
     [DP_DROP_NOMEM] = "no_buffer",
     [DP_DROP_LINK_LOCAL] = "link_local",
     [DP_DROP_BAD_GSO] = "bad_gso",
+    [DP_DROP_TOO_BIG] = "too_big",
 };
 
 const char *dp_drop_name(enum dp_drop d)
@@ -892,6 +894,61 @@ static bool gso_to_vif(struct dp *dp, struct dp_vif *dst, const struct dp_pkt *p
 static const struct ipnb_offload no_offload;
 
 /*
+ * The egress MTU (pmtu.h) for p, a packet from v offered to a port with
+ * one. Returns true if it dealt with p: an ICMP error queued back to v,
+ * IPv4 fragments sent, or a drop counted. Returns false to send p as
+ * usual, *g possibly pointing at a recut copy (in *resized) when a GSO
+ * packet without DF needs smaller segments: TCP takes segments of any
+ * size, so no fragments are needed for those.
+ */
+static bool port_too_big(struct dp *dp, struct dp_vif *v, const struct dp_port_ops *port,
+			 struct dp_pkt *p, const struct frame_info *fi, struct ipnb_offload *o,
+			 const struct gso_pkt **g, struct gso_pkt *resized)
+{
+	size_t ip_len = *g ? (*g)->hdr_len - fi->l3_off + (*g)->mss : p->len - fi->l3_off;
+	uint8_t icmp[PMTU_ICMP_MAX];
+	struct pmtu_frag f;
+
+	switch (pmtu_decide(p->data, p->len, fi, ip_len, port->mtu)) {
+	case PMTU_FITS:
+		return false;
+	case PMTU_ICMP:
+		reply(dp, v, icmp, pmtu_build_icmp(icmp, p->data, p->len, fi, port->mtu, dp->mac));
+		v->st.icmp_too_big++;
+		return true;
+	case PMTU_FRAGMENT:
+		if (*g) {
+			*resized = **g;
+			if (!gso_set_mss(resized, port->mtu - ((*g)->hdr_len - fi->l3_off)))
+				break;
+			*g = resized;
+			o->gso_size = resized->mss;
+			return false;
+		}
+		/* Fragments cannot carry the datagram's checksum: complete it
+		 * first (switch_pkt() checked that it can be). */
+		if ((o->csum_blank && frame_csum_complete(p->data, p->len, fi) != FRAME_OK) ||
+		    p->len > sizeof(dp->seg) || !pmtu_frag_plan(p->data, p->len, fi, port->mtu, &f))
+			break;
+		o->csum_blank = false;
+		for (unsigned int k = 0; k < f.nfrags; k++) {
+			size_t len = pmtu_frag_build(p->data, &f, k, dp->seg);
+			struct frame_info ffi;
+
+			/* Cannot fail: the fragment's headers are the packet's. */
+			(void)frame_parse(dp->seg, len, &ffi);
+			if (port->output(port->arg, dp->seg, len, &ffi, &no_offload))
+				v->st.ip_fragments++;
+		}
+		return true;
+	case PMTU_DROP:
+		break;
+	}
+	v->st.drops[DP_DROP_TOO_BIG]++;
+	return true;
+}
+
+/*
  * Offers p, a packet from v, to one port. A port with offloads gets it as
  * it is; any other gets MTU-sized segments of a GSO packet, each with a
  * complete checksum, or the packet with its checksum completed (which then
@@ -901,10 +958,13 @@ static bool port_try(struct dp *dp, struct dp_vif *v, const struct dp_port_ops *
 		     struct dp_pkt *p, const struct frame_info *fi, struct ipnb_offload *o,
 		     const struct gso_pkt *g)
 {
+	struct gso_pkt resized;
 	bool any = false;
 
 	if (!port->output)
 		return false;
+	if (port->mtu && port_too_big(dp, v, port, p, fi, o, &g, &resized))
+		return true;
 	if (port->offload)
 		return port->output(port->arg, p->data, p->len, fi, o);
 	if (!g) {

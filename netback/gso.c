@@ -74,6 +74,15 @@ enum gso_err gso_check(const uint8_t *buf, size_t len, const struct frame_info *
 	return GSO_OK;
 }
 
+bool gso_set_mss(struct gso_pkt *g, unsigned int mss)
+{
+	if (mss < GSO_MIN_MSS || mss > UINT16_MAX)
+		return false;
+	g->mss = (uint16_t)mss;
+	g->nsegs = (unsigned int)((g->payload + mss - 1) / mss);
+	return true;
+}
+
 static size_t seg_payload(const struct gso_pkt *g, unsigned int k)
 {
 	size_t done = (size_t)k * g->mss;

@@ -530,6 +530,7 @@ struct ul *ul_open(const struct ul_cfg *cfg, struct dp *dp, char *err, size_t er
 	}
 	own_refresh(ul, ipnb_now_ms());
 	dops.arg = ul;
+	dops.mtu = ul->mtu;
 	ul->dp = dp; /* only now: ul_close() unplugs what has a dp */
 	dp_set_uplink(dp, &dops);
 	return ul;

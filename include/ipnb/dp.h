@@ -60,6 +60,7 @@ enum dp_drop {
 	DP_DROP_NOMEM,	     /* no memory for a packet buffer */
 	DP_DROP_LINK_LOCAL,  /* link-local destination no vif holds */
 	DP_DROP_BAD_GSO,     /* a GSO request the packet does not fit (gso.h) */
+	DP_DROP_TOO_BIG,     /* above the egress MTU, and no ICMP error may be sent (pmtu.h) */
 	DP_DROP_COUNT
 };
 
@@ -78,6 +79,10 @@ struct dp_stats {
 	 * whole with one; segments its own GSO packets were cut into for
 	 * receivers that take no GSO (software segmentation) */
 	uint64_t tx_gso_pkts, rx_gso_pkts, gso_segments;
+	/* the guest's packets too big for their egress MTU: ICMP errors
+	 * (fragmentation needed, packet too big) sent back to it, and the
+	 * IPv4 fragments its datagrams without DF were cut into (pmtu.h) */
+	uint64_t icmp_too_big, ip_fragments;
 	uint64_t drops[DP_DROP_COUNT];
 };
 
@@ -194,7 +199,12 @@ const char *dp_drop_name(enum dp_drop d);
  * and returns true, or returns false to leave the packet to the next port
  * (after the last, it is counted as no_route). announce() is told of each
  * address newly registered to a vif, withdraw() of each one a vif no
- * longer holds. Any hook may be NULL.
+ * longer holds. Any hook may be NULL. `mtu` (IP bytes, 0: none) is the
+ * largest packet, or GSO segment, the port takes; a larger one from a
+ * guest gets the sender an ICMP error (DF or IPv6), is cut into IPv4
+ * fragments or smaller TCP segments (no DF), or is dropped (too_big). It
+ * is checked before output(), so only a port that takes every packet it
+ * is offered (the uplink, asked last) may set it.
  */
 struct dp_port_ops {
 	bool (*output)(void *arg, const uint8_t *frame, size_t len, const struct frame_info *fi,
@@ -203,6 +213,7 @@ struct dp_port_ops {
 	void (*withdraw)(void *arg, const struct ipnb_addr *a);
 	void *arg;
 	bool offload;
+	unsigned int mtu;
 };
 void dp_set_uplink(struct dp *dp, const struct dp_port_ops *ops);
 void dp_set_host(struct dp *dp, const struct dp_port_ops *ops);

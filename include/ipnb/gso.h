@@ -68,6 +68,10 @@ size_t gso_seg_len(const struct gso_pkt *g, unsigned int k);
 size_t gso_segment(const uint8_t *buf, const struct frame_info *fi, const struct gso_pkt *g,
 		   unsigned int k, bool partial, uint8_t *out);
 
+/* Recuts g into segments of mss payload bytes (a smaller egress MTU);
+ * false, leaving g as it was, if mss is below GSO_MIN_MSS. */
+bool gso_set_mss(struct gso_pkt *g, unsigned int mss);
+
 const char *gso_err_name(enum gso_err e);
 
 #endif

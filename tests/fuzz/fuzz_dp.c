@@ -160,7 +160,7 @@ static void uplink_announce(void *arg, const struct ipnb_addr *a)
 }
 
 static const struct dp_port_ops uplink_ops = {
-    .output = uplink_output, .announce = uplink_announce, .arg = &uplink_accepts};
+    .output = uplink_output, .announce = uplink_announce, .arg = &uplink_accepts, .mtu = 1500};
 static const struct dp_port_ops uplink_offload_ops = {
     .output = uplink_output, .announce = uplink_announce, .arg = &uplink_accepts, .offload = true};
 

@@ -321,7 +321,8 @@ static const char *ask(const char *req)
 	"  carrier_off          0\n"                                                               \
 	"  no_buffer            0\n"                                                               \
 	"  link_local           0\n"                                                               \
-	"  bad_gso              0\n"
+	"  bad_gso              0\n"                                                               \
+	"  too_big              0\n"
 
 /* The vif as one JSON object, as both JSON requests show it. */
 #define VIF_JSON                                                                                   \
@@ -332,13 +333,14 @@ static const char *ask(const char *req)
 	"\"tx_bytes\": 120, \"rx_packets\": 1, \"rx_bytes\": 60, \"arp_replies\": 1, "             \
 	"\"na_replies\": 0, \"spurious_events\": 1, \"tx_credit_waits\": 0, "                      \
 	"\"replayed_responses\": 0, \"tx_gso_packets\": 0, \"rx_gso_packets\": 0, "                \
-	"\"gso_segments\": 0, \"rate_bytes\": 0, "                                                 \
+	"\"gso_segments\": 0, \"icmp_too_big\": 0, \"ip_fragments\": 0, \"rate_bytes\": 0, "       \
 	"\"rate_usec\": 0, \"drops\": {\"tx_bad_request\": 0, "                                    \
 	"\"tx_copy_failed\": 0, "                                                                  \
 	"\"malformed\": 0, \"spoofed_mac\": 0, \"spoofed_ip\": 0, \"spoofed_arp\": 0, "            \
 	"\"broadcast_multicast\": 0, \"no_route\": 1, \"unsupported_protocol\": 0, "               \
 	"\"rx_queue_full\": 0, \"rx_timeout\": 0, \"rx_too_big\": 0, \"rx_copy_failed\": 0, "      \
-	"\"carrier_off\": 0, \"no_buffer\": 0, \"link_local\": 0, \"bad_gso\": 0}}"
+	"\"carrier_off\": 0, \"no_buffer\": 0, \"link_local\": 0, \"bad_gso\": 0, \"too_big\": "   \
+	"0}}"
 
 /*
  * A connected vif with two addresses, after it sent an ARP request for
@@ -392,6 +394,8 @@ static void test_vif_answers(void)
 						 "tx_gso_packets       0\n"
 						 "rx_gso_packets       0\n"
 						 "gso_segments         0\n"
+						 "icmp_too_big         0\n"
+						 "ip_fragments         0\n"
 						 "rate_bytes           0\n"
 						 "rate_usec            0\n" VIF_DROPS_TEXT);
 	CU_ASSERT_STRING_EQUAL(ask("vifs json\n"), "{\"vifs\": [" VIF_JSON "\n]}\n");

@@ -3562,6 +3562,106 @@ static void test_gso_batch_over_share(void)
 	finish();
 }
 
+/* Sets or clears DF in an IPv4 frame, its header checksum fixed. */
+static void set_df(uint8_t *pkt, bool df)
+{
+	pkt[14 + 6] = df ? 0x40 : 0;
+	nf_ip4_csum(pkt);
+}
+
+/* A packet above the uplink's MTU (pmtu.h): with DF, or IPv6, the sender
+ * gets an ICMP error carrying the MTU and nothing leaves; IPv4 without DF
+ * leaves in fragments, and a GSO packet without DF in smaller segments. */
+static void test_port_mtu(void)
+{
+	static uint8_t pkt[65600];
+	static const uint8_t outside4[4] = {192, 0, 2, 1};
+	static const uint8_t outside6[16] = {0xfd, 0x98, [15] = 1};
+	netif_rx_response_t rsp;
+	const uint8_t *data;
+	struct frame_info fi;
+	RING_IDX idx;
+	size_t len;
+
+	three_guests(8);
+	ports_set();
+	dp_set_uplink(
+	    dp, &(struct dp_port_ops){.output = port_output, .arg = &uplink_port, .mtu = 1500});
+	uplink_port.accept = true;
+
+	/* exactly the MTU: sent as it is */
+	len = udp4(pkt, A, outside4, 1472, 1);
+	set_df(pkt, true);
+	send_from(A, pkt, len, 0);
+	CU_ASSERT_EQUAL(uplink_port.outputs, 1);
+	expect_port_saw(&uplink_port, pkt, len, false, outside4);
+
+	/* one byte more with DF: fragmentation needed, from where it went */
+	len = udp4(pkt, A, outside4, 1473, 2);
+	set_df(pkt, true);
+	send_from(A, pkt, len, 0);
+	CU_ASSERT_EQUAL(uplink_port.outputs, 1);
+	CU_ASSERT_EQUAL(st(A)->icmp_too_big, 1);
+	CU_ASSERT_FATAL(nf_take_rx(&A->nf, &rsp, &data, &idx));
+	CU_ASSERT_EQUAL_FATAL(frame_parse(data, (size_t)rsp.status, &fi), FRAME_OK);
+	CU_ASSERT_EQUAL(fi.l4_proto, IPPROTO_ICMP);
+	CU_ASSERT(memcmp(data, A->nf.mac, 6) == 0);
+	CU_ASSERT(memcmp(data + 6, nf_be_mac, 6) == 0);
+	CU_ASSERT(memcmp(data + 14 + 12, outside4, 4) == 0);
+	CU_ASSERT(memcmp(data + 14 + 16, A->nf.ip4, 4) == 0);
+	CU_ASSERT_EQUAL(data[34], 3);
+	CU_ASSERT_EQUAL(data[35], 4);
+	CU_ASSERT_EQUAL(data[40] << 8 | data[41], 1500);
+	CU_ASSERT(memcmp(data + 42, pkt + 14, 28) == 0); /* the quoted headers */
+
+	/* IPv6: packet too big */
+	len = build_udp(pkt, true, nf_be_mac, A->nf.mac, A->nf.ip6, outside6, 1500, 3, false);
+	send_from(A, pkt, len, 0);
+	CU_ASSERT_EQUAL(uplink_port.outputs, 1);
+	CU_ASSERT_EQUAL(st(A)->icmp_too_big, 2);
+	CU_ASSERT_FATAL(nf_take_rx(&A->nf, &rsp, &data, &idx));
+	CU_ASSERT_EQUAL_FATAL(frame_parse(data, (size_t)rsp.status, &fi), FRAME_OK);
+	CU_ASSERT_EQUAL(fi.l4_proto, IPPROTO_ICMPV6);
+	CU_ASSERT(memcmp(data + 14 + 8, outside6, 16) == 0);
+	CU_ASSERT_EQUAL(data[54], 2);
+	CU_ASSERT_EQUAL(data[60] << 8 | data[61], 1500);
+
+	/* no DF: two fragments leave, the last one seen here */
+	len = udp4(pkt, A, outside4, 2000, 4);
+	send_from(A, pkt, len, 0);
+	CU_ASSERT_EQUAL(uplink_port.outputs, 3);
+	CU_ASSERT_EQUAL(st(A)->ip_fragments, 2);
+	CU_ASSERT_EQUAL(uplink_port.len, 14 + 20 + 2008 - 1480);
+	CU_ASSERT(uplink_port.fi.ip_fragment);
+	CU_ASSERT_EQUAL((uplink_port.frame[14 + 6] << 8 | uplink_port.frame[14 + 7]) & 0x3fff,
+			1480 / 8);
+
+	/* an ICMP error about an ICMP error is never sent: too_big */
+	len = udp4(pkt, A, outside4, 1600, 5);
+	pkt[14 + 9] = IPPROTO_ICMP;
+	pkt[34] = 3;
+	set_df(pkt, true);
+	send_from(A, pkt, len, 0);
+	CU_ASSERT_EQUAL(st(A)->drops[DP_DROP_TOO_BIG], 1);
+	CU_ASSERT_EQUAL(st(A)->icmp_too_big, 2);
+
+	/* GSO without DF, segments of 20 + 32 + 1460 bytes: recut to 1448 */
+	len = gso_build(pkt, A, false, outside4, 10000, 1000);
+	gso_send(A, pkt, len, XEN_NETIF_GSO_TYPE_TCPV4, 1460);
+	CU_ASSERT_EQUAL(uplink_port.outputs, 3 + 7);
+	CU_ASSERT_EQUAL(uplink_port.len, 14 + 20 + 32 + 10000 - 6 * 1448);
+	CU_ASSERT_EQUAL(st(A)->gso_segments, 7);
+	/* with DF: the sender is told */
+	len = gso_build(pkt, A, false, outside4, 10000, 1000);
+	set_df(pkt, true);
+	gso_send(A, pkt, len, XEN_NETIF_GSO_TYPE_TCPV4, 1460);
+	CU_ASSERT_EQUAL(uplink_port.outputs, 3 + 7);
+	CU_ASSERT_EQUAL(st(A)->icmp_too_big, 3);
+	CU_ASSERT_EQUAL(all_drops(A), 1);
+	dp_set_uplink(dp, NULL);
+	dp_set_host(dp, NULL);
+}
+
 CU_ErrorCode test_dp_register(void)
 {
 	CU_pSuite s = CU_add_suite_with_setup_and_teardown("dp", NULL, NULL, setup, teardown);
@@ -3598,6 +3698,7 @@ CU_ErrorCode test_dp_register(void)
 	CU_add_test(s, "ring index wrap", test_index_wrap);
 	CU_add_test(s, "requests before connect", test_requests_before_connect);
 	CU_add_test(s, "ports: output order", test_port_output);
+	CU_add_test(s, "ports: packets above the uplink MTU", test_port_mtu);
 	CU_add_test(s, "link-local destinations", test_link_local);
 	CU_add_test(s, "ports: complete checksums", test_port_csum);
 	CU_add_test(s, "ports: announce and withdraw", test_port_addrs);
