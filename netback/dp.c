@@ -905,7 +905,10 @@ static bool port_too_big(struct dp *dp, struct dp_vif *v, const struct dp_port_o
 			 struct dp_pkt *p, const struct frame_info *fi, struct ipnb_offload *o,
 			 const struct gso_pkt **g, struct gso_pkt *resized)
 {
-	size_t ip_len = *g ? (*g)->hdr_len - fi->l3_off + (*g)->mss : p->len - fi->l3_off;
+	/* A segment's IP and TCP headers: what each segment carries besides
+	 * its share of the payload. */
+	size_t seg_hdrs = *g ? (*g)->hdr_len - fi->l3_off : 0;
+	size_t ip_len = *g ? seg_hdrs + (*g)->mss : p->len - fi->l3_off;
 	uint8_t icmp[PMTU_ICMP_MAX];
 	struct pmtu_frag f;
 
@@ -919,7 +922,7 @@ static bool port_too_big(struct dp *dp, struct dp_vif *v, const struct dp_port_o
 	case PMTU_FRAGMENT:
 		if (*g) {
 			*resized = **g;
-			if (!gso_set_mss(resized, port->mtu - ((*g)->hdr_len - fi->l3_off)))
+			if (port->mtu <= seg_hdrs || !gso_set_mss(resized, port->mtu - seg_hdrs))
 				break;
 			*g = resized;
 			o->gso_size = resized->mss;
@@ -927,8 +930,9 @@ static bool port_too_big(struct dp *dp, struct dp_vif *v, const struct dp_port_o
 		}
 		/* Fragments cannot carry the datagram's checksum: complete it
 		 * first (switch_pkt() checked that it can be). */
-		if ((o->csum_blank && frame_csum_complete(p->data, p->len, fi) != FRAME_OK) ||
-		    p->len > sizeof(dp->seg) || !pmtu_frag_plan(p->data, p->len, fi, port->mtu, &f))
+		if (p->len > sizeof(dp->seg) ||
+		    !pmtu_frag_plan(p->data, p->len, fi, port->mtu, &f) ||
+		    (o->csum_blank && frame_csum_complete(p->data, p->len, fi) != FRAME_OK))
 			break;
 		o->csum_blank = false;
 		for (unsigned int k = 0; k < f.nfrags; k++) {

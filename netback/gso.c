@@ -66,11 +66,10 @@ enum gso_err gso_check(const uint8_t *buf, size_t len, const struct frame_info *
 	if (size < GSO_MIN_MSS || size > out->payload)
 		return GSO_E_SIZE;
 	out->type = type;
-	out->mss = size;
 	out->l3_off = fi->l3_off;
 	out->l4_off = fi->l4_off;
 	out->hdr_len = fi->l4_off + thl;
-	out->nsegs = (unsigned int)((out->payload + size - 1) / size);
+	(void)gso_set_mss(out, size); /* cannot fail: size was checked above */
 	return GSO_OK;
 }
 

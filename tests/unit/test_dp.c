@@ -3569,6 +3569,18 @@ static void set_df(uint8_t *pkt, bool df)
 	nf_ip4_csum(pkt);
 }
 
+/* g's next RX packet, which must parse: its frame, and *fi. */
+static const uint8_t *take_parsed(struct guest *g, struct frame_info *fi)
+{
+	netif_rx_response_t rsp;
+	const uint8_t *data;
+	RING_IDX idx;
+
+	CU_ASSERT_FATAL(nf_take_rx(&g->nf, &rsp, &data, &idx));
+	CU_ASSERT_EQUAL_FATAL(frame_parse(data, (size_t)rsp.status, fi), FRAME_OK);
+	return data;
+}
+
 /* A packet above the uplink's MTU (pmtu.h): with DF, or IPv6, the sender
  * gets an ICMP error carrying the MTU and nothing leaves; IPv4 without DF
  * leaves in fragments, and a GSO packet without DF in smaller segments. */
@@ -3577,10 +3589,8 @@ static void test_port_mtu(void)
 	static uint8_t pkt[65600];
 	static const uint8_t outside4[4] = {192, 0, 2, 1};
 	static const uint8_t outside6[16] = {0xfd, 0x98, [15] = 1};
-	netif_rx_response_t rsp;
 	const uint8_t *data;
 	struct frame_info fi;
-	RING_IDX idx;
 	size_t len;
 
 	three_guests(8);
@@ -3602,8 +3612,7 @@ static void test_port_mtu(void)
 	send_from(A, pkt, len, 0);
 	CU_ASSERT_EQUAL(uplink_port.outputs, 1);
 	CU_ASSERT_EQUAL(st(A)->icmp_too_big, 1);
-	CU_ASSERT_FATAL(nf_take_rx(&A->nf, &rsp, &data, &idx));
-	CU_ASSERT_EQUAL_FATAL(frame_parse(data, (size_t)rsp.status, &fi), FRAME_OK);
+	data = take_parsed(A, &fi);
 	CU_ASSERT_EQUAL(fi.l4_proto, IPPROTO_ICMP);
 	CU_ASSERT(memcmp(data, A->nf.mac, 6) == 0);
 	CU_ASSERT(memcmp(data + 6, nf_be_mac, 6) == 0);
@@ -3619,8 +3628,7 @@ static void test_port_mtu(void)
 	send_from(A, pkt, len, 0);
 	CU_ASSERT_EQUAL(uplink_port.outputs, 1);
 	CU_ASSERT_EQUAL(st(A)->icmp_too_big, 2);
-	CU_ASSERT_FATAL(nf_take_rx(&A->nf, &rsp, &data, &idx));
-	CU_ASSERT_EQUAL_FATAL(frame_parse(data, (size_t)rsp.status, &fi), FRAME_OK);
+	data = take_parsed(A, &fi);
 	CU_ASSERT_EQUAL(fi.l4_proto, IPPROTO_ICMPV6);
 	CU_ASSERT(memcmp(data + 14 + 8, outside6, 16) == 0);
 	CU_ASSERT_EQUAL(data[54], 2);
