@@ -59,37 +59,35 @@ fi
 # a command's output that starts with "-" (a ping summary cut to its tail,
 # say) must be a value, not an option, and backslashes must stay as they are.
 xenstore-write -R -- data/ipnb-ready 1
-last=
-idle=0
+# One watch for the agent's whole life: xenstore-watch prints the path once
+# when the watch is registered and once per write after that, so a command
+# written at any moment is read after at least one line, and an idle agent
+# forks nothing (a poll loop costs a guest two processes a second, which
+# under TCG slowed every other domain). A line read while the command is
+# still the last one answered is ignored. Should the watch end (xenstored
+# restarting), it is set up again; the loop runs in a subshell of the pipe,
+# so the last sequence number answered is kept in a file.
+: >/tmp/ipnb-last
 while :; do
-	c=$(xenstore-read -R data/ipnb-cmd 2>/dev/null)
-	seq=${c%% *}
-	if [ -z "$c" ] || [ "$seq" = "$last" ]; then
-		# Right after an answer the next command usually follows at once:
-		# poll a few times, then block until dom0 writes. The watch's
-		# timeout bounds the window in which a write lands between the
-		# read above and the watch registering; polling first keeps the
-		# common case out of that window.
-		if [ "$idle" -lt 5 ]; then
-			idle=$((idle + 1))
-			sleep 0.1
-		else
-			timeout 1 xenstore-watch -n 2 data/ipnb-cmd >/dev/null 2>&1
-		fi
-		continue
-	fi
-	idle=0
-	last=$seq
-	sh -c "${c#* }" >/tmp/ipnb-out 2>&1 </dev/null
-	rc=$?
-	# The answer carries its command's sequence number twice (the first
-	# line of ipnb-out, and ipnb-rc as "SEQ RC"), so that dom0 can tell it
-	# from an earlier command's answer even if a write below is lost. If the
-	# output cannot be written, the failure is the answer.
-	if ! xenstore-write -R -- data/ipnb-out "$seq
+	xenstore-watch data/ipnb-cmd 2>/dev/null | while read -r _; do
+		read -r last </tmp/ipnb-last
+		c=$(xenstore-read -R data/ipnb-cmd 2>/dev/null)
+		seq=${c%% *}
+		[ -z "$c" ] || [ "$seq" = "$last" ] && continue
+		echo "$seq" >/tmp/ipnb-last
+		sh -c "${c#* }" >/tmp/ipnb-out 2>&1 </dev/null
+		rc=$?
+		# The answer carries its command's sequence number twice (the
+		# first line of ipnb-out, and ipnb-rc as "SEQ RC"), so that dom0
+		# can tell it from an earlier command's answer even if a write
+		# below is lost. If the output cannot be written, the failure is
+		# the answer.
+		if ! xenstore-write -R -- data/ipnb-out "$seq
 $(tail -c 2048 /tmp/ipnb-out)" data/ipnb-rc "$seq $rc"; then
-		xenstore-write -R -- data/ipnb-out "$seq
+			xenstore-write -R -- data/ipnb-out "$seq
 ipnb-agent: could not write the output of command $seq" data/ipnb-rc "$seq 125"
-	fi
-	xenstore-write -R -- data/ipnb-done "$seq" || echo "ipnb-agent: could not answer command $seq" >/dev/console
+		fi
+		xenstore-write -R -- data/ipnb-done "$seq" || echo "ipnb-agent: could not answer command $seq" >/dev/console
+	done
+	sleep 1
 done

@@ -262,6 +262,21 @@ ctl_count() {
 	ipnetback "$@" --json | grep -o "\"$f\": [0-9]*" | awk '{ print $2 }'
 }
 
+# ctl_settled FIELD ARGS...: like ctl_count, once the figure has stopped
+# moving (the same in two reads 0.5 s apart, 10 s at most): a counter read
+# right after its cause may miss the event still queued in the daemon.
+ctl_settled() {
+	local a b i
+	b=$(ctl_count "$@")
+	for i in $(seq 1 20); do
+		a=$b
+		sleep 0.5
+		b=$(ctl_count "$@")
+		[ "$a" = "$b" ] && break
+	done
+	echo "$b"
+}
+
 # ctl_above VALUE FIELD ARGS...: that field is above VALUE (for within).
 ctl_above() {
 	local v=$1

@@ -116,12 +116,12 @@ check "g1 reaches g2 once the plain daemon took over" within 20 vm_exec g1 "ping
 churn 200 || fatal "warm-up churn"
 mem=/tmp/lifecycle-rss
 : >"$mem"
-mem_sample "$mem" "$pid" "$(ctl_count watch_events daemon)"
+mem_sample "$mem" "$pid" "$(ctl_settled watch_events daemon)"
 n=0
 for _ in 1 2 3 4; do
 	churn 500 || break
 	n=$((n + 500))
-	mem_sample "$mem" "$pid" "$(ctl_count watch_events daemon)"
+	mem_sample "$mem" "$pid" "$(ctl_settled watch_events daemon)"
 done
 events=$(mem_events "$mem")
 check "guest rewrote its frontend keys $n times (plain build)" test "$n" = 2000

@@ -61,6 +61,17 @@ streams_running() {
 }
 streams_stop() { vm_exec g1 "touch /tmp/ipnb-st-5001.stop" && ext "touch /tmp/ipnb-st-5002.stop"; }
 word2() { awk '{ print $2; exit }'; }
+# stream_reps FROM PORT: the 8 MiB chunks the sender has written so far.
+stream_reps() { on "$1" "cat /tmp/ipnb-st-$2.reps 2>/dev/null | wc -l" | word2; }
+# stream_grows FROM PORT: within 300 s, the stream reaches 4 chunks (32 MiB)
+# and one more than it had now.
+stream_grows() {
+	local want n
+	want=$(($(stream_reps "$1" "$2") + 1))
+	[ "$want" -ge 4 ] || want=4
+	reached() { n=$(stream_reps "$1" "$2"); [ "${n:-0}" -ge "$want" ]; }
+	within 300 reached "$1" "$2" || { echo "$1 port $2: $n chunks, not $want"; return 1; }
+}
 stream_intact() { # FROM TO PORT
 	local f=/tmp/ipnb-st-$3 a b n
 	within 120 on "$1" "test -s $f.done" || { echo "the stream to port $3 did not end"; return 1; }
@@ -82,32 +93,35 @@ pings_start() {
 	ping_pid=$!
 	ext "(ping -i 0.1 -w $1 -W 1 10.99.0.11 >/tmp/ipnb-restart-ping 2>&1 &)"
 }
-# pings_check NAME RESTARTS: how long each restart cut the guests off, as
-# metrics: the pings lost and the longest run of lost replies (ms). The
-# outage is a timing on a shared, emulated machine, so only a broken restart
-# fails the check: an outage of a second or more (a vif not taken over, a
-# port not reopened), or over 10 pings lost per restart. The issue's
-# target, 3 pings (300 ms at 10/s), is reported by the metrics and in
-# docs/performance.md, not asserted.
+# pings_check NAME RESTARTS RESTART-MS: how long each restart cut the guests
+# off, as metrics: the pings lost and the longest run of lost replies (ms).
+# The outage is a timing on a shared, emulated machine, so the check fails
+# only a broken restart, one that cuts the guests off for longer than the
+# restart itself (issue 11): a longest outage of RESTART-MS (the slowest
+# restart, until the new daemon answered) plus 1 s or more (a vif not taken
+# over, a port not reopened), or more pings lost per restart than that time
+# holds, plus 10. The issue's target, 3 pings (300 ms at 10/s), is
+# reported by the metrics and in docs/performance.md, not asserted.
 ping_gaps() { # reads ping output: "LOST LONGEST-GAP-MS"
 	awk '/seq=/ { sub(/.*seq=/, ""); s = $1 + 0; if (n++ && s - last - 1 > gap) gap = s - last - 1; last = s }
 		/packets transmitted/ { tx = $1; rx = $4 }
 		END { printf "%d %d\n", tx - rx, gap * 100 }'
 }
-pings_one() { # WHO "LOST GAP" RESTARTS
+pings_one() { # WHO "LOST GAP" RESTARTS RESTART-MS
+	local gap=$((${4} + 1000)) lost=$((${3} * (10 + ${4} / 100)))
 	metric "restart.$name.lost_pings_$1" "${2% *}" pings
 	metric "restart.$name.outage_ms_$1" "${2#* }" ms
-	check "$1: every outage under 1 s (longest ${2#* } ms), at most 10 pings lost per restart (${2% *} over $3)" \
-		test "${2#* }" -lt 1000 -a "${2% *}" -le $((10 * $3))
+	check "$1: every outage under the restart + 1 s (longest ${2#* } ms, bound $gap), at most $lost pings lost (${2% *} over $3 restarts)" \
+		test "${2#* }" -lt "$gap" -a "${2% *}" -le "$lost"
 }
 pings_check() {
-	local name=$1 n=$2 d e
+	local name=$1 n=$2 ms=$3 d e
 	sleep 1
 	d=$(ping_gaps </tmp/restart-ping-dom0)
 	e=$(ext "cat /tmp/ipnb-restart-ping" | sed 's/^  \[ext\] //' | ping_gaps)
 	log "dom0 -> g2: lost, longest gap (ms): $d; external -> g1: $e"
-	pings_one dom0_to_g2 "$d" "$n"
-	pings_one external_to_g1 "$e" "$n"
+	pings_one dom0_to_g2 "$d" "$n" "$ms"
+	pings_one external_to_g1 "$e" "$n" "$ms"
 }
 
 # restart_round NAME SIGNAL: five restarts with that signal, 2 s apart.
@@ -116,7 +130,7 @@ restart_round() {
 	check "$name: TCP streams g1 -> g2 and external -> g1 started" streams_start
 	touch /tmp/restart-watching
 	watch_states
-	pings_start 22
+	pings_start 30
 	sleep 2
 	for i in 1 2 3 4 5; do
 		t0=$(cut -d' ' -f1 /proc/uptime)
@@ -135,13 +149,20 @@ restart_round() {
 	check "$name: the last daemon announced all 4 guest addresses on the uplink" \
 		within 5 ctl_above 3 announcements uplink
 	check "$name: both streams ran through every restart" streams_running
+	# At least 32 MiB each, and a chunk more than had gone when the last
+	# daemon started, however fast the machine runs: the streams go on
+	# until then (a timing-free bound), then stop.
+	check "$name: g1 -> g2 carries on after the last restart, to 32 MiB or more" \
+		stream_grows g1 5001
+	check "$name: external -> g1 carries on after the last restart, to 32 MiB or more" \
+		stream_grows ext 5002
 	streams_stop
 	check "$name: g1 -> g2: at least 32 MiB, intact (SHA-256)" stream_intact g1 g2 5001
 	check "$name: external -> g1: at least 32 MiB, intact (SHA-256)" stream_intact ext g1 5002
 	rm -f /tmp/restart-watching
 	wait "$watch_pid" "$ping_pid"
 	check "$name: every vif stayed Connected, frontend and backend" states_connected
-	pings_check "$name" 5
+	pings_check "$name" 5 "$max"
 	check "$name: g1 pings g2 afterwards" vm_exec g1 "ping -c 1 -W 3 10.99.0.12"
 }
 
