@@ -95,7 +95,8 @@ $(O)/fuzz/%.o: %.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(DEPFLAGS) -c -o $@ $<
 
 # ---- programs -----------------------------------------------------------------
-build: $(B)/unit-tests $(B)/bin/ipnetbackd $(B)/bin/ipnetbackd-asan $(B)/bin/ipnetback $(B)/bin/hostile-fe
+build: $(B)/unit-tests $(B)/bin/ipnetbackd $(B)/bin/ipnetbackd-asan $(B)/bin/ipnetback $(B)/bin/hostile-fe \
+	$(B)/bin/ipnb-agent
 
 $(B)/bin/ipnetbackd: $(call obj,rel,$(DAEMON_SRC))
 	@mkdir -p $(@D)
@@ -130,6 +131,14 @@ $(HOSTILE_FE): $(call obj,rel,tests/hostile/hostile-fe.c)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ -lxengnttab -lxenevtchn -lxenstore
 $(IMG)/.stamp: $(HOSTILE_FE)
+
+# The harness's command channel to its guests (tests/xenvm/agent.c): dom0
+# gets it with each run's overlay, the domU image has its own copy.
+AGENT := $(B)/bin/ipnb-agent
+$(AGENT): $(call obj,rel,tests/xenvm/agent.c)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ -lxenstore
+$(IMG)/.stamp: $(AGENT)
 
 # Threat 1 (double fetch): a guest thread rewrites its TX ring while the
 # data path reads it (tests/race/race_tx.c), under ASan+UBSan and under
@@ -172,13 +181,13 @@ $(IMG)/.stamp: $(IMG_INPUTS) $(wildcard $(DEBS)/.complete-*)
 # ---- lint ---------------------------------------------------------------------
 # clang-tidy with the project's .clang-tidy (warnings are errors there) and
 # cppcheck, over the daemon, the CLI and the hostile frontend.
-LINT_SRC := $(wildcard netback/*.c xenstore-tools/*.c tests/hostile/*.c)
+LINT_SRC := $(wildcard netback/*.c xenstore-tools/*.c tests/hostile/*.c tests/xenvm/*.c)
 lint:
 	@printf '%s\n' $(LINT_SRC) | xargs -P $(NPROC) -n 4 sh -c \
 		'clang-tidy --quiet "$$@" -- $(STD) 2>/dev/null' clang-tidy \
 		|| { echo "lint: clang-tidy reported the above"; exit 1; }
 	@cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
-		--std=c11 -D_GNU_SOURCE -Iinclude netback xenstore-tools tests/hostile \
+		--std=c11 -D_GNU_SOURCE -Iinclude netback xenstore-tools tests/hostile tests/xenvm \
 		|| { echo "lint: cppcheck reported the above"; exit 1; }
 	@echo "lint: clang-tidy and cppcheck clean ($(words $(LINT_SRC)) files)"
 

@@ -2,11 +2,9 @@
 # /init of the test domUs (busybox). Brings up the kernel's xen-netfront with
 # the addresses given on the kernel command line (xl `extra=`), unless
 # ipnb.role=hostile leaves the vif to tests/hostile/hostile-fe, then runs the
-# test agent: dom0 writes "SEQ COMMAND" to data/ipnb-cmd in this domain's
-# xenstore home, the agent runs it and answers in data/ipnb-out ("SEQ", a
-# newline, then the output) and data/ipnb-rc ("SEQ STATUS"), and finally
-# data/ipnb-done=SEQ (written last, so dom0 never sees a half-written
-# answer). tests/xenvm/lib.sh, vm_exec, is the other end.
+# test agent, which runs the commands dom0 writes into this domain's
+# xenstore home (tests/xenvm/agent.c has the protocol; tests/xenvm/lib.sh,
+# vm_exec, is the other end).
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -55,39 +53,10 @@ else
 	echo "ipnb-domu: $name up: eth0 $ip4 $ip6 mac $(cat /sys/class/net/eth0/address)"
 fi
 
-# Every xenstore-write below ends its options with "--" and writes raw (-R):
-# a command's output that starts with "-" (a ping summary cut to its tail,
-# say) must be a value, not an option, and backslashes must stay as they are.
-xenstore-write -R -- data/ipnb-ready 1
-# One watch for the agent's whole life: xenstore-watch prints the path once
-# when the watch is registered and once per write after that, so a command
-# written at any moment is read after at least one line, and an idle agent
-# forks nothing (a poll loop costs a guest two processes a second, which
-# under TCG slowed every other domain). A line read while the command is
-# still the last one answered is ignored. Should the watch end (xenstored
-# restarting), it is set up again; the loop runs in a subshell of the pipe,
-# so the last sequence number answered is kept in a file.
-: >/tmp/ipnb-last
+xenstore-write data/ipnb-ready 1
+# The agent (tests/xenvm/agent.c) answers until the domain ends; should it
+# lose xenstored, it starts again, and never runs a command twice.
 while :; do
-	xenstore-watch data/ipnb-cmd 2>/dev/null | while read -r _; do
-		read -r last </tmp/ipnb-last
-		c=$(xenstore-read -R data/ipnb-cmd 2>/dev/null)
-		seq=${c%% *}
-		[ -z "$c" ] || [ "$seq" = "$last" ] && continue
-		echo "$seq" >/tmp/ipnb-last
-		sh -c "${c#* }" >/tmp/ipnb-out 2>&1 </dev/null
-		rc=$?
-		# The answer carries its command's sequence number twice (the
-		# first line of ipnb-out, and ipnb-rc as "SEQ RC"), so that dom0
-		# can tell it from an earlier command's answer even if a write
-		# below is lost. If the output cannot be written, the failure is
-		# the answer.
-		if ! xenstore-write -R -- data/ipnb-out "$seq
-$(tail -c 2048 /tmp/ipnb-out)" data/ipnb-rc "$seq $rc"; then
-			xenstore-write -R -- data/ipnb-out "$seq
-ipnb-agent: could not write the output of command $seq" data/ipnb-rc "$seq 125"
-		fi
-		xenstore-write -R -- data/ipnb-done "$seq" || echo "ipnb-agent: could not answer command $seq" >/dev/console
-	done
+	ipnb-agent serve
 	sleep 1
 done

@@ -144,70 +144,19 @@ vm_create() {
 }
 
 # vm_exec [-t SECONDS] NAME CMD: run CMD (sh) inside the domU's test agent,
-# print its output and return its exit status. The sequence number lives in
-# a file because callers often run vm_exec in a $(...) subshell. The answer
-# must carry this command's sequence number (tests/xenvm/domu-init.sh): an
-# answer without it, or with another, is reported as a failure (125), never
-# taken for this command's result.
-#
-# It forks as little as it can (see domid_of): builtins for the sequence
-# number, the quoting and the clock, and a watch instead of polling.
-# xenstore-watch runs as a coprocess and is registered before the command is
-# written: its first event says it is in place, and its next one comes when
-# the agent writes ipnb-done, so the answer cannot land unseen between a
-# read and the watch.
+# print its output and return its exit status: 124 if no answer came
+# within SECONDS (60) and 5 more, 125 if the answer was not this command's
+# (tests/xenvm/agent.c has the protocol). The sequence number lives in a
+# file because callers often run vm_exec in a $(...) subshell; builtins
+# read and write it (see domid_of).
 vm_exec() {
-	local tmo=60
+	local tmo=60 seq=0
 	if [ "$1" = -t ]; then tmo=$2; shift 2; fi
-	local name=$1 cmd=$2 base seq=0 ans out rc line deadline wpid
-	domid_of "$name" || { echo "vm_exec: no domain $name"; return 1; }
-	base=/local/domain/$IPNB_DOMID/data
+	domid_of "$1" || { echo "vm_exec: no domain $1"; return 1; }
 	[ -f /tmp/ipnb-seq ] && read -r seq </tmp/ipnb-seq
 	seq=$((seq + 1))
 	echo "$seq" >/tmp/ipnb-seq
-	coproc IPNB_WATCH { exec timeout $((tmo + 10)) xenstore-watch -n 2 "$base/ipnb-done" 2>/dev/null; }
-	wpid=$IPNB_WATCH_PID
-	read -r -t 10 -u "${IPNB_WATCH[0]}" line
-	# Quoted for sh -c; written raw (-R), so backslashes stay as they are.
-	if ! xenstore-write -R -- "$base/ipnb-cmd" "$seq timeout $tmo sh -c '${cmd//\'/\'\\\'\'}'"; then
-		kill "$wpid" 2>/dev/null
-		wait "$wpid" 2>/dev/null
-		echo "vm_exec: $name: cannot write the command"
-		return 125
-	fi
-	deadline=$((SECONDS + tmo + 5))
-	while :; do
-		# Not raw: raw values come without the newline between them.
-		ans=$(xenstore-read "$base/ipnb-done" "$base/ipnb-rc" 2>/dev/null)
-		[ "${ans%%$'\n'*}" = "$seq" ] && break
-		if [ "$SECONDS" -ge "$deadline" ]; then
-			kill "$wpid" 2>/dev/null
-			wait "$wpid" 2>/dev/null
-			echo "vm_exec: $name: no answer to '$cmd'"
-			return 124
-		fi
-		# The agent's write of ipnb-done, or a second at most. A watch
-		# that has ended (its second event was not this answer) is
-		# replaced by a short sleep.
-		read -r -t 1 -u "${IPNB_WATCH[0]}" line 2>/dev/null
-		[ $? -eq 1 ] && sleep 0.2
-	done
-	kill "$wpid" 2>/dev/null
-	wait "$wpid" 2>/dev/null
-	rc=${ans#*$'\n'}
-	out=$(xenstore-read -R "$base/ipnb-out" 2>/dev/null)
-	if [ "${rc%% *}" != "$seq" ] || [ "${out%%$'\n'*}" != "$seq" ]; then
-		echo "vm_exec: $name: stale or missing answer to command $seq ('$cmd'): rc key '$rc'"
-		return 125
-	fi
-	case "$out" in
-	*$'\n'*)
-		while IFS= read -r line; do
-			printf '  [%s] %s\n' "$name" "$line"
-		done <<<"${out#*$'\n'}"
-		;;
-	esac
-	return "${rc#* }"
+	ipnb-agent exec "$1" "$IPNB_DOMID" "$seq" "$tmo" "$2"
 }
 
 # ext CMD: run CMD (bash) on the external host (the network namespace that

@@ -4,7 +4,7 @@
 #   vmlinux         uncompressed kernel, used for dom0 and every domU (TCG
 #                   boots it about twice as fast as the XZ bzImage)
 #   domu.cpio       busybox initramfs for PV guests (netfront, ping, iperf3,
-#                   xenstore tools for the test agent, and the hostile
+#                   xenstore tools, the test agent build/bin/ipnb-agent, and the hostile
 #                   frontend build/bin/hostile-fe with its libraries)
 #   dom0-base.cpio  dom0 userland: busybox, bash, iproute2, the Xen toolstack,
 #                   kernel modules, and the domU kernel and initramfs
@@ -108,6 +108,9 @@ if [ -x "$hostile_fe" ]; then
 else
 	echo "mkimage: $hostile_fe not built: the hostile scenario will fail" >&2
 fi
+agent=${IPNB_AGENT:-$here/../../build/bin/ipnb-agent}
+[ -x "$agent" ] || { echo "mkimage: $agent not built" >&2; exit 1; }
+copy_elf "$domu" "$agent" /usr/bin/ipnb-agent
 install -m 0755 "$here/domu-init.sh" "$domu/init"
 mkcpio "$domu" "$work/domu.cpio"
 
