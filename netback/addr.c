@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * addr.c - parsing and formatting of the guest addresses held in the backend
  * `ip` key. Pure: see include/ipnb/addr.h for the contract.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ctl.c - the control socket (see include/ipnb/ctl.h): status of every vif
  * as JSON for the `ipnetback` CLI.

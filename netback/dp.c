@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dp.c - the data path (see include/ipnb/dp.h): TX ring -> backend packet
  * buffers -> switch -> per-vif RX queue -> RX ring, with batched grant

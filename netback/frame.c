@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * frame.c - the Ethernet frames the L3 switch looks at: header parsing,
  * TCP/UDP checksum completion, L2 rewrite, the ARP replies and neighbour

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * gso.c - TCP segmentation offload: the checks a guest's GSO request must
  * pass, and the software segmentation for receivers that cannot take one.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * host.c - the host port (see include/ipnb/host.h): a TUN device between
  * the guests and dom0's own stack, and the host routes that send dom0's

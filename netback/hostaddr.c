@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * hostaddr.c - dom0's own addresses from the kernel (see
  * include/ipnb/hostaddr.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * iptable.c - the table of registered guest addresses (IPv4/IPv6 -> owning
  * vif): a fixed-capacity, linear-probing hash table. Pure: see

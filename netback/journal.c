@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * journal.c - the response journal (see include/ipnb/journal.h): one page
  * per vif, a shared mapping of a file in the state directory, so that what

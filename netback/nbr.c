@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * nbr.c - the uplink's neighbour cache: IPv4/IPv6 address -> LAN MAC, with
  * the packets that wait while an address is being resolved. Pure: see

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pmtu.c - packets too big for their egress: whether to answer, fragment
  * or drop, the ICMP "fragmentation needed" / ICMPv6 "packet too big" the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sandbox.c - capabilities and the seccomp allow-list of the main loop
  * (see include/ipnb/sandbox.h), with libcap-ng and libseccomp.

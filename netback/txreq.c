@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * txreq.c - ring -> packet conversion for the TX ring: which slots belong to
  * the next packet, and whether the frontend described it legally. Pure; see

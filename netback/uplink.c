@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * uplink.c - the physical NIC (see include/ipnb/uplink.h): AF_PACKET with
  * PACKET_MMAP RX and TX rings, the LAN-side ARP/NDP proxy for registered

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vnet.c - virtio-net header <-> packet metadata, for the ports that carry
  * offloads (the TUN host port). Pure; see include/ipnb/vnet.h.

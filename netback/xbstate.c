@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * xbstate.c - the vif backend state machine (see include/ipnb/xbstate.h).
  * Follows what Linux xen-netback does for each frontend state, plus the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * xenbus.c - the control path: discovers vifs under dom0's backend/vif,
  * runs each one's xenbus state machine (xbstate.c), registers its addresses

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Times the phases of `make test` (Makefile, target test).
 #   phase.sh LABEL CMD...   runs CMD and appends "LABEL<TAB>SECONDS<TAB>STATUS"
 #                           to build/phases; exits with CMD's status

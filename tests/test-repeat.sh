@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # make test-repeat N=3: runs `make test` N times in a row, each in a fresh
 # clone of the current commit in a temporary directory, as CI would (CI=true,
 # no stdin). Prints each run's result and time, keeps each log in

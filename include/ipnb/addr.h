@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * addr.h - guest IP addresses as registered in the backend `ip` key.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * clock.h - the monotonic millisecond clock the data path and the uplink
  * use for queue ages, stalls and neighbour timers.

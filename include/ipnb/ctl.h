@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ctl.h - the daemon's control socket. A client connects, sends one request
  * line and reads the answer until the daemon closes the connection:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dp.h - the data path: each connected vif's TX and RX rings, grant copies
  * into and out of backend-owned packet buffers, and the L3 switch between

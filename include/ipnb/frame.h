@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * frame.h - Ethernet/ARP/IPv4/IPv6 frames in backend-owned memory: parsing,
  * checksum completion, L2 rewrite, the ARP / neighbour-advertisement

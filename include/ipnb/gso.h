@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * gso.h - TCP segmentation offload as pure functions: checks a netif GSO
  * request against the frame it describes, and cuts a GSO packet into the

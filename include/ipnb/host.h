@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * host.h - the host port: how guests and dom0 itself reach each other.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * hostaddr.h - dom0's own IP addresses, as its kernel has them configured:
  * the uplink needs its prefixes (which destinations are on the LAN) and a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * iptable.h - the switch's table of registered guest addresses: IPv4/IPv6
  * address -> owning vif.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * journal.h - the response journal: for each connected vif, the responses
  * the data path is about to write into its rings, kept in a file under the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * nbr.h - the uplink's neighbour cache: which MAC address on the LAN owns an
  * IPv4/IPv6 address (learned from ARP and neighbour discovery), plus the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * offload.h - what a packet carries besides its bytes when it crosses a
  * port: a blank checksum, a checksum already verified, a GSO request. The

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pmtu.h - what the backend does with an IP packet larger than the MTU of
  * where it goes (the uplink, or a receiver): the decision, the ICMP error

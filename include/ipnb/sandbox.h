@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sandbox.h - least privilege for the main loop: after start-up (devices
  * opened, sockets bound, the host port's TUN device created) the daemon

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * txreq.h - ring -> packet: copies the requests that make up one packet out
  * of a netif TX ring and validates them.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * uplink.h - the physical NIC: guests' traffic to addresses no guest holds
  * leaves through it, and LAN traffic for registered guest addresses comes

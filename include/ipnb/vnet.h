@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vnet.h - the virtio-net header (struct virtio_net_hdr) that a TUN device
  * with IFF_VNET_HDR, or a packet socket with PACKET_VNET_HDR, puts before

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * xbstate.h - the backend side of the xenbus device state machine for one
  * vif, as a pure function: given what xenstore says now, what should the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * xenbus.h - the control path: vif discovery and the xenbus state machine
  * in xenstore, joined to the data path only through dp_vif_connect() and

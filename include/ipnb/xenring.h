@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * xenring.h - includes Xen's netif/ring definitions with the memory barriers
  * ring.h expects the includer to supply. x86 keeps loads and stores in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_dp.c - `make bench`: how fast the data path (netback/dp.c) switches
  * packets guest -> guest, run against the in-process fake of the Xen

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fakeclock.c - clock_gettime() with a per-thread skew on CLOCK_MONOTONIC
  * (see fakeclock.h). It replaces the C library's symbol in the programs it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fakeclock.h - a CLOCK_MONOTONIC that tests can move forward.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fakexen.c - an in-process stand-in for libxengnttab, libxenevtchn and
  * libxenstore: one simulated host (dom0 plus test-created guests) with grant

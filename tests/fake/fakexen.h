@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fakexen.h - test control of the in-process fake of libxengnttab,
  * libxenevtchn and libxenstore (fakexen.c). Unit tests, fuzzers and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * netfront.c - the one fake netfront the unit tests, the fuzz target and
  * the benchmark share (netfront.h): a guest's ring and data pages, their

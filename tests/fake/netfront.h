@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * netfront.h - a fake guest's netfront for tests, fuzzers and the benchmark:
  * it owns the guest's TX and RX ring pages, its data pages, the grants of

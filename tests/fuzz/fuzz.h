@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz.h - what every libFuzzer target in tests/fuzz/ shares: its entry
  * point's prototype, CHECK() (a failed invariant is a crash libFuzzer

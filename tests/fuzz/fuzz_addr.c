@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_addr.c - libFuzzer target for addr.c: the backend `ip` key (which
  * the toolstack and the ipnetback CLI write, and the CLI reads from its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_dp.c - libFuzzer target for the data path (dp.c, with txreq.c,
  * frame.c and iptable.c under it) against the fake Xen libraries. The input

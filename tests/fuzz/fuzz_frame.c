@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_frame.c - libFuzzer target for frame.c: what a guest puts in its TX
  * pages and what the LAN puts on the wire, parsed by frame_parse().

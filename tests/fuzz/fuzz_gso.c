@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_gso.c - libFuzzer target for gso.c: a GSO request (type and MSS, the
  * input's first three bytes) against any frame (the rest), as a guest may

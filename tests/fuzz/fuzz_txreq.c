@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_txreq.c - libFuzzer target for txreq.c: a TX shared ring page whose
  * requests a hostile frontend wrote, walked packet by packet the way the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_xenbus.c - libFuzzer target for the control path (xenbus.c, with
  * xbstate.c and the data path under it) against the fake xenstore. The

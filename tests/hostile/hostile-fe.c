@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * hostile-fe.c - a hostile netfront in userspace, for the tier-3 tests
  * (docs/testing.md, "Hostile guests"; scenario tests/xenvm/scenarios/hostile.sh).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * race_tx.c - threat 1 (XSA-155, double fetch): a guest thread rewrites its
  * TX ring (slots, and now and then the producer index) as fast as it can

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * heap.h - what the unit tests' process has allocated now, for tests that
  * bound growth over many cycles. The unit tests run under ASan, whose

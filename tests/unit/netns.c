@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * netns.c - the private network namespace of the kernel-facing suites (see
  * netns.h).

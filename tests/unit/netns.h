@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * netns.h - a private network namespace for the suites that test modules
  * against the real kernel (the host port, the uplink): entering and leaving

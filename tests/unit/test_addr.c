@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_addr.c - the `ip` key parser: syntax, prefixes, unicast rule, lists. */
 #include <arpa/inet.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_ctl.c - the control socket (netback/ctl.c): requests that arrive in
  * pieces, clients that never send or never read, the answers' framing, and

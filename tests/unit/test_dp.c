@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_dp.c - the data path against the fake Xen libraries. The test plays
  * up to three netfronts ("guests" A, B and C, each a fake netfront from

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_fakexen.c - the fake Xen libraries themselves: grant maps and copies,
  * event-channel delivery and masking, the xenstore tree, its permissions,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_frame.c - frame parsing, checksum completion, L2 rewrite, the
  * ARP / neighbour-advertisement replies, and the frames the uplink sends

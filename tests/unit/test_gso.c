@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_gso.c - the GSO module (netback/gso.c): every rule of gso_check(),
  * accepted and refused, and gso_segment() against segments built on their

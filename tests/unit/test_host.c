@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_host.c - the host port (netback/host.c) against a real kernel: each
  * test runs in a fresh network namespace, where "dom0" has its addresses

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_iptable.c - the address table: ownership rules, capacity, and a long
  * random churn checked against a plain array model, which also drives the

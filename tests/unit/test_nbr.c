@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_nbr.c - the uplink's neighbour cache: resolution, retransmission and
  * failure, ageing, the pending-packet bounds, LRU eviction, and a random

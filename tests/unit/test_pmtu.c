@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_pmtu.c - the too-big module (netback/pmtu.c): the decision for each
  * kind of packet, the ICMP errors checked field by field, and IPv4

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_sandbox.c - netback/sandbox.c in child processes: the capabilities
  * left, a call on the allow-list working, and one off it failing with EPERM

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_txreq.c - ring -> packet validation of the netif TX ring. The test
  * plays netfront on one local ring page: it writes a packet's slots at some

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_uplink.c - the uplink (netback/uplink.c) against a real kernel: each
  * test runs in a fresh network namespace where "the LAN" is a TAP device

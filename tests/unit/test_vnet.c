@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_vnet.c - the virtio-net header translation (netback/vnet.c): what
  * the host port puts before a packet for each kind of metadata, and which

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_xbstate.c - the pure xenbus backend state machine, as a table: each
  * row is what xenstore and the data path say now, and what xbs_step() must

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_xenbus.c - the control path (netback/xenbus.c) against the fake Xen
  * libraries. The test plays three parties: the toolstack (dom0 writing the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* testaddr.h - compact constructors for the addresses unit tests use. */
 #ifndef IPNB_TESTADDR_H
 #define IPNB_TESTADDR_H

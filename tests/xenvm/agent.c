@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * agent.c - both ends of the real-Xen harness's command channel to its
  * guests, through xenstore (tests/xenvm/lib.sh, vm_exec; domu-init.sh).

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # `make bench-xen`: prints the TCP throughput each bench scenario measured
 # (build/runs/<scenario>/serial.txt, metrics SETUP.PATH.tcp), one row per
 # path, with ipnetbackd's figure as a ratio of the kernel netback's from the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The paths `make bench-xen` measures, the same for every set-up (sourced
 # after lib.sh by bench-kernel.sh and bench-ipnb.sh). Guests g1 (10.99.0.11)
 # and g2 (10.99.0.12) are up; dom0 is 10.99.0.2, the external host

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # /init of the test dom0 (busybox sh). Starts what a Xen dom0 needs
 # (xenfs, xenstored, xen-init-dom0, xenconsoled), configures the management
 # link to the host, runs the scenario named by ipnb.scenario= under bash and

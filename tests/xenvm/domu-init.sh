@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # /init of the test domUs (busybox). Brings up the kernel's xen-netfront with
 # the addresses given on the kernel command line (xl `extra=`), unless
 # ipnb.role=hostile leaves the vif to tests/hostile/hostile-fe, then runs the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Runs on the host, inside the external-host network namespace, once per
 # management connection from dom0 (QEMU's guestfwd starts it with the
 # connection on stdin/stdout). Reads one line, "SEQ COMMAND", runs COMMAND

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Fetches the Debian packages the VM images are built from (Xen hypervisor,
 # toolstack, runtime libraries, kernel) into a cache in the build tree.
 # Versions are resolved from the archive at run time: nothing here names an

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The reference set-up ipnetback replaces, for the baseline and bench-kernel
 # scenarios (sourced after lib.sh): the kernel's xen-netback, and a Linux
 # bridge xenbr0 that carries dom0's NIC eth0 and dom0's own addresses.

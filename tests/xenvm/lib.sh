@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Scenario library, sourced by tests/xenvm/scenarios/*.sh inside dom0 (bash).
 #
 # Checks print "@@IPNB-CHECK PASS|FAIL <what>", metrics print

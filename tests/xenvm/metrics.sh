@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Prints every metric the scenario runs in build/runs reported, side by side,
 # so that ipnetback's figures stand next to the kernel netback baseline's
 # (e.g. baseline.ext-g1.tcp next to ipnetback.ext-g1.tcp). Reports only;

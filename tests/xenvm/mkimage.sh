@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Builds the boot artefacts for the real-Xen harness from the cached .debs:
 #   xen.elf         gunzipped hypervisor (multiboot ELF32 that qemu -kernel boots)
 #   vmlinux         uncompressed kernel, used for dom0 and every domU (TCG

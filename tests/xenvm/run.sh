@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Host side of the real-Xen harness: boots Xen 4.17 with a PV dom0 under
 # qemu-system-x86_64 (TCG) and runs one scenario inside dom0.
 #

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # The harness's own test: a scenario that must fail is reported as a failure
 # with a non-zero exit, a run that overruns its time limit is stopped, and
 # neither leaves a QEMU process, TAP device or namespace behind.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Baseline: a correctness check of the harness itself on what Xen users run
 # today. dom0 runs the kernel's xen-netback with a Linux bridge (vif-bridge)
 # that also carries dom0's emulated NIC. Two domUs ping each other, the

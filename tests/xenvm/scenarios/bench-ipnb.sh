@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Benchmark, not a test (`make bench-xen`): TCP throughput on every path
 # through ipnetbackd (the plain build), with dom0's eth0 as its uplink and
 # the host port for dom0. See bench-kernel.sh for the other half.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Benchmark, not a test (`make bench-xen`): TCP throughput on every path
 # through the kernel's xen-netback and a Linux bridge, the anchor users
 # would otherwise pick. bench-ipnb measures the same paths through

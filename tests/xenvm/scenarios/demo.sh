@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # What `make demo` shows: three guests served by ipnetbackd (no bridge, no
 # kernel netback) talk to each other and to the external host on the LAN
 # through dom0's NIC, over IPv4, IPv6 and TCP; then the daemon's view.

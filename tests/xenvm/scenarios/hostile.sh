@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Hostile guests (tier 3, docs/testing.md): a userspace frontend inside a
 # domU (tests/hostile/hostile-fe.c, in the guest image) builds its own rings
 # and feeds ipnetbackd malformed rings, grants and frontend keys, one case

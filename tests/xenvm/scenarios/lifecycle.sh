@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # ipnetbackd and the guest lifecycle (issue 3, scenarios 5 and 6): xl destroy
 # in the middle of a transfer, the same guest created again, xl
 # network-detach / network-attach on a running guest, and a guest rewriting

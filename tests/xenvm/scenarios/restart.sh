@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Restart without the guests noticing (issue 11), and a stalled daemon
 # (threat list, reliability): while two TCP streams of at least 32 MiB run
 # (g1 -> g2 between guests, the external host -> g1 over the uplink) and dom0 and the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Harness self-test: a scenario that must fail. dom0 pings an address that
 # nobody on the LAN owns; tests/xenvm/selftest.sh asserts that run.sh reports
 # this as a failure with a non-zero exit status. It also checks the guest

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The physical-NIC path (issue 4): guests and hosts on the LAN reach each
 # other through ipnetbackd alone. dom0's emulated NIC eth0 is the uplink;
 # the external host owns the TAP behind it (10.99.0.1, fd00::1). dom0 keeps
