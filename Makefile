@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # ipnetback - top-level build. The two set-up commands are `make test` and
 # `make demo`; both install what they need (make deps) on a fresh Debian 12.
 #
@@ -12,6 +13,8 @@ CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
 	-Wcast-qual -Wformat=2
+# The version both programs report (--version), from its one place.
+VERSION := $(shell sed -n 's/^\#define IPNB_VERSION "\(.*\)"/\1/p' include/ipnb/version.h)
 STD     := -std=c11 -D_GNU_SOURCE -Iinclude
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 DEPFLAGS = -MMD -MP
@@ -32,7 +35,8 @@ FAKE_SRC := tests/fake/fakexen.c tests/fake/netfront.c
 # The data path alone (the race test and the benchmark need no control path).
 DP_CORE  := netback/dp.c netback/journal.c netback/log.c
 DP_SRC   := $(DP_CORE) netback/xenbus.c
-HOST_SRC := netback/ctl.c netback/uplink.c netback/hostaddr.c netback/host.c netback/sandbox.c
+HOST_SRC := netback/ctl.c netback/uplink.c netback/hostaddr.c netback/host.c netback/sandbox.c \
+	netback/notify.c
 DAEMON_SRC := $(CORE_SRC) $(DP_SRC) $(HOST_SRC) netback/main.c
 CLI_SRC  := xenstore-tools/ipnetback.c netback/addr.c
 # A clock the unit tests and fuzz targets can move forward (not the bench's).
@@ -46,17 +50,58 @@ SBX_LIBS := -lseccomp -lcap-ng
 # packages downloaded separately into $(DEBS), see tests/xenvm/fetch-debs.sh).
 HOST_PKGS := build-essential libxen-dev libcunit1-dev qemu-system-x86 busybox-static \
 	cpio iproute2 iputils-ping iperf3 kmod xz-utils file ethtool clang libclang-rt-14-dev \
-	clang-tidy cppcheck git libseccomp-dev libcap-ng-dev
+	clang-tidy cppcheck git libseccomp-dev libcap-ng-dev debhelper dpkg-dev fakeroot lintian
 
 # Scenarios that `make test` runs on real Xen; `make bench-xen` runs the
 # throughput scenarios.
 SCENARIOS       := baseline switch lifecycle uplink restart hostile
 BENCH_SCENARIOS := bench-kernel bench-ipnb
 
-.PHONY: all deps build images unit selftest scenarios test test-repeat demo scenario format \
-	clean fuzz fuzz-regress bench bench-xen lint race
+.PHONY: all progs install deb deps build images unit selftest scenarios test test-repeat demo \
+	scenario format clean fuzz fuzz-regress bench bench-xen lint race
 
-all: build
+# `make` builds what is installed, the daemon and the CLI, which need only
+# the Xen libraries, libseccomp and libcap-ng (debian/control); `make
+# build` adds what the tests need.
+all: progs
+
+progs: $(B)/bin/ipnetbackd $(B)/bin/ipnetback
+
+# ---- install ------------------------------------------------------------------
+# make install [DESTDIR=...] [PREFIX=/usr/local] [sysconfdir=/etc]: the
+# programs, the hotplug script (where libxl looks for it), the systemd unit
+# (its ExecStart follows sbindir), the modprobe rule, the example
+# configuration (never over an existing one), man pages, bash completion
+# and the docs.
+PREFIX        ?= /usr/local
+sbindir       ?= $(PREFIX)/sbin
+sysconfdir    ?= /etc
+mandir        ?= $(PREFIX)/share/man
+docdir        ?= $(PREFIX)/share/doc/ipnetback
+completiondir ?= $(PREFIX)/share/bash-completion/completions
+unitdir       ?= /lib/systemd/system
+xenscriptdir  ?= $(sysconfdir)/xen/scripts
+D := $(DESTDIR)
+
+install: progs
+	install -d $(D)$(sbindir) $(D)$(xenscriptdir) $(D)$(unitdir) \
+		$(D)$(sysconfdir)/modprobe.d $(D)$(sysconfdir)/ipnetback $(D)$(mandir)/man8 \
+		$(D)$(docdir) $(D)$(completiondir)
+	install -m 0755 $(B)/bin/ipnetbackd $(B)/bin/ipnetback dom0-scripts/ipnetback-uplink \
+		$(D)$(sbindir)/
+	install -m 0755 dom0-scripts/vif-ipnetback $(D)$(xenscriptdir)/
+	sed 's|/usr/sbin/ipnetbackd|$(sbindir)/ipnetbackd|' dom0-scripts/ipnetbackd.service \
+		>$(D)$(unitdir)/ipnetbackd.service
+	chmod 0644 $(D)$(unitdir)/ipnetbackd.service
+	install -m 0644 dom0-scripts/ipnetback-blacklist.conf \
+		$(D)$(sysconfdir)/modprobe.d/ipnetback.conf
+	[ -e $(D)$(sysconfdir)/ipnetback/ipnetbackd.conf ] || install -m 0644 \
+		dom0-scripts/examples/ipnetbackd.conf $(D)$(sysconfdir)/ipnetback/ipnetbackd.conf
+	install -m 0644 docs/man/*.8 \
+		$(D)$(mandir)/man8/
+	install -m 0644 dom0-scripts/ipnetback.bash-completion $(D)$(completiondir)/ipnetback
+	ln -sf ipnetback $(D)$(completiondir)/ipnetbackd
+	install -m 0644 README.md docs/*.md dom0-scripts/examples/guest.cfg $(D)$(docdir)/
 
 # ---- dependencies -------------------------------------------------------------
 deps:
@@ -73,9 +118,10 @@ deps:
 # ---- objects ------------------------------------------------------------------
 obj = $(patsubst %.c,$(O)/$(1)/%.o,$(2))
 
+# CPPFLAGS and LDFLAGS too, for the package's hardening (dpkg-buildflags).
 $(O)/rel/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(STD) $(WARN) $(DEPFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(STD) $(WARN) $(DEPFLAGS) -c -o $@ $<
 
 # The sanitizer objects serve both the sanitizer daemon and the unit tests:
 # the test-only include paths hold test headers only, never a system one.
@@ -100,7 +146,7 @@ build: $(B)/unit-tests $(B)/bin/ipnetbackd $(B)/bin/ipnetbackd-asan $(B)/bin/ipn
 
 $(B)/bin/ipnetbackd: $(call obj,rel,$(DAEMON_SRC))
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ $(XEN_LIBS) $(SBX_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(XEN_LIBS) $(SBX_LIBS)
 
 # The same daemon under AddressSanitizer, UndefinedBehaviorSanitizer and
 # LeakSanitizer, with the runtimes linked in so that it runs in the test
@@ -121,7 +167,7 @@ $(B)/unit-tests: $(call obj,san,$(UNIT_ALL)) $(O)/san-cli/ipnetback.o
 # The CLI shares the ip-key parser with the daemon.
 $(B)/bin/ipnetback: $(call obj,rel,$(CLI_SRC))
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ -lxenstore
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lxenstore
 
 # The hostile frontend (tests/hostile/) runs inside a domU of the `hostile`
 # scenario: mkimage.sh copies it and its libraries into domu.cpio, so the
@@ -216,6 +262,7 @@ test:
 	tests/phase.sh unit $(MAKE) --no-print-directory unit && \
 	tests/phase.sh race $(MAKE) --no-print-directory race && \
 	tests/phase.sh fuzz-regress $(MAKE) --no-print-directory fuzz-regress && \
+	tests/phase.sh package $(MAKE) --no-print-directory deb && \
 	tests/phase.sh selftest $(MAKE) --no-print-directory selftest && \
 	$(MAKE) --no-print-directory scenarios; rc=$$?; tests/phase.sh --report; exit $$rc
 
@@ -320,5 +367,18 @@ clean:
 	rm -rf $(O) $(B)/bin $(B)/unit-tests $(B)/fuzz $(B)/bench $(B)/runs $(IMG) $(B)/phases $(B)/repeat
 distclean:
 	rm -rf $(B)
+
+# ---- Debian package -------------------------------------------------------------
+# make deb: build/deb/ipnetback_<version>_amd64.deb from a copy of this
+# tree (so that the package build's own `make clean` leaves this build/
+# alone), then lintian, which must report no error. Needs debhelper,
+# dpkg-dev and lintian (make deps).
+deb:
+	rm -rf $(B)/deb && mkdir -p $(B)/deb/src
+	tar -c --exclude=./build --exclude=./.git -f - . | tar -x -C $(B)/deb/src -f -
+	cd $(B)/deb/src && dpkg-buildpackage -us -uc -b >../build.log 2>&1 \
+		|| { tail -n 40 ../build.log; exit 1; }
+	lintian --fail-on error $(B)/deb/ipnetback_$(VERSION)_amd64.deb
+	@echo "deb: $(B)/deb/ipnetback_$(VERSION)_amd64.deb"
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

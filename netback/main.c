@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * main.c - ipnetbackd: option parsing, signals and the epoll main loop over
  * the event-channel handle, the xenstore connection, the control socket and
@@ -7,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
@@ -25,8 +27,10 @@
 #include "ipnb/dp.h"
 #include "ipnb/host.h"
 #include "ipnb/log.h"
+#include "ipnb/notify.h"
 #include "ipnb/sandbox.h"
 #include "ipnb/uplink.h"
+#include "ipnb/version.h"
 #include "ipnb/xenbus.h"
 
 /* The MAC guests see for every address that is not their own: fixed and
@@ -87,10 +91,31 @@ static void on_disable(void *arg, struct dp_vif *vif, const char *why)
 
 #define DEFAULT_CONFIG "/etc/ipnetback/ipnetbackd.conf"
 
+static const char ipnb_usage[] =
+    "usage: ipnetbackd [OPTION]...\n"
+    "The IP-switching network backend for Xen guests (ipnetbackd(8)).\n"
+    "\n"
+    "  -c, --config=FILE          configuration file (default " DEFAULT_CONFIG ")\n"
+    "  -d, --debug                log debug lines too\n"
+    "  -g, --gateway=ADDR         a router on the uplink's LAN (repeatable)\n"
+    "  -H, --host-port=NAME|none  the TUN device dom0 reaches guests through\n"
+    "  -s, --socket=PATH          control socket (default " CTL_DEFAULT_PATH ")\n"
+    "  -S, --sandbox=MODE         seccomp mode: off, errno, log or kill\n"
+    "  -u, --uplink=IFACE         the physical NIC guests reach the LAN through\n"
+    "  -h, --help                 show this help and exit\n"
+    "  -V, --version              show the version and exit\n";
+
+static const char ipnb_shortopts[] = "c:dg:H:s:S:u:hV";
+static const struct option ipnb_longopts[] = {
+    {"config", required_argument, NULL, 'c'},  {"debug", no_argument, NULL, 'd'},
+    {"gateway", required_argument, NULL, 'g'}, {"host-port", required_argument, NULL, 'H'},
+    {"socket", required_argument, NULL, 's'},  {"sandbox", required_argument, NULL, 'S'},
+    {"uplink", required_argument, NULL, 'u'},  {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0}};
+
 static void usage(void)
 {
-	fprintf(stderr, "usage: ipnetbackd [-d] [-c config] [-s control-socket] [-u uplink] "
-			"[-g gateway]... [-H host-port|none] [-S off|errno|log|kill]\n");
+	fputs(ipnb_usage, stderr);
 	exit(2);
 }
 
@@ -212,24 +237,37 @@ int main(int argc, char **argv)
 	struct host *host = NULL;
 	struct config cf;
 	char err[256];
-	int ep = -1, opt, rc = 1, lockfd, statefd = -1, xs_fd;
+	int ep = -1, opt, rc = 1, lockfd, statefd = -1, xs_fd, ntf = -1;
 	char lockpath[PATH_MAX + 32], rundir[PATH_MAX];
 
 	t_start = ipnb_now_ms();
 	memset(&cf, 0, sizeof(cf));
 	log_init("ipnetbackd", false);
 	setvbuf(stderr, NULL, _IOLBF, 0);
-	/* The config file first, so that flags override it. */
-	for (int i = 1; i + 1 < argc; i++) {
-		if (strcmp(argv[i], "-c") == 0) {
-			conf = argv[i + 1];
+	/* A first pass for what comes before the config file: --help,
+	 * --version and the file's name; errors wait for the second pass. */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ipnb_shortopts, ipnb_longopts, NULL)) != -1) {
+		if (opt == 'h') {
+			fputs(ipnb_usage, stdout);
+			return 0;
+		}
+		if (opt == 'V') {
+			printf("ipnetbackd %s\n", IPNB_VERSION);
+			return 0;
+		}
+		if (opt == 'c') {
+			conf = optarg;
 			conf_given = true;
 		}
 	}
+	/* The config file first, so that flags override it. */
 	set_str(&cf.host, HOST_DEFAULT_NAME);
 	cf.sandbox = SBX_ERRNO;
 	read_config(&cf, conf, conf_given);
-	while ((opt = getopt(argc, argv, "c:dg:H:s:S:u:")) != -1) {
+	opterr = 1;
+	optind = 0; /* glibc: start again from the first argument */
+	while ((opt = getopt_long(argc, argv, ipnb_shortopts, ipnb_longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			break;
@@ -344,8 +382,12 @@ int main(int argc, char **argv)
 		ep_add(ep, ul_fd(ul), TAG_UPLINK);
 	if (host)
 		ep_add(ep, host_fd(host), TAG_HOST);
-		/* Everything is open: from here on the loop needs only what it does
-		 * with those fds, and the host port's routes (CAP_NET_ADMIN). */
+	/* Everything is open: from here on the loop needs only what it does
+	 * with those fds, and the host port's routes (CAP_NET_ADMIN). */
+	/* The service manager hears of readiness after the first pass. */
+	ntf = ntf_open();
+	if (ntf < 0 && getenv("NOTIFY_SOCKET"))
+		log_warn("NOTIFY_SOCKET %s", getenv("NOTIFY_SOCKET"));
 #if defined(__SANITIZE_ADDRESS__)
 	/* LeakSanitizer's exit check stops the process's threads with
 	 * ptrace from a clone: no filter in the sanitizer build. */
@@ -376,6 +418,11 @@ int main(int argc, char **argv)
 			 " connected",
 			 ipnb_now_ms() - t_start, st.vifs, st.vifs == 1 ? "" : "s", st.connects);
 	}
+	/* Ready: the control socket answers, the watches are set, the ports
+	 * are open and every vif already Connected is served again, so guests
+	 * that start after this unit (xendomains) find their backend. */
+	if (!ntf_send(ntf, "READY=1"))
+		log_warn("telling the service manager we are ready");
 
 	while (!quit) {
 		struct epoll_event evs[8];
@@ -434,6 +481,7 @@ int main(int argc, char **argv)
 	disconnect = ctl_stop_requested(ctl) == CTL_STOP_DISCONNECT;
 	log_info("stopping%s", disconnect ? "; host port removed"
 					  : "; vifs stay connected for the next ipnetbackd");
+	ntf_send(ntf, "STOPPING=1");
 	rc = 0;
 out:
 	/* Every exit after the configuration is read comes here, so that
@@ -455,5 +503,7 @@ out:
 		close(statefd);
 	if (lockfd >= 0)
 		close(lockfd);
+	if (ntf >= 0)
+		close(ntf);
 	return rc;
 }

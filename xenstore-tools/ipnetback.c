@@ -1,25 +1,31 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ipnetback.c - the operator's CLI: registers guest addresses by editing the
  * backend `ip` keys in xenstore (the same keys libxl writes from
  * vif=['ip=...'], which ipnetbackd watches), and shows vif status from the
  * daemon's control socket.
  *
- *   ipnetback ip add DOMID[/DEVID] ADDR...
- *   ipnetback ip del DOMID[/DEVID] ADDR...
- *   ipnetback ip list [DOMID[/DEVID]]
+ *   ipnetback ip add DOMAIN[/DEVID] ADDR...
+ *   ipnetback ip del DOMAIN[/DEVID] ADDR...
+ *   ipnetback ip list [DOMAIN[/DEVID]]
  *   ipnetback vif list [--json]
- *   ipnetback vif show DOMID[/DEVID] [--json]
+ *   ipnetback vif show DOMAIN[/DEVID] [--json]
  *   ipnetback uplink [--json]
  *   ipnetback host [--json]
  *   ipnetback daemon [--json]
  *   ipnetback shutdown [--disconnect]
  *
+ * DOMAIN is a domid or the domain's name (/local/domain/ID/name).
+ *
  * Edits happen in one xenstore transaction: either the whole command takes
  * effect or nothing is written.
  */
 #include <errno.h>
+#include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +36,7 @@
 
 #include "ipnb/addr.h"
 #include "ipnb/ctl.h"
+#include "ipnb/version.h"
 
 /* The unit tests link this file against the fake xenstore and call its
  * main() under another name, in a child process (tests/unit/test_cli.c). */
@@ -40,17 +47,24 @@ int IPNB_CLI_MAIN(int argc, char **argv);
 
 static const char *sock_path = CTL_DEFAULT_PATH;
 
+static const char cli_usage[] =
+    "usage: ipnetback [-s SOCKET] ip add|del DOMAIN[/DEVID] ADDR...\n"
+    "       ipnetback [-s SOCKET] ip list [DOMAIN[/DEVID]]\n"
+    "       ipnetback [-s SOCKET] vif list [--json]\n"
+    "       ipnetback [-s SOCKET] vif show DOMAIN[/DEVID] [--json]\n"
+    "       ipnetback [-s SOCKET] uplink [--json]\n"
+    "       ipnetback [-s SOCKET] host [--json]\n"
+    "       ipnetback [-s SOCKET] daemon [--json]\n"
+    "       ipnetback [-s SOCKET] shutdown [--disconnect]\n"
+    "       ipnetback --help | --version\n"
+    "Registers guest addresses and asks ipnetbackd how it is doing (ipnetback(8)).\n"
+    "DOMAIN is a domid or a domain's name; DEVID defaults to 0.\n"
+    "  -s, --socket=PATH  ipnetbackd's control socket (default " CTL_DEFAULT_PATH ")\n";
+
 static void usage(void) __attribute__((noreturn));
 static void usage(void)
 {
-	fprintf(stderr, "usage: ipnetback [-s SOCKET] ip add|del DOMID[/DEVID] ADDR...\n"
-			"       ipnetback [-s SOCKET] ip list [DOMID[/DEVID]]\n"
-			"       ipnetback [-s SOCKET] vif list [--json]\n"
-			"       ipnetback [-s SOCKET] vif show DOMID[/DEVID] [--json]\n"
-			"       ipnetback [-s SOCKET] uplink [--json]\n"
-			"       ipnetback [-s SOCKET] host [--json]\n"
-			"       ipnetback [-s SOCKET] daemon [--json]\n"
-			"       ipnetback [-s SOCKET] shutdown [--disconnect]\n");
+	fputs(cli_usage, stderr);
 	exit(2);
 }
 
@@ -69,27 +83,61 @@ static void die(const char *fmt, ...)
 	exit(1);
 }
 
-/* DOMID or DOMID/DEVID, strictly decimal. */
+static struct xs_handle *xs_or_die(void);
+
+/* The id of the domain xl calls NAME (/local/domain/ID/name), or exit 1. */
+static unsigned long domid_by_name(const char *name)
+{
+	struct xs_handle *xs = xs_or_die();
+	unsigned int n;
+	char **ids = xs_directory(xs, XBT_NULL, "/local/domain", &n);
+	unsigned long found = ULONG_MAX;
+
+	for (unsigned int i = 0; ids && i < n && found == ULONG_MAX; i++) {
+		char *p, *v;
+
+		if (asprintf(&p, "/local/domain/%s/name", ids[i]) < 0)
+			die("out of memory");
+		v = xs_read(xs, XBT_NULL, p, NULL);
+		if (v && strcmp(v, name) == 0 && ids[i][0] >= '0' && ids[i][0] <= '9')
+			found = strtoul(ids[i], NULL, 10);
+		free(v);
+		free(p);
+	}
+	free(ids);
+	xs_close(xs);
+	if (found == ULONG_MAX)
+		die("no domain named \"%s\"", name);
+	return found;
+}
+
+/* DOMAIN or DOMAIN/DEVID: DOMAIN a decimal domid or a domain's name as xl
+ * gives it (`xl list`), DEVID decimal. */
 static bool parse_vif(const char *s, unsigned int *domid, unsigned int *devid)
 {
-	char *end;
+	const char *slash = strrchr(s, '/');
+	char name[256], *end;
 	unsigned long d, v = 0;
 
-	if (s[0] < '0' || s[0] > '9')
-		return false;
 	errno = 0;
-	d = strtoul(s, &end, 10);
-	if (errno || d >= 0x7ff0) /* DOMID_FIRST_RESERVED */
-		return false;
-	if (*end == '/') {
-		s = end + 1;
-		if (s[0] < '0' || s[0] > '9')
+	if (slash) {
+		if (slash[1] < '0' || slash[1] > '9')
 			return false;
-		v = strtoul(s, &end, 10);
-		if (errno || v > UINT32_MAX)
+		v = strtoul(slash + 1, &end, 10);
+		if (errno || *end != '\0' || v > UINT32_MAX)
 			return false;
 	}
-	if (*end != '\0')
+	snprintf(name, sizeof(name), "%.*s", (int)(slash ? slash - s : (ptrdiff_t)strlen(s)), s);
+	if (name[0] < '0' || name[0] > '9') {
+		if (!name[0])
+			return false;
+		d = domid_by_name(name);
+	} else {
+		d = strtoul(name, &end, 10);
+		if (errno || *end != '\0')
+			return false;
+	}
+	if (d >= 0x7ff0) /* DOMID_FIRST_RESERVED */
 		return false;
 	*domid = (unsigned int)d;
 	*devid = (unsigned int)v;
@@ -433,13 +481,24 @@ static int cmd_shutdown(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	static const struct option longopts[] = {{"socket", required_argument, NULL, 's'},
+						 {"help", no_argument, NULL, 'h'},
+						 {"version", no_argument, NULL, 'V'},
+						 {NULL, 0, NULL, 0}};
 	int opt;
 
-	while ((opt = getopt(argc, argv, "+s:h")) != -1) {
+	/* "+": options end at the command, whose own flags (--json) follow. */
+	while ((opt = getopt_long(argc, argv, "+s:hV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			sock_path = optarg;
 			break;
+		case 'h':
+			fputs(cli_usage, stdout);
+			return 0;
+		case 'V':
+			printf("ipnetback %s\n", IPNB_VERSION);
+			return 0;
 		default:
 			usage();
 		}

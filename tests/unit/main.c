@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * main.c - the CUnit runner. Runs every registered suite and exits non-zero
  * if any assertion failed, so `make unit` (and CI) fail with it.
@@ -15,7 +16,8 @@ int main(void)
 	    test_pmtu_register,	   test_vnet_register,	test_xbstate_register,
 	    test_dp_register,	   test_nbr_register,	test_xenbus_register,
 	    test_ctl_register,	   test_host_register,	test_uplink_register,
-	    test_sandbox_register, test_cli_register};
+	    test_sandbox_register, test_cli_register,	test_log_register,
+	    test_notify_register};
 	unsigned int failed;
 
 	if (CU_initialize_registry() != CUE_SUCCESS)

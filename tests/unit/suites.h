@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* suites.h - every unit-test file registers its CUnit suite here. */
 #ifndef IPNB_TEST_SUITES_H
 #define IPNB_TEST_SUITES_H
@@ -22,5 +23,7 @@ CU_ErrorCode test_host_register(void);
 CU_ErrorCode test_uplink_register(void);
 CU_ErrorCode test_sandbox_register(void);
 CU_ErrorCode test_cli_register(void);
+CU_ErrorCode test_log_register(void);
+CU_ErrorCode test_notify_register(void);
 
 #endif

@@ -1,9 +1,11 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_cli.c - the `ipnetback` CLI (xenstore-tools/ipnetback.c, its main()
  * renamed ipnb_cli_main) against the fake xenstore, each run in a child
  * process as the real command would be: `ip add` retries a transaction
  * that xenstored reports as conflicting (EAGAIN), and gives up, writing
- * nothing, after ten.
+ * nothing, after ten; a domain may be named as xl names it; --help and
+ * --version answer on stdout with status 0, a bad option with 2.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #include "fakexen.h"
+#include "ipnb/version.h"
 #include "suites.h"
 
 int ipnb_cli_main(int argc, char **argv);
@@ -103,6 +106,46 @@ static void test_ip_add_retries(void)
 	fake_reset();
 }
 
+static void test_domain_names(void)
+{
+	char *by_name[] = {"ipnetback", "ip", "add", "web1", "10.99.0.9", NULL};
+	char *by_name_dev[] = {"ipnetback", "ip", "del", "web1/0", "10.99.0.5", NULL};
+	char *unknown[] = {"ipnetback", "ip", "add", "web2", "10.99.0.9", NULL};
+	char *empty[] = {"ipnetback", "ip", "add", "/0", "10.99.0.9", NULL};
+	char *junk[] = {"ipnetback", "ip", "add", "5x/0", "10.99.0.9", NULL};
+	char out[512];
+
+	fake_reset();
+	put("frontend", "/local/domain/5/device/vif/0");
+	put("ip", "10.99.0.5");
+	CU_ASSERT_EQUAL_FATAL(fake_xs_write_as(0, "/local/domain/4/name", "db1"), 0);
+	CU_ASSERT_EQUAL_FATAL(fake_xs_write_as(0, "/local/domain/5/name", "web1"), 0);
+	CU_ASSERT_EQUAL(cli(0, by_name, out, sizeof(out)), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "KEY ip=[10.99.0.5 10.99.0.9]"));
+	CU_ASSERT_EQUAL(cli(0, by_name_dev, out, sizeof(out)), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "KEY ip=[]"));
+	CU_ASSERT_EQUAL(cli(0, unknown, out, sizeof(out)), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "no domain named \"web2\""));
+	CU_ASSERT_EQUAL(cli(0, empty, out, sizeof(out)), 2);
+	CU_ASSERT_EQUAL(cli(0, junk, out, sizeof(out)), 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "usage:"));
+	fake_reset();
+}
+
+static void test_help_version(void)
+{
+	char *help[] = {"ipnetback", "--help", NULL};
+	char *version[] = {"ipnetback", "--version", NULL};
+	char *bad[] = {"ipnetback", "--bogus", NULL};
+	char out[2048];
+
+	CU_ASSERT_EQUAL(cli(0, help, out, sizeof(out)), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "usage: ipnetback"));
+	CU_ASSERT_EQUAL(cli(0, version, out, sizeof(out)), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "ipnetback " IPNB_VERSION "\n"));
+	CU_ASSERT_EQUAL(cli(0, bad, out, sizeof(out)), 2);
+}
+
 CU_ErrorCode test_cli_register(void)
 {
 	CU_pSuite s = CU_add_suite("cli", NULL, NULL);
@@ -110,5 +153,7 @@ CU_ErrorCode test_cli_register(void)
 	if (!s)
 		return CU_get_error();
 	CU_add_test(s, "ip add: transaction retries", test_ip_add_retries);
+	CU_add_test(s, "domains by name", test_domain_names);
+	CU_add_test(s, "--help and --version", test_help_version);
 	return CU_get_error();
 }

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # ipnetbackd switching between guests (issue 3, scenarios 1-4). The kernel's
 # xen-netback is not loaded; ipnetbackd serves every vif. Three domUs with an
 # IPv4 and an IPv6 address each, registered through vif=['ip=...'].
@@ -87,6 +88,14 @@ check "a second ipnetbackd refuses to start (exit $rc)" test "$rc" = 1
 check "... and says another one is running" grep -q 'another ipnetbackd is running' <<<"$out"
 dpid() { ipnetback daemon --json | grep -o '"pid": [0-9]*' | awk '{ print $2 }'; }
 check "the first daemon still answers on the control socket" test "$(dpid)" = "$IPNB_DAEMON_PID"
+# --help and --version answer on stdout, exit 0 and touch nothing, even
+# with a daemon running.
+check "ipnetbackd --help prints its options and exits 0" sh -c \
+	"ipnetbackd --help 2>/dev/null | grep -q -e '--uplink=IFACE'"
+check "ipnetbackd --version and ipnetback --version agree" sh -c \
+	"[ \"\$(ipnetbackd --version | cut -d' ' -f2)\" = \"\$(ipnetback --version | cut -d' ' -f2)\" ]"
+check "ipnetback ip add takes a domain's xl name" sh -c \
+	"ipnetback ip add g1 10.99.0.41 >/dev/null && ipnetback ip list g1 | grep -q 10.99.0.41 && ipnetback ip del g1/0 10.99.0.41 >/dev/null"
 check "ipnb0 still routes g1's address" sh -c "ip route show 10.99.0.11 | grep -q 'dev ipnb0'"
 kill -HUP "$IPNB_DAEMON_PID"
 check "SIGHUP is logged" within 5 grep -q 'SIGHUP' "$IPNB_DAEMON_LOG"
