@@ -43,14 +43,16 @@ CLI_SRC  := xenstore-tools/ipnetback.c netback/addr.c
 FAKE_CLOCK := tests/fake/fakeclock.c
 UNIT_ALL := $(CORE_SRC) $(DP_SRC) $(HOST_SRC) $(UNIT_SRC) $(FAKE_SRC) $(FAKE_CLOCK)
 XEN_LIBS := -lxengnttab -lxenevtchn -lxenstore
-# The sandbox (netback/sandbox.c): seccomp and capabilities.
-SBX_LIBS := -lseccomp -lcap-ng
+# What HOST_SRC links besides the Xen libraries: the sandbox's seccomp and
+# capabilities (netback/sandbox.c), and yajl for the control socket's JSON
+# answers (netback/ctl.c), which every dom0 has since libxenlight uses it.
+HOST_LIBS := -lseccomp -lcap-ng -lyajl
 
 # Debian packages needed on the build host (the VM images are built from
 # packages downloaded separately into $(DEBS), see tests/xenvm/fetch-debs.sh).
 HOST_PKGS := build-essential libxen-dev libcunit1-dev qemu-system-x86 busybox-static \
 	cpio iproute2 iputils-ping iperf3 kmod xz-utils file ethtool clang libclang-rt-14-dev \
-	clang-tidy cppcheck git libseccomp-dev libcap-ng-dev debhelper dpkg-dev fakeroot lintian
+	clang-tidy cppcheck git libseccomp-dev libcap-ng-dev libyajl-dev debhelper dpkg-dev fakeroot lintian
 
 # Scenarios that `make test` runs on real Xen; `make bench-xen` runs the
 # throughput scenarios.
@@ -146,14 +148,14 @@ build: $(B)/unit-tests $(B)/bin/ipnetbackd $(B)/bin/ipnetbackd-asan $(B)/bin/ipn
 
 $(B)/bin/ipnetbackd: $(call obj,rel,$(DAEMON_SRC))
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(XEN_LIBS) $(SBX_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(XEN_LIBS) $(HOST_LIBS)
 
 # The same daemon under AddressSanitizer, UndefinedBehaviorSanitizer and
 # LeakSanitizer, with the runtimes linked in so that it runs in the test
 # dom0 as it is. The lifecycle and hostile scenarios run this one.
 $(B)/bin/ipnetbackd-asan: $(call obj,san,$(DAEMON_SRC))
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(SAN) -static-libasan -static-libubsan -o $@ $^ $(XEN_LIBS) $(SBX_LIBS)
+	$(CC) $(CFLAGS) $(SAN) -static-libasan -static-libubsan -o $@ $^ $(XEN_LIBS) $(HOST_LIBS)
 
 # The CLI, with its main() renamed, against the fake xenstore (test_cli.c).
 $(O)/san-cli/ipnetback.o: xenstore-tools/ipnetback.c
@@ -162,12 +164,12 @@ $(O)/san-cli/ipnetback.o: xenstore-tools/ipnetback.c
 		$(DEPFLAGS) -c -o $@ $<
 
 $(B)/unit-tests: $(call obj,san,$(UNIT_ALL)) $(O)/san-cli/ipnetback.o
-	$(CC) $(CFLAGS) $(SAN) -o $@ $^ -lcunit $(SBX_LIBS)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ -lcunit $(HOST_LIBS)
 
 # The CLI shares the ip-key parser with the daemon.
 $(B)/bin/ipnetback: $(call obj,rel,$(CLI_SRC))
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lxenstore
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lxenstore -lyajl
 
 # The hostile frontend (tests/hostile/) runs inside a domU of the `hostile`
 # scenario: mkimage.sh copies it and its libraries into domu.cpio, so the

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ctl.c - the control socket (see include/ipnb/ctl.h): status of every vif
- * as JSON for the `ipnetback` CLI.
+ * and port, as text or as JSON (built with yajl), for the `ipnetback` CLI.
  */
 #include "ipnb/ctl.h"
 
@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <yajl/yajl_gen.h>
 
 #include "ipnb/clock.h"
 #include "ipnb/host.h"
@@ -167,10 +168,13 @@ int ctl_fd(const struct ctl *c)
 	return c->ep;
 }
 
+/* One answer in the making: text lines straight into f, or JSON built by
+ * yajl (which escapes every string: a port's name is whatever the operator
+ * chose) and written into f once whole. */
 struct emit {
 	FILE *f;
+	yajl_gen g; /* JSON answers only */
 	int n;
-	bool json;
 	bool one; /* only domid/devid below */
 	uint16_t domid;
 	uint32_t devid;
@@ -181,18 +185,64 @@ struct ctr {
 	unsigned long long v;
 };
 
-/* Counters as JSON members (`, "name": v`, each preceded by a comma unless
- * it is the first of an object) or as aligned text lines. */
-static void emit_ctrs(FILE *f, const struct ctr *c, size_t n, bool json, bool first,
-		      const char *indent)
+static void js_key(yajl_gen g, const char *k)
+{
+	yajl_gen_string(g, (const unsigned char *)k, strlen(k));
+}
+
+static void js_str(yajl_gen g, const char *k, const char *v)
+{
+	js_key(g, k);
+	yajl_gen_string(g, (const unsigned char *)v, strlen(v));
+}
+
+/* Unsigned 64-bit counters in full: as digits, not through a long long. */
+static void js_num(yajl_gen g, const char *k, unsigned long long v)
+{
+	char d[24];
+	int n = snprintf(d, sizeof(d), "%llu", v);
+
+	js_key(g, k);
+	yajl_gen_number(g, d, (size_t)n);
+}
+
+static void js_bool(yajl_gen g, const char *k, bool v)
+{
+	js_key(g, k);
+	yajl_gen_bool(g, v);
+}
+
+static void js_mac(yajl_gen g, const char *k, const uint8_t *m)
+{
+	char s[18];
+
+	snprintf(s, sizeof(s), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+	js_str(g, k, s);
+}
+
+/* Counters as members of the open JSON object, or as aligned text lines. */
+static void emit_ctrs(struct emit *e, const struct ctr *c, size_t n, const char *indent)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (json)
-			fprintf(f, "%s\"%s\": %llu", first && i == 0 ? "" : ", ", c[i].name,
-				c[i].v);
+		if (e->g)
+			js_num(e->g, c[i].name, c[i].v);
 		else
-			fprintf(f, "%s%-20s %llu\n", indent, c[i].name, c[i].v);
+			fprintf(e->f, "%s%-20s %llu\n", indent, c[i].name, c[i].v);
 	}
+}
+
+/* JSON: "drops": {...} in the open object; text: a "drops:" block. */
+static void emit_drops(struct emit *e, const struct ctr *drops, size_t n)
+{
+	if (e->g) {
+		js_key(e->g, "drops");
+		yajl_gen_map_open(e->g);
+	} else {
+		fprintf(e->f, "drops:\n");
+	}
+	emit_ctrs(e, drops, n, "  ");
+	if (e->g)
+		yajl_gen_map_close(e->g);
 }
 
 #define VIF_NCTRS 18 /* what vif_ctrs() fills in */
@@ -232,37 +282,44 @@ static void vif_drops(const struct dp_vif *dv, struct ctr *c)
 		c[d] = (struct ctr){dp_drop_name((enum dp_drop)d), dp_vif_stats(dv)->drops[d]};
 }
 
-static void emit_addrs(FILE *f, const struct ipnb_addr *a, size_t na, bool json)
+static void emit_addrs_text(FILE *f, const struct ipnb_addr *a, size_t na)
 {
 	for (size_t i = 0; i < na; i++) {
 		char s[IPNB_ADDR_STRLEN];
 
 		ipnb_addr_format(&a[i], s);
-		fprintf(f, json ? "%s\"%s\"" : "%s%s", i ? (json ? ", " : " ") : "", s);
+		fprintf(f, "%s%s", i ? " " : "", s);
 	}
 }
 
 static void emit_json(struct emit *e, uint16_t domid, uint32_t devid, int state, struct dp_vif *dv)
 {
-	const uint8_t *m = dp_vif_mac(dv);
 	const struct ipnb_addr *a;
 	size_t na = dp_vif_addrs(dv, &a);
 	struct ctr c[VIF_NCTRS], drops[DP_DROP_COUNT];
 	size_t nc = vif_ctrs(dv, c);
+	yajl_gen g = e->g;
 
-	fprintf(e->f,
-		"%s\n  {\"domid\": %u, \"devid\": %u, \"state\": \"%s\", \"connected\": %s, "
-		"\"carrier\": %s, \"mac\": \"%02x:%02x:%02x:%02x:%02x:%02x\", \"addresses\": [",
-		e->n ? "," : "", domid, devid, xbs_state_name(state),
-		dp_vif_connected(dv) ? "true" : "false", dp_vif_carrier(dv) ? "true" : "false",
-		m[0], m[1], m[2], m[3], m[4], m[5]);
-	emit_addrs(e->f, a, na, true);
-	fprintf(e->f, "]");
-	emit_ctrs(e->f, c, nc, true, false, "");
-	fprintf(e->f, ", \"drops\": {");
+	yajl_gen_map_open(g);
+	js_num(g, "domid", domid);
+	js_num(g, "devid", devid);
+	js_str(g, "state", xbs_state_name(state));
+	js_bool(g, "connected", dp_vif_connected(dv));
+	js_bool(g, "carrier", dp_vif_carrier(dv));
+	js_mac(g, "mac", dp_vif_mac(dv));
+	js_key(g, "addresses");
+	yajl_gen_array_open(g);
+	for (size_t i = 0; i < na; i++) {
+		char s[IPNB_ADDR_STRLEN];
+
+		ipnb_addr_format(&a[i], s);
+		yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+	}
+	yajl_gen_array_close(g);
+	emit_ctrs(e, c, nc, "");
 	vif_drops(dv, drops);
-	emit_ctrs(e->f, drops, DP_DROP_COUNT, true, true, "");
-	fprintf(e->f, "}}");
+	emit_drops(e, drops, DP_DROP_COUNT);
+	yajl_gen_map_close(g);
 }
 
 static void emit_text(struct emit *e, uint16_t domid, uint32_t devid, int state, struct dp_vif *dv)
@@ -287,7 +344,7 @@ static void emit_text(struct emit *e, uint16_t domid, uint32_t devid, int state,
 			id, xbs_state_name(state), dp_vif_carrier(dv) ? "up" : "down", m[0], m[1],
 			m[2], m[3], m[4], m[5], (unsigned long long)st->tx_pkts,
 			(unsigned long long)st->rx_pkts, total);
-		emit_addrs(e->f, a, na, false);
+		emit_addrs_text(e->f, a, na);
 		fprintf(e->f, "\n");
 		return;
 	}
@@ -295,11 +352,10 @@ static void emit_text(struct emit *e, uint16_t domid, uint32_t devid, int state,
 		"carrier", dp_vif_carrier(dv) ? "up" : "down");
 	fprintf(e->f, "%-20s %02x:%02x:%02x:%02x:%02x:%02x\n%-20s ", "mac", m[0], m[1], m[2], m[3],
 		m[4], m[5], "addresses");
-	emit_addrs(e->f, a, na, false);
+	emit_addrs_text(e->f, a, na);
 	fprintf(e->f, "\n");
-	emit_ctrs(e->f, c, vif_ctrs(dv, c), false, true, "");
-	fprintf(e->f, "drops:\n");
-	emit_ctrs(e->f, drops, DP_DROP_COUNT, false, true, "  ");
+	emit_ctrs(e, c, vif_ctrs(dv, c), "");
+	emit_drops(e, drops, DP_DROP_COUNT);
 }
 
 static void emit_vif(void *arg, uint16_t domid, uint32_t devid, int state, struct dp_vif *dv)
@@ -308,7 +364,7 @@ static void emit_vif(void *arg, uint16_t domid, uint32_t devid, int state, struc
 
 	if (e->one && (domid != e->domid || devid != e->devid))
 		return;
-	if (e->json)
+	if (e->g)
 		emit_json(e, domid, devid, state, dv);
 	else
 		emit_text(e, domid, devid, state, dv);
@@ -318,21 +374,20 @@ static void emit_vif(void *arg, uint16_t domid, uint32_t devid, int state, struc
 static const char *const nbr_state_names[] = {"incomplete", "reachable", "stale", "failed"};
 
 /* A port's name, counters and drops; a JSON object is left open for more. */
-static void emit_port(FILE *f, bool json, const char *key, const char *name, const struct ctr *c,
+static void emit_port(struct emit *e, const char *key, const char *name, const struct ctr *c,
 		      size_t nc, const struct ctr *drops, size_t nd)
 {
-	if (json)
-		fprintf(f, "{\"%s\": \"%s\"", key, name);
-	else
-		fprintf(f, "%-20s %s\n", key, name);
-	emit_ctrs(f, c, nc, json, false, "");
-	fprintf(f, json ? ", \"drops\": {" : "drops:\n");
-	emit_ctrs(f, drops, nd, json, true, "  ");
-	if (json)
-		fprintf(f, "}");
+	if (e->g) {
+		yajl_gen_map_open(e->g);
+		js_str(e->g, key, name);
+	} else {
+		fprintf(e->f, "%-20s %s\n", key, name);
+	}
+	emit_ctrs(e, c, nc, "");
+	emit_drops(e, drops, nd);
 }
 
-static void emit_uplink(FILE *f, const struct ul *ul, bool json)
+static void emit_uplink(struct emit *e, const struct ul *ul)
 {
 	const struct ul_stats *st = ul_stats(ul);
 	const struct nbr_cache *nc = ul_neighbours(ul);
@@ -349,9 +404,13 @@ static void emit_uplink(FILE *f, const struct ul *ul, bool json)
 
 	for (int d = 0; d < UL_DROP_COUNT; d++)
 		drops[d] = (struct ctr){ul_drop_name((enum ul_drop)d), st->drops[d]};
-	emit_port(f, json, "uplink", ul_name(ul), c, sizeof(c) / sizeof(c[0]), drops,
-		  UL_DROP_COUNT);
-	fprintf(f, json ? ", \"neighbours\": [" : "neighbours:\n");
+	emit_port(e, "uplink", ul_name(ul), c, sizeof(c) / sizeof(c[0]), drops, UL_DROP_COUNT);
+	if (e->g) {
+		js_key(e->g, "neighbours");
+		yajl_gen_array_open(e->g);
+	} else {
+		fprintf(e->f, "neighbours:\n");
+	}
 	for (size_t i = 0; i < nn; i++) {
 		char s[IPNB_ADDR_STRLEN];
 		const uint8_t *m = nb[i].mac;
@@ -359,24 +418,28 @@ static void emit_uplink(FILE *f, const struct ul *ul, bool json)
 		    (unsigned int)nb[i].state < 4 ? nbr_state_names[nb[i].state] : "?";
 
 		ipnb_addr_format(&nb[i].ip, s);
-		if (json)
-			fprintf(f,
-				"%s{\"address\": \"%s\", \"mac\": "
-				"\"%02x:%02x:%02x:%02x:%02x:%02x\", \"state\": \"%s\", "
-				"\"age_ms\": %llu, \"pending\": %zu}",
-				i ? ", " : "", s, m[0], m[1], m[2], m[3], m[4], m[5], state,
-				(unsigned long long)nb[i].age_ms, nb[i].pending);
-		else
-			fprintf(f,
+		if (e->g) {
+			yajl_gen_map_open(e->g);
+			js_str(e->g, "address", s);
+			js_mac(e->g, "mac", m);
+			js_str(e->g, "state", state);
+			js_num(e->g, "age_ms", nb[i].age_ms);
+			js_num(e->g, "pending", nb[i].pending);
+			yajl_gen_map_close(e->g);
+		} else {
+			fprintf(e->f,
 				"  %-40s %02x:%02x:%02x:%02x:%02x:%02x %-10s %6llu ms %zu queued\n",
 				s, m[0], m[1], m[2], m[3], m[4], m[5], state,
 				(unsigned long long)nb[i].age_ms, nb[i].pending);
+		}
 	}
-	if (json)
-		fprintf(f, "]}\n");
+	if (e->g) {
+		yajl_gen_array_close(e->g);
+		yajl_gen_map_close(e->g);
+	}
 }
 
-static void emit_host(FILE *f, const struct host *h, bool json)
+static void emit_host(struct emit *e, const struct host *h)
 {
 	const struct host_stats *st = host_stats(h);
 	struct ctr c[] = {
@@ -392,13 +455,13 @@ static void emit_host(FILE *f, const struct host *h, bool json)
 
 	for (int d = 0; d < HOST_DROP_COUNT; d++)
 		drops[d] = (struct ctr){host_drop_name((enum host_drop)d), st->drops[d]};
-	emit_port(f, json, "host_port", host_name(h), c, sizeof(c) / sizeof(c[0]), drops,
+	emit_port(e, "host_port", host_name(h), c, sizeof(c) / sizeof(c[0]), drops,
 		  HOST_DROP_COUNT);
-	if (json)
-		fprintf(f, "}\n");
+	if (e->g)
+		yajl_gen_map_close(e->g);
 }
 
-static void emit_daemon(FILE *f, const struct ctl *c, bool json)
+static void emit_daemon(struct emit *e, const struct ctl *c)
 {
 	struct xb_stats st;
 
@@ -414,11 +477,11 @@ static void emit_daemon(FILE *f, const struct ctl *c, bool json)
 	    {"xenstore_lost", st.xenstore_lost},
 	    {"pool_bytes", dp_pool_bytes(c->dp)},
 	};
-	if (json)
-		fprintf(f, "{");
-	emit_ctrs(f, ctrs, sizeof(ctrs) / sizeof(ctrs[0]), json, true, "");
-	if (json)
-		fprintf(f, "}\n");
+	if (e->g)
+		yajl_gen_map_open(e->g);
+	emit_ctrs(e, ctrs, sizeof(ctrs) / sizeof(ctrs[0]), "");
+	if (e->g)
+		yajl_gen_map_close(e->g);
 }
 
 /*
@@ -453,51 +516,74 @@ static void answer(struct ctl *c, struct ctl_conn *cn)
 	k = sscanf(req, "%15s %u/%u %15s", what, &d, &v, fmt);
 	/* All but "vif" take one optional word, "json". */
 	json = sscanf(req, "%15s %15s", what, arg) == 2 && strcmp(arg, "json") == 0;
+	if (strcmp(what, "vif") == 0)
+		json = k == 4 && strcmp(fmt, "json") == 0;
+	if (json) {
+		e.g = yajl_gen_alloc(NULL);
+		if (!e.g) {
+			fclose(f);
+			return;
+		}
+		yajl_gen_config(e.g, yajl_gen_beautify, 1);
+		yajl_gen_config(e.g, yajl_gen_indent_string, "  ");
+	}
 	if (strcmp(what, "daemon") == 0) {
-		emit_daemon(f, c, json);
-		goto out;
+		emit_daemon(&e, c);
 	} else if (strcmp(req, "shutdown") == 0) {
 		fprintf(f, "stopping; vifs stay connected for the next ipnetbackd\n");
 		c->stop = CTL_STOP;
-		goto out;
 	} else if (strcmp(req, "shutdown disconnect") == 0) {
 		unsigned int n = xb_close_all(c->xb);
 
 		fprintf(f, "%u vif%s handed back (backend Closed); stopping\n", n,
 			n == 1 ? "" : "s");
 		c->stop = CTL_STOP_DISCONNECT;
-		goto out;
+	} else if (strcmp(what, "uplink") == 0 && c->ul) {
+		emit_uplink(&e, c->ul);
 	} else if (strcmp(what, "uplink") == 0) {
-		if (c->ul)
-			emit_uplink(f, c->ul, json);
-		else
-			fprintf(f, "error: no uplink configured\n");
-		goto out;
+		fprintf(f, "error: no uplink configured\n");
+	} else if (strcmp(what, "host") == 0 && c->host) {
+		emit_host(&e, c->host);
 	} else if (strcmp(what, "host") == 0) {
-		if (c->host)
-			emit_host(f, c->host, json);
-		else
-			fprintf(f, "error: no host port\n");
-		goto out;
-	} else if (strcmp(what, "vifs") == 0) {
-		e.json = json;
-	} else if (strcmp(what, "vif") == 0 && k >= 3 && d <= UINT16_MAX) {
-		e.one = true;
+		fprintf(f, "error: no host port\n");
+	} else if (strcmp(what, "vifs") == 0 ||
+		   (strcmp(what, "vif") == 0 && k >= 3 && d <= UINT16_MAX)) {
+		e.one = strcmp(what, "vif") == 0;
 		e.domid = (uint16_t)d;
 		e.devid = v;
-		e.json = k == 4 && strcmp(fmt, "json") == 0;
+		if (e.g && !e.one) {
+			yajl_gen_map_open(e.g);
+			js_key(e.g, "vifs");
+			yajl_gen_array_open(e.g);
+		}
+		xb_foreach(c->xb, emit_vif, &e);
+		if (e.g && !e.one) {
+			yajl_gen_array_close(e.g);
+			yajl_gen_map_close(e.g);
+		}
+		if (e.one && e.n == 0) {
+			/* An error is text, even when JSON was asked for. */
+			if (e.g)
+				yajl_gen_free(e.g);
+			e.g = NULL;
+			fprintf(f, "error: no vif %u/%u\n", d, v);
+		}
 	} else {
 		fprintf(f, "error: unknown request \"%s\"\n", req);
-		goto out;
 	}
-	if (e.json)
-		fprintf(f, e.one ? "" : "{\"vifs\": [");
-	xb_foreach(c->xb, emit_vif, &e);
-	if (e.json)
-		fprintf(f, e.one ? (e.n ? "\n" : "") : "\n]}\n");
-	if (e.one && e.n == 0)
-		fprintf(f, "error: no vif %u/%u\n", d, v);
-out:
+	if (e.g) {
+		const unsigned char *buf;
+		size_t len;
+
+		/* Nothing was generated for a text-only answer (shutdown,
+		 * errors): the buffer is empty then. */
+		if (yajl_gen_get_buf(e.g, &buf, &len) == yajl_gen_status_ok && len) {
+			fwrite(buf, 1, len, f);
+			if (buf[len - 1] != '\n')
+				fputc('\n', f);
+		}
+		yajl_gen_free(e.g);
+	}
 	fclose(f);
 }
 

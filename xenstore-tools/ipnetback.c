@@ -7,7 +7,7 @@
  *
  *   ipnetback ip add DOMAIN[/DEVID] ADDR...
  *   ipnetback ip del DOMAIN[/DEVID] ADDR...
- *   ipnetback ip list [DOMAIN[/DEVID]]
+ *   ipnetback ip list [DOMAIN[/DEVID]] [--json]
  *   ipnetback vif list [--json]
  *   ipnetback vif show DOMAIN[/DEVID] [--json]
  *   ipnetback uplink [--json]
@@ -33,6 +33,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <xenstore.h>
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
 
 #include "ipnb/addr.h"
 #include "ipnb/ctl.h"
@@ -49,7 +51,7 @@ static const char *sock_path = CTL_DEFAULT_PATH;
 
 static const char cli_usage[] =
     "usage: ipnetback [-s SOCKET] ip add|del DOMAIN[/DEVID] ADDR...\n"
-    "       ipnetback [-s SOCKET] ip list [DOMAIN[/DEVID]]\n"
+    "       ipnetback [-s SOCKET] ip list [DOMAIN[/DEVID]] [--json]\n"
     "       ipnetback [-s SOCKET] vif list [--json]\n"
     "       ipnetback [-s SOCKET] vif show DOMAIN[/DEVID] [--json]\n"
     "       ipnetback [-s SOCKET] uplink [--json]\n"
@@ -342,15 +344,172 @@ static int cmd_ip_edit(bool add, int argc, char **argv)
 	die("xenstore kept changing under us; nothing written");
 }
 
+static int ctl_connect(void);
+static char *ctl_fetch(const char *req);
+
+/* The addresses ipnetbackd has registered to vif D/V, from its `vifs json`
+ * answer (NULL if the vif is not in it). */
+static yajl_val daemon_addrs(yajl_val vifs, unsigned long d, unsigned long v)
+{
+	/* yajl_tree_get() takes its path as char pointers it does not own. */
+	const char *k_vifs[] = {"vifs", NULL}, *k_domid[] = {"domid", NULL},
+		   *k_devid[] = {"devid", NULL}, *k_addrs[] = {"addresses", NULL};
+	yajl_val list = yajl_tree_get(vifs, k_vifs, yajl_t_array);
+
+	for (size_t i = 0; list && i < list->u.array.len; i++) {
+		yajl_val o = list->u.array.values[i];
+		yajl_val od = yajl_tree_get(o, k_domid, yajl_t_number);
+		yajl_val ov = yajl_tree_get(o, k_devid, yajl_t_number);
+
+		if (od && ov && YAJL_IS_INTEGER(od) && YAJL_IS_INTEGER(ov) &&
+		    (unsigned long)YAJL_GET_INTEGER(od) == d &&
+		    (unsigned long)YAJL_GET_INTEGER(ov) == v)
+			return yajl_tree_get(o, k_addrs, yajl_t_array);
+	}
+	return NULL;
+}
+
+/* Is A (canonical text) among the strings of the array REG? */
+static bool listed(yajl_val reg, const char *a)
+{
+	for (size_t i = 0; reg && i < reg->u.array.len; i++) {
+		const char *s = YAJL_GET_STRING(reg->u.array.values[i]);
+
+		if (s && strcmp(s, a) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void js_str(yajl_gen g, const char *s)
+{
+	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+}
+
+/*
+ * One vif of `ip list`: its ip key as written, then each address in it
+ * sorted into registered (ipnetbackd holds it for this vif) or refused (the
+ * daemon holds it for another vif, or refused the key), with ip-error.
+ * Without an answering daemon (daemon NULL), or for a vif it does not list,
+ * registration is unknown.
+ */
+static void list_vif(yajl_gen g, yajl_val daemon, const char *dom, const char *dev, const char *ip,
+		     const char *ip_err)
+{
+	unsigned long d = strtoul(dom, NULL, 10), v = strtoul(dev, NULL, 10);
+	yajl_val reg = daemon ? daemon_addrs(daemon, d, v) : NULL;
+	char ok[IPNB_VIF_MAX_ADDRS * IPNB_ADDR_STRLEN + 1] = "", bad[sizeof(ok)] = "";
+	size_t nok = 0, nbad = 0;
+	const char *p = ip ? ip : "";
+
+	/* Token by token as the daemon reads the key, each compared in its
+	 * canonical form; a token that does not parse is refused. */
+	while (*p) {
+		size_t len = strcspn(p, " \t\n");
+		struct ipnb_addr a;
+		char canon[IPNB_ADDR_STRLEN];
+		int r = len ? ipnb_addr_parse(p, len, &a) : -1;
+
+		if (len) {
+			if (r == IPNB_ADDR_OK)
+				ipnb_addr_format(&a, canon);
+			else
+				snprintf(canon, sizeof(canon), "%.*s", (int)len, p);
+			if (r == IPNB_ADDR_OK && listed(reg, canon))
+				nok += (size_t)snprintf(ok + nok, sizeof(ok) - nok, "%s%s",
+							nok ? " " : "", canon);
+			else
+				nbad += (size_t)snprintf(bad + nbad, sizeof(bad) - nbad, "%s%s",
+							 nbad ? " " : "", canon);
+			if (nok >= sizeof(ok))
+				nok = sizeof(ok) - 1;
+			if (nbad >= sizeof(bad))
+				nbad = sizeof(bad) - 1;
+		}
+		p += len;
+		p += strspn(p, " \t\n");
+	}
+	if (!g) {
+		if (!daemon)
+			printf("%s/%s\t%s\t(ipnetbackd does not answer: registration unknown)\n",
+			       dom, dev, ip ? ip : "");
+		else if (!reg)
+			printf("%s/%s\t%s\t(not a vif ipnetbackd serves)\n", dom, dev,
+			       ip ? ip : "");
+		else
+			printf("%s/%s\t%s%s%s%s%s\n", dom, dev, ok, nbad ? "\trefused: " : "", bad,
+			       ip_err ? "\t" : "", ip_err ? ip_err : "");
+		return;
+	}
+	yajl_gen_map_open(g);
+	js_str(g, "domid");
+	yajl_gen_integer(g, (long long)d);
+	js_str(g, "devid");
+	yajl_gen_integer(g, (long long)v);
+	js_str(g, "ip");
+	js_str(g, ip ? ip : "");
+	if (daemon) {
+		js_str(g, "served");
+		yajl_gen_bool(g, reg != NULL);
+	}
+	if (reg) {
+		const char *lists[2] = {ok, bad};
+		const char *names[2] = {"registered", "refused"};
+
+		for (int k = 0; k < 2; k++) {
+			const char *q = lists[k];
+
+			js_str(g, names[k]);
+			yajl_gen_array_open(g);
+			while (*q) {
+				size_t len = strcspn(q, " ");
+
+				yajl_gen_string(g, (const unsigned char *)q, len);
+				q += len;
+				q += strspn(q, " ");
+			}
+			yajl_gen_array_close(g);
+		}
+	}
+	if (ip_err) {
+		js_str(g, "ip_error");
+		js_str(g, ip_err);
+	}
+	yajl_gen_map_close(g);
+}
+
 static int cmd_ip_list(int argc, char **argv)
 {
 	unsigned int want_d = 0, want_v = 0, nd, nv;
-	bool one = false;
+	bool one = false, json = false;
 	struct xs_handle *xs;
-	char *root, **doms;
+	char *root, **doms, *answer, err[128];
+	yajl_val daemon = NULL;
+	yajl_gen g = NULL;
 
+	if (argc >= 1 && strcmp(argv[argc - 1], "--json") == 0) {
+		json = true;
+		argc--;
+	}
 	if (argc > 1 || (argc == 1 && !(one = parse_vif(argv[0], &want_d, &want_v))))
 		usage();
+	/* What the daemon has registered, if it answers. */
+	answer = ctl_fetch("vifs json");
+	if (answer)
+		daemon = yajl_tree_parse(answer, err, sizeof(err));
+	free(answer);
+	if (json) {
+		g = yajl_gen_alloc(NULL);
+		if (!g)
+			die("out of memory");
+		yajl_gen_config(g, yajl_gen_beautify, 1);
+		yajl_gen_config(g, yajl_gen_indent_string, "  ");
+		yajl_gen_map_open(g);
+		js_str(g, "daemon");
+		yajl_gen_bool(g, daemon != NULL);
+		js_str(g, "vifs");
+		yajl_gen_array_open(g);
+	}
 	xs = xs_or_die();
 	root = backend_root(xs);
 	doms = xs_directory(xs, XBT_NULL, root, &nd);
@@ -361,29 +520,42 @@ static int cmd_ip_list(int argc, char **argv)
 			die("out of memory");
 		devs = xs_directory(xs, XBT_NULL, dp, &nv);
 		for (unsigned int j = 0; devs && j < nv; j++) {
-			char *p, *v;
-			unsigned int len;
+			char *p, *e, *v, *ve;
 
 			if (one && ((unsigned int)atoi(doms[i]) != want_d ||
 				    (unsigned int)atoi(devs[j]) != want_v))
 				continue;
-			if (asprintf(&p, "%s/%s/ip", dp, devs[j]) < 0)
+			if (asprintf(&p, "%s/%s/ip", dp, devs[j]) < 0 ||
+			    asprintf(&e, "%s/%s/ip-error", dp, devs[j]) < 0)
 				die("out of memory");
-			v = xs_read(xs, XBT_NULL, p, &len);
-			printf("%s/%s\t%s\n", doms[i], devs[j], v ? v : "");
+			v = xs_read(xs, XBT_NULL, p, NULL);
+			ve = xs_read(xs, XBT_NULL, e, NULL);
+			list_vif(g, daemon, doms[i], devs[j], v, ve);
 			free(v);
+			free(ve);
 			free(p);
+			free(e);
 		}
 		free(devs);
 		free(dp);
 	}
+	if (g) {
+		const unsigned char *buf;
+		size_t len;
+
+		yajl_gen_array_close(g);
+		yajl_gen_map_close(g);
+		yajl_gen_get_buf(g, &buf, &len);
+		fwrite(buf, 1, len, stdout);
+		yajl_gen_free(g);
+	}
+	yajl_tree_free(daemon);
 	free(doms);
 	free(root);
 	xs_close(xs);
 	return 0;
 }
 
-/* A socket connected to ipnetbackd's control socket, or -1 with errno. */
 static int ctl_connect(void)
 {
 	struct sockaddr_un sa;
@@ -406,6 +578,39 @@ static int ctl_connect(void)
 	return fd;
 }
 
+/* Sends one request line to ipnetbackd on fd. */
+static void ctl_send(int fd, const char *req)
+{
+	/* One write for the whole line: the daemon answers once it has it. */
+	char line[128];
+	int len = snprintf(line, sizeof(line), "%s\n", req);
+
+	if (len < 0 || (size_t)len >= sizeof(line) || write(fd, line, (size_t)len) != len)
+		die("writing to ipnetbackd: %s", strerror(errno));
+}
+
+/* The daemon's whole answer to req, or NULL if it does not answer. */
+static char *ctl_fetch(const char *req)
+{
+	char buf[4096], *out = NULL;
+	size_t outlen = 0;
+	ssize_t n;
+	int fd = ctl_connect();
+	FILE *f;
+
+	if (fd < 0)
+		return NULL;
+	f = open_memstream(&out, &outlen);
+	if (!f)
+		die("out of memory");
+	ctl_send(fd, req);
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		fwrite(buf, 1, (size_t)n, f);
+	fclose(f);
+	close(fd);
+	return out;
+}
+
 /* Sends one request to ipnetbackd and copies the answer to stdout. */
 static int ctl_request(const char *req)
 {
@@ -416,12 +621,7 @@ static int ctl_request(const char *req)
 
 	if (fd < 0)
 		die("cannot reach ipnetbackd at %s: %s", sock_path, strerror(errno));
-	/* One write for the whole line: the daemon answers once it has it. */
-	char line[128];
-	int len = snprintf(line, sizeof(line), "%s\n", req);
-
-	if (len < 0 || (size_t)len >= sizeof(line) || write(fd, line, (size_t)len) != len)
-		die("writing to ipnetbackd: %s", strerror(errno));
+	ctl_send(fd, req);
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {
 		if (first && n >= 6 && memcmp(buf, "error:", 6) == 0)
 			error = true;

@@ -4,12 +4,15 @@
  * renamed ipnb_cli_main) against the fake xenstore, each run in a child
  * process as the real command would be: `ip add` retries a transaction
  * that xenstored reports as conflicting (EAGAIN), and gives up, writing
- * nothing, after ten; a domain may be named as xl names it; --help and
+ * nothing, after ten; a domain may be named as xl names it; `ip list`
+ * tells registered addresses from refused ones; --help and
  * --version answer on stdout with status 0, a bad option with 2.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -132,6 +135,97 @@ static void test_domain_names(void)
 	fake_reset();
 }
 
+/* A stand-in for ipnetbackd on a Unix socket at path: answers one request
+ * with `answer`, from a child process; returns the child's pid. */
+static pid_t fake_daemon(const char *path, const char *answer)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	pid_t pid;
+
+	CU_ASSERT_FATAL(fd >= 0 && strlen(path) < sizeof(sa.sun_path));
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	unlink(path);
+	CU_ASSERT_FATAL(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(fd, 1) == 0);
+	fflush(NULL);
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		char c;
+		int cfd = accept(fd, NULL, NULL);
+
+		while (cfd >= 0 && read(cfd, &c, 1) == 1 && c != '\n')
+			;
+		if (cfd >= 0 && write(cfd, answer, strlen(answer)) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(fd);
+	return pid;
+}
+
+/*
+ * ip list: each vif's ip key, sorted into what ipnetbackd registered and
+ * what it refused (another vif holds it, or it does not parse), with the
+ * ip-error the daemon wrote; as text and as JSON; and without a daemon,
+ * registration unknown.
+ */
+static void test_ip_list(void)
+{
+	char sock[64], out[2048], *argv[8];
+	pid_t d;
+	int st;
+	static const char daemon_says[] =
+	    "{\"vifs\": [{\"domid\": 5, \"devid\": 0, \"addresses\": [\"10.99.0.5\", "
+	    "\"fd00::5\"]}, {\"domid\": 6, \"devid\": 0, \"addresses\": [\"10.99.0.6\"]}]}\n";
+
+	fake_reset();
+	put("frontend", "/local/domain/5/device/vif/0");
+	put("ip", "10.99.0.5 fd00:0::5");
+	CU_ASSERT_EQUAL_FATAL(
+	    fake_xs_write_as(0, "/local/domain/0/backend/vif/6/0/ip", "10.99.0.6 10.99.0.5/32"), 0);
+	CU_ASSERT_EQUAL_FATAL(fake_xs_write_as(0, "/local/domain/0/backend/vif/6/0/ip-error",
+					       "refused, already registered: 10.99.0.5 (vif 5/0)"),
+			      0);
+	snprintf(sock, sizeof(sock), "/tmp/ipnb-cli-%d.sock", (int)getpid());
+
+	d = fake_daemon(sock, daemon_says);
+	argv[0] = "ipnetback", argv[1] = "-s", argv[2] = sock, argv[3] = "ip", argv[4] = "list";
+	argv[5] = NULL;
+	CU_ASSERT_EQUAL(cli(0, argv, out, sizeof(out)), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "5/0\t10.99.0.5 fd00::5\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "6/0\t10.99.0.6\trefused: 10.99.0.5\trefused, already "
+					   "registered: 10.99.0.5 (vif 5/0)\n"));
+	CU_ASSERT(waitpid(d, &st, 0) == d);
+
+	d = fake_daemon(sock, daemon_says);
+	argv[4] = "list", argv[5] = "6", argv[6] = "--json", argv[7] = NULL;
+	CU_ASSERT_EQUAL(cli(0, argv, out, sizeof(out)), 0);
+	CU_ASSERT_PTR_NULL(strstr(out, "\"domid\": 5"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"daemon\": true"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"ip\": \"10.99.0.6 10.99.0.5/32\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"registered\": [\n        \"10.99.0.6\"\n      ]"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"refused\": [\n        \"10.99.0.5\"\n      ]"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"ip_error\": \"refused, already registered"));
+	CU_ASSERT(waitpid(d, &st, 0) == d);
+
+	/* A vif the daemon does not list. */
+	d = fake_daemon(sock, "{\"vifs\": []}\n");
+	argv[5] = "6/0", argv[6] = NULL;
+	CU_ASSERT_EQUAL(cli(0, argv, out, sizeof(out)), 0);
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(out, "6/0\t10.99.0.6 10.99.0.5/32\t(not a vif ipnetbackd serves)"));
+	CU_ASSERT(waitpid(d, &st, 0) == d);
+
+	/* No daemon: the keys as written, registration unknown. */
+	unlink(sock);
+	argv[5] = NULL;
+	CU_ASSERT_EQUAL(cli(0, argv, out, sizeof(out)), 0);
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(out, "5/0\t10.99.0.5 fd00:0::5\t(ipnetbackd does not answer"));
+	fake_reset();
+}
+
 static void test_help_version(void)
 {
 	char *help[] = {"ipnetback", "--help", NULL};
@@ -154,6 +248,7 @@ CU_ErrorCode test_cli_register(void)
 		return CU_get_error();
 	CU_add_test(s, "ip add: transaction retries", test_ip_add_retries);
 	CU_add_test(s, "domains by name", test_domain_names);
+	CU_add_test(s, "ip list: registered and refused", test_ip_list);
 	CU_add_test(s, "--help and --version", test_help_version);
 	return CU_get_error();
 }

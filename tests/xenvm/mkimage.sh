@@ -129,9 +129,9 @@ copy_xenstore_tools "$dom0"
 # libgcc_s is dlopen()ed by glibc for pthread_cancel/backtraces: xl aborts
 # without it.
 install -D -m 0644 /lib/x86_64-linux-gnu/libgcc_s.so.1 "$dom0/lib/x86_64-linux-gnu/libgcc_s.so.1"
-# What ipnetbackd links besides the Xen libraries (its sandbox); the
-# daemon itself comes with each run's overlay.
-for l in libseccomp.so.2 libcap-ng.so.0; do
+# What ipnetbackd links besides the Xen libraries (its sandbox, and yajl,
+# which xl brings too); the daemon itself comes with each run's overlay.
+for l in libseccomp.so.2 libcap-ng.so.0 libyajl.so.2; do
 	install -D -m 0644 "$(readlink -f "/lib/x86_64-linux-gnu/$l")" "$dom0/lib/x86_64-linux-gnu/$l"
 done
 cp -a "$pkgroot/etc/xen" "$dom0/etc/"

@@ -56,6 +56,17 @@ check "10.99.0.21 reachable once registered" within 10 vm_exec g2 "ping -c 1 -W 
 check "fd00::21 reachable once registered" within 10 vm_exec g2 "ping -c 1 -W 1 fd00::21"
 check "ipnetback ip list shows it" sh -c "ipnetback ip list $(domid g1) | grep -q '10.99.0.21'"
 check_fails "ipnetback refuses g1's address for g2" ipnetback ip add "$(domid g2)" 10.99.0.11
+# A conflict the toolstack writes (as a second vif line with g1's address
+# would): the daemon refuses it, and `ip list` shows it refused, with the
+# daemon's ip-error, while g2's own addresses stay registered.
+g2ip=/local/domain/0/backend/vif/$(domid g2)/0/ip
+listed_refused() {
+	ipnetback ip list g2 | grep -q "$(printf '\t')10.99.0.12 fd00::12$(printf '\t')refused: 10.99.0.11$(printf '\t')refused, already registered"
+}
+xenstore-write "$g2ip" "10.99.0.12 fd00::12 10.99.0.11"
+check "ipnetback ip list shows g1's address refused for g2" within 10 listed_refused
+check "... and as JSON" sh -c "ipnetback ip list g2 --json | tr -d ' \n' | grep -q '\"refused\":\[\"10.99.0.11\"\]'"
+xenstore-write "$g2ip" "10.99.0.12 fd00::12"
 check_fails "ipnetback refuses a bad address" ipnetback ip add "$(domid g2)" 10.99.0.300
 check_fails "ipnetback refuses a multicast address" ipnetback ip add "$(domid g2)" 224.0.0.5
 check "ipnetback ip del 10.99.0.21 from g1" ipnetback ip del "$(domid g1)" 10.99.0.21
