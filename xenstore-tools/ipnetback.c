@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <xenstore.h>
@@ -48,6 +49,9 @@ int IPNB_CLI_MAIN(int argc, char **argv);
 #endif
 
 static const char *sock_path = CTL_DEFAULT_PATH;
+/* How long the daemon has to answer a request (it answers at once when it
+ * runs; a stopped one never does). */
+#define CLI_ANSWER_SECONDS 10
 
 static const char cli_usage[] =
     "usage: ipnetback [-s SOCKET] ip add|del DOMAIN[/DEVID] ADDR...\n"
@@ -568,6 +572,10 @@ static int ctl_connect(void)
 	if (strlen(sock_path) >= sizeof(sa.sun_path))
 		die("socket path too long");
 	memcpy(sa.sun_path, sock_path, strlen(sock_path) + 1); /* length checked above */
+	/* A stopped daemon's socket still accepts: bound the wait for its
+	 * answer rather than hang. */
+	struct timeval tv = {.tv_sec = CLI_ANSWER_SECONDS};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int saved = errno;
 
@@ -608,6 +616,10 @@ static char *ctl_fetch(const char *req)
 		fwrite(buf, 1, (size_t)n, f);
 	fclose(f);
 	close(fd);
+	if (n < 0) { /* no answer in time: as if it were not there */
+		free(out);
+		return NULL;
+	}
 	return out;
 }
 
@@ -629,6 +641,9 @@ static int ctl_request(const char *req)
 		fwrite(buf, 1, (size_t)n, error ? stderr : stdout);
 	}
 	close(fd);
+	if (n < 0)
+		die("no answer from ipnetbackd at %s within %d s: %s", sock_path,
+		    CLI_ANSWER_SECONDS, strerror(errno));
 	return error ? 1 : 0;
 }
 

@@ -207,7 +207,19 @@ check "g1 pings g2 after the live update" vm_exec g1 "ping -c 1 -W 3 10.99.0.12"
 # the guests wait, and everything works again once it runs.
 pings_start 36
 kill -STOP "$IPNB_DAEMON_PID"
-sleep 30
+t_stop=$SECONDS
+# The hotplug script wants an answer, not a socket file: with the daemon
+# stopped it gives up after IPNETBACK_WAIT seconds and says why in
+# hotplug-error (in a directory of dom0's outside backend/vif, which the
+# daemon watches).
+hp=/local/domain/0/ipnb-test/vif-hotplug
+hotplug() { XENBUS_PATH=$hp IPNETBACK_WAIT=2 /etc/xen/scripts/vif-ipnetback online 2>/dev/null; }
+check_fails "stall: vif-ipnetback online fails while the daemon does not answer" hotplug
+check "... and writes hotplug-error and hotplug-status=error" sh -c \
+	"xenstore-read $hp/hotplug-error | grep -q 'does not answer' && [ \"\$(xenstore-read $hp/hotplug-status)\" = error ]"
+xenstore-rm "$hp"
+left=$((30 - (SECONDS - t_stop)))
+[ "$left" -gt 0 ] && sleep "$left"
 kill -CONT "$IPNB_DAEMON_PID"
 check "stall: dom0 reaches g2 within 2 s of the daemon running again" within 2 ping -c 1 -W 1 10.99.0.12
 check "stall: g1 reaches g2" vm_exec g1 "ping -c 1 -W 3 10.99.0.12"
@@ -216,6 +228,9 @@ wait "$ping_pid"
 check "stall: the vifs are still Connected" sh -c \
 	"[ \"\$(xenstore-read $g1fe $g2fe $g1be $g2be | tr '\n' ' ')\" = '4 4 4 4 ' ]"
 check "stall: the daemon is the same process" kill -0 "$IPNB_DAEMON_PID"
+check "vif-ipnetback online succeeds once the daemon answers" sh -c \
+	"XENBUS_PATH=$hp /etc/xen/scripts/vif-ipnetback online && [ \"\$(xenstore-read $hp/hotplug-status)\" = connected ]"
+xenstore-rm "$hp"
 
 # Handing the vifs back: for the kernel's netback, or another backend.
 check "ipnetback shutdown --disconnect" ipnetback shutdown --disconnect
