@@ -63,8 +63,8 @@ BENCH_SCENARIOS := bench-kernel bench-ipnb
 	scenario format clean fuzz fuzz-regress bench bench-xen lint race
 
 # `make` builds what is installed, the daemon and the CLI, which need only
-# the Xen libraries, libseccomp and libcap-ng (debian/control); `make
-# build` adds what the tests need.
+# the Xen libraries, libseccomp, libcap-ng and yajl (debian/control);
+# `make build` adds what the tests need.
 all: progs
 
 progs: $(B)/bin/ipnetbackd $(B)/bin/ipnetback
@@ -373,9 +373,12 @@ distclean:
 # ---- Debian package -------------------------------------------------------------
 # make deb: build/deb/ipnetback_<version>_amd64.deb from a copy of this
 # tree (so that the package build's own `make clean` leaves this build/
-# alone), then lintian, which must report no error. Needs debhelper,
+# alone), then lintian, which must report no error. The package's version
+# (debian/changelog) must be the one the programs report (version.h). Needs debhelper,
 # dpkg-dev and lintian (make deps).
 deb:
+	@v=$$(dpkg-parsechangelog -S Version); [ "$$v" = "$(VERSION)" ] || \
+		{ echo "deb: debian/changelog says $$v, include/ipnb/version.h $(VERSION)"; exit 1; }
 	rm -rf $(B)/deb && mkdir -p $(B)/deb/src
 	tar -c --exclude=./build --exclude=./.git -f - . | tar -x -C $(B)/deb/src -f -
 	cd $(B)/deb/src && dpkg-buildpackage -us -uc -b >../build.log 2>&1 \

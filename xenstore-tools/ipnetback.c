@@ -390,6 +390,37 @@ static void js_str(yajl_gen g, const char *s)
 	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
 }
 
+/* The tokens of one ip key, sorted for `ip list`. The daemon refuses a key
+ * of more than IPNB_VIF_MAX_ADDRS addresses, so twice that is plenty to
+ * show; any beyond are left out. */
+#define LIST_MAX_TOKENS ((size_t)2 * IPNB_VIF_MAX_ADDRS)
+
+struct addr_list {
+	size_t n;
+	char a[LIST_MAX_TOKENS][IPNB_ADDR_STRLEN];
+};
+
+static void list_add(struct addr_list *l, const char *s, size_t len)
+{
+	if (l->n < LIST_MAX_TOKENS)
+		snprintf(l->a[l->n++], IPNB_ADDR_STRLEN, "%.*s", (int)len, s);
+}
+
+static void list_print(const struct addr_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		printf("%s%s", i ? " " : "", l->a[i]);
+}
+
+static void list_gen(yajl_gen g, const char *name, const struct addr_list *l)
+{
+	js_str(g, name);
+	yajl_gen_array_open(g);
+	for (size_t i = 0; i < l->n; i++)
+		js_str(g, l->a[i]);
+	yajl_gen_array_close(g);
+}
+
 /*
  * One vif of `ip list`: its ip key as written, then each address in it
  * sorted into registered (ipnetbackd holds it for this vif) or refused (the
@@ -402,47 +433,40 @@ static void list_vif(yajl_gen g, yajl_val daemon, const char *dom, const char *d
 {
 	unsigned long d = strtoul(dom, NULL, 10), v = strtoul(dev, NULL, 10);
 	yajl_val reg = daemon ? daemon_addrs(daemon, d, v) : NULL;
-	char ok[IPNB_VIF_MAX_ADDRS * IPNB_ADDR_STRLEN + 1] = "", bad[sizeof(ok)] = "";
-	size_t nok = 0, nbad = 0;
+	struct addr_list ok = {0}, bad = {0};
 	const char *p = ip ? ip : "";
 
-	/* Token by token as the daemon reads the key, each compared in its
-	 * canonical form; a token that does not parse is refused. */
-	while (*p) {
+	/* Token by token as the daemon reads the key (ipnb_addr_parse_list),
+	 * each compared in its canonical form; a token that does not parse is
+	 * refused as written. */
+	for (p += strspn(p, " \t\n"); *p; p += strspn(p, " \t\n")) {
 		size_t len = strcspn(p, " \t\n");
 		struct ipnb_addr a;
 		char canon[IPNB_ADDR_STRLEN];
-		int r = len ? ipnb_addr_parse(p, len, &a) : -1;
 
-		if (len) {
-			if (r == IPNB_ADDR_OK)
-				ipnb_addr_format(&a, canon);
-			else
-				snprintf(canon, sizeof(canon), "%.*s", (int)len, p);
-			if (r == IPNB_ADDR_OK && listed(reg, canon))
-				nok += (size_t)snprintf(ok + nok, sizeof(ok) - nok, "%s%s",
-							nok ? " " : "", canon);
-			else
-				nbad += (size_t)snprintf(bad + nbad, sizeof(bad) - nbad, "%s%s",
-							 nbad ? " " : "", canon);
-			if (nok >= sizeof(ok))
-				nok = sizeof(ok) - 1;
-			if (nbad >= sizeof(bad))
-				nbad = sizeof(bad) - 1;
+		if (ipnb_addr_parse(p, len, &a) != IPNB_ADDR_OK) {
+			list_add(&bad, p, len);
+		} else {
+			ipnb_addr_format(&a, canon);
+			list_add(listed(reg, canon) ? &ok : &bad, canon, strlen(canon));
 		}
 		p += len;
-		p += strspn(p, " \t\n");
 	}
 	if (!g) {
-		if (!daemon)
-			printf("%s/%s\t%s\t(ipnetbackd does not answer: registration unknown)\n",
-			       dom, dev, ip ? ip : "");
-		else if (!reg)
-			printf("%s/%s\t%s\t(not a vif ipnetbackd serves)\n", dom, dev,
+		printf("%s/%s\t", dom, dev);
+		if (!daemon) {
+			printf("%s\t(ipnetbackd does not answer: registration unknown)\n",
 			       ip ? ip : "");
-		else
-			printf("%s/%s\t%s%s%s%s%s\n", dom, dev, ok, nbad ? "\trefused: " : "", bad,
-			       ip_err ? "\t" : "", ip_err ? ip_err : "");
+		} else if (!reg) {
+			printf("%s\t(not a vif ipnetbackd serves)\n", ip ? ip : "");
+		} else {
+			list_print(&ok);
+			if (bad.n) {
+				printf("\trefused: ");
+				list_print(&bad);
+			}
+			printf("%s%s\n", ip_err ? "\t" : "", ip_err ? ip_err : "");
+		}
 		return;
 	}
 	yajl_gen_map_open(g);
@@ -457,23 +481,8 @@ static void list_vif(yajl_gen g, yajl_val daemon, const char *dom, const char *d
 		yajl_gen_bool(g, reg != NULL);
 	}
 	if (reg) {
-		const char *lists[2] = {ok, bad};
-		const char *names[2] = {"registered", "refused"};
-
-		for (int k = 0; k < 2; k++) {
-			const char *q = lists[k];
-
-			js_str(g, names[k]);
-			yajl_gen_array_open(g);
-			while (*q) {
-				size_t len = strcspn(q, " ");
-
-				yajl_gen_string(g, (const unsigned char *)q, len);
-				q += len;
-				q += strspn(q, " ");
-			}
-			yajl_gen_array_close(g);
-		}
+		list_gen(g, "registered", &ok);
+		list_gen(g, "refused", &bad);
 	}
 	if (ip_err) {
 		js_str(g, "ip_error");
