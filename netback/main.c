@@ -382,12 +382,13 @@ int main(int argc, char **argv)
 		ep_add(ep, ul_fd(ul), TAG_UPLINK);
 	if (host)
 		ep_add(ep, host_fd(host), TAG_HOST);
-	/* Everything is open: from here on the loop needs only what it does
-	 * with those fds, and the host port's routes (CAP_NET_ADMIN). */
-	/* The service manager hears of readiness after the first pass. */
+	/* The service manager's socket, opened now: the seccomp allow-list
+	 * has no socket() for it later. READY=1 follows the first pass. */
 	ntf = ntf_open();
 	if (ntf < 0 && getenv("NOTIFY_SOCKET"))
 		log_warn("NOTIFY_SOCKET %s", getenv("NOTIFY_SOCKET"));
+		/* Everything is open: from here on the loop needs only what it does
+		 * with those fds, and the host port's routes (CAP_NET_ADMIN). */
 #if defined(__SANITIZE_ADDRESS__)
 	/* LeakSanitizer's exit check stops the process's threads with
 	 * ptrace from a clone: no filter in the sanitizer build. */
