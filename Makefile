@@ -55,8 +55,10 @@ HOST_PKGS := build-essential libxen-dev libcunit1-dev qemu-system-x86 busybox-st
 	clang-tidy cppcheck git libseccomp-dev libcap-ng-dev libyajl-dev debhelper dpkg-dev fakeroot lintian
 
 # Scenarios that `make test` runs on real Xen; `make bench-xen` runs the
-# throughput scenarios.
-SCENARIOS       := baseline switch lifecycle uplink restart hostile
+# throughput scenarios. Ones joined by '+' run in one boot, in that order,
+# and share its guests (tests/xenvm/run.sh): one dom0 boot and three guest
+# boots serve every ipnetbackd scenario.
+SCENARIOS       := baseline lifecycle+hostile+switch+uplink+restart
 BENCH_SCENARIOS := bench-kernel bench-ipnb
 
 .PHONY: all progs install deb deps build images unit selftest scenarios test test-repeat demo \

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # /init of the test dom0 (busybox sh). Starts what a Xen dom0 needs
 # (xenfs, xenstored, xen-init-dom0, xenconsoled), configures the management
-# link to the host, runs the scenario named by ipnb.scenario= under bash and
+# link to the host, runs the scenarios named by ipnb.scenario= under bash and
 # powers the machine off. Everything the host harness reads comes back over
 # the serial console as @@IPNB- markers.
 export PATH=/usr/lib/xen-4.17/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -51,13 +51,23 @@ ip link set mgmt up && ip addr add 10.0.2.15/24 dev mgmt || die "mgmt link"
 ip link set eth0 up || die "uplink eth0 missing"
 
 echo "@@IPNB-DOM0-UP $(cut -d' ' -f1 /proc/uptime)"
-if [ -f "/ipnb/scenarios/$scenario.sh" ]; then
-	cd /ipnb && bash "/ipnb/scenarios/$scenario.sh"
-	rc=$?
-else
-	echo "@@IPNB-RESULT $scenario FAIL no such scenario"
-	rc=2
-fi
+# ipnb.scenario= may name several scenarios joined by '+': they run one
+# after another in this one boot, each in its own bash, and share what the
+# earlier ones left running (guests, the host port; see lib.sh). Each says
+# its own @@IPNB-RESULT; the run's rc is the first failure's.
+rc=0
+for s in $(echo "$scenario" | tr '+' ' '); do
+	echo "@@IPNB-START $s $(cut -d' ' -f1 /proc/uptime)"
+	if [ -f "/ipnb/scenarios/$s.sh" ]; then
+		(cd /ipnb && IPNB_SCENARIO=$s bash "/ipnb/scenarios/$s.sh")
+		r=$?
+	else
+		echo "@@IPNB-RESULT $s FAIL no such scenario"
+		r=2
+	fi
+	echo "@@IPNB-DONE $s $(cut -d' ' -f1 /proc/uptime)"
+	[ "$rc" = 0 ] && rc=$r
+done
 echo "@@IPNB-END rc=$rc"
 sync
 poweroff -f

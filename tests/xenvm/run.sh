@@ -1,9 +1,14 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Host side of the real-Xen harness: boots Xen 4.17 with a PV dom0 under
-# qemu-system-x86_64 (TCG) and runs one scenario inside dom0.
+# qemu-system-x86_64 (TCG) and runs scenarios inside dom0.
 #
-#   run.sh [-t SECONDS] [-v] SCENARIO
+#   run.sh [-t SECONDS] [-v] SCENARIO[+SCENARIO...]
+#
+# Several scenarios joined by '+' run one after another in one boot, in
+# that order: a later one finds what the earlier ones left running (guests,
+# the host port) and uses it where it fits (lib.sh), which saves a dom0 boot
+# and guest boots per scenario. Each still reports its own result.
 #
 # dom0 gets two emulated NICs:
 #   eth0  the "physical" uplink, a TAP device living in a fresh network
@@ -12,15 +17,15 @@
 #   mgmt  a restricted QEMU user-mode link whose only use is a guestfwd to
 #         ext-agent.sh, through which scenarios run commands on the
 #         external host.
-# Exit status: 0 if the scenario reported PASS, non-zero otherwise (with the
-# relevant part of the serial log printed). QEMU and the namespace are
+# Exit status: 0 if every scenario reported PASS, non-zero otherwise (with
+# the relevant part of the serial log printed). QEMU and the namespace are
 # removed on every exit path, including Ctrl-C and the time limit.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 img=${IPNB_IMG:-$top/build/xenvm}
-limit=900
+limit=
 verbose=0
 while getopts "t:v" o; do
 	case $o in
@@ -30,13 +35,20 @@ while getopts "t:v" o; do
 	esac
 done
 shift $((OPTIND - 1))
-scenario=${1:?usage: run.sh [-t SECONDS] [-v] SCENARIO}
-[ -f "$here/scenarios/$scenario.sh" ] || { echo "run.sh: no scenario $scenario" >&2; exit 2; }
+# '+', not ',': QEMU splits -initrd at commas, and the group names the run
+# directory and goes on dom0's command line.
+group=${1:?usage: run.sh [-t SECONDS] [-v] SCENARIO[+SCENARIO...]}
+IFS=+ read -r -a scenarios <<<"$group"
+for s in "${scenarios[@]}"; do
+	[ -f "$here/scenarios/$s.sh" ] || { echo "run.sh: no scenario $s" >&2; exit 2; }
+done
+# 900 s per scenario unless -t says otherwise.
+limit=${limit:-$((900 * ${#scenarios[@]}))}
 for f in xen.elf vmlinux dom0-base.cpio; do
 	[ -f "$img/$f" ] || { echo "run.sh: $img/$f missing (make images)" >&2; exit 2; }
 done
 
-rundir=$top/build/runs/$scenario
+rundir=$top/build/runs/$group
 rm -rf "$rundir"
 mkdir -p "$rundir"
 serial=$rundir/serial.log
@@ -90,7 +102,7 @@ cat "$img/dom0-base.cpio" "$rundir/overlay.cpio" >"$rundir/dom0.cpio"
 
 # --- boot --------------------------------------------------------------------------
 xen_args="console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=2 loglvl=warning guest_loglvl=warning noreboot"
-dom0_args="console=hvc0 loglevel=4 ipnb.scenario=$scenario"
+dom0_args="console=hvc0 loglevel=4 ipnb.scenario=$group"
 export IPNB_EXT_NS=$ns
 t0=$(date +%s.%N)
 # Under TCG the dom0 kernel very rarely hangs in early boot, before its
@@ -127,7 +139,7 @@ for attempt in 1 2; do
 	while kill -0 "$qpid" 2>/dev/null; do
 		grep -q '^@@IPNB-END' "$serial" 2>/dev/null && break
 		if [ "$(date +%s)" -ge "$deadline" ]; then
-			verdict="@@IPNB-RESULT $scenario FAIL time limit of ${limit}s reached"
+			verdict="time limit of ${limit}s reached"
 			break
 		fi
 		if [ -n "$boot_deadline" ] && grep -q '^@@IPNB-DOM0-UP' "$serial" 2>/dev/null; then
@@ -139,32 +151,46 @@ for attempt in 1 2; do
 		sleep 0.5
 	done
 	[ -n "$hung" ] && [ "$attempt" = 1 ] || break
-	echo "run.sh: $scenario: dom0 did not come up within ${boot_limit}s; booting again" >&2
+	echo "run.sh: $group: dom0 did not come up within ${boot_limit}s; booting again" >&2
 	cp "$serial" "$rundir/serial-hung-boot.log"
 	cleanup_qemu
 	[ -n "${tailpid:-}" ] && kill "$tailpid" 2>/dev/null
 	tailpid=
 done
 [ -n "$hung" ] && [ -z "$verdict" ] &&
-	verdict="@@IPNB-RESULT $scenario FAIL dom0 did not come up within ${boot_limit}s, twice"
+	verdict="dom0 did not come up within ${boot_limit}s, twice"
 # dom0 powers off after the END marker; give it a moment, then cleanup kills.
 for _ in $(seq 1 20); do kill -0 "$qpid" 2>/dev/null || break; sleep 0.25; done
 elapsed=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 
-{
-	tr -d '\r' <"$serial"
-	[ -n "$verdict" ] && echo "$verdict"
-} >"$rundir/serial.txt"
+# A scenario that said nothing (time limit, hung boot, dom0 died) fails
+# with the reason.
+tr -d '\r' <"$serial" >"$rundir/serial.txt"
+for s in "${scenarios[@]}"; do
+	grep -q "^@@IPNB-RESULT $s " "$rundir/serial.txt" ||
+		echo "@@IPNB-RESULT $s FAIL ${verdict:-dom0 ended before it reported}" >>"$rundir/serial.txt"
+done
 grep -E '^@@IPNB-(CHECK|METRIC|RESULT)' "$rundir/serial.txt" | sed 's/^@@IPNB-/  /'
-result=$(grep '^@@IPNB-RESULT' "$rundir/serial.txt" | tail -n1)
-case "$result" in
-"@@IPNB-RESULT $scenario PASS"*)
-	echo "scenario $scenario: PASS in ${elapsed}s (log: $rundir/serial.txt)"
+# Each scenario's own time, from dom0's uptime at its start and end.
+took() {
+	awk -v s="$1" '$1 == "@@IPNB-START" && $2 == s { a = $3 } $1 == "@@IPNB-DONE" && $2 == s { b = $3 }
+		END { if (a != "" && b != "") printf " in %.1fs", b - a }' "$rundir/serial.txt"
+}
+failed=0
+for s in "${scenarios[@]}"; do
+	if grep -q "^@@IPNB-RESULT $s PASS" "$rundir/serial.txt"; then
+		echo "scenario $s: PASS$(took "$s")"
+	else
+		echo "scenario $s: FAIL$(took "$s")"
+		failed=1
+	fi
+done
+if [ "$failed" = 0 ]; then
+	echo "run $group: PASS in ${elapsed}s (log: $rundir/serial.txt)"
 	exit 0
-	;;
-esac
-echo "---- scenario $scenario: last 120 lines of the serial log"
+fi
+echo "---- run $group: last 120 lines of the serial log"
 tail -n 120 "$rundir/serial.txt"
 [ -s "$rundir/qemu.log" ] && { echo "---- qemu"; cat "$rundir/qemu.log"; }
-echo "scenario $scenario: FAIL in ${elapsed}s (log: $rundir/serial.txt)"
+echo "run $group: FAIL in ${elapsed}s (log: $rundir/serial.txt)"
 exit 1
