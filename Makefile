@@ -26,7 +26,8 @@ IMG     := $(B)/xenvm
 NPROC   := $(shell nproc 2>/dev/null || echo 2)
 
 # Pure modules shared by the daemon and the unit tests.
-CORE_SRC := netback/addr.c netback/frame.c netback/gso.c netback/pmtu.c netback/iptable.c netback/txreq.c netback/xbstate.c netback/nbr.c netback/vnet.c
+CORE_SRC := netback/addr.c netback/frame.c netback/gso.c netback/pmtu.c netback/iptable.c netback/txreq.c netback/xbstate.c netback/nbr.c netback/vnet.c \
+	netback/prom.c
 UNIT_SRC := $(wildcard tests/unit/*.c)
 # The fake Xen libraries the unit tests link instead of -lxen*.
 FAKE_SRC := tests/fake/fakexen.c tests/fake/netfront.c
@@ -35,8 +36,8 @@ FAKE_SRC := tests/fake/fakexen.c tests/fake/netfront.c
 # The data path alone (the race test and the benchmark need no control path).
 DP_CORE  := netback/dp.c netback/journal.c netback/log.c
 DP_SRC   := $(DP_CORE) netback/xenbus.c
-HOST_SRC := netback/ctl.c netback/uplink.c netback/hostaddr.c netback/host.c netback/sandbox.c \
-	netback/notify.c
+HOST_SRC := netback/ctl.c netback/stats.c netback/metrics.c netback/uplink.c netback/hostaddr.c \
+	netback/host.c netback/sandbox.c netback/notify.c
 DAEMON_SRC := $(CORE_SRC) $(DP_SRC) $(HOST_SRC) netback/main.c
 CLI_SRC  := xenstore-tools/ipnetback.c netback/addr.c
 # A clock the unit tests and fuzz targets can move forward (not the bench's).
@@ -52,7 +53,7 @@ HOST_LIBS := -lseccomp -lcap-ng -lyajl
 # packages downloaded separately into $(DEBS), see tests/xenvm/fetch-debs.sh).
 HOST_PKGS := build-essential libxen-dev libcunit1-dev qemu-system-x86 busybox-static \
 	cpio iproute2 iputils-ping iperf3 kmod xz-utils file ethtool clang libclang-rt-14-dev \
-	clang-tidy cppcheck git libseccomp-dev libcap-ng-dev libyajl-dev debhelper dpkg-dev fakeroot lintian
+	clang-tidy cppcheck git curl libseccomp-dev libcap-ng-dev libyajl-dev debhelper dpkg-dev fakeroot lintian
 
 # Scenarios that `make test` runs on real Xen; `make bench-xen` runs the
 # throughput scenarios. Ones joined by '+' run in one boot, in that order,
@@ -118,6 +119,19 @@ deps:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
 	fi
 	@tests/xenvm/fetch-debs.sh $(DEBS)
+	@$(MAKE) --no-print-directory $(PROMTOOL)
+
+# promtool checks the metrics (test_ctl.c, the uplink scenario). It is taken
+# out of Debian's prometheus package, not installed: installing it would
+# start a Prometheus server on the build host.
+PROMTOOL := $(B)/tools/promtool
+$(PROMTOOL):
+	@mkdir -p $(B)/tools/deb
+	@cd $(B)/tools/deb && rm -f prometheus_*.deb && \
+		{ apt-get download -q prometheus >/dev/null 2>&1 || \
+		{ apt-get update -qq && apt-get download -q prometheus >/dev/null; }; }
+	dpkg-deb --fsys-tarfile $(B)/tools/deb/prometheus_*.deb | tar -x -O ./usr/bin/promtool >$@.tmp
+	chmod 0755 $@.tmp && mv $@.tmp $@
 
 # ---- objects ------------------------------------------------------------------
 obj = $(patsubst %.c,$(O)/$(1)/%.o,$(2))
@@ -242,15 +256,16 @@ lint:
 	@echo "lint: clang-tidy and cppcheck clean ($(words $(LINT_SRC)) files)"
 
 # ---- tests --------------------------------------------------------------------
-unit: $(B)/unit-tests
-	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(B)/unit-tests
+unit: $(B)/unit-tests $(PROMTOOL)
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 IPNB_PROMTOOL=$(PROMTOOL) \
+		$(B)/unit-tests
 
 selftest: images
 	tests/xenvm/selftest.sh
 
 # Each scenario's time goes to $(B)/phases (tests/phase.sh), so that
 # `make test` can print it.
-scenarios: images build
+scenarios: images build $(PROMTOOL)
 	@rc=0; for s in $(SCENARIOS); do tests/phase.sh "scenario $$s" tests/xenvm/run.sh $$s || rc=1; done; \
 	[ $$rc -eq 0 ] || { echo "FAILED:"; for s in $(SCENARIOS); do \
 		grep -a -h '^@@IPNB-\(CHECK FAIL\|RESULT .* FAIL\)' $(B)/runs/$$s/serial.txt \
@@ -277,7 +292,7 @@ test-repeat:
 	tests/test-repeat.sh $(N)
 
 # One scenario, with the serial console shown live: make scenario S=baseline
-scenario: deps images build
+scenario: deps images build $(PROMTOOL)
 	tests/xenvm/run.sh -v $(S)
 
 # Shown live: three guests and the external host on the LAN talk through

@@ -5,7 +5,9 @@
  */
 #include "ipnb/ctl.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,8 @@
 #include "ipnb/clock.h"
 #include "ipnb/host.h"
 #include "ipnb/log.h"
+#include "ipnb/metrics.h"
+#include "ipnb/stats.h"
 #include "ipnb/uplink.h"
 #include "ipnb/xbstate.h"
 #include "ipnb/xenbus.h"
@@ -31,7 +35,8 @@
 #define CTL_MAX_CONNS 8
 
 struct ctl_conn {
-	int fd; /* -1: slot free */
+	int fd;	   /* -1: slot free */
+	bool http; /* from the metrics listener: an HTTP GET, answered as such */
 	uint64_t since_ms;
 	size_t rlen;
 	char req[128];
@@ -40,8 +45,9 @@ struct ctl_conn {
 };
 
 struct ctl {
-	int fd; /* listening socket */
-	int ep; /* epoll over fd and the connections: what ctl_fd() returns */
+	int fd;	   /* listening socket */
+	int mx_fd; /* the metrics listener, or -1 */
+	int ep;	   /* epoll over fd and the connections: what ctl_fd() returns */
 	char *path;
 	struct dp *dp;
 	struct xb *xb;
@@ -53,7 +59,8 @@ struct ctl {
 	struct ctl_conn conn[CTL_MAX_CONNS];
 };
 
-#define CTL_TAG_LISTEN UINT32_MAX
+#define CTL_TAG_LISTEN	UINT32_MAX
+#define CTL_TAG_METRICS (UINT32_MAX - 1)
 
 static bool socket_answers(const struct sockaddr_un *sa)
 {
@@ -83,6 +90,7 @@ struct ctl *ctl_open(const char *path, struct dp *dp, struct xb *xb, struct ul *
 	if (!c)
 		return NULL;
 	c->fd = -1;
+	c->mx_fd = -1;
 	c->ep = -1;
 	for (size_t i = 0; i < CTL_MAX_CONNS; i++)
 		c->conn[i].fd = -1;
@@ -138,6 +146,85 @@ fail:
 	return NULL;
 }
 
+/* "ADDR:PORT" ("[ADDR]:PORT" for IPv6) into sa; false if it is not one. */
+static bool parse_inet(const char *spec, struct sockaddr_storage *sa, socklen_t *salen)
+{
+	char host[64];
+	const char *colon = strrchr(spec, ':');
+	size_t hl = colon ? (size_t)(colon - spec) : 0;
+	char *end;
+	unsigned long port;
+
+	if (!colon || hl == 0 || hl >= sizeof(host))
+		return false;
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (errno || *end || colon[1] == '\0' || port == 0 || port > 65535)
+		return false;
+	memcpy(host, spec, hl);
+	host[hl] = '\0';
+	memset(sa, 0, sizeof(*sa));
+	if (host[0] == '[' && host[hl - 1] == ']') {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)sa;
+
+		host[hl - 1] = '\0';
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		*salen = sizeof(*s6);
+		return inet_pton(AF_INET6, host + 1, &s6->sin6_addr) == 1;
+	}
+	struct sockaddr_in *s4 = (struct sockaddr_in *)sa;
+
+	s4->sin_family = AF_INET;
+	s4->sin_port = htons((uint16_t)port);
+	*salen = sizeof(*s4);
+	return inet_pton(AF_INET, host, &s4->sin_addr) == 1;
+}
+
+int ctl_listen_metrics(struct ctl *c, const char *spec, char *err, size_t errlen)
+{
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	int one = 1;
+
+	if (spec[0] == '/') {
+		struct sockaddr_un *su = (struct sockaddr_un *)&sa;
+
+		if (strlen(spec) >= sizeof(su->sun_path)) {
+			snprintf(err, errlen, "metrics listener: path too long");
+			return -1;
+		}
+		memset(&sa, 0, sizeof(sa));
+		su->sun_family = AF_UNIX;
+		memcpy(su->sun_path, spec, strlen(spec) + 1);
+		salen = sizeof(*su);
+		/* Unlike the control socket, nothing else guards it: a
+		 * second daemon has already stopped at the lock. */
+		unlink(spec);
+	} else if (!parse_inet(spec, &sa, &salen)) {
+		snprintf(err, errlen,
+			 "metrics listener \"%s\": not ADDR:PORT, [ADDR6]:PORT or an absolute path",
+			 spec);
+		return -1;
+	}
+	c->mx_fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (c->mx_fd < 0 ||
+	    (sa.ss_family != AF_UNIX &&
+	     setsockopt(c->mx_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) ||
+	    bind(c->mx_fd, (struct sockaddr *)&sa, salen) < 0 ||
+	    (sa.ss_family == AF_UNIX && chmod(spec, 0600) < 0) || listen(c->mx_fd, 8) < 0) {
+		snprintf(err, errlen, "metrics listener %s: %s", spec, strerror(errno));
+		return -1;
+	}
+	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = CTL_TAG_METRICS};
+
+	if (epoll_ctl(c->ep, EPOLL_CTL_ADD, c->mx_fd, &ev) < 0) {
+		snprintf(err, errlen, "metrics listener: epoll: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static void conn_close(struct ctl_conn *cn)
 {
 	close(cn->fd); /* also takes it out of the epoll set */
@@ -157,6 +244,8 @@ void ctl_close(struct ctl *c)
 		close(c->ep);
 	if (c->fd >= 0)
 		close(c->fd);
+	if (c->mx_fd >= 0)
+		close(c->mx_fd);
 	if (c->bound)
 		unlink(c->path); /* ours: never another daemon's */
 	free(c->path);
@@ -178,11 +267,6 @@ struct emit {
 	bool one; /* only domid/devid below */
 	uint16_t domid;
 	uint32_t devid;
-};
-
-struct ctr {
-	const char *name;
-	unsigned long long v;
 };
 
 static void js_key(yajl_gen g, const char *k)
@@ -221,7 +305,7 @@ static void js_mac(yajl_gen g, const char *k, const uint8_t *m)
 }
 
 /* Counters as members of the open JSON object, or as aligned text lines. */
-static void emit_ctrs(struct emit *e, const struct ctr *c, size_t n, const char *indent)
+static void emit_ctrs(struct emit *e, const struct st_ctr *c, size_t n, const char *indent)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (e->g)
@@ -232,7 +316,7 @@ static void emit_ctrs(struct emit *e, const struct ctr *c, size_t n, const char 
 }
 
 /* JSON: "drops": {...} in the open object; text: a "drops:" block. */
-static void emit_drops(struct emit *e, const struct ctr *drops, size_t n)
+static void emit_drops(struct emit *e, const struct st_ctr *drops, size_t n)
 {
 	if (e->g) {
 		js_key(e->g, "drops");
@@ -245,43 +329,6 @@ static void emit_drops(struct emit *e, const struct ctr *drops, size_t n)
 		yajl_gen_map_close(e->g);
 }
 
-#define VIF_NCTRS 18 /* what vif_ctrs() fills in */
-
-static size_t vif_ctrs(const struct dp_vif *dv, struct ctr c[VIF_NCTRS])
-{
-	const struct dp_stats *st = dp_vif_stats(dv);
-	uint64_t rate_bytes;
-	uint32_t rate_usec;
-	size_t n = 0;
-
-	c[n++] = (struct ctr){"queued", dp_vif_queued(dv)};
-	c[n++] = (struct ctr){"queued_bytes", dp_vif_queued_bytes(dv)};
-	c[n++] = (struct ctr){"tx_packets", st->tx_pkts};
-	c[n++] = (struct ctr){"tx_bytes", st->tx_bytes};
-	c[n++] = (struct ctr){"rx_packets", st->rx_pkts};
-	c[n++] = (struct ctr){"rx_bytes", st->rx_bytes};
-	c[n++] = (struct ctr){"arp_replies", st->arp_replies};
-	c[n++] = (struct ctr){"na_replies", st->na_replies};
-	c[n++] = (struct ctr){"spurious_events", st->spurious_events};
-	c[n++] = (struct ctr){"tx_credit_waits", st->tx_credit_waits};
-	c[n++] = (struct ctr){"replayed_responses", st->replayed_responses};
-	c[n++] = (struct ctr){"tx_gso_packets", st->tx_gso_pkts};
-	c[n++] = (struct ctr){"rx_gso_packets", st->rx_gso_pkts};
-	c[n++] = (struct ctr){"gso_segments", st->gso_segments};
-	c[n++] = (struct ctr){"icmp_too_big", st->icmp_too_big};
-	c[n++] = (struct ctr){"ip_fragments", st->ip_fragments};
-	dp_vif_rate(dv, &rate_bytes, &rate_usec);
-	c[n++] = (struct ctr){"rate_bytes", rate_bytes};
-	c[n++] = (struct ctr){"rate_usec", rate_usec};
-	return n;
-}
-
-static void vif_drops(const struct dp_vif *dv, struct ctr *c)
-{
-	for (int d = 0; d < DP_DROP_COUNT; d++)
-		c[d] = (struct ctr){dp_drop_name((enum dp_drop)d), dp_vif_stats(dv)->drops[d]};
-}
-
 static void emit_addrs_text(FILE *f, const struct ipnb_addr *a, size_t na)
 {
 	for (size_t i = 0; i < na; i++) {
@@ -292,18 +339,21 @@ static void emit_addrs_text(FILE *f, const struct ipnb_addr *a, size_t na)
 	}
 }
 
-static void emit_json(struct emit *e, uint16_t domid, uint32_t devid, int state, struct dp_vif *dv)
+static void emit_json(struct emit *e, const struct xb_vif_info *vi)
 {
+	struct dp_vif *dv = vi->dv;
 	const struct ipnb_addr *a;
 	size_t na = dp_vif_addrs(dv, &a);
-	struct ctr c[VIF_NCTRS], drops[DP_DROP_COUNT];
-	size_t nc = vif_ctrs(dv, c);
+	struct st_ctr c[ST_VIF_MAX], drops[ST_DROPS_MAX];
+	size_t nc = st_vif(dv, c), nd = st_vif_drops(dv, drops);
 	yajl_gen g = e->g;
 
 	yajl_gen_map_open(g);
-	js_num(g, "domid", domid);
-	js_num(g, "devid", devid);
-	js_str(g, "state", xbs_state_name(state));
+	js_num(g, "domid", vi->domid);
+	js_num(g, "devid", vi->devid);
+	js_str(g, "name", vi->name);
+	js_str(g, "domain", vi->domain);
+	js_str(g, "state", xbs_state_name(vi->state));
 	js_bool(g, "connected", dp_vif_connected(dv));
 	js_bool(g, "carrier", dp_vif_carrier(dv));
 	js_mac(g, "mac", dp_vif_mac(dv));
@@ -317,65 +367,69 @@ static void emit_json(struct emit *e, uint16_t domid, uint32_t devid, int state,
 	}
 	yajl_gen_array_close(g);
 	emit_ctrs(e, c, nc, "");
-	vif_drops(dv, drops);
-	emit_drops(e, drops, DP_DROP_COUNT);
+	emit_drops(e, drops, nd);
 	yajl_gen_map_close(g);
 }
 
-static void emit_text(struct emit *e, uint16_t domid, uint32_t devid, int state, struct dp_vif *dv)
+static void emit_text(struct emit *e, const struct xb_vif_info *vi)
 {
+	struct dp_vif *dv = vi->dv;
 	const struct dp_stats *st = dp_vif_stats(dv);
 	const uint8_t *m = dp_vif_mac(dv);
 	const struct ipnb_addr *a;
 	size_t na = dp_vif_addrs(dv, &a);
-	struct ctr c[VIF_NCTRS], drops[DP_DROP_COUNT];
+	struct st_ctr c[ST_VIF_MAX], drops[ST_DROPS_MAX];
+	size_t nd = st_vif_drops(dv, drops);
 	unsigned long long total = 0;
 	char id[24];
 
-	vif_drops(dv, drops);
-	for (int d = 0; d < DP_DROP_COUNT; d++)
+	for (size_t d = 0; d < nd; d++)
 		total += drops[d].v;
-	snprintf(id, sizeof(id), "%u/%u", domid, devid);
+	snprintf(id, sizeof(id), "%u/%u", vi->domid, vi->devid);
 	if (!e->one) {
 		if (e->n == 0)
-			fprintf(e->f, "%-8s %-12s %-7s %-17s %10s %10s %8s  %s\n", "VIF", "STATE",
-				"CARRIER", "MAC", "TX-PKTS", "RX-PKTS", "DROPS", "ADDRESSES");
-		fprintf(e->f, "%-8s %-12s %-7s %02x:%02x:%02x:%02x:%02x:%02x %10llu %10llu %8llu  ",
-			id, xbs_state_name(state), dp_vif_carrier(dv) ? "up" : "down", m[0], m[1],
-			m[2], m[3], m[4], m[5], (unsigned long long)st->tx_pkts,
-			(unsigned long long)st->rx_pkts, total);
+			fprintf(e->f, "%-8s %-15s %-12s %-12s %-7s %-17s %10s %10s %8s  %s\n",
+				"VIF", "NAME", "DOMAIN", "STATE", "CARRIER", "MAC", "TX-PKTS",
+				"RX-PKTS", "DROPS", "ADDRESSES");
+		fprintf(e->f,
+			"%-8s %-15s %-12s %-12s %-7s %02x:%02x:%02x:%02x:%02x:%02x %10llu %10llu "
+			"%8llu  ",
+			id, vi->name, vi->domain[0] ? vi->domain : "-", xbs_state_name(vi->state),
+			dp_vif_carrier(dv) ? "up" : "down", m[0], m[1], m[2], m[3], m[4], m[5],
+			(unsigned long long)st->tx_pkts, (unsigned long long)st->rx_pkts, total);
 		emit_addrs_text(e->f, a, na);
 		fprintf(e->f, "\n");
 		return;
 	}
-	fprintf(e->f, "%-20s %s\n%-20s %s\n%-20s %s\n", "vif", id, "state", xbs_state_name(state),
-		"carrier", dp_vif_carrier(dv) ? "up" : "down");
+	fprintf(e->f, "%-20s %s\n%-20s %s\n%-20s %s\n%-20s %s\n%-20s %s\n", "vif", id, "name",
+		vi->name, "domain", vi->domain, "state", xbs_state_name(vi->state), "carrier",
+		dp_vif_carrier(dv) ? "up" : "down");
 	fprintf(e->f, "%-20s %02x:%02x:%02x:%02x:%02x:%02x\n%-20s ", "mac", m[0], m[1], m[2], m[3],
 		m[4], m[5], "addresses");
 	emit_addrs_text(e->f, a, na);
 	fprintf(e->f, "\n");
-	emit_ctrs(e, c, vif_ctrs(dv, c), "");
-	emit_drops(e, drops, DP_DROP_COUNT);
+	emit_ctrs(e, c, st_vif(dv, c), "");
+	emit_drops(e, drops, nd);
 }
 
-static void emit_vif(void *arg, uint16_t domid, uint32_t devid, int state, struct dp_vif *dv)
+static void emit_vif(void *arg, const struct xb_vif_info *vi)
 {
 	struct emit *e = arg;
 
-	if (e->one && (domid != e->domid || devid != e->devid))
+	if (e->one && (vi->domid != e->domid || vi->devid != e->devid))
 		return;
 	if (e->g)
-		emit_json(e, domid, devid, state, dv);
+		emit_json(e, vi);
 	else
-		emit_text(e, domid, devid, state, dv);
+		emit_text(e, vi);
 	e->n++;
 }
 
 static const char *const nbr_state_names[] = {"incomplete", "reachable", "stale", "failed"};
 
 /* A port's name, counters and drops; a JSON object is left open for more. */
-static void emit_port(struct emit *e, const char *key, const char *name, const struct ctr *c,
-		      size_t nc, const struct ctr *drops, size_t nd)
+static void emit_port(struct emit *e, const char *key, const char *name, const struct st_ctr *c,
+		      size_t nc, const struct st_ctr *drops, size_t nd)
 {
 	if (e->g) {
 		yajl_gen_map_open(e->g);
@@ -389,22 +443,12 @@ static void emit_port(struct emit *e, const char *key, const char *name, const s
 
 static void emit_uplink(struct emit *e, const struct ul *ul)
 {
-	const struct ul_stats *st = ul_stats(ul);
 	const struct nbr_cache *nc = ul_neighbours(ul);
 	struct nbr_entry_info nb[64];
 	size_t nn = nbr_dump(nc, ipnb_now_ms(), nb, sizeof(nb) / sizeof(nb[0]));
+	struct st_ctr c[ST_PORT_MAX], drops[ST_DROPS_MAX];
 
-	struct ctr c[] = {
-	    {"rx_packets", st->rx_pkts},	  {"rx_bytes", st->rx_bytes},
-	    {"tx_packets", st->tx_pkts},	  {"tx_bytes", st->tx_bytes},
-	    {"arp_replies", st->arp_replies},	  {"na_replies", st->na_replies},
-	    {"announcements", st->announcements}, {"tx_errors", st->tx_errors},
-	};
-	struct ctr drops[UL_DROP_COUNT];
-
-	for (int d = 0; d < UL_DROP_COUNT; d++)
-		drops[d] = (struct ctr){ul_drop_name((enum ul_drop)d), st->drops[d]};
-	emit_port(e, "uplink", ul_name(ul), c, sizeof(c) / sizeof(c[0]), drops, UL_DROP_COUNT);
+	emit_port(e, "uplink", ul_name(ul), c, st_uplink(ul, c), drops, st_uplink_drops(ul, drops));
 	if (e->g) {
 		js_key(e->g, "neighbours");
 		yajl_gen_array_open(e->g);
@@ -441,47 +485,72 @@ static void emit_uplink(struct emit *e, const struct ul *ul)
 
 static void emit_host(struct emit *e, const struct host *h)
 {
-	const struct host_stats *st = host_stats(h);
-	struct ctr c[] = {
-	    {"rx_packets", st->rx_pkts},
-	    {"rx_bytes", st->rx_bytes},
-	    {"tx_packets", st->tx_pkts},
-	    {"tx_bytes", st->tx_bytes},
-	    {"rx_gso_packets", st->rx_gso_pkts},
-	    {"tx_gso_packets", st->tx_gso_pkts},
-	    {"routes", st->routes},
-	};
-	struct ctr drops[HOST_DROP_COUNT];
+	struct st_ctr c[ST_PORT_MAX], drops[ST_DROPS_MAX];
 
-	for (int d = 0; d < HOST_DROP_COUNT; d++)
-		drops[d] = (struct ctr){host_drop_name((enum host_drop)d), st->drops[d]};
-	emit_port(e, "host_port", host_name(h), c, sizeof(c) / sizeof(c[0]), drops,
-		  HOST_DROP_COUNT);
+	emit_port(e, "host_port", host_name(h), c, st_host(h, c), drops, st_host_drops(h, drops));
 	if (e->g)
 		yajl_gen_map_close(e->g);
 }
 
 static void emit_daemon(struct emit *e, const struct ctl *c)
 {
-	struct xb_stats st;
+	struct st_ctr ctrs[ST_DAEMON_MAX];
 
-	xb_get_stats(c->xb, &st);
-	struct ctr ctrs[] = {
-	    {"pid", (unsigned long long)getpid()},
-	    {"uptime_s", (ipnb_now_ms() - c->started_ms) / 1000},
-	    {"vifs", st.vifs},
-	    {"watch_events", st.watch_events},
-	    {"connects", st.connects},
-	    {"connect_failures", st.connect_failures},
-	    {"disconnects", st.disconnects},
-	    {"xenstore_lost", st.xenstore_lost},
-	    {"pool_bytes", dp_pool_bytes(c->dp)},
-	};
 	if (e->g)
 		yajl_gen_map_open(e->g);
-	emit_ctrs(e, ctrs, sizeof(ctrs) / sizeof(ctrs[0]), "");
+	emit_ctrs(e, ctrs, st_daemon(c->xb, c->dp, c->started_ms, ctrs), "");
 	if (e->g)
 		yajl_gen_map_close(e->g);
+}
+
+static void write_metrics(const struct ctl *c, FILE *f)
+{
+	const struct mx_src src = {
+	    .xb = c->xb, .dp = c->dp, .ul = c->ul, .host = c->host, .started_ms = c->started_ms};
+
+	if (!mx_write(f, &src))
+		log_warnx("metrics: out of memory; the answer is incomplete");
+}
+
+/*
+ * The metrics listener speaks just enough HTTP/1.0 for a Prometheus scrape:
+ * "GET /metrics" (or "GET /") gets the metrics, anything else an error;
+ * the request's headers are not read (they are drained before the close,
+ * conn_serve()), and the connection ends with the answer.
+ */
+static void answer_http(struct ctl *c, struct ctl_conn *cn)
+{
+	char method[8] = "", target[32] = "";
+	char *body = NULL;
+	size_t blen = 0;
+	FILE *f;
+
+	cn->req[cn->rlen] = '\0';
+	if (sscanf(cn->req, "%7s %31s", method, target) != 2 || strcmp(method, "GET") != 0 ||
+	    (strcmp(target, "/metrics") != 0 && strcmp(target, "/") != 0)) {
+		cn->out = strdup("HTTP/1.0 404 Not Found\r\nContent-Type: text/plain\r\n"
+				 "Connection: close\r\n\r\nonly GET /metrics\n");
+		cn->outlen = cn->out ? strlen(cn->out) : 0;
+		return;
+	}
+	f = open_memstream(&body, &blen);
+	if (!f)
+		return;
+	write_metrics(c, f);
+	if (fclose(f) != 0) {
+		free(body);
+		return;
+	}
+	f = open_memstream(&cn->out, &cn->outlen);
+	if (f) {
+		fprintf(f,
+			"HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4; "
+			"charset=utf-8\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+			blen);
+		fwrite(body, 1, blen, f);
+		fclose(f);
+	}
+	free(body);
 }
 
 /*
@@ -527,7 +596,9 @@ static void answer(struct ctl *c, struct ctl_conn *cn)
 		yajl_gen_config(e.g, yajl_gen_beautify, 1);
 		yajl_gen_config(e.g, yajl_gen_indent_string, "  ");
 	}
-	if (strcmp(what, "daemon") == 0) {
+	if (strcmp(req, "metrics") == 0) {
+		write_metrics(c, f);
+	} else if (strcmp(what, "daemon") == 0) {
 		emit_daemon(&e, c);
 	} else if (strcmp(req, "shutdown") == 0) {
 		fprintf(f, "stopping; vifs stay connected for the next ipnetbackd\n");
@@ -587,11 +658,11 @@ static void answer(struct ctl *c, struct ctl_conn *cn)
 	fclose(f);
 }
 
-static void conn_accept(struct ctl *c)
+static void conn_accept(struct ctl *c, int lfd, bool http)
 {
 	int fd;
 
-	while ((fd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+	while ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
 		struct ctl_conn *cn = NULL;
 
 		for (size_t i = 0; i < CTL_MAX_CONNS; i++) {
@@ -615,6 +686,7 @@ static void conn_accept(struct ctl *c)
 			continue;
 		}
 		cn->fd = fd;
+		cn->http = http;
 		cn->since_ms = ipnb_now_ms();
 	}
 }
@@ -635,7 +707,10 @@ static void conn_serve(struct ctl *c, struct ctl_conn *cn)
 		/* A request is one line; EOF or a full buffer also ends it. */
 		if (n > 0 && !memchr(cn->req, '\n', cn->rlen) && cn->rlen < sizeof(cn->req) - 1)
 			return;
-		answer(c, cn);
+		if (cn->http)
+			answer_http(c, cn);
+		else
+			answer(c, cn);
 		struct epoll_event ev = {.events = EPOLLOUT, .data.u32 = (uint32_t)(cn - c->conn)};
 
 		if (!cn->out || epoll_ctl(c->ep, EPOLL_CTL_MOD, cn->fd, &ev) < 0) {
@@ -671,7 +746,9 @@ void ctl_handle_events(struct ctl *c)
 		uint32_t tag = evs[i].data.u32;
 
 		if (tag == CTL_TAG_LISTEN)
-			conn_accept(c);
+			conn_accept(c, c->fd, false);
+		else if (tag == CTL_TAG_METRICS)
+			conn_accept(c, c->mx_fd, true);
 		else if (tag < CTL_MAX_CONNS && c->conn[tag].fd >= 0)
 			conn_serve(c, &c->conn[tag]);
 	}

@@ -173,14 +173,16 @@ static int route(struct host *h, bool add, const struct ipnb_addr *a, const stru
 		nl_attr(msg, sizeof(msg), RTA_PREFSRC, src->bytes, alen);
 	if (sendto(h->nl, msg, n->nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
 		return errno;
-	/* The kernel handles the request inside sendto(): the answer is
-	 * queued already (the socket has a receive timeout regardless). */
+	/* rtnetlink handles a request inside sendto(), in this thread: its
+	 * answer is queued by now, so the main loop never waits for it. Only
+	 * a full receive queue could lose it (ENOBUFS); then the outcome is
+	 * unknown, and nothing is waited for either. */
 	for (;;) {
-		ssize_t got = recv(h->nl, ack, sizeof(ack), 0);
+		ssize_t got = recv(h->nl, ack, sizeof(ack), MSG_DONTWAIT);
 		struct nlmsghdr *m = (struct nlmsghdr *)ack;
 
 		if (got < 0)
-			return errno;
+			return errno == EAGAIN ? ENODATA : errno;
 		for (; NLMSG_OK(m, (size_t)got); m = NLMSG_NEXT(m, got)) {
 			if (m->nlmsg_seq != h->nl_seq || m->nlmsg_type != NLMSG_ERROR)
 				continue;
@@ -480,6 +482,8 @@ struct host *host_open(const char *ifname, struct dp *dp, char *err, size_t errl
 {
 	struct host *h;
 	struct ifreq ifr;
+	/* Only host_reconcile()'s route dump, once at start, waits for the
+	 * kernel (route() never does): at most this long. */
 	struct timeval tv = {1, 0};
 	const char *what = "allocating";
 	int s = -1;

@@ -99,19 +99,26 @@ static const char ipnb_usage[] =
     "  -d, --debug                log debug lines too\n"
     "  -g, --gateway=ADDR         a router on the uplink's LAN (repeatable)\n"
     "  -H, --host-port=NAME|none  the TUN device dom0 reaches guests through\n"
+    "  -m, --metrics-listen=ADDR:PORT|PATH\n"
+    "                             also serve the metrics over HTTP there\n"
     "  -s, --socket=PATH          control socket (default " CTL_DEFAULT_PATH ")\n"
     "  -S, --sandbox=MODE         seccomp mode: off, errno, log or kill\n"
     "  -u, --uplink=IFACE         the physical NIC guests reach the LAN through\n"
     "  -h, --help                 show this help and exit\n"
     "  -V, --version              show the version and exit\n";
 
-static const char ipnb_shortopts[] = "c:dg:H:s:S:u:hV";
-static const struct option ipnb_longopts[] = {
-    {"config", required_argument, NULL, 'c'},  {"debug", no_argument, NULL, 'd'},
-    {"gateway", required_argument, NULL, 'g'}, {"host-port", required_argument, NULL, 'H'},
-    {"socket", required_argument, NULL, 's'},  {"sandbox", required_argument, NULL, 'S'},
-    {"uplink", required_argument, NULL, 'u'},  {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0}};
+static const char ipnb_shortopts[] = "c:dg:H:m:s:S:u:hV";
+static const struct option ipnb_longopts[] = {{"config", required_argument, NULL, 'c'},
+					      {"debug", no_argument, NULL, 'd'},
+					      {"gateway", required_argument, NULL, 'g'},
+					      {"host-port", required_argument, NULL, 'H'},
+					      {"metrics-listen", required_argument, NULL, 'm'},
+					      {"socket", required_argument, NULL, 's'},
+					      {"sandbox", required_argument, NULL, 'S'},
+					      {"uplink", required_argument, NULL, 'u'},
+					      {"help", no_argument, NULL, 'h'},
+					      {"version", no_argument, NULL, 'V'},
+					      {NULL, 0, NULL, 0}};
 
 static void usage(void)
 {
@@ -121,6 +128,7 @@ static void usage(void)
 
 struct config {
 	char *uplink;
+	char *metrics;	 /* the metrics listener, or NULL */
 	char *host;	 /* the host port's name; "none" for none */
 	bool host_asked; /* named in the config or with -H, not the default */
 	struct ul_cfg ul;
@@ -160,7 +168,8 @@ static void set_str(char **to, const char *s)
 /*
  * The config file: one "key value" per line ('=' between them is allowed),
  * '#' starts a comment. Keys: uplink, gateway (IPv4 or IPv6; may repeat),
- * host-port (a name, or "none"), sandbox (off, errno, log or kill).
+ * host-port (a name, or "none"), sandbox (off, errno, log or kill),
+ * metrics-listen (ADDR:PORT, [ADDR6]:PORT or a path).
  * A missing default file is fine; a missing file named with -c is not.
  */
 static void read_config(struct config *cf, const char *path, bool must)
@@ -201,6 +210,8 @@ static void read_config(struct config *cf, const char *path, bool must)
 			set_gateway(cf, val, where);
 		} else if (strcmp(key, "sandbox") == 0) {
 			set_sandbox(cf, val, where);
+		} else if (strcmp(key, "metrics-listen") == 0) {
+			set_str(&cf->metrics, val);
 		} else {
 			log_warnx("%s: unknown key \"%s\"", where, key);
 			exit(2);
@@ -290,6 +301,9 @@ int main(int argc, char **argv)
 		case 'u':
 			set_str(&cf.uplink, optarg);
 			break;
+		case 'm':
+			set_str(&cf.metrics, optarg);
+			break;
 		default:
 			usage();
 		}
@@ -370,6 +384,13 @@ int main(int argc, char **argv)
 	ctl = ctl_open(sock, dp, the_xb, ul, host);
 	if (!ctl)
 		fatal("control socket %s", sock);
+	if (cf.metrics) {
+		if (ctl_listen_metrics(ctl, cf.metrics, err, sizeof(err)) < 0) {
+			log_warnx("%s", err);
+			goto out;
+		}
+		log_info("metrics served over HTTP on %s", cf.metrics);
+	}
 
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0)
@@ -497,6 +518,7 @@ out:
 	ul_close(ul);
 	dp_free(dp);
 	free(cf.uplink);
+	free(cf.metrics);
 	free(cf.host);
 	if (ep >= 0)
 		close(ep);

@@ -12,6 +12,7 @@
  */
 #include "ipnb/xenbus.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -44,6 +45,11 @@ struct xb_vif {
 	bool rate_known;  /* rate_seen is the `rate` last processed */
 	char *rate_seen;  /* NULL if the key was absent */
 	bool rate_bad;	  /* rate_seen does not parse: no connect */
+	bool name_bad;	  /* the vifname key was refused (logged once) */
+	/* What the CLI and the metrics call it: the backend's vifname, or
+	 * "vifD.N" as Linux netback names its device; and the domain's name. */
+	char name[24]; /* "vif65535.4294967295" fits */
+	char domain[XB_DOMAIN_MAX + 1];
 	struct dp_vif *dp;
 };
 
@@ -251,6 +257,7 @@ static struct xb_vif *vif_get(struct xb *xb, unsigned long domid, unsigned long 
 	v->domid = (uint16_t)domid;
 	v->devid = (uint32_t)devid;
 	v->be = xb_path("%s/%lu/%lu", xb->root, domid, devid);
+	snprintf(v->name, sizeof(v->name), "vif%u.%u", v->domid, v->devid);
 	v->dp = dp_vif_new(xb->dp, v->domid, v->devid, nomac);
 	if (!v->dp)
 		fatal("out of memory");
@@ -382,6 +389,52 @@ static void vif_update_addrs(struct xb *xb, struct xb_vif *v)
 	if (gave_up > 0)
 		conflicts_retry(xb, v);
 	free(ip);
+}
+
+/* ---- names --------------------------------------------------------------- */
+
+/* A vifname is an interface name as the toolstack's vif scripts would give
+ * it to a netdev: 1 to 15 letters, digits, '_', '.' or '-', not "." or "..". */
+static bool vifname_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > XB_NAME_MAX || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '.' && *s != '-')
+			return false;
+	return true;
+}
+
+/* The backend's `vifname` (libxl writes it from vif=['vifname=...']) and
+ * the domain's `name`, re-read on every pass (xl rename changes the name).
+ * Both are dom0's; a bad vifname still falls back to the default, and the
+ * name is kept printable, for the CLI's tables. */
+static void vif_update_names(struct xb *xb, struct xb_vif *v)
+{
+	char *vn = rd(xb, v->be, "vifname");
+	char *home = xb_path("/local/domain/%u", v->domid);
+	char *dn = rd(xb, home, "name");
+
+	if (vn && vifname_ok(vn)) {
+		snprintf(v->name, sizeof(v->name), "%s", vn);
+		v->name_bad = false;
+	} else {
+		snprintf(v->name, sizeof(v->name), "vif%u.%u", v->domid, v->devid);
+		if (vn && !v->name_bad)
+			log_warnx("vif %u/%u: vifname \"%.32s\" is not an interface name; "
+				  "shown as %s",
+				  v->domid, v->devid, vn, v->name);
+		v->name_bad = vn != NULL;
+	}
+	snprintf(v->domain, sizeof(v->domain), "%s", dn ? dn : "");
+	for (char *c = v->domain; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	free(vn);
+	free(home);
+	free(dn);
 }
 
 /* ---- rate ---------------------------------------------------------------- */
@@ -649,6 +702,7 @@ static void vif_process(struct xb *xb, struct xb_vif *v)
 			  "dropped as spoofed",
 			  v->domid, v->devid, mac_s ? mac_s : "");
 	free(mac_s);
+	vif_update_names(xb, v);
 	vif_update_addrs(xb, v);
 	vif_update_rate(xb, v);
 
@@ -948,12 +1002,20 @@ void xb_process(struct xb *xb)
 	}
 }
 
-void xb_foreach(struct xb *xb,
-		void (*fn)(void *arg, uint16_t domid, uint32_t devid, int state, struct dp_vif *dv),
-		void *arg)
+void xb_foreach(struct xb *xb, void (*fn)(void *arg, const struct xb_vif_info *vi), void *arg)
 {
-	for (struct xb_vif *v = xb->vifs; v; v = v->next)
-		fn(arg, v->domid, v->devid, v->published, v->dp);
+	for (struct xb_vif *v = xb->vifs; v; v = v->next) {
+		struct xb_vif_info vi = {
+		    .domid = v->domid,
+		    .devid = v->devid,
+		    .state = v->published,
+		    .name = v->name,
+		    .domain = v->domain,
+		    .dv = v->dp,
+		};
+
+		fn(arg, &vi);
+	}
 }
 
 unsigned int xb_close_all(struct xb *xb)

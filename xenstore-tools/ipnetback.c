@@ -61,6 +61,7 @@ static const char cli_usage[] =
     "       ipnetback [-s SOCKET] uplink [--json]\n"
     "       ipnetback [-s SOCKET] host [--json]\n"
     "       ipnetback [-s SOCKET] daemon [--json]\n"
+    "       ipnetback [-s SOCKET] metrics\n"
     "       ipnetback [-s SOCKET] shutdown [--disconnect]\n"
     "       ipnetback --help | --version\n"
     "Registers guest addresses and asks ipnetbackd how it is doing (ipnetback(8)).\n"
@@ -744,6 +745,12 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[0], "shutdown") == 0)
 		return cmd_shutdown(argc - 1, argv + 1);
+	/* The Prometheus text, as the metrics listener serves it. */
+	if (strcmp(argv[0], "metrics") == 0) {
+		if (argc != 1)
+			usage();
+		return ctl_request("metrics");
+	}
 	if (argc < 2)
 		usage();
 	if (strcmp(argv[0], "ip") == 0) {

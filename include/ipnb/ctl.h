@@ -9,6 +9,7 @@
  *   "host [json]\n"             the host port's counters
  *   "daemon [json]\n"           the daemon's pid, uptime, vif count, watch
  *                               events, connects and disconnects
+ *   "metrics\n"                 everything above as Prometheus text (metrics.h)
  *   "shutdown [disconnect]\n"   stop: leave the vifs connected (as SIGTERM),
  *                               or hand each back (backend Closed) and
  *                               remove the host port first
@@ -30,6 +31,8 @@
 #ifndef IPNB_CTL_H
 #define IPNB_CTL_H
 
+#include <stddef.h>
+
 #define CTL_DEFAULT_PATH "/run/ipnetback/ipnetbackd.sock"
 
 /* Only pointers to these: the CLI includes this header for the path above
@@ -44,6 +47,10 @@ struct xb;
 struct ctl *ctl_open(const char *path, struct dp *dp, struct xb *xb, struct ul *ul,
 		     struct host *host);
 void ctl_close(struct ctl *c);
+/* Also serves the metrics (metrics.h) to HTTP GETs on spec: "ADDR:PORT",
+ * "[ADDR6]:PORT" (TCP) or an absolute path (a Unix socket, mode 0600).
+ * -1 with err filled if spec is bad or cannot be bound. */
+int ctl_listen_metrics(struct ctl *c, const char *spec, char *err, size_t errlen);
 int ctl_fd(const struct ctl *c);
 void ctl_handle_events(struct ctl *c);
 

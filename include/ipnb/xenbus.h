@@ -54,9 +54,22 @@ void xb_get_stats(const struct xb *xb, struct xb_stats *out);
  * daemon exits afterwards: nothing would reconnect them. */
 unsigned int xb_close_all(struct xb *xb);
 
-/* Calls fn for every known vif with its published backend state. */
-void xb_foreach(struct xb *xb,
-		void (*fn)(void *arg, uint16_t domid, uint32_t devid, int state, struct dp_vif *dv),
-		void *arg);
+/* The longest vifname (an interface name, IFNAMSIZ - 1) and domain name
+ * (longer ones are cut) a vif is shown with. */
+#define XB_NAME_MAX   15
+#define XB_DOMAIN_MAX 63
+
+/* One vif as xb_foreach() shows it; valid during the call only. */
+struct xb_vif_info {
+	uint16_t domid;
+	uint32_t devid;
+	int state;	    /* the backend state last published */
+	const char *name;   /* the backend's vifname, or "vifD.N" */
+	const char *domain; /* the domain's name, "" if unknown */
+	struct dp_vif *dv;
+};
+
+/* Calls fn for every known vif. */
+void xb_foreach(struct xb *xb, void (*fn)(void *arg, const struct xb_vif_info *vi), void *arg);
 
 #endif

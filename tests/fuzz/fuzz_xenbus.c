@@ -110,13 +110,16 @@ static void pump(void)
 	CHECK(!"the daemon did not settle");
 }
 
-static void seen(void *arg, uint16_t domid, uint32_t devid, int state, struct dp_vif *dv)
+static void seen(void *arg, const struct xb_vif_info *vi)
 {
 	(void)arg;
-	(void)domid;
-	(void)devid;
 	/* Connected in the data path only once published as Connected. */
-	CHECK(!dp_vif_connected(dv) || state == XenbusStateConnected);
+	CHECK(!dp_vif_connected(vi->dv) || vi->state == XenbusStateConnected);
+	/* Whatever the keys held, the names stay short and printable. */
+	CHECK(strlen(vi->name) > 0 && strlen(vi->name) < 24);
+	CHECK(strlen(vi->domain) <= XB_DOMAIN_MAX);
+	for (const char *c = vi->domain; *c; c++)
+		CHECK((unsigned char)*c >= 0x20 && *c != 0x7f);
 }
 
 static void put(uint32_t as, const char *dir, const char *key, const char *val)

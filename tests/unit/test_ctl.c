@@ -214,15 +214,20 @@ static void guest_send(const uint8_t *f, size_t len)
 	CU_ASSERT_EQUAL(okay, 1);
 }
 
-static int client(void)
+static int client_at(const char *at)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
 
 	CU_ASSERT_FATAL(fd >= 0);
-	memcpy(sa.sun_path, path, strlen(path) + 1);
+	memcpy(sa.sun_path, at, strlen(at) + 1);
 	CU_ASSERT_FATAL(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
 	return fd;
+}
+
+static int client(void)
+{
+	return client_at(path);
 }
 
 static void say(int fd, const char *s)
@@ -243,7 +248,7 @@ static void serve(void)
  * between. Returns the answer, or NULL if it never ended. */
 static char *answer_of(int fd)
 {
-	static char buf[8192];
+	static char buf[65536];
 	size_t len = 0;
 
 	for (int i = 0; i < 1000; i++) {
@@ -391,7 +396,8 @@ static const char *ask(const char *req)
 
 /* The vif as one JSON object, as both JSON requests show it. */
 #define VIF_JSON                                                                                   \
-	"{\"domid\": 5, \"devid\": 0, \"state\": \"Connected\", \"connected\": true, "             \
+	"{\"domid\": 5, \"devid\": 0, \"name\": \"vif5.0\", \"domain\": \"web5\", "                \
+	"\"state\": \"Connected\", \"connected\": true, "                                          \
 	"\"carrier\": true, \"mac\": \"00:16:3e:00:00:05\", "                                      \
 	"\"addresses\": [\"10.99.0.5\", \"fd00::5\"], \"queued\": 0, \"queued_bytes\": 0, "        \
 	"\"tx_packets\": 2, "                                                                      \
@@ -424,6 +430,7 @@ static void test_vif_answers(void)
 	size_t len;
 
 	start();
+	xs_put("/local/domain/5", "name", "web5");
 	vif_up("10.99.0.5 fd00::5");
 	CU_ASSERT_EQUAL(nf_post_rx(&g, 4), 0);
 	guest_send(f, nf_put_arp(f, bcast, g.mac, g.mac, g.ip4, gw, FRAME_ARP_REQUEST));
@@ -434,13 +441,15 @@ static void test_vif_answers(void)
 	guest_send(f, len);
 	CU_ASSERT_EQUAL(nf_reap_rx(&g), 1); /* the ARP reply */
 
-	CU_ASSERT_STRING_EQUAL(
-	    ask("vifs\n"),
-	    "VIF      STATE        CARRIER MAC                  TX-PKTS    RX-PKTS    DROPS  "
-	    "ADDRESSES\n"
-	    "5/0      Connected    up      00:16:3e:00:00:05          2          1        1  "
-	    "10.99.0.5 fd00::5\n");
+	CU_ASSERT_STRING_EQUAL(ask("vifs\n"), "VIF      NAME            DOMAIN       STATE        "
+					      "CARRIER MAC                  TX-PKTS "
+					      "   RX-PKTS    DROPS  ADDRESSES\n"
+					      "5/0      vif5.0          web5         Connected    "
+					      "up      00:16:3e:00:00:05          2 "
+					      "         1        1  10.99.0.5 fd00::5\n");
 	CU_ASSERT_STRING_EQUAL(ask("vif 5/0\n"), "vif                  5/0\n"
+						 "name                 vif5.0\n"
+						 "domain               web5\n"
 						 "state                Connected\n"
 						 "carrier              up\n"
 						 "mac                  00:16:3e:00:00:05\n"
@@ -656,6 +665,139 @@ static void test_port_answers(void)
 	finish();
 }
 
+/* Every sample of the metrics follows its own family's HELP and TYPE, and
+ * each family comes once (the format's rule): true if so. */
+static bool prom_grouped(const char *text)
+{
+	char fams[128][96];
+	size_t nf = 0;
+	const char *cur = NULL;
+	bool ok = true;
+
+	for (const char *l = text; ok && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : "") {
+		char name[96];
+
+		if (sscanf(l, "# TYPE %95s", name) == 1) {
+			for (size_t i = 0; i < nf; i++)
+				ok = ok && strcmp(fams[i], name) != 0;
+			if (nf < 128)
+				snprintf(fams[nf++], sizeof(fams[0]), "%s", name);
+			cur = fams[nf - 1];
+		} else if (*l != '#' && *l != '\n') {
+			size_t n = strcspn(l, "{ ");
+
+			ok = cur && strlen(cur) == n && strncmp(l, cur, n) == 0;
+		}
+	}
+	return ok && nf > 0;
+}
+
+/* Prometheus's own checker (promtool, from Debian's prometheus package,
+ * which `make unit` names in IPNB_PROMTOOL) accepts text: its syntax and
+ * its lint rules (counters end in _total, base units, HELP on every
+ * family). Without the tool the check fails: it is not skipped. */
+static bool promtool_accepts(const char *text)
+{
+	const char *tool = getenv("IPNB_PROMTOOL");
+	char file[128], cmd[512];
+	FILE *f;
+	int rc;
+
+	if (!tool || access(tool, X_OK) != 0) {
+		fprintf(stderr, "\n  IPNB_PROMTOOL does not name promtool (make unit sets it)\n");
+		return false;
+	}
+	snprintf(file, sizeof(file), "%s/metrics.txt", dir);
+	f = fopen(file, "w");
+	if (!f)
+		return false;
+	fputs(text, f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "'%s' check metrics <'%s' >&2", tool, file);
+	rc = system(cmd);
+	unlink(file);
+	return rc == 0;
+}
+
+/* `metrics`: the Prometheus text, grouped by family, each vif sample with
+ * its domid, devid, vifname (the backend's) and domain labels (a quote in
+ * the domain's name escaped), the ports with their device's name. */
+static void test_metrics(void)
+{
+	const char *m;
+
+	start_with(true);
+	xs_put("/local/domain/5", "name", "we\"b5");
+	xs_put(VIF_BE, "vifname", "web5-eth0");
+	vif_up("10.99.0.5 fd00::5");
+	m = ask("metrics\n");
+	CU_ASSERT(prom_grouped(m));
+	CU_ASSERT_PTR_NOT_NULL(strstr(m, "# TYPE ipnetback_vif_tx_packets_total counter\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(m, "# TYPE ipnetback_vif_queued gauge\n"));
+#define VIF_LABELS "domid=\"5\",devid=\"0\",vifname=\"web5-eth0\",domain=\"we\\\"b5\""
+	CU_ASSERT_PTR_NOT_NULL(strstr(m, "\nipnetback_vif_tx_packets_total{" VIF_LABELS "} 0\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(m, "\nipnetback_vif_connected{" VIF_LABELS "} 1\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(m, "\nipnetback_vif_state{" VIF_LABELS "} 4\n"));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(m, "\nipnetback_vif_drops_total{" VIF_LABELS ",reason=\"no_route\"} 0\n"));
+#undef VIF_LABELS
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(m, "\nipnetback_uplink_announcements_total{uplink=\"" LAN_IF "\"} 2\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(m, "\nipnetback_uplink_neighbours{uplink=\"" LAN_IF
+					 "\",state=\"reachable\"} 0\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(m, "\nipnetback_host_routes{port=\"" HOST_IF_JSON "\"} 2\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(m, "\nipnetback_host_drops_total{port=\"" HOST_IF_JSON
+					 "\",reason=\"not_local\"} 0\n"));
+	CU_ASSERT(promtool_accepts(m));
+	CU_ASSERT_PTR_NOT_NULL(strstr(m, "\nipnetback_vifs 1\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(m, "\nipnetback_connects_total 1\n"));
+	CU_ASSERT_PTR_NULL(strstr(m, "pid"));
+	finish();
+}
+
+/* The metrics listener: an HTTP GET of /metrics gets the same text with a
+ * header whose length is the body's; other targets get 404; bad specs are
+ * refused. */
+static void test_metrics_listener(void)
+{
+	static const char *const bad[] = {"nonsense",	   "1.2.3.4",	  "1.2.3.4:0",
+					  "1.2.3.4:65536", "[::1]",	  "[::1]:",
+					  "host:80",	   "1.2.3.4:80x", ":80"};
+	char err[256], mpath[128];
+	const char *a, *body;
+	unsigned long clen = 0;
+	int fd;
+
+	start();
+	vif_up("10.99.0.5 fd00::5");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CU_ASSERT_EQUAL(ctl_listen_metrics(ctl, bad[i], err, sizeof(err)), -1);
+	snprintf(mpath, sizeof(mpath), "%s/metrics.sock", dir);
+	CU_ASSERT_EQUAL_FATAL(ctl_listen_metrics(ctl, mpath, err, sizeof(err)), 0);
+	fd = client_at(mpath);
+	say(fd, "GET /metrics HTTP/1.1\r\nHost: dom0\r\nAccept: */*\r\n\r\n");
+	a = answer_of(fd);
+	close(fd);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_EQUAL(strncmp(a, "HTTP/1.0 200 OK\r\n", 17), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a, "Content-Type: text/plain; version=0.0.4"));
+	CU_ASSERT_EQUAL(sscanf(strstr(a, "Content-Length: "), "Content-Length: %lu", &clen), 1);
+	body = strstr(a, "\r\n\r\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(body);
+	body += 4;
+	CU_ASSERT_EQUAL(strlen(body), clen);
+	CU_ASSERT(prom_grouped(body));
+	CU_ASSERT_PTR_NOT_NULL(strstr(body, "vifname=\"vif5.0\""));
+	fd = client_at(mpath);
+	say(fd, "GET /other HTTP/1.1\r\n\r\n");
+	a = answer_of(fd);
+	close(fd);
+	CU_ASSERT(a && strncmp(a, "HTTP/1.0 404", 12) == 0);
+	finish();
+	unlink(mpath);
+	rmdir(dir);
+}
+
 /* The request line may come in pieces, with the daemon's loop running in
  * between: nothing is answered before the newline, and nothing blocks. */
 static void test_request_in_pieces(void)
@@ -763,6 +905,8 @@ CU_ErrorCode test_ctl_register(void)
 	CU_add_test(s, "long request", test_long_request);
 	CU_add_test(s, "vif answers", test_vif_answers);
 	CU_add_test(s, "port answers", test_port_answers);
+	CU_add_test(s, "metrics", test_metrics);
+	CU_add_test(s, "metrics listener", test_metrics_listener);
 	CU_add_test(s, "daemon answers", test_daemon_answers);
 	CU_add_test(s, "shutdown", test_shutdown);
 	CU_add_test(s, "socket in use", test_socket_in_use);

@@ -145,17 +145,20 @@ struct seen {
 	unsigned int n, found;
 	int state;
 	struct dp_vif *dv;
+	char name[24], domain[XB_DOMAIN_MAX + 1];
 };
 
-static void seen_cb(void *arg, uint16_t domid, uint32_t devid, int state, struct dp_vif *dv)
+static void seen_cb(void *arg, const struct xb_vif_info *vi)
 {
 	struct seen *s = arg;
 
 	s->n++;
-	if (domid == s->domid && devid == s->devid) {
+	if (vi->domid == s->domid && vi->devid == s->devid) {
 		s->found++;
-		s->state = state;
-		s->dv = dv;
+		s->state = vi->state;
+		s->dv = vi->dv;
+		snprintf(s->name, sizeof(s->name), "%s", vi->name);
+		snprintf(s->domain, sizeof(s->domain), "%s", vi->domain);
 	}
 }
 
@@ -969,6 +972,48 @@ static void test_rate_key(void)
 	finish();
 }
 
+/* A's names once the toolstack wrote vifname (NULL: removed it) and the
+ * domain's name (NULL: left as it is). */
+static void expect_names(const char *vifname, const char *dom, const char *name, const char *domain)
+{
+	char p[160];
+	struct seen s;
+
+	if (vifname) {
+		put(0, A->be, "vifname", vifname);
+	} else {
+		path_of(p, sizeof(p), A->be, "vifname");
+		CU_ASSERT_EQUAL(fake_xs_rm_as(0, p), 0);
+	}
+	if (dom)
+		put(0, "/local/domain/1", "name", dom);
+	pump();
+	s = lookup(A);
+	CU_ASSERT_STRING_EQUAL(s.name, name);
+	CU_ASSERT_STRING_EQUAL(s.domain, domain);
+}
+
+/* The names a vif is shown with: the backend's vifname if it is an
+ * interface name, "vifD.N" otherwise; the domain's name, kept printable.
+ * Both follow their keys. */
+static void test_names(void)
+{
+	static const char *const bad[] = {
+	    "", ".", "..", "has space", "a/b", "sixteen-chars-xx", "tab\there", "\xc3\xa4"};
+
+	fe_init(A, 1, 0, false);
+	toolstack_add(A, "10.99.0.1");
+	pump();
+	CU_ASSERT_STRING_EQUAL(lookup(A).name, "vif1.0");
+	expect_names("web1-eth0", "web1", "web1-eth0", "web1");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_names(bad[i], NULL, "vif1.0", "web1");
+	expect_names("fifteen-chars-x", "new\nline\"quote\x7f", "fifteen-chars-x",
+		     "new?line\"quote?");
+	expect_names(NULL, NULL, "vif1.0", "new?line\"quote?");
+	finish();
+}
+
 /* Rows 4, 21 and 22: what is not offered is not used. The backend never
  * writes multi-queue-max-queues or feature-ctrl-ring; a frontend that
  * asks for queues anyway, with its rings under queue-N/, is refused; one
@@ -1552,6 +1597,7 @@ CU_ErrorCode test_xenbus_register(void)
 	CU_add_test(s, "@releaseDomain, directory left", test_release_domain_only);
 	CU_add_test(s, "domid re-used within one pass", test_domid_reused);
 	CU_add_test(s, "rate key", test_rate_key);
+	CU_add_test(s, "vifname and domain name", test_names);
 	CU_add_test(s, "frontend backend and mac keys ignored", test_frontend_pointers);
 	CU_add_test(s, "not offered: queues, ctrl ring", test_not_offered);
 	CU_add_test(s, "ip registration", test_ip_registration);

@@ -181,8 +181,9 @@ vm_exec() {
 	ipnb-agent exec "$1" "$IPNB_DOMID" "$seq" "$tmo" "$2"
 }
 
-# ext CMD: run CMD (bash) on the external host (the network namespace that
-# owns the TAP behind dom0's uplink), over the management link. Only the
+# ext CMD: run CMD (bash, one line: the agent reads one) on the external
+# host (the network namespace that owns the TAP behind dom0's uplink), over
+# the management link. Only the
 # agent's final "@@RC SEQ STATUS" line for this command counts: without it
 # (the link dropped, the agent died) the command failed (124).
 ext() {
@@ -271,9 +272,12 @@ ipnb_guest() {
 	[ -f "/tmp/ipnb-guest-$1" ] && read -r have <"/tmp/ipnb-guest-$1"
 	if domid_of "$1"; then
 		be=/local/domain/0/backend/vif/$IPNB_DOMID/0
+		# A vif 0 attached anew (xl network-attach may re-use devid 0)
+		# may carry keys this one never had: rate, vifname.
 		if [ "$have" = "$2" ] &&
 			[ "$(xenstore-read "$be/state" "$be/mac" "/local/domain/$IPNB_DOMID/device/vif/0/state" 2>/dev/null |
-				tr '\n' ' ')" = "4 00:16:3e:00:00:$2 4 " ]; then
+				tr '\n' ' ')" = "4 00:16:3e:00:00:$2 4 " ] &&
+			! xenstore-exists "$be/rate" && ! xenstore-exists "$be/vifname"; then
 			log "vm $1 kept from an earlier scenario (domid $IPNB_DOMID)"
 			xenstore-write "$be/ip" "10.99.0.$2 fd00::$2" || return 1
 			vm_net_reset "$1" "$2"

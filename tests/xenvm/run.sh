@@ -104,6 +104,9 @@ cat "$img/dom0-base.cpio" "$rundir/overlay.cpio" >"$rundir/dom0.cpio"
 xen_args="console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=2 loglvl=warning guest_loglvl=warning noreboot"
 dom0_args="console=hvc0 loglevel=4 ipnb.scenario=$group"
 export IPNB_EXT_NS=$ns
+# For the external host's commands (ext-agent.sh inherits QEMU's
+# environment): Prometheus's checker, to check what it scrapes.
+export IPNB_PROMTOOL=$top/build/tools/promtool
 t0=$(date +%s.%N)
 # Under TCG the dom0 kernel very rarely hangs in early boot, before its
 # /init runs (seen once in many runs: nothing after "about to get

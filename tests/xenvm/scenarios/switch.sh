@@ -8,6 +8,14 @@ ipnb_start || fatal "ipnetbackd did not start"
 for g in 11 12 13; do ipnb_guest "g${g#1}" "$g" || fatal "create g${g#1}"; done
 vm_wait g1 g2 g3 || fatal "guests did not boot"
 
+# What the toolstack shows of a vif ipnetbackd serves: xl network-list reads
+# the frontend's keys, state 4 (Connected) and the ring refs. (Its evt-ch
+# is -1: netfront took split event channels, event-channel-tx and -rx,
+# which xl does not show; so it is with Linux netback.)
+xl network-list g1
+check "xl network-list shows g1's vif Connected, with its rings" sh -c \
+	"xl network-list g1 | awk 'NR == 2 && \$5 == 4 && \$7 ~ /^[0-9]+\\/[0-9]+\$/ { ok = 1 } END { exit !ok }'"
+
 # 1. Every pair over both families, and TCP with checksums compared.
 for a in 1 2 3; do
 	for b in 1 2 3; do

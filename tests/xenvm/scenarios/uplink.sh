@@ -5,11 +5,12 @@
 # its own addresses on eth0 (10.99.0.2, fd00::2).
 . /ipnb/lib.sh
 
-# The uplink and the gateways come from the config file this time; the
-# external host doubles as the router to 10.98.0.0/24 and fd98::/64, which
-# are off-link for dom0.
+# The uplink, the gateways and the metrics listener come from the config
+# file this time; the external host doubles as the router to 10.98.0.0/24
+# and fd98::/64, which are off-link for dom0, and as the Prometheus server
+# that scrapes dom0.
 mkdir -p /etc/ipnetback
-printf '# test config\nuplink = eth0\ngateway 10.99.0.1\ngateway fd00::1\n' \
+printf '# test config\nuplink = eth0\ngateway 10.99.0.1\ngateway fd00::1\nmetrics-listen = 10.99.0.2:9464\n' \
 	>/etc/ipnetback/ipnetbackd.conf
 ext "ip addr add 10.98.0.1/24 dev tap0 && ip -6 addr add fd98::1/64 dev tap0 nodad" ||
 	fatal "external host's off-link addresses"
@@ -142,6 +143,19 @@ check "daemon RSS flat under the flood: $slope kB per 1000 frames (bound 16)" me
 vm_exec g2 "ip link set eth0 up"
 check "g2 reachable again once it reads" within 15 vm_exec g2 "ping -c 2 -W 3 10.99.0.1"
 check "dom0's own address reachable from the external host (end)" dom0_ok
+
+# 6. Metrics: `ipnetback metrics`, and the same over HTTP, scraped from the
+# LAN by the external host and checked there by Prometheus's promtool
+# (syntax and lint). Each vif is labelled with its name and its domain's.
+g1id=$(domid g1)
+ipnetback metrics >/tmp/metrics.txt
+check "ipnetback metrics labels g1's vif with its name and domain" \
+	grep -q "^ipnetback_vif_rx_packets_total{domid=\"$g1id\",devid=\"0\",vifname=\"vif$g1id.0\",domain=\"g1\"} [1-9]" /tmp/metrics.txt
+check "... and has the uplink's neighbour cache and the host port" sh -c \
+	"grep -q '^ipnetback_uplink_neighbours{uplink=\"eth0\",state=\"reachable\"}' /tmp/metrics.txt &&
+	grep -q '^ipnetback_host_routes{port=\"ipnb0\"} [1-9]' /tmp/metrics.txt"
+check "the external host scrapes http://10.99.0.2:9464/metrics and promtool accepts it" \
+	ext "t=\$(mktemp) && curl -sf --max-time 10 http://10.99.0.2:9464/metrics >\$t && grep -q '^ipnetback_vif_tx_packets_total{' \$t && \"\$IPNB_PROMTOOL\" check metrics <\$t; rc=\$?; rm -f \$t; exit \$rc"
 
 ipnetback uplink
 ipnetback host
