@@ -95,6 +95,7 @@ struct dp_vif {
 	uint64_t rate_bytes, credit, credit_next_us;
 	uint32_t rate_usec;
 	bool credit_wait; /* TX stopped until the next refill */
+	unsigned int mtu; /* dp_vif_set_mtu(): the largest IP packet it is given */
 
 	struct dp_pkt *q_head, *q_tail;
 	size_t q_len, q_bytes, q_port_bytes;
@@ -270,10 +271,21 @@ struct dp_vif *dp_vif_new(struct dp *dp, uint16_t domid, uint32_t devid,
 		return NULL;
 	v->domid = domid;
 	v->devid = devid;
+	v->mtu = DP_MTU_DEFAULT;
 	memcpy(v->mac, mac, FRAME_ETH_ALEN);
 	v->next = dp->vifs;
 	dp->vifs = v;
 	return v;
+}
+
+void dp_vif_set_mtu(struct dp_vif *vif, unsigned int mtu)
+{
+	vif->mtu = mtu;
+}
+
+unsigned int dp_vif_mtu(const struct dp_vif *vif)
+{
+	return vif->mtu;
 }
 
 void dp_vif_set_mac(struct dp_vif *vif, const uint8_t mac[FRAME_ETH_ALEN])
@@ -862,6 +874,42 @@ static bool csum_for(struct dp_vif *dst, struct dp_pkt *p, uint16_t tx_flags,
 }
 
 /*
+ * dst's MTU (dp_vif_set_mtu()) for a packet of len bytes, from the guest
+ * src or (src NULL) from a port: what a bridge port with that MTU passes.
+ * A GSO packet whose segments would not fit gets smaller ones (*g recut:
+ * TCP takes segments of any size). Any other packet above it is dropped
+ * and counted on dst; a guest that sent it is first told, as the uplink
+ * tells it (pmtu.h), so that its path MTU discovery learns the MTU. An
+ * IPv4 datagram without DF is not cut into fragments for a guest: Linux's
+ * bridge does not do that either. Returns true if the packet was dropped.
+ */
+static bool vif_too_big(struct dp *dp, struct dp_vif *src, struct dp_vif *dst, const uint8_t *data,
+			size_t len, const struct frame_info *fi, struct gso_pkt *g)
+{
+	uint8_t icmp[PMTU_ICMP_MAX];
+
+	if (g) {
+		size_t seg_hdrs = g->hdr_len - fi->l3_off;
+
+		if (seg_hdrs + g->mss <= dst->mtu ||
+		    (dst->mtu > seg_hdrs && gso_set_mss(g, dst->mtu - seg_hdrs)))
+			return false;
+	} else {
+		size_t ip_len = len - fi->l3_off;
+
+		if (ip_len <= dst->mtu)
+			return false;
+		if (src && pmtu_decide(data, len, fi, ip_len, dst->mtu) == PMTU_ICMP) {
+			reply(dp, src, icmp,
+			      pmtu_build_icmp(icmp, data, len, fi, dst->mtu, dp->mac));
+			src->st.icmp_too_big++;
+		}
+	}
+	dst->st.drops[DP_DROP_RX_TOO_BIG]++;
+	return true;
+}
+
+/*
  * A GSO packet for a vif that takes no GSO: cut into segments in software,
  * each in its own buffer with a checksum the vif can take (blank if it
  * accepts that, else complete), queued one by one so that its share
@@ -1102,6 +1150,10 @@ static void switch_pkt(struct dp *dp, struct dp_vif *v, struct dp_pkt *p, uint16
 			return;
 		}
 		goto drop;
+	}
+	if (vif_too_big(dp, v, dst, p->data, p->len, &fi, gso ? &g : NULL)) {
+		pkt_free(dp, p);
+		return;
 	}
 	if (gso && !gso_ok(dst, &fi, &g)) {
 		/* Each segment was counted where it went. */
@@ -1695,6 +1747,8 @@ bool dp_input(struct dp *dp, const uint8_t *frame, size_t len, const struct fram
 	/* The port's metadata is checked like a guest's GSO request: the
 	 * headers must fit it. */
 	if (o->gso_size && gso_check(frame, len, fi, o->gso_type, o->gso_size, &g) != GSO_OK)
+		return false;
+	if (vif_too_big(dp, NULL, dst, frame, len, fi, o->gso_size ? &g : NULL))
 		return false;
 	p = pkt_alloc(dp, (uint32_t)len);
 	if (!p) {

@@ -45,6 +45,9 @@ struct xb_vif {
 	bool rate_known;  /* rate_seen is the `rate` last processed */
 	char *rate_seen;  /* NULL if the key was absent */
 	bool rate_bad;	  /* rate_seen does not parse: no connect */
+	bool mtu_known;	  /* mtu_seen is the `mtu` last processed */
+	char *mtu_seen;	  /* NULL if the key was absent */
+	bool mtu_bad;	  /* mtu_seen is out of range: no first connect */
 	bool name_bad;	  /* the vifname key was refused (logged once) */
 	/* What the CLI and the metrics call it: the backend's vifname, or
 	 * "vifD.N" as Linux netback names its device; and the domain's name. */
@@ -164,22 +167,28 @@ static bool key_exists(struct xb *xb, const char *dir, const char *key)
 
 /* Reads an unsigned decimal no larger than max. Anything else (empty,
  * signs, trailing junk, overflow) is refused: frontend keys are hostile. */
+/* v is a decimal number of at most max (digits only: no sign, no space). */
+static bool parse_ulong(const char *v, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long n;
+
+	if (!v || v[0] < '0' || v[0] > '9')
+		return false;
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno != 0 || *end != '\0' || n > max)
+		return false;
+	*out = n;
+	return true;
+}
+
 static bool rd_uint(struct xb *xb, const char *dir, const char *key, unsigned long max,
 		    unsigned long *out)
 {
-	char *v = rd(xb, dir, key), *end;
-	bool ok = false;
+	char *v = rd(xb, dir, key);
+	bool ok = parse_ulong(v, max, out);
 
-	if (v && v[0] >= '0' && v[0] <= '9') {
-		unsigned long n;
-
-		errno = 0;
-		n = strtoul(v, &end, 10);
-		if (errno == 0 && *end == '\0' && n <= max) {
-			*out = n;
-			ok = true;
-		}
-	}
 	free(v);
 	return ok;
 }
@@ -293,6 +302,7 @@ static void vif_destroy(struct xb *xb, struct xb_vif *v)
 	free(v->be);
 	free(v->ip_seen);
 	free(v->rate_seen);
+	free(v->mtu_seen);
 	free(v);
 }
 
@@ -460,6 +470,21 @@ static bool parse_rate(const char *s, uint64_t *bytes, uint32_t *usec)
 	return true;
 }
 
+/* A backend key re-read on every pass is acted on only when it changed:
+ * *seen holds the value last acted on (NULL: absent), *known whether there
+ * was one. Takes now (NULL: absent); returns true if it differs. */
+static bool key_changed(char **seen, bool *known, char *now)
+{
+	if (*known && (now ? *seen && strcmp(*seen, now) == 0 : *seen == NULL)) {
+		free(now);
+		return false;
+	}
+	free(*seen);
+	*seen = now; /* kept: freed with the record or on the next change */
+	*known = true;
+	return true;
+}
+
 /* Applies the backend `rate` key when it changed. A value that does not
  * parse keeps the rate in force and is reported in `rate-error`; before
  * the first connect it also refuses the connect (vif_connect()), so that a
@@ -475,15 +500,8 @@ static void vif_update_rate(struct xb *xb, struct xb_vif *v)
 		free(rate);
 		return;
 	}
-
-	if (v->rate_known &&
-	    (rate ? v->rate_seen && strcmp(v->rate_seen, rate) == 0 : v->rate_seen == NULL)) {
-		free(rate);
+	if (!key_changed(&v->rate_seen, &v->rate_known, rate))
 		return;
-	}
-	free(v->rate_seen);
-	v->rate_seen = rate; /* kept: freed with the record or on the next change */
-	v->rate_known = true;
 	v->rate_bad = rate && !parse_rate(rate, &bytes, &usec);
 	if (v->rate_bad) {
 		char msg[160];
@@ -500,6 +518,41 @@ static void vif_update_rate(struct xb *xb, struct xb_vif *v)
 			log_info("vif %u/%u: TX rate %" PRIu64 " bytes per %" PRIu32 " us",
 				 v->domid, v->devid, bytes, usec);
 	}
+}
+
+/* Applies the backend `mtu` key when it changed (libxl writes it for a vif
+ * line's mtu= other than 1500; absent is 1500). A value that is not a
+ * number from DP_MTU_MIN to DP_MTU_MAX keeps the MTU in force and is
+ * reported in `mtu-error`; before the first connect it also refuses the
+ * connect (vif_connect()): an operator who asked for 9216 is told, rather
+ * than given 1500. */
+static void vif_update_mtu(struct xb *xb, struct xb_vif *v)
+{
+	char *mtu = rd(xb, v->be, "mtu");
+	unsigned long m = DP_MTU_DEFAULT;
+
+	if (xb->lost) {
+		free(mtu);
+		return;
+	}
+	if (!key_changed(&v->mtu_seen, &v->mtu_known, mtu))
+		return;
+	v->mtu_bad = mtu && (!parse_ulong(mtu, DP_MTU_MAX, &m) || m < DP_MTU_MIN);
+	if (v->mtu_bad) {
+		char msg[160];
+
+		snprintf(msg, sizeof(msg), "mtu \"%.32s\" is not a number from %u to %u", mtu,
+			 DP_MTU_MIN, DP_MTU_MAX);
+		log_warnx("vif %u/%u: %s; %s", v->domid, v->devid, msg,
+			  v->published == XenbusStateConnected ? "the MTU in force stays"
+							       : "it will not connect");
+		wr(xb, v->be, "mtu-error", msg);
+		return;
+	}
+	rm_key(xb, v->be, "mtu-error");
+	if (dp_vif_mtu(v->dp) != m)
+		log_info("vif %u/%u: MTU %lu", v->domid, v->devid, m);
+	dp_vif_set_mtu(v->dp, (unsigned int)m);
 }
 
 /* ---- connect ------------------------------------------------------------- */
@@ -523,6 +576,10 @@ static void vif_connect(struct xb *xb, struct xb_vif *v)
 	bool split;
 
 	memset(&cfg, 0, sizeof(cfg));
+	if (v->mtu_bad) {
+		vif_fail(xb, v, "backend mtu is not a number from 68 to 9000");
+		return;
+	}
 	if (v->rate_bad) {
 		uint64_t b;
 		uint32_t u;
@@ -564,6 +621,12 @@ static void vif_connect(struct xb *xb, struct xb_vif *v)
 	cfg.tx_ref = (grant_ref_t)tx;
 	cfg.rx_ref = (grant_ref_t)rx;
 	cfg.rx_sg = rd_flag(xb, v->fe, "feature-sg", false);
+	/* A frame above one page takes several RX slots: no jumbo MTU for a
+	 * frontend without scatter-gather (Linux netback caps it at 1500). */
+	if (dp_vif_mtu(v->dp) > DP_MTU_DEFAULT && !cfg.rx_sg) {
+		vif_fail(xb, v, "backend mtu above 1500 needs a frontend with feature-sg");
+		return;
+	}
 	cfg.rx_notify = rd_flag(xb, v->fe, "feature-rx-notify", false);
 	cfg.rx_csum_offload = !rd_flag(xb, v->fe, "feature-no-csum-offload", false);
 	cfg.rx_ipv6_csum_offload = rd_flag(xb, v->fe, "feature-ipv6-csum-offload", false);
@@ -705,6 +768,7 @@ static void vif_process(struct xb *xb, struct xb_vif *v)
 	vif_update_names(xb, v);
 	vif_update_addrs(xb, v);
 	vif_update_rate(xb, v);
+	vif_update_mtu(xb, v);
 
 	memset(&in, 0, sizeof(in));
 	in.online = rd_flag(xb, v->be, "online", false);

@@ -55,7 +55,7 @@ enum dp_drop {
 	DP_DROP_PROTO,	     /* neither IPv4, IPv6 nor ARP */
 	DP_DROP_RXQ_FULL,    /* receiver's queue full */
 	DP_DROP_RX_TIMEOUT,  /* waited too long for an RX buffer */
-	DP_DROP_RX_TOO_BIG,  /* larger than the receiver can take */
+	DP_DROP_RX_TOO_BIG,  /* above the receiver's MTU, or more slots than it takes */
 	DP_DROP_RX_COPY,     /* grant copy to the guest failed */
 	DP_DROP_CARRIER_OFF, /* receiver stalled: carrier off */
 	DP_DROP_NOMEM,	     /* no memory for a packet buffer */
@@ -164,6 +164,19 @@ bool dp_vif_connected(const struct dp_vif *vif);
 void dp_vif_set_rate(struct dp_vif *vif, uint64_t bytes, uint32_t usec);
 /* The rate set, or false if unlimited. */
 bool dp_vif_rate(const struct dp_vif *vif, uint64_t *bytes, uint32_t *usec);
+/*
+ * The backend `mtu` key (libxl's vif mtu=; 1500 until set): the largest IP
+ * packet delivered to the guest, as a bridge port with that MTU would
+ * pass. A GSO packet gets segments that fit; any other packet above it is
+ * dropped as rx_too_big, and a guest that sent it gets the ICMP error
+ * (fragmentation needed, packet too big) that path MTU discovery needs.
+ * The caller keeps it within DP_MTU_MIN..DP_MTU_MAX. Applies at once.
+ */
+#define DP_MTU_DEFAULT 1500u
+#define DP_MTU_MIN     68u   /* IPv4's minimum (RFC 791) */
+#define DP_MTU_MAX     9000u /* jumbo frames; more slots than that are not offered */
+void dp_vif_set_mtu(struct dp_vif *vif, unsigned int mtu);
+unsigned int dp_vif_mtu(const struct dp_vif *vif);
 bool dp_vif_carrier(const struct dp_vif *vif);
 const struct dp_stats *dp_vif_stats(const struct dp_vif *vif);
 size_t dp_vif_queued(const struct dp_vif *vif);

@@ -404,7 +404,8 @@ static const char *ask(const char *req)
 	"\"tx_bytes\": 120, \"rx_packets\": 1, \"rx_bytes\": 60, \"arp_replies\": 1, "             \
 	"\"na_replies\": 0, \"spurious_events\": 1, \"tx_credit_waits\": 0, "                      \
 	"\"replayed_responses\": 0, \"tx_gso_packets\": 0, \"rx_gso_packets\": 0, "                \
-	"\"gso_segments\": 0, \"icmp_too_big\": 0, \"ip_fragments\": 0, \"rate_bytes\": 0, "       \
+	"\"gso_segments\": 0, \"icmp_too_big\": 0, \"ip_fragments\": 0, \"mtu\": 1500, "           \
+	"\"rate_bytes\": 0, "                                                                      \
 	"\"rate_usec\": 0, \"drops\": {\"tx_bad_request\": 0, "                                    \
 	"\"tx_copy_failed\": 0, "                                                                  \
 	"\"malformed\": 0, \"spoofed_mac\": 0, \"spoofed_ip\": 0, \"spoofed_arp\": 0, "            \
@@ -470,6 +471,7 @@ static void test_vif_answers(void)
 						 "gso_segments         0\n"
 						 "icmp_too_big         0\n"
 						 "ip_fragments         0\n"
+						 "mtu                  1500\n"
 						 "rate_bytes           0\n"
 						 "rate_usec            0\n" VIF_DROPS_TEXT);
 	CU_ASSERT(json_same(ask("vifs json\n"), "{\"vifs\": [" VIF_JSON "]}"));

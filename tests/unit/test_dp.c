@@ -192,10 +192,13 @@ static void guest_init(struct guest *g, uint32_t domid, bool split)
 	g->cfg = nf_vif_cfg(&g->nf);
 }
 
+/* The test guests have jumbo MTUs (mtu=9000): the tests send packets of
+ * several pages to them; test_vif_mtu() covers smaller ones. */
 static struct dp_vif *guest_vif(struct guest *g)
 {
 	g->vif = dp_vif_new(dp, (uint16_t)g->nf.domid, 0, g->nf.mac);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(g->vif);
+	dp_vif_set_mtu(g->vif, DP_MTU_MAX);
 	CU_ASSERT_EQUAL(nf_register(&g->nf, dp, g->vif, true, true), 0);
 	return g->vif;
 }
@@ -2432,6 +2435,7 @@ static void test_stalled_vifs_share(void)
 		CU_ASSERT_EQUAL_FATAL(nf_init(&stalled[i], STALL_BASE + i, &np), 0);
 		sv[i] = nf_attach(&stalled[i], dp, 1, err, sizeof(err));
 		CU_ASSERT_PTR_NOT_NULL_FATAL(sv[i]);
+		dp_vif_set_mtu(sv[i], DP_MTU_MAX); /* STALL_PKT is a jumbo frame */
 	}
 	pump();
 	/* A sends 256 two-slot packets to each: a whole queue's worth in
@@ -3582,6 +3586,81 @@ static const uint8_t *take_parsed(struct guest *g, struct frame_info *fi)
 	return data;
 }
 
+/* A packet above the receiving vif's MTU (the backend mtu key): with DF, or
+ * IPv6, the sending guest gets the ICMP error with that MTU; without DF it
+ * is only dropped; from a port it is refused; all count rx_too_big on the
+ * receiver. A GSO packet gets segments that fit. Exactly the MTU passes. */
+static void test_vif_mtu(void)
+{
+	static uint8_t pkt[65600];
+	netif_rx_response_t rsp;
+	netif_extra_info_t ex;
+	const uint8_t *data;
+	struct frame_info fi;
+	RING_IDX idx;
+	size_t len, mss;
+
+	three_guests(64);
+	dp_vif_set_mtu(B->vif, 1400);
+	CU_ASSERT_EQUAL(dp_vif_mtu(B->vif), 1400);
+
+	len = udp4(pkt, A, B->nf.ip4, 1372, 1); /* IP length 1400 */
+	set_df(pkt, true);
+	send_from(A, pkt, len, 0);
+	expect_rx(B, pkt, len, 0);
+
+	len = udp4(pkt, A, B->nf.ip4, 1373, 2);
+	set_df(pkt, true);
+	send_from(A, pkt, len, 0);
+	CU_ASSERT_EQUAL(nf_rx_pending(&B->nf), 0);
+	CU_ASSERT_EQUAL(drops(B, DP_DROP_RX_TOO_BIG), 1);
+	CU_ASSERT_EQUAL(st(A)->icmp_too_big, 1);
+	data = take_parsed(A, &fi);
+	CU_ASSERT_EQUAL(fi.l4_proto, IPPROTO_ICMP);
+	CU_ASSERT(memcmp(data + 14 + 12, B->nf.ip4, 4) == 0);
+	CU_ASSERT_EQUAL(data[34], 3);
+	CU_ASSERT_EQUAL(data[35], 4);
+	CU_ASSERT_EQUAL(data[40] << 8 | data[41], 1400);
+
+	len = udp4(pkt, A, B->nf.ip4, 1373, 3); /* no DF: dropped, nobody told */
+	set_df(pkt, false);
+	send_from(A, pkt, len, 0);
+	CU_ASSERT_EQUAL(nf_rx_pending(&B->nf) + nf_rx_pending(&A->nf), 0);
+	CU_ASSERT_EQUAL(drops(B, DP_DROP_RX_TOO_BIG), 2);
+	CU_ASSERT_EQUAL(st(A)->icmp_too_big, 1);
+
+	len = build_udp(pkt, true, nf_be_mac, A->nf.mac, A->nf.ip6, B->nf.ip6, 1400, 4, false);
+	send_from(A, pkt, len, 0);
+	CU_ASSERT_EQUAL(st(A)->icmp_too_big, 2);
+	data = take_parsed(A, &fi);
+	CU_ASSERT_EQUAL(fi.l4_proto, IPPROTO_ICMPV6);
+	CU_ASSERT_EQUAL(data[54], 2);
+	CU_ASSERT_EQUAL(data[60] << 8 | data[61], 1400);
+	CU_ASSERT_EQUAL(drops(B, DP_DROP_RX_TOO_BIG), 3);
+
+	/* from a port: refused, counted on B */
+	len = udp4(pkt, A, B->nf.ip4, 1373, 5);
+	CU_ASSERT_EQUAL_FATAL(frame_parse(pkt, len, &fi), FRAME_OK);
+	CU_ASSERT_FALSE(dp_input(dp, pkt, len, &fi, NULL));
+	CU_ASSERT_EQUAL(drops(B, DP_DROP_RX_TOO_BIG), 4);
+
+	/* GSO with mss 1448: B takes GSO, and gets it whole with segments
+	 * that fit 1400 with their IPv4 and TCP headers */
+	gso_receiver(B);
+	len = gso_build(pkt, A, false, B->nf.ip4, 20000, 6);
+	mss = 1400 - 20 - (pkt[14 + 20 + 12] >> 4) * 4;
+	gso_send(A, pkt, len, XEN_NETIF_GSO_TYPE_TCPV4, 1448);
+	CU_ASSERT(nf_take_rx(&B->nf, &rsp, &data, &idx));
+	CU_ASSERT(nf_take_rx(&B->nf, &rsp, &data, &idx));
+	memcpy(&ex, &rsp, sizeof(ex));
+	CU_ASSERT_EQUAL(ex.type, XEN_NETIF_EXTRA_TYPE_GSO);
+	CU_ASSERT_EQUAL(ex.u.gso.size, mss);
+	while (nf_take_rx(&B->nf, &rsp, &data, &idx))
+		;
+	CU_ASSERT_EQUAL(drops(B, DP_DROP_RX_TOO_BIG), 4);
+	finish();
+}
+
 /* A packet above the uplink's MTU (pmtu.h): with DF, or IPv6, the sender
  * gets an ICMP error carrying the MTU and nothing leaves; IPv4 without DF
  * leaves in fragments, and a GSO packet without DF in smaller segments. */
@@ -3708,6 +3787,7 @@ CU_ErrorCode test_dp_register(void)
 	CU_add_test(s, "requests before connect", test_requests_before_connect);
 	CU_add_test(s, "ports: output order", test_port_output);
 	CU_add_test(s, "ports: packets above the uplink MTU", test_port_mtu);
+	CU_add_test(s, "a vif's MTU (mtu=)", test_vif_mtu);
 	CU_add_test(s, "link-local destinations", test_link_local);
 	CU_add_test(s, "ports: complete checksums", test_port_csum);
 	CU_add_test(s, "ports: announce and withdraw", test_port_addrs);

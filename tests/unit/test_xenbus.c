@@ -972,6 +972,70 @@ static void test_rate_key(void)
 	finish();
 }
 
+/* The backend mtu key (libxl's mtu=): applied live; a value that is not a
+ * number from 68 to 9000 keeps the MTU in force and writes mtu-error, and
+ * refuses a connect; above 1500 it needs the frontend's feature-sg. */
+static void test_mtu_key(void)
+{
+	static const char *const bad[] = {"junk", "67",	   "9001",  "-1",
+					  "",	  " 1500", "1500 ", "0x5dc"};
+	static struct fe c;
+	char p[160];
+
+	fe_init(A, 1, 0, false);
+	toolstack_add(A, "10.99.0.1");
+	put(0, A->be, "mtu", "9000");
+	pump();
+	hotplug(A);
+	fe_publish(A);
+	fe_state(A, XenbusStateConnected);
+	pump();
+	expect_up(A);
+	CU_ASSERT_EQUAL(dp_vif_mtu(vif_of(A)), 9000);
+	put(0, A->be, "mtu", "1400");
+	pump();
+	CU_ASSERT_EQUAL(dp_vif_mtu(vif_of(A)), 1400);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		put(0, A->be, "mtu", bad[i]);
+		pump();
+		CU_ASSERT(key_has(A->be, "mtu-error", "68 to 9000"));
+		CU_ASSERT_EQUAL(dp_vif_mtu(vif_of(A)), 1400);
+		expect_up(A);
+	}
+	path_of(p, sizeof(p), A->be, "mtu");
+	CU_ASSERT_EQUAL(fake_xs_rm_as(0, p), 0);
+	pump();
+	CU_ASSERT_EQUAL(dp_vif_mtu(vif_of(A)), 1500);
+	CU_ASSERT_FALSE(key_nonempty(A->be, "mtu-error"));
+
+	/* an MTU above what is supported: refused, never silently 1500 */
+	fe_init(B, 2, 0, false);
+	toolstack_add(B, "10.99.0.2");
+	put(0, B->be, "mtu", "9216");
+	pump();
+	hotplug(B);
+	fe_publish(B);
+	fe_state(B, XenbusStateConnected);
+	pump();
+	CU_ASSERT_FALSE(connected(B));
+	CU_ASSERT(key_has(B->be, "hotplug-error", "mtu"));
+
+	/* a jumbo MTU for a frontend without scatter-gather: refused */
+	fe_init(&c, 3, 0, false);
+	toolstack_add(&c, "10.99.0.3");
+	put(0, c.be, "mtu", "9000");
+	pump();
+	hotplug(&c);
+	fe_publish(&c);
+	put(3, c.fe, "feature-sg", "0");
+	fe_state(&c, XenbusStateConnected);
+	pump();
+	CU_ASSERT_FALSE(connected(&c));
+	CU_ASSERT(key_has(c.be, "hotplug-error", "feature-sg"));
+	finish();
+	fe_free(&c);
+}
+
 /* A's names once the toolstack wrote vifname (NULL: removed it) and the
  * domain's name (NULL: left as it is). */
 static void expect_names(const char *vifname, const char *dom, const char *name, const char *domain)
@@ -1598,6 +1662,7 @@ CU_ErrorCode test_xenbus_register(void)
 	CU_add_test(s, "domid re-used within one pass", test_domid_reused);
 	CU_add_test(s, "rate key", test_rate_key);
 	CU_add_test(s, "vifname and domain name", test_names);
+	CU_add_test(s, "mtu key", test_mtu_key);
 	CU_add_test(s, "frontend backend and mac keys ignored", test_frontend_pointers);
 	CU_add_test(s, "not offered: queues, ctrl ring", test_not_offered);
 	CU_add_test(s, "ip registration", test_ip_registration);

@@ -112,9 +112,9 @@ check "rx-junk: no other disable" test "$(ndisabled '')" = 1
 check "rx-junk: vif closed" within 10 closed
 others_ok rx-junk
 
-# (f) Threat 28: three more vifs of the hostile guest connect with
-# feature-sg and post one RX buffer each, never more; for 14 s its own vif
-# floods them with 6000-byte frames, which need two. Each hog's queue
+# (f) Threat 28: three more vifs of the hostile guest (mtu=9000) connect
+# with feature-sg and post one RX buffer each, never more; for 14 s its own
+# vif floods them with 6000-byte frames, which need two. Each hog's queue
 # fills to its share (512 KiB) and no further, the daemon's packet memory
 # stays within the three shares, and since no head packet can go, each
 # hog loses its carrier after 10 s although it has a buffer posted. g1 and
@@ -123,7 +123,7 @@ next_vif
 mark=$(wc -l <"$dlog")
 for n in 21 22 23; do
 	check "rx-hog: xl network-attach hostile (hog 10.99.0.$n)" xl network-attach hostile \
-		mac=00:16:3e:00:01:$n ip=10.99.0.$n script=vif-ipnetback
+		mac=00:16:3e:00:01:$n ip=10.99.0.$n mtu=9000 script=vif-ipnetback
 done
 hogs=$(xenstore-list "/local/domain/0/backend/vif/$hid" | sort -n | tail -n 3 | tr '\n' ' ')
 log "case rx-hog: sender vif $hid/$dev, hogs $hogs"
