@@ -248,6 +248,7 @@ int main(int argc, char **argv)
 	struct host *host = NULL;
 	struct config cf;
 	char err[256];
+	unsigned int nic_mtu = 0;
 	int ep = -1, opt, rc = 1, lockfd, statefd = -1, xs_fd, ntf = -1;
 	char lockpath[PATH_MAX + 32], rundir[PATH_MAX];
 
@@ -374,6 +375,10 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		log_info("uplink %s: guests reach the LAN through it", cf.uplink);
+		if (ul_mtu(ul, &nic_mtu) < nic_mtu)
+			log_warnx("uplink %s: MTU %u, not the interface's %u: its rings' frames "
+				  "hold no more (larger guest packets get ICMP errors)",
+				  cf.uplink, ul_mtu(ul, NULL), nic_mtu);
 	} else {
 		log_info("no uplink configured: guests reach only each other%s",
 			 host ? " and dom0" : "");

@@ -58,7 +58,8 @@ struct ul {
 	int ifindex;
 	char ifname[IF_NAMESIZE];
 	uint8_t mac[FRAME_ETH_ALEN];
-	unsigned int mtu;
+	unsigned int mtu;     /* what guests' packets are held to: nic_mtu, or less */
+	unsigned int nic_mtu; /* the interface's own */
 	struct ul_cfg cfg;
 
 	uint8_t *ring; /* RX frames, then TX frames */
@@ -485,7 +486,7 @@ struct ul *ul_open(const struct ul_cfg *cfg, struct dp *dp, char *err, size_t er
 	what = "SIOCGIFMTU";
 	if (ioctl(ul->fd, SIOCGIFMTU, &ifr) < 0)
 		goto fail;
-	ul->mtu = (unsigned int)ifr.ifr_mtu;
+	ul->mtu = ul->nic_mtu = (unsigned int)ifr.ifr_mtu;
 	if (ul->mtu + FRAME_ETH_HLEN > UL_FRAME_SIZE - UL_TX_DATA_OFF)
 		ul->mtu = (unsigned int)(UL_FRAME_SIZE - UL_TX_DATA_OFF - FRAME_ETH_HLEN);
 
@@ -565,6 +566,13 @@ int ul_fd(const struct ul *ul)
 const char *ul_name(const struct ul *ul)
 {
 	return ul->ifname;
+}
+
+unsigned int ul_mtu(const struct ul *ul, unsigned int *nic_mtu)
+{
+	if (nic_mtu)
+		*nic_mtu = ul->nic_mtu;
+	return ul->mtu;
 }
 
 const struct ul_stats *ul_stats(const struct ul *ul)

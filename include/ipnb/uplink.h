@@ -59,6 +59,9 @@ void ul_handle_rx(struct ul *ul);
 int ul_run(struct ul *ul);
 
 const char *ul_name(const struct ul *ul);
+/* The MTU guests' packets are held to; *nic_mtu (if not NULL) gets the
+ * interface's, which is larger when the rings' frames cannot hold it. */
+unsigned int ul_mtu(const struct ul *ul, unsigned int *nic_mtu);
 const struct ul_stats *ul_stats(const struct ul *ul);
 const char *ul_drop_name(enum ul_drop d);
 const struct nbr_cache *ul_neighbours(const struct ul *ul);

@@ -915,6 +915,22 @@ static void test_mtu(void)
 	finish();
 }
 
+/* A NIC with jumbo frames: the uplink holds guests to what its rings'
+ * frames take, and says what the NIC's own MTU is (main.c logs both). */
+static void test_jumbo_nic(void)
+{
+	unsigned int nic = 0;
+
+	start(NULL, NULL, 9000);
+	CU_ASSERT(ul_mtu(ul, &nic) < 2048 - 14);
+	CU_ASSERT_EQUAL(nic, 9000);
+	finish();
+	start(NULL, NULL, 1500);
+	CU_ASSERT_EQUAL(ul_mtu(ul, &nic), 1500);
+	CU_ASSERT_EQUAL(nic, 1500);
+	finish();
+}
+
 /* Nobody answers for 10.99.0.50: the uplink asks three times, 1 s apart,
  * then drops the queued packet as unresolved (3 s after the first request)
  * and for a while drops new packets for that address at once, without
@@ -1042,6 +1058,7 @@ CU_ErrorCode test_uplink_register(void)
 	CU_add_test(s, "outbound via gateway", test_outbound_gateway);
 	CU_add_test(s, "outbound without route", test_outbound_no_route);
 	CU_add_test(s, "MTU", test_mtu);
+	CU_add_test(s, "a NIC with jumbo frames", test_jumbo_nic);
 	CU_add_test(s, "open errors", test_open_errors);
 	CU_add_test(s, "link down and back", test_link_down_and_back);
 	CU_add_test(s, "unresolved (slow)", test_unresolved);
