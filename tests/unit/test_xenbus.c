@@ -913,6 +913,28 @@ static void test_domid_reused(void)
  * ("BYTES,MICROSECONDS"): applied at connect and live; a value that does
  * not parse keeps the rate in force and says so in rate-error, and before
  * the first connect it refuses the connect. */
+/* Guest g (domain domid, address 10.99.0.<domid>) with one backend key the
+ * toolstack wrote before the first connect, then the frontend's whole
+ * handshake (without feature-sg if sg is false). Whether it connected is
+ * the caller's to check. */
+static void connect_with_key(struct fe *g, uint32_t domid, const char *key, const char *val,
+			     bool sg)
+{
+	char ip[16];
+
+	fe_init(g, domid, 0, false);
+	snprintf(ip, sizeof(ip), "10.99.0.%u", domid);
+	toolstack_add(g, ip);
+	put(0, g->be, key, val);
+	pump();
+	hotplug(g);
+	fe_publish(g);
+	if (!sg)
+		put(domid, g->fe, "feature-sg", "0");
+	fe_state(g, XenbusStateConnected);
+	pump();
+}
+
 static void test_rate_key(void)
 {
 	static const char *const bad[] = {
@@ -923,14 +945,7 @@ static void test_rate_key(void)
 	uint32_t usec;
 	char p[160];
 
-	fe_init(A, 1, 0, false);
-	toolstack_add(A, "10.99.0.1");
-	put(0, A->be, "rate", "62500,50000");
-	pump();
-	hotplug(A);
-	fe_publish(A);
-	fe_state(A, XenbusStateConnected);
-	pump();
+	connect_with_key(A, 1, "rate", "62500,50000", true);
 	expect_up(A);
 	CU_ASSERT(dp_vif_rate(vif_of(A), &bytes, &usec));
 	CU_ASSERT_EQUAL(bytes, 62500);
@@ -958,14 +973,7 @@ static void test_rate_key(void)
 	CU_ASSERT_FALSE(key_nonempty(A->be, "rate-error"));
 
 	/* a bad rate before the first connect: refused, never unlimited */
-	fe_init(B, 2, 0, false);
-	toolstack_add(B, "10.99.0.2");
-	put(0, B->be, "rate", "10Mb/s");
-	pump();
-	hotplug(B);
-	fe_publish(B);
-	fe_state(B, XenbusStateConnected);
-	pump();
+	connect_with_key(B, 2, "rate", "10Mb/s", true);
 	CU_ASSERT_FALSE(connected(B));
 	CU_ASSERT(key_has(B->be, "hotplug-error", "rate"));
 	CU_ASSERT(key_has(B->be, "rate-error", "10Mb/s"));
@@ -982,14 +990,7 @@ static void test_mtu_key(void)
 	static struct fe c;
 	char p[160];
 
-	fe_init(A, 1, 0, false);
-	toolstack_add(A, "10.99.0.1");
-	put(0, A->be, "mtu", "9000");
-	pump();
-	hotplug(A);
-	fe_publish(A);
-	fe_state(A, XenbusStateConnected);
-	pump();
+	connect_with_key(A, 1, "mtu", "9000", true);
 	expect_up(A);
 	CU_ASSERT_EQUAL(dp_vif_mtu(vif_of(A)), 9000);
 	put(0, A->be, "mtu", "1400");
@@ -1009,27 +1010,12 @@ static void test_mtu_key(void)
 	CU_ASSERT_FALSE(key_nonempty(A->be, "mtu-error"));
 
 	/* an MTU above what is supported: refused, never silently 1500 */
-	fe_init(B, 2, 0, false);
-	toolstack_add(B, "10.99.0.2");
-	put(0, B->be, "mtu", "9216");
-	pump();
-	hotplug(B);
-	fe_publish(B);
-	fe_state(B, XenbusStateConnected);
-	pump();
+	connect_with_key(B, 2, "mtu", "9216", true);
 	CU_ASSERT_FALSE(connected(B));
 	CU_ASSERT(key_has(B->be, "hotplug-error", "mtu"));
 
 	/* a jumbo MTU for a frontend without scatter-gather: refused */
-	fe_init(&c, 3, 0, false);
-	toolstack_add(&c, "10.99.0.3");
-	put(0, c.be, "mtu", "9000");
-	pump();
-	hotplug(&c);
-	fe_publish(&c);
-	put(3, c.fe, "feature-sg", "0");
-	fe_state(&c, XenbusStateConnected);
-	pump();
+	connect_with_key(&c, 3, "mtu", "9000", false);
 	CU_ASSERT_FALSE(connected(&c));
 	CU_ASSERT(key_has(c.be, "hotplug-error", "feature-sg"));
 	finish();
