@@ -47,7 +47,7 @@ struct xb_vif {
 	bool rate_bad;	  /* rate_seen does not parse: no connect */
 	bool mtu_known;	  /* mtu_seen is the `mtu` last processed */
 	char *mtu_seen;	  /* NULL if the key was absent */
-	bool mtu_bad;	  /* mtu_seen is out of range: no first connect */
+	bool mtu_bad;	  /* mtu_seen is out of range: no connect */
 	bool name_bad;	  /* the vifname key was refused (logged once) */
 	/* What the CLI and the metrics call it: the backend's vifname, or
 	 * "vifD.N" as Linux netback names its device; and the domain's name. */
@@ -165,9 +165,8 @@ static bool key_exists(struct xb *xb, const char *dir, const char *key)
 	return exists;
 }
 
-/* Reads an unsigned decimal no larger than max. Anything else (empty,
- * signs, trailing junk, overflow) is refused: frontend keys are hostile. */
-/* v is a decimal number of at most max (digits only: no sign, no space). */
+/* v is an unsigned decimal no larger than max. Anything else (empty,
+ * signs, spaces, trailing junk, overflow) is refused: keys are hostile. */
 static bool parse_ulong(const char *v, unsigned long max, unsigned long *out)
 {
 	char *end;
@@ -183,6 +182,7 @@ static bool parse_ulong(const char *v, unsigned long max, unsigned long *out)
 	return true;
 }
 
+/* Reads dir/key as parse_ulong() takes it. */
 static bool rd_uint(struct xb *xb, const char *dir, const char *key, unsigned long max,
 		    unsigned long *out)
 {
@@ -523,9 +523,9 @@ static void vif_update_rate(struct xb *xb, struct xb_vif *v)
 /* Applies the backend `mtu` key when it changed (libxl writes it for a vif
  * line's mtu= other than 1500; absent is 1500). A value that is not a
  * number from DP_MTU_MIN to DP_MTU_MAX keeps the MTU in force and is
- * reported in `mtu-error`; before the first connect it also refuses the
- * connect (vif_connect()): an operator who asked for 9216 is told, rather
- * than given 1500. */
+ * reported in `mtu-error`; while it stands, a connect is refused
+ * (vif_connect()): an operator who asked for 9216 is told, rather than
+ * given 1500. */
 static void vif_update_mtu(struct xb *xb, struct xb_vif *v)
 {
 	char *mtu = rd(xb, v->be, "mtu");
