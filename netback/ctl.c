@@ -155,11 +155,12 @@ static bool parse_inet(const char *spec, struct sockaddr_storage *sa, socklen_t 
 	char *end;
 	unsigned long port;
 
-	if (!colon || hl == 0 || hl >= sizeof(host))
+	/* Digits only after the colon: strtoul() would take " 80" or "+80". */
+	if (!colon || hl == 0 || hl >= sizeof(host) || colon[1] < '0' || colon[1] > '9')
 		return false;
 	errno = 0;
 	port = strtoul(colon + 1, &end, 10);
-	if (errno || *end || colon[1] == '\0' || port == 0 || port > 65535)
+	if (errno || *end || port == 0 || port > 65535)
 		return false;
 	memcpy(host, spec, hl);
 	host[hl] = '\0';

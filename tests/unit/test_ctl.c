@@ -762,9 +762,9 @@ static void test_metrics(void)
  * refused. */
 static void test_metrics_listener(void)
 {
-	static const char *const bad[] = {"nonsense",	   "1.2.3.4",	  "1.2.3.4:0",
-					  "1.2.3.4:65536", "[::1]",	  "[::1]:",
-					  "host:80",	   "1.2.3.4:80x", ":80"};
+	static const char *const bad[] = {"nonsense", "1.2.3.4",     "1.2.3.4:0",  "1.2.3.4:65536",
+					  "[::1]",    "[::1]:",	     "host:80",	   "1.2.3.4:80x",
+					  ":80",      "1.2.3.4: 80", "1.2.3.4:+80"};
 	char err[256], mpath[128];
 	const char *a, *body;
 	unsigned long clen = 0;
