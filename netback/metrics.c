@@ -21,11 +21,14 @@
  * (a domain name of 63 bytes may double). */
 #define MX_LABELS 512
 
+/* A vif's counters (stats.c), less the rate as libxl writes it (bytes
+ * per interval), plus what only the metrics show: the rate in base units,
+ * the state, whether it is connected, its carrier. */
+#define MX_VIF_MAX (ST_VIF_MAX - 2 + 4)
+
 struct mx_vif {
 	char domid[8], devid[12], name[24], domain[XB_DOMAIN_MAX + 1];
-	int state;
-	bool connected, carrier;
-	struct st_ctr c[ST_VIF_MAX], drops[ST_DROPS_MAX];
+	struct st_ctr c[MX_VIF_MAX], drops[ST_DROPS_MAX];
 	size_t nc, nd;
 };
 
@@ -38,7 +41,12 @@ struct mx_vifs {
 static void collect(void *arg, const struct xb_vif_info *vi)
 {
 	struct mx_vifs *vs = arg;
+	struct st_ctr c[ST_VIF_MAX];
+	uint64_t rate_bytes;
+	uint32_t rate_usec;
+	unsigned long long per_second = 0;
 	struct mx_vif *x;
+	size_t n;
 
 	if (vs->n == vs->cap) {
 		size_t cap = vs->cap ? 2 * vs->cap : 16;
@@ -56,10 +64,25 @@ static void collect(void *arg, const struct xb_vif_info *vi)
 	snprintf(x->devid, sizeof(x->devid), "%u", vi->devid);
 	snprintf(x->name, sizeof(x->name), "%s", vi->name);
 	snprintf(x->domain, sizeof(x->domain), "%s", vi->domain);
-	x->state = vi->state;
-	x->connected = dp_vif_connected(vi->dv);
-	x->carrier = dp_vif_carrier(vi->dv);
-	x->nc = st_vif(vi->dv, x->c);
+	x->nc = 0;
+	n = st_vif(vi->dv, c);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(c[i].name, "rate_bytes") != 0 && strcmp(c[i].name, "rate_usec") != 0)
+			x->c[x->nc++] = c[i];
+	/* bytes < 2^64 and usec >= 1: long double keeps the product. */
+	if (dp_vif_rate(vi->dv, &rate_bytes, &rate_usec))
+		per_second = (unsigned long long)((long double)rate_bytes * 1000000.0L /
+						  (long double)rate_usec);
+	x->c[x->nc++] = (struct st_ctr){"rate_limit_bytes_per_second", per_second, true,
+					"The guest's TX rate limit (libxl's rate=), 0 if none."};
+	x->c[x->nc++] =
+	    (struct st_ctr){"state", (unsigned long long)vi->state, true,
+			    "The backend's xenbus state (4: Connected, 5: Closing, 6: Closed)."};
+	x->c[x->nc++] = (struct st_ctr){"connected", dp_vif_connected(vi->dv), true,
+					"1 if the vif's rings are connected to the data path."};
+	x->c[x->nc++] =
+	    (struct st_ctr){"carrier", dp_vif_carrier(vi->dv), true,
+			    "1 if the guest takes packets (its RX ring has not stalled)."};
 	x->nd = st_vif_drops(vi->dv, x->drops);
 }
 
@@ -70,21 +93,6 @@ static void vif_labels(char *buf, const struct mx_vif *x, const char *reason)
 			    x->name, "domain", x->domain, "reason", reason};
 
 	prom_labels(buf, MX_LABELS, kv, reason ? 5 : 4);
-}
-
-/* rate_bytes per rate_usec, per second. */
-static unsigned long long rate_per_second(const struct mx_vif *x)
-{
-	unsigned long long bytes = 0, usec = 0;
-
-	for (size_t i = 0; i < x->nc; i++) {
-		if (strcmp(x->c[i].name, "rate_bytes") == 0)
-			bytes = x->c[i].v;
-		else if (strcmp(x->c[i].name, "rate_usec") == 0)
-			usec = x->c[i].v;
-	}
-	/* bytes < 2^64 and usec >= 1: long double keeps the product. */
-	return usec ? (unsigned long long)((long double)bytes * 1000000.0L / (long double)usec) : 0;
 }
 
 /* "prefix_name" with "_total" for a counter. */
@@ -99,14 +107,9 @@ static void write_vifs(FILE *f, const struct mx_vifs *vs)
 
 	if (vs->n == 0)
 		return;
-	/* Every vif lists the same counters in the same order (stats.c). */
+	/* Every vif lists the same counters in the same order (collect()). */
 	for (size_t i = 0; i < vs->v[0].nc; i++) {
 		const struct st_ctr *c = &vs->v[0].c[i];
-
-		/* The rate as libxl writes it (bytes per interval) becomes
-		 * one figure in base units, below. */
-		if (strcmp(c->name, "rate_bytes") == 0 || strcmp(c->name, "rate_usec") == 0)
-			continue;
 
 		family_name(name, sizeof(name), "ipnetback_vif", c);
 		prom_family(f, name, c->gauge ? "gauge" : "counter", c->help);
@@ -114,31 +117,6 @@ static void write_vifs(FILE *f, const struct mx_vifs *vs)
 			vif_labels(lab, &vs->v[k], NULL);
 			prom_sample(f, name, lab, vs->v[k].c[i].v);
 		}
-	}
-	prom_family(f, "ipnetback_vif_rate_limit_bytes_per_second", "gauge",
-		    "The guest's TX rate limit (libxl's rate=), 0 if none.");
-	for (size_t k = 0; k < vs->n; k++) {
-		vif_labels(lab, &vs->v[k], NULL);
-		prom_sample(f, "ipnetback_vif_rate_limit_bytes_per_second", lab,
-			    rate_per_second(&vs->v[k]));
-	}
-	prom_family(f, "ipnetback_vif_state", "gauge",
-		    "The backend's xenbus state (4: Connected, 5: Closing, 6: Closed).");
-	for (size_t k = 0; k < vs->n; k++) {
-		vif_labels(lab, &vs->v[k], NULL);
-		prom_sample(f, "ipnetback_vif_state", lab, (unsigned long long)vs->v[k].state);
-	}
-	prom_family(f, "ipnetback_vif_connected", "gauge",
-		    "1 if the vif's rings are connected to the data path.");
-	for (size_t k = 0; k < vs->n; k++) {
-		vif_labels(lab, &vs->v[k], NULL);
-		prom_sample(f, "ipnetback_vif_connected", lab, vs->v[k].connected);
-	}
-	prom_family(f, "ipnetback_vif_carrier", "gauge",
-		    "1 if the guest takes packets (its RX ring has not stalled).");
-	for (size_t k = 0; k < vs->n; k++) {
-		vif_labels(lab, &vs->v[k], NULL);
-		prom_sample(f, "ipnetback_vif_carrier", lab, vs->v[k].carrier);
 	}
 	prom_family(f, "ipnetback_vif_drops_total", "counter",
 		    "Packets from or for the guest dropped, by reason.");

@@ -731,6 +731,7 @@ static void test_metrics(void)
 	start_with(true);
 	xs_put("/local/domain/5", "name", "we\"b5");
 	xs_put(VIF_BE, "vifname", "web5-eth0");
+	xs_put(VIF_BE, "rate", "62500,50000");
 	vif_up("10.99.0.5 fd00::5");
 	m = ask("metrics\n");
 	CU_ASSERT(prom_grouped(m));
@@ -740,6 +741,9 @@ static void test_metrics(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(m, "\nipnetback_vif_tx_packets_total{" VIF_LABELS "} 0\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(m, "\nipnetback_vif_connected{" VIF_LABELS "} 1\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(m, "\nipnetback_vif_state{" VIF_LABELS "} 4\n"));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(m, "\nipnetback_vif_rate_limit_bytes_per_second{" VIF_LABELS "} 1250000\n"));
+	CU_ASSERT_PTR_NULL(strstr(m, "rate_usec"));
 	CU_ASSERT_PTR_NOT_NULL(
 	    strstr(m, "\nipnetback_vif_drops_total{" VIF_LABELS ",reason=\"no_route\"} 0\n"));
 #undef VIF_LABELS
