@@ -36,8 +36,8 @@ FAKE_SRC := tests/fake/fakexen.c tests/fake/netfront.c
 # The data path alone (the race test and the benchmark need no control path).
 DP_CORE  := netback/dp.c netback/journal.c netback/log.c
 DP_SRC   := $(DP_CORE) netback/xenbus.c
-HOST_SRC := netback/ctl.c netback/stats.c netback/metrics.c netback/uplink.c netback/hostaddr.c \
-	netback/host.c netback/sandbox.c netback/notify.c
+HOST_SRC := netback/ctl.c netback/cap.c netback/stats.c netback/metrics.c netback/uplink.c \
+	netback/hostaddr.c netback/host.c netback/sandbox.c netback/notify.c
 DAEMON_SRC := $(CORE_SRC) $(DP_SRC) $(HOST_SRC) netback/main.c
 CLI_SRC  := xenstore-tools/ipnetback.c netback/addr.c
 # A clock the unit tests and fuzz targets can move forward (not the bench's).
@@ -51,7 +51,7 @@ HOST_LIBS := -lseccomp -lcap-ng -lyajl
 
 # Debian packages needed on the build host (the VM images are built from
 # packages downloaded separately into $(DEBS), see tests/xenvm/fetch-debs.sh).
-HOST_PKGS := build-essential libxen-dev libcunit1-dev qemu-system-x86 busybox-static \
+HOST_PKGS := build-essential libxen-dev libcunit1-dev libpcap-dev tcpdump qemu-system-x86 busybox-static \
 	cpio iproute2 iputils-ping iperf3 kmod xz-utils file ethtool clang libclang-rt-14-dev \
 	clang-tidy cppcheck git curl libseccomp-dev libcap-ng-dev libyajl-dev debhelper dpkg-dev fakeroot lintian
 
@@ -180,12 +180,13 @@ $(O)/san-cli/ipnetback.o: xenstore-tools/ipnetback.c
 		$(DEPFLAGS) -c -o $@ $<
 
 $(B)/unit-tests: $(call obj,san,$(UNIT_ALL)) $(O)/san-cli/ipnetback.o
-	$(CC) $(CFLAGS) $(SAN) -o $@ $^ -lcunit $(HOST_LIBS)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ -lcunit $(HOST_LIBS) -lpcap
 
-# The CLI shares the ip-key parser with the daemon.
+# The CLI shares the ip-key parser with the daemon; libpcap compiles the
+# capture filters and writes the pcap files.
 $(B)/bin/ipnetback: $(call obj,rel,$(CLI_SRC))
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lxenstore -lyajl
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lxenstore -lyajl -lpcap
 
 # The hostile frontend (tests/hostile/) runs inside a domU of the `hostile`
 # scenario: mkimage.sh copies it and its libraries into domu.cpio, so the

@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <yajl/yajl_gen.h>
 
+#include "ipnb/cap.h"
 #include "ipnb/clock.h"
 #include "ipnb/host.h"
 #include "ipnb/log.h"
@@ -42,6 +43,12 @@ struct ctl_conn {
 	char req[128];
 	char *out; /* the answer, once the request is complete */
 	size_t outlen, outoff;
+	/* A "capture" request was accepted: the connection goes to cap.c
+	 * with the answer line, instead of closing after it. */
+	bool capture;
+	uint16_t cap_domid;
+	uint32_t cap_devid, cap_snaplen;
+	unsigned int cap_dirs;
 };
 
 struct ctl {
@@ -53,6 +60,7 @@ struct ctl {
 	struct xb *xb;
 	struct ul *ul;
 	struct host *host;
+	struct cap *cap;     /* the captures running (cap.h) */
 	uint64_t started_ms; /* ipnb_now_ms() at ctl_open: the daemon's uptime */
 	bool bound;	     /* path is our socket, to unlink at close */
 	enum ctl_stop stop;  /* a "shutdown" request was answered */
@@ -61,6 +69,8 @@ struct ctl {
 
 #define CTL_TAG_LISTEN	UINT32_MAX
 #define CTL_TAG_METRICS (UINT32_MAX - 1)
+/* Tags from here on are capture sessions' sockets (cap.h). */
+#define CTL_TAG_CAP 0x100u
 
 static bool socket_answers(const struct sockaddr_un *sa)
 {
@@ -133,6 +143,9 @@ struct ctl *ctl_open(const char *path, struct dp *dp, struct xb *xb, struct ul *
 		goto fail;
 	c->ep = epoll_create1(EPOLL_CLOEXEC);
 	if (c->ep < 0)
+		goto fail;
+	c->cap = cap_new(dp, c->ep, CTL_TAG_CAP);
+	if (!c->cap)
 		goto fail;
 	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = CTL_TAG_LISTEN};
 
@@ -241,6 +254,7 @@ void ctl_close(struct ctl *c)
 	for (size_t i = 0; i < CTL_MAX_CONNS; i++)
 		if (c->conn[i].fd >= 0)
 			conn_close(&c->conn[i]);
+	cap_free(c->cap);
 	if (c->ep >= 0)
 		close(c->ep);
 	if (c->fd >= 0)
@@ -499,18 +513,76 @@ static void emit_daemon(struct emit *e, const struct ctl *c)
 
 	if (e->g)
 		yajl_gen_map_open(e->g);
-	emit_ctrs(e, ctrs, st_daemon(c->xb, c->dp, c->started_ms, ctrs), "");
+	emit_ctrs(e, ctrs, st_daemon(c->xb, c->dp, c->cap, c->started_ms, ctrs), "");
 	if (e->g)
 		yajl_gen_map_close(e->g);
 }
 
 static void write_metrics(const struct ctl *c, FILE *f)
 {
-	const struct mx_src src = {
-	    .xb = c->xb, .dp = c->dp, .ul = c->ul, .host = c->host, .started_ms = c->started_ms};
+	const struct mx_src src = {.xb = c->xb,
+				   .dp = c->dp,
+				   .ul = c->ul,
+				   .host = c->host,
+				   .cap = c->cap,
+				   .started_ms = c->started_ms};
 
 	if (!mx_write(f, &src))
 		log_warnx("metrics: out of memory; the answer is incomplete");
+}
+
+static void count_vif(void *arg, const struct xb_vif_info *vi)
+{
+	struct emit *e = arg;
+
+	if (vi->domid == e->domid && vi->devid == e->devid)
+		e->n++;
+}
+
+/*
+ * "capture DOMID/DEVID SNAPLEN DIRS", DIRS "in", "out" or "inout": once the
+ * request is checked, conn_serve() hands the connection to cap.c, which
+ * sends the answer line "capture D/V" and then the records (cap.h). A bad
+ * request, an unknown vif or too many captures get an error line instead.
+ */
+static void answer_capture(struct ctl *c, struct ctl_conn *cn, const char *req, FILE *f)
+{
+	static const char *const dir_names[] = {
+	    [CAP_DIR_IN] = "in", [CAP_DIR_OUT] = "out", [CAP_DIR_IN | CAP_DIR_OUT] = "inout"};
+	struct emit e = {.f = f};
+	unsigned int d, v, snap, dirs = 0;
+	char dir[16];
+	int end = 0;
+
+	if (sscanf(req, "capture %u/%u %u %15s%n", &d, &v, &snap, dir, &end) != 4 ||
+	    req[end] != '\0' || d > UINT16_MAX || snap < CAP_SNAPLEN_MIN ||
+	    snap > CAP_SNAPLEN_MAX) {
+		fprintf(f, "error: bad capture request \"%s\"\n", req);
+		return;
+	}
+	for (unsigned int i = 1; i < sizeof(dir_names) / sizeof(dir_names[0]); i++)
+		if (strcmp(dir, dir_names[i]) == 0)
+			dirs = i;
+	if (!dirs) {
+		fprintf(f, "error: bad capture direction \"%s\"\n", dir);
+		return;
+	}
+	e.domid = (uint16_t)d;
+	e.devid = v;
+	xb_foreach(c->xb, count_vif, &e);
+	if (e.n == 0) {
+		fprintf(f, "error: no vif %u/%u\n", d, v);
+		return;
+	}
+	if (cap_full(c->cap)) {
+		fprintf(f, "error: %d captures run already\n", CAP_MAX_SESSIONS);
+		return;
+	}
+	cn->capture = true;
+	cn->cap_domid = (uint16_t)d;
+	cn->cap_devid = v;
+	cn->cap_snaplen = snap;
+	cn->cap_dirs = dirs;
 }
 
 /*
@@ -559,7 +631,8 @@ static void answer_http(struct ctl *c, struct ctl_conn *cn)
  * DOMID/DEVID [json]" shows one; "uplink [json]" shows the uplink's
  * counters and neighbour cache; "host [json]" shows the host port's
  * counters; "daemon [json]" shows the daemon's own (uptime, vifs, watch
- * events, connects); "shutdown [disconnect]" stops the daemon, leaving the vifs
+ * events, connects); "capture D/V SNAPLEN in|out|inout" starts a capture
+ * (answer_capture()); "shutdown [disconnect]" stops the daemon, leaving the vifs
  * connected or handing them back first (ctl_stop_requested()). Answers end
  * with the connection; the answer to an unknown
  * request, an unknown vif or a port that is not configured is a text line
@@ -599,6 +672,8 @@ static void answer(struct ctl *c, struct ctl_conn *cn)
 	}
 	if (strcmp(req, "metrics") == 0) {
 		write_metrics(c, f);
+	} else if (strcmp(what, "capture") == 0) {
+		answer_capture(c, cn, req, f);
 	} else if (strcmp(what, "daemon") == 0) {
 		emit_daemon(&e, c);
 	} else if (strcmp(req, "shutdown") == 0) {
@@ -692,6 +767,26 @@ static void conn_accept(struct ctl *c, int lfd, bool http)
 	}
 }
 
+/* The connection becomes a capture session (cap.h), which owns its fd from
+ * now on; the slot is free again. */
+static void conn_to_capture(struct ctl *c, struct ctl_conn *cn)
+{
+	char hello[48];
+
+	snprintf(hello, sizeof(hello), "capture %u/%u\n", cn->cap_domid, cn->cap_devid);
+	epoll_ctl(c->ep, EPOLL_CTL_DEL, cn->fd, NULL);
+	if (cap_add(c->cap, cn->fd, cn->cap_domid, cn->cap_devid, cn->cap_dirs, cn->cap_snaplen,
+		    hello) < 0) {
+		log_warnx("capture of vif %u/%u: cannot start (out of memory?)", cn->cap_domid,
+			  cn->cap_devid);
+		conn_close(cn);
+		return;
+	}
+	free(cn->out);
+	memset(cn, 0, sizeof(*cn));
+	cn->fd = -1;
+}
+
 /* Reads the request line, then writes the answer as the socket takes it. */
 static void conn_serve(struct ctl *c, struct ctl_conn *cn)
 {
@@ -712,6 +807,10 @@ static void conn_serve(struct ctl *c, struct ctl_conn *cn)
 			answer_http(c, cn);
 		else
 			answer(c, cn);
+		if (cn->capture && cn->outlen == 0) {
+			conn_to_capture(c, cn);
+			return;
+		}
 		struct epoll_event ev = {.events = EPOLLOUT, .data.u32 = (uint32_t)(cn - c->conn)};
 
 		if (!cn->out || epoll_ctl(c->ep, EPOLL_CTL_MOD, cn->fd, &ev) < 0) {
@@ -740,8 +839,8 @@ static void conn_serve(struct ctl *c, struct ctl_conn *cn)
 
 void ctl_handle_events(struct ctl *c)
 {
-	struct epoll_event evs[CTL_MAX_CONNS + 1];
-	int n = epoll_wait(c->ep, evs, CTL_MAX_CONNS + 1, 0);
+	struct epoll_event evs[CTL_MAX_CONNS + 2 + CAP_MAX_SESSIONS];
+	int n = epoll_wait(c->ep, evs, CTL_MAX_CONNS + 2 + CAP_MAX_SESSIONS, 0);
 
 	for (int i = 0; i < n; i++) {
 		uint32_t tag = evs[i].data.u32;
@@ -750,9 +849,16 @@ void ctl_handle_events(struct ctl *c)
 			conn_accept(c, c->fd, false);
 		else if (tag == CTL_TAG_METRICS)
 			conn_accept(c, c->mx_fd, true);
+		else if (tag >= CTL_TAG_CAP && tag - CTL_TAG_CAP < CAP_MAX_SESSIONS)
+			cap_handle(c->cap, tag - CTL_TAG_CAP, evs[i].events);
 		else if (tag < CTL_MAX_CONNS && c->conn[tag].fd >= 0)
 			conn_serve(c, &c->conn[tag]);
 	}
+}
+
+void ctl_run(struct ctl *c)
+{
+	cap_flush(c->cap);
 }
 
 enum ctl_stop ctl_stop_requested(const struct ctl *c)

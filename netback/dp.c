@@ -122,6 +122,7 @@ struct dp {
 	void *cb_arg;
 	int state_dir; /* the vifs' journals (dp_set_state_dir), or -1 */
 	struct dp_port_ops uplink, host;
+	struct dp_tap_ops tap; /* packet NULL: no capture runs */
 	/* The clock, read once per pass rather than per packet: stamps only
 	 * need pass resolution, and the read showed up in profiles. */
 	uint64_t clock_ms;
@@ -191,6 +192,14 @@ static void pkt_free(struct dp *dp, struct dp_pkt *p)
 	free(p);
 }
 
+/* Shows a frame to the capture tap, if one is set (dp_set_tap). */
+static inline void tap(const struct dp *dp, const struct dp_vif *v, bool out,
+		       const struct dp_pkt *p)
+{
+	if (dp->tap.packet)
+		dp->tap.packet(dp->tap.arg, v->domid, v->devid, out, p->data, p->len);
+}
+
 /* Takes the head packet off v's queue. */
 static struct dp_pkt *q_pop(struct dp_vif *v)
 {
@@ -250,6 +259,14 @@ void dp_free(struct dp *dp)
 		xengnttab_close(dp->gt);
 	ipt_fini(&dp->ipt);
 	free(dp);
+}
+
+void dp_set_tap(struct dp *dp, const struct dp_tap_ops *ops)
+{
+	if (ops)
+		dp->tap = *ops;
+	else
+		memset(&dp->tap, 0, sizeof(dp->tap));
 }
 
 void dp_set_state_dir(struct dp *dp, int dirfd)
@@ -331,6 +348,8 @@ void dp_vif_free(struct dp *dp, struct dp_vif *vif)
 {
 	struct dp_vif **pp;
 
+	if (dp->tap.gone)
+		dp->tap.gone(dp->tap.arg, vif->domid, vif->devid);
 	dp_vif_disconnect(dp, vif);
 	ipt_del_owner(&dp->ipt, vif);
 	for (size_t i = 0; i < vif->naddrs; i++)
@@ -1327,6 +1346,7 @@ static void vif_tx(struct dp *dp, struct dp_vif *v)
 			continue;
 		v->st.tx_pkts++;
 		v->st.tx_bytes += dp->batch[i]->len;
+		tap(dp, v, false, dp->batch[i]);
 		switch_pkt(dp, v, dp->batch[i], dp->txp[i].first.flags,
 			   dp->txp[i].has_gso ? &dp->txp[i].gso : NULL);
 	}
@@ -1509,6 +1529,7 @@ static void vif_rx(struct dp *dp, struct dp_vif *v)
 			v->st.rx_bytes += d->p->len;
 			if (d->p->gso_size)
 				v->st.rx_gso_pkts++;
+			tap(dp, v, true, d->p);
 		} else {
 			v->st.drops[DP_DROP_RX_COPY]++;
 		}

@@ -461,6 +461,7 @@ int main(int argc, char **argv)
 		timeout = dp_run(dp);
 		if (ul)
 			timeout = sooner(timeout, ul_run(ul));
+		ctl_run(ctl);	    /* what the captures saw in those passes */
 		xb_process(the_xb); /* the data path may have disabled a vif */
 		timeout = sooner(timeout, xb_timeout(the_xb));
 		/* A new xenstore connection has a new watch fd (the old one

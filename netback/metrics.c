@@ -205,7 +205,7 @@ bool mx_write(FILE *f, const struct mx_src *src)
 
 	prom_family(f, "ipnetback_build_info", "gauge", "The daemon's version, as a label.");
 	prom_sample(f, "ipnetback_build_info", "{version=\"" IPNB_VERSION "\"}", 1);
-	n = st_daemon(src->xb, src->dp, src->started_ms, c);
+	n = st_daemon(src->xb, src->dp, src->cap, src->started_ms, c);
 	for (size_t i = 0; i < n; i++) {
 		/* pid and uptime_s are for `ipnetback daemon`; Prometheus
 		 * has its own process metrics, and seconds as the unit. */

@@ -106,8 +106,8 @@ size_t st_host_drops(const struct host *h, struct st_ctr c[ST_DROPS_MAX])
 	return HOST_DROP_COUNT;
 }
 
-size_t st_daemon(const struct xb *xb, const struct dp *dp, uint64_t started_ms,
-		 struct st_ctr c[ST_DAEMON_MAX])
+size_t st_daemon(const struct xb *xb, const struct dp *dp, const struct cap *cap,
+		 uint64_t started_ms, struct st_ctr c[ST_DAEMON_MAX])
 {
 	struct xb_stats st;
 	size_t n = 0;
@@ -124,5 +124,14 @@ size_t st_daemon(const struct xb *xb, const struct dp *dp, uint64_t started_ms,
 	c[n++] = COUNT("disconnects", st.disconnects, "Vifs disconnected from the data path.");
 	c[n++] = COUNT("xenstore_lost", st.xenstore_lost, "Connections to xenstored lost.");
 	c[n++] = GAUGE("pool_bytes", dp_pool_bytes(dp), "Bytes of packet buffers in existence.");
+	if (cap) {
+		struct cap_stats cs;
+
+		cap_get_stats(cap, &cs);
+		c[n++] = GAUGE("captures", cs.sessions, "Captures running (ipnetback capture).");
+		c[n++] = COUNT("capture_packets", cs.records, "Packets captured.");
+		c[n++] = COUNT("capture_drops", cs.drops,
+			       "Packets a capture lost because its reader was too slow.");
+	}
 	return n;
 }

@@ -13,6 +13,8 @@
  *   ipnetback uplink [--json]
  *   ipnetback host [--json]
  *   ipnetback daemon [--json]
+ *   ipnetback metrics
+ *   ipnetback capture VIF [-w FILE] [-s SNAPLEN] [-c COUNT] [-Q DIR] [FILTER]
  *   ipnetback shutdown [--disconnect]
  *
  * DOMAIN is a domid or the domain's name (/local/domain/ID/name).
@@ -23,6 +25,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pcap/pcap.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -38,6 +42,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "ipnb/addr.h"
+#include "ipnb/cap.h"
 #include "ipnb/ctl.h"
 #include "ipnb/version.h"
 
@@ -62,10 +67,13 @@ static const char cli_usage[] =
     "       ipnetback [-s SOCKET] host [--json]\n"
     "       ipnetback [-s SOCKET] daemon [--json]\n"
     "       ipnetback [-s SOCKET] metrics\n"
+    "       ipnetback [-s SOCKET] capture VIF [-w FILE|-] [-s SNAPLEN] [-c COUNT]\n"
+    "                 [-Q in|out|inout] [FILTER...]\n"
     "       ipnetback [-s SOCKET] shutdown [--disconnect]\n"
     "       ipnetback --help | --version\n"
     "Registers guest addresses and asks ipnetbackd how it is doing (ipnetback(8)).\n"
-    "DOMAIN is a domid or a domain's name; DEVID defaults to 0.\n"
+    "DOMAIN is a domid or a domain's name; DEVID defaults to 0. VIF is\n"
+    "DOMAIN[/DEVID] or a vif's name (vifname=, vifD.N).\n"
     "  -s, --socket=PATH  ipnetbackd's control socket (default " CTL_DEFAULT_PATH ")\n";
 
 static void usage(void) __attribute__((noreturn));
@@ -704,6 +712,261 @@ static int cmd_shutdown(int argc, char **argv)
 	die("ipnetbackd still answers at %s 10 s after it said it was stopping", sock_path);
 }
 
+/* ---- capture ---------------------------------------------------------- */
+
+/* The vif named NAME (its vifname, as `vif list` shows it), from the
+ * daemon's `vifs json`; false if no vif has that name. */
+static bool vif_by_name(const char *name, unsigned int *domid, unsigned int *devid)
+{
+	const char *k_vifs[] = {"vifs", NULL}, *k_name[] = {"name", NULL},
+		   *k_domid[] = {"domid", NULL}, *k_devid[] = {"devid", NULL};
+	char *js = ctl_fetch("vifs json");
+	yajl_val root = js ? yajl_tree_parse(js, NULL, 0) : NULL;
+	yajl_val list = yajl_tree_get(root, k_vifs, yajl_t_array);
+	bool found = false;
+
+	for (size_t i = 0; list && i < list->u.array.len && !found; i++) {
+		yajl_val o = list->u.array.values[i];
+		yajl_val on = yajl_tree_get(o, k_name, yajl_t_string);
+		yajl_val od = yajl_tree_get(o, k_domid, yajl_t_number);
+		yajl_val ov = yajl_tree_get(o, k_devid, yajl_t_number);
+
+		const char *n = on ? on->u.string : NULL;
+
+		if (n && od && ov && YAJL_IS_INTEGER(od) && YAJL_IS_INTEGER(ov) &&
+		    strcmp(n, name) == 0) {
+			*domid = (unsigned int)YAJL_GET_INTEGER(od);
+			*devid = (unsigned int)YAJL_GET_INTEGER(ov);
+			found = true;
+		}
+	}
+	yajl_tree_free(root);
+	free(js);
+	return found;
+}
+
+static volatile sig_atomic_t cap_stop;
+
+static void cap_on_signal(int sig)
+{
+	(void)sig;
+	cap_stop = 1;
+}
+
+/* Reads the answer line ("capture D/V" or "error: ...") byte by byte, so
+ * that no record behind it is consumed. */
+static void cap_answer_line(int fd, char *line, size_t n)
+{
+	size_t len = 0;
+	char ch;
+
+	while (len + 1 < n) {
+		ssize_t r = read(fd, &ch, 1);
+
+		if (r < 0 && errno == EINTR && !cap_stop)
+			continue;
+		if (r <= 0)
+			die("no answer from ipnetbackd at %s", sock_path);
+		if (ch == '\n')
+			break;
+		line[len++] = ch;
+	}
+	line[len] = '\0';
+	if (strncmp(line, "error:", 6) == 0) {
+		fprintf(stderr, "%s\n", line);
+		exit(1);
+	}
+	if (strncmp(line, "capture ", 8) != 0)
+		die("unexpected answer from ipnetbackd: \"%s\"", line);
+}
+
+struct cap_out {
+	pcap_t *p;
+	pcap_dumper_t *d;
+	struct bpf_program prog;
+	unsigned long count; /* stop after this many written, 0: never */
+	unsigned long seen, written, dropped;
+};
+
+/* Filters and writes the whole records at buf[0..len); returns the bytes
+ * used (a partial record stays for the next read). */
+static size_t cap_records(struct cap_out *o, const uint8_t *buf, size_t len)
+{
+	size_t off = 0;
+
+	while (len - off >= sizeof(struct cap_rec) && (!o->count || o->written < o->count)) {
+		struct cap_rec r;
+		struct pcap_pkthdr h;
+
+		memcpy(&r, buf + off, sizeof(r));
+		if (r.caplen > CAP_SNAPLEN_MAX || r.caplen > r.len)
+			die("ipnetbackd sent a malformed capture record");
+		if (len - off - sizeof(r) < r.caplen)
+			break;
+		h.ts.tv_sec = (time_t)(r.ts_usec / 1000000u);
+		h.ts.tv_usec = (suseconds_t)(r.ts_usec % 1000000u);
+		h.caplen = r.caplen;
+		h.len = r.len;
+		o->seen++;
+		o->dropped += r.dropped;
+		if (pcap_offline_filter(&o->prog, &h, buf + off + sizeof(r))) {
+			pcap_dump((u_char *)o->d, &h, buf + off + sizeof(r));
+			o->written++;
+		}
+		off += sizeof(r) + r.caplen;
+	}
+	return off;
+}
+
+/*
+ * capture VIF [-w FILE|-] [-s SNAPLEN] [-c COUNT] [-Q in|out|inout]
+ * [FILTER...]: the vif's frames, as ipnetbackd sees them, that the BPF
+ * FILTER (pcap-filter(7), the words joined as tcpdump joins them) passes,
+ * written as a pcap file by libpcap, flushed after each read so that a
+ * reader on a pipe (`| tcpdump -r -`) sees them at once. It stops on
+ * SIGINT or SIGTERM, after COUNT packets, when the reader of its output
+ * goes away, or when the vif does; a summary goes to stderr.
+ */
+static int cmd_capture(int argc, char **argv)
+{
+	static const struct option opts[] = {{"write", required_argument, NULL, 'w'},
+					     {"snaplen", required_argument, NULL, 's'},
+					     {"count", required_argument, NULL, 'c'},
+					     {"direction", required_argument, NULL, 'Q'},
+					     {NULL, 0, NULL, 0}};
+	const char *file = NULL, *dir = "inout";
+	unsigned long snap = CAP_SNAPLEN_MAX;
+	struct cap_out o = {0};
+	char *filter = NULL, *end, req[96], line[96];
+	unsigned int d, v;
+	size_t flen = 0, have = 0;
+	static uint8_t buf[1u << 20];
+	int opt, fd;
+
+	optind = 0; /* a new scan, of the command's own arguments */
+	while ((opt = getopt_long(argc, argv, "w:s:c:Q:", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'w':
+			file = optarg;
+			break;
+		case 's':
+			errno = 0;
+			snap = strtoul(optarg, &end, 10);
+			if (errno || *end || optarg[0] < '0' || optarg[0] > '9')
+				usage();
+			/* 0 is tcpdump's "everything"; the rest is clamped to
+			 * what a frame can be. */
+			if (snap == 0 || snap > CAP_SNAPLEN_MAX)
+				snap = CAP_SNAPLEN_MAX;
+			if (snap < CAP_SNAPLEN_MIN)
+				snap = CAP_SNAPLEN_MIN;
+			break;
+		case 'c':
+			errno = 0;
+			o.count = strtoul(optarg, &end, 10);
+			if (errno || *end || o.count == 0 || optarg[0] < '0' || optarg[0] > '9')
+				usage();
+			break;
+		case 'Q':
+			if (strcmp(optarg, "in") != 0 && strcmp(optarg, "out") != 0 &&
+			    strcmp(optarg, "inout") != 0)
+				usage();
+			dir = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind >= argc)
+		usage();
+	/* A name without a slash may be a vif's name (as `tcpdump -i`
+	 * takes it); otherwise a domain, as everywhere else. */
+	if (!(strchr(argv[optind], '/') == NULL &&
+	      (argv[optind][0] < '0' || argv[optind][0] > '9') &&
+	      vif_by_name(argv[optind], &d, &v)) &&
+	    !parse_vif(argv[optind], &d, &v))
+		usage();
+	for (int i = optind + 1; i < argc; i++) {
+		size_t l = strlen(argv[i]);
+		char *f = realloc(filter, flen + l + 2);
+
+		if (!f)
+			die("out of memory");
+		filter = f;
+		if (flen)
+			filter[flen++] = ' ';
+		memcpy(filter + flen, argv[i], l + 1);
+		flen += l;
+	}
+	if (!file && isatty(STDOUT_FILENO))
+		die("not writing pcap to a terminal: use -w FILE, or pipe it into tcpdump -r -");
+
+	o.p = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, (int)snap,
+						   PCAP_TSTAMP_PRECISION_MICRO);
+	if (!o.p)
+		die("out of memory");
+	if (pcap_compile(o.p, &o.prog, filter ? filter : "", 1, PCAP_NETMASK_UNKNOWN) < 0)
+		die("filter \"%s\": %s", filter ? filter : "", pcap_geterr(o.p));
+	free(filter);
+
+	fd = ctl_connect();
+	if (fd < 0)
+		die("cannot reach ipnetbackd at %s: %s", sock_path, strerror(errno));
+	snprintf(req, sizeof(req), "capture %u/%u %lu %s", d, v, snap, dir);
+	ctl_send(fd, req);
+	cap_answer_line(fd, line, sizeof(line));
+	/* Packets come when they come: no time limit from here on. */
+	struct timeval forever = {0, 0};
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &forever, sizeof(forever));
+	o.d = pcap_dump_open(o.p, file ? file : "-");
+	if (!o.d)
+		die("%s: %s", file ? file : "stdout", pcap_geterr(o.p));
+	pcap_dump_flush(o.d); /* the file header, for a reader waiting on a pipe */
+
+	/* No SA_RESTART: a signal ends the read below. A reader that goes
+	 * away shows as a write error (EPIPE), not as SIGPIPE. */
+	struct sigaction sa = {.sa_handler = cap_on_signal};
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	const char *why = "interrupted";
+
+	while (!cap_stop) {
+		ssize_t n = read(fd, buf + have, sizeof(buf) - have);
+		size_t used;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			why = n == 0
+				  ? "ipnetbackd ended the capture (the vif or the daemon went away)"
+				  : "reading from ipnetbackd failed";
+			break;
+		}
+		have += (size_t)n;
+		used = cap_records(&o, buf, have);
+		memmove(buf, buf + used, have - used);
+		have -= used;
+		if (pcap_dump_flush(o.d) < 0) {
+			why = "the output's reader went away";
+			break;
+		}
+		if (o.count && o.written >= o.count) {
+			why = "count reached";
+			break;
+		}
+	}
+	close(fd); /* ipnetbackd ends the session */
+	pcap_dump_close(o.d);
+	pcap_freecode(&o.prog);
+	pcap_close(o.p);
+	fprintf(stderr, "ipnetback: %s: %lu packets written, %lu seen, %lu dropped by ipnetbackd\n",
+		why, o.written, o.seen, o.dropped);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {{"socket", required_argument, NULL, 's'},
@@ -745,6 +1008,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[0], "shutdown") == 0)
 		return cmd_shutdown(argc - 1, argv + 1);
+	if (strcmp(argv[0], "capture") == 0)
+		return cmd_capture(argc, argv);
 	/* The Prometheus text, as the metrics listener serves it. */
 	if (strcmp(argv[0], "metrics") == 0) {
 		if (argc != 1)

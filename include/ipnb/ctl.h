@@ -10,6 +10,10 @@
  *   "daemon [json]\n"           the daemon's pid, uptime, vif count, watch
  *                               events, connects and disconnects
  *   "metrics\n"                 everything above as Prometheus text (metrics.h)
+ *   "capture D/V SNAP DIRS\n"   one vif's frames (DIRS in, out or inout),
+ *                               cut to SNAP bytes: the line "capture D/V",
+ *                               then records (cap.h) until the client or
+ *                               the vif goes away
  *   "shutdown [disconnect]\n"   stop: leave the vifs connected (as SIGTERM),
  *                               or hand each back (backend Closed) and
  *                               remove the host port first
@@ -53,6 +57,8 @@ void ctl_close(struct ctl *c);
 int ctl_listen_metrics(struct ctl *c, const char *spec, char *err, size_t errlen);
 int ctl_fd(const struct ctl *c);
 void ctl_handle_events(struct ctl *c);
+/* Sends what the captures have gathered; after each data-path pass. */
+void ctl_run(struct ctl *c);
 
 /* What a "shutdown" request asked for; the main loop acts on it. */
 enum ctl_stop { CTL_RUN, CTL_STOP, CTL_STOP_DISCONNECT };

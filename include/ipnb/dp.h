@@ -233,6 +233,21 @@ void dp_set_uplink(struct dp *dp, const struct dp_port_ops *ops);
 void dp_set_host(struct dp *dp, const struct dp_port_ops *ops);
 
 /*
+ * The capture tap (cap.h): while one is set, packet() sees each frame a
+ * vif's guest sent, as copied from its grants and before any check (in),
+ * and each frame written into its RX ring (out), GSO packets whole; gone()
+ * hears that a vif is being freed. NULL removes the tap: without one, a
+ * packet costs a single test.
+ */
+struct dp_tap_ops {
+	void (*packet)(void *arg, uint16_t domid, uint32_t devid, bool out, const uint8_t *frame,
+		       size_t len);
+	void (*gone)(void *arg, uint16_t domid, uint32_t devid);
+	void *arg;
+};
+void dp_set_tap(struct dp *dp, const struct dp_tap_ops *ops);
+
+/*
  * A frame from a port whose destination IP (fi->dst) is registered to a
  * vif: copied into a backend buffer, its Ethernet header rewritten and
  * queued to that vif. o (NULL: none) is its metadata: a blank checksum is

@@ -29,6 +29,7 @@ struct mx_src {
 	struct dp *dp;
 	const struct ul *ul;
 	const struct host *host;
+	const struct cap *cap; /* may be NULL */
 	uint64_t started_ms; /* ipnb_now_ms() when the daemon started */
 };
 

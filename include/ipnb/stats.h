@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ipnb/cap.h"
 #include "ipnb/dp.h"
 #include "ipnb/host.h"
 #include "ipnb/uplink.h"
@@ -32,7 +33,7 @@ struct st_ctr {
 
 #define ST_VIF_MAX    19
 #define ST_PORT_MAX   8
-#define ST_DAEMON_MAX 9
+#define ST_DAEMON_MAX 12
 #define ST_DROPS_MAX  24 /* at least each module's *_DROP_COUNT */
 
 size_t st_vif(const struct dp_vif *dv, struct st_ctr c[ST_VIF_MAX]);
@@ -41,8 +42,9 @@ size_t st_uplink(const struct ul *ul, struct st_ctr c[ST_PORT_MAX]);
 size_t st_uplink_drops(const struct ul *ul, struct st_ctr c[ST_DROPS_MAX]);
 size_t st_host(const struct host *h, struct st_ctr c[ST_PORT_MAX]);
 size_t st_host_drops(const struct host *h, struct st_ctr c[ST_DROPS_MAX]);
-/* started_ms: ipnb_now_ms() when the daemon started (its uptime). */
-size_t st_daemon(const struct xb *xb, const struct dp *dp, uint64_t started_ms,
-		 struct st_ctr c[ST_DAEMON_MAX]);
+/* started_ms: ipnb_now_ms() when the daemon started (its uptime); cap
+ * may be NULL (no capture counters then). */
+size_t st_daemon(const struct xb *xb, const struct dp *dp, const struct cap *cap,
+		 uint64_t started_ms, struct st_ctr c[ST_DAEMON_MAX]);
 
 #endif

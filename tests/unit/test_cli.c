@@ -16,8 +16,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <netinet/in.h>
+#include <pcap/pcap.h>
+
 #include "fakexen.h"
+#include "ipnb/cap.h"
 #include "ipnb/version.h"
+#include "netfront.h"
 #include "suites.h"
 
 int ipnb_cli_main(int argc, char **argv);
@@ -137,7 +142,7 @@ static void test_domain_names(void)
 
 /* A stand-in for ipnetbackd on a Unix socket at path: answers one request
  * with `answer`, from a child process; returns the child's pid. */
-static pid_t fake_daemon(const char *path, const char *answer)
+static pid_t fake_daemon_bytes(const char *path, const void *answer, size_t len)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -156,12 +161,17 @@ static pid_t fake_daemon(const char *path, const char *answer)
 
 		while (cfd >= 0 && read(cfd, &c, 1) == 1 && c != '\n')
 			;
-		if (cfd >= 0 && write(cfd, answer, strlen(answer)) < 0)
+		if (cfd >= 0 && write(cfd, answer, len) < 0)
 			_exit(1);
 		_exit(0);
 	}
 	close(fd);
 	return pid;
+}
+
+static pid_t fake_daemon(const char *path, const char *answer)
+{
+	return fake_daemon_bytes(path, answer, strlen(answer));
 }
 
 /*
@@ -226,6 +236,99 @@ static void test_ip_list(void)
 	fake_reset();
 }
 
+/* Appends one capture record (cap.h) and its frame to b at *off. */
+static void put_rec(uint8_t *b, size_t *off, uint8_t dir, uint32_t dropped, uint64_t ts,
+		    const uint8_t *f, size_t len)
+{
+	const struct cap_rec r = {.ts_usec = ts,
+				  .caplen = (uint32_t)len,
+				  .len = (uint32_t)len,
+				  .dropped = dropped,
+				  .dir = dir};
+
+	memcpy(b + *off, &r, sizeof(r));
+	memcpy(b + *off + sizeof(r), f, len);
+	*off += sizeof(r) + len;
+}
+
+/*
+ * capture: what the daemon streams becomes a pcap file that libpcap reads
+ * back, with the frames the filter passes, their bytes and times; -c stops
+ * after that many; the summary counts what was seen and what the daemon
+ * dropped; a refused request and a bad filter fail with status 1.
+ */
+static void test_capture(void)
+{
+	static const uint8_t mac_a[6] = {0, 0x16, 0x3e, 0, 0, 5},
+			     mac_b[6] = {0, 0x16, 0x3e, 0, 0, 6};
+	static const uint8_t ip_a[4] = {10, 99, 0, 5}, ip_b[4] = {10, 99, 0, 6};
+	uint8_t icmp[64] = {0}, udp[64] = {0}, tcp[80] = {0}, stream[512];
+	char sock[64], file[64], out[2048], err[PCAP_ERRBUF_SIZE];
+	char *argv[12];
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	size_t off, li, lu, lt;
+	pcap_t *p;
+	pid_t d;
+	int st;
+
+	li = nf_put_eth_ip(icmp, false, mac_b, mac_a, ip_a, ip_b, IPPROTO_ICMP, 20) + 20;
+	lu = nf_put_eth_ip(udp, false, mac_a, mac_b, ip_b, ip_a, IPPROTO_UDP, 20) + 20;
+	lt = nf_put_eth_ip(tcp, false, mac_b, mac_a, ip_a, ip_b, IPPROTO_TCP, 20) + 20;
+	off = strlen("capture 5/0\n");
+	memcpy(stream, "capture 5/0\n", off);
+	put_rec(stream, &off, CAP_DIR_IN, 0, 1700000000123456u, icmp, li);
+	put_rec(stream, &off, CAP_DIR_OUT, 3, 1700000001000001u, udp, lu);
+	put_rec(stream, &off, CAP_DIR_IN, 0, 1700000002000000u, tcp, lt);
+	snprintf(sock, sizeof(sock), "/tmp/ipnb-cli-%d.sock", (int)getpid());
+	snprintf(file, sizeof(file), "/tmp/ipnb-cli-%d.pcap", (int)getpid());
+
+	d = fake_daemon_bytes(sock, stream, off);
+	argv[0] = "ipnetback", argv[1] = "-s", argv[2] = sock, argv[3] = "capture";
+	argv[4] = "5/0", argv[5] = "-w", argv[6] = file, argv[7] = "icmp", argv[8] = "or";
+	argv[9] = "udp", argv[10] = NULL;
+	CU_ASSERT_EQUAL(cli(0, argv, out, sizeof(out)), 0);
+	CU_ASSERT(waitpid(d, &st, 0) == d);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "2 packets written, 3 seen, 3 dropped by ipnetbackd"));
+	p = pcap_open_offline(file, err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_EQUAL(pcap_datalink(p), DLT_EN10MB);
+	CU_ASSERT_EQUAL_FATAL(pcap_next_ex(p, &h, &data), 1);
+	CU_ASSERT_EQUAL(h->ts.tv_sec, 1700000000);
+	CU_ASSERT_EQUAL(h->ts.tv_usec, 123456);
+	CU_ASSERT(h->caplen == li && h->len == li && memcmp(data, icmp, li) == 0);
+	CU_ASSERT_EQUAL_FATAL(pcap_next_ex(p, &h, &data), 1);
+	CU_ASSERT(h->caplen == lu && memcmp(data, udp, lu) == 0);
+	CU_ASSERT_EQUAL(pcap_next_ex(p, &h, &data), PCAP_ERROR_BREAK); /* no TCP */
+	pcap_close(p);
+
+	/* -c 1, no filter: the first frame only. */
+	d = fake_daemon_bytes(sock, stream, off);
+	argv[7] = "-c", argv[8] = "1", argv[9] = NULL;
+	CU_ASSERT_EQUAL(cli(0, argv, out, sizeof(out)), 0);
+	CU_ASSERT(waitpid(d, &st, 0) == d);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "count reached: 1 packets written"));
+	p = pcap_open_offline(file, err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_EQUAL(pcap_next_ex(p, &h, &data), 1);
+	CU_ASSERT_EQUAL(pcap_next_ex(p, &h, &data), PCAP_ERROR_BREAK);
+	pcap_close(p);
+
+	/* Refused by the daemon. */
+	d = fake_daemon(sock, "error: no vif 5/0\n");
+	argv[7] = NULL;
+	CU_ASSERT_EQUAL(cli(0, argv, out, sizeof(out)), 1);
+	CU_ASSERT(waitpid(d, &st, 0) == d);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "error: no vif 5/0"));
+
+	/* A filter libpcap cannot compile: refused before asking. */
+	argv[7] = "no", argv[8] = "such", argv[9] = "thing", argv[10] = NULL;
+	CU_ASSERT_EQUAL(cli(0, argv, out, sizeof(out)), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "filter \"no such thing\""));
+	unlink(sock);
+	unlink(file);
+}
+
 static void test_help_version(void)
 {
 	char *help[] = {"ipnetback", "--help", NULL};
@@ -250,5 +353,6 @@ CU_ErrorCode test_cli_register(void)
 	CU_add_test(s, "domains by name", test_domain_names);
 	CU_add_test(s, "ip list: registered and refused", test_ip_list);
 	CU_add_test(s, "--help and --version", test_help_version);
+	CU_add_test(s, "capture", test_capture);
 	return CU_get_error();
 }

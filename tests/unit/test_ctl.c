@@ -20,12 +20,14 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <yajl/yajl_tree.h>
 
 /* First: through dp.h it supplies the barriers Xen's ring.h needs. */
 #include "ipnb/xenbus.h"
 
+#include "ipnb/cap.h"
 #include "ipnb/ctl.h"
 #include "ipnb/host.h"
 #include "ipnb/uplink.h"
@@ -557,7 +559,8 @@ static void test_daemon_answers(void)
 	CU_ASSERT_EQUAL(member(a, "disconnects"), 0);
 	CU_ASSERT_EQUAL(member(a, "xenstore_lost"), 0);
 	CU_ASSERT_EQUAL(member(a, "pool_bytes"), 0);
-	CU_ASSERT_PTR_NOT_NULL(strstr(a, "\"pool_bytes\": 0\n}\n")); /* the last member */
+	CU_ASSERT_EQUAL(member(a, "captures"), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a, "\"capture_drops\": 0\n}\n")); /* the last member */
 
 	/* The frontend goes away, comes back with junk in a ring ref. */
 	xs_put(VIF_FE, "state", "5");
@@ -878,6 +881,199 @@ static void test_clients_hang_up(void)
 	finish();
 }
 
+/* ---- capture --------------------------------------------------------------- */
+
+/* Reads exactly n bytes of a capture stream into b, running the daemon's
+ * side in between; false if the stream ended or stalled first. */
+static bool cap_read(int fd, void *b, size_t n)
+{
+	size_t got = 0;
+
+	for (int i = 0; i < 2000 && got < n; i++) {
+		ssize_t r;
+
+		serve();
+		ctl_run(ctl);
+		r = recv(fd, (uint8_t *)b + got, n - got, 0);
+		if (r == 0)
+			return false;
+		if (r > 0)
+			got += (size_t)r;
+		else if (errno != EAGAIN)
+			return false;
+	}
+	return got == n;
+}
+
+/* Starts a capture with req and checks its answer line. */
+static int cap_start(const char *req, const char *hello)
+{
+	int fd = client();
+	char line[32] = "";
+
+	say(fd, req);
+	CU_ASSERT_FATAL(strlen(hello) < sizeof(line));
+	CU_ASSERT(cap_read(fd, line, strlen(hello)));
+	CU_ASSERT_STRING_EQUAL(line, hello);
+	return fd;
+}
+
+/* The next record, its frame in f (room for n bytes). */
+static bool cap_next(int fd, struct cap_rec *r, uint8_t *f, size_t n)
+{
+	if (!cap_read(fd, r, sizeof(*r)) || r->caplen > n)
+		return false;
+	return cap_read(fd, f, r->caplen);
+}
+
+/* Nothing more is waiting on fd (after the daemon had its turn). */
+static bool cap_quiet(int fd)
+{
+	uint8_t b;
+
+	serve();
+	ctl_run(ctl);
+	return recv(fd, &b, 1, MSG_PEEK) < 0 && errno == EAGAIN;
+}
+
+/*
+ * Two captures of one vif: the first sees both directions whole (the
+ * guest's ARP request as sent, the reply as written into its RX ring), the
+ * second only what the guest received, cut to 20 bytes. Bad requests, a
+ * vif that does not exist and a ninth capture are refused; a client that
+ * hangs up ends its capture, and the last one takes the tap away.
+ */
+static void test_capture(void)
+{
+	static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	static const uint8_t gw[4] = {10, 99, 0, 1};
+	uint8_t f[64], got[128];
+	netif_rx_response_t rsp;
+	const uint8_t *rxd;
+	struct cap_rec r;
+	int a, b, more[8];
+	size_t len;
+	uint64_t t0 = (uint64_t)time(NULL) * 1000000u;
+
+	start();
+	vif_up("10.99.0.5");
+	CU_ASSERT_EQUAL(nf_post_rx(&g, 4), 0);
+	CU_ASSERT_STRING_EQUAL(ask("capture 5/1 100 in\n"), "error: no vif 5/1\n");
+	CU_ASSERT_STRING_EQUAL(ask("capture 5/0 13 in\n"),
+			       "error: bad capture request \"capture 5/0 13 in\"\n");
+	CU_ASSERT_STRING_EQUAL(ask("capture 5/0 65551 in\n"),
+			       "error: bad capture request \"capture 5/0 65551 in\"\n");
+	CU_ASSERT_STRING_EQUAL(ask("capture 5/0 100 in x\n"),
+			       "error: bad capture request \"capture 5/0 100 in x\"\n");
+	CU_ASSERT_STRING_EQUAL(ask("capture 5/0 100 sideways\n"),
+			       "error: bad capture direction \"sideways\"\n");
+	CU_ASSERT_EQUAL(member(ask("daemon json\n"), "captures"), 0);
+
+	a = cap_start("capture 5/0 65550 inout\n", "capture 5/0\n");
+	b = cap_start("capture 5/0 20 out\n", "capture 5/0\n");
+	CU_ASSERT_EQUAL(member(ask("daemon json\n"), "captures"), 2);
+	len = nf_put_arp(f, bcast, g.mac, g.mac, g.ip4, gw, FRAME_ARP_REQUEST);
+	guest_send(f, len);
+	CU_ASSERT_FATAL(nf_take_rx(&g, &rsp, &rxd, NULL));
+	CU_ASSERT_FATAL(rsp.status > 0 && (size_t)rsp.status <= sizeof(got));
+
+	CU_ASSERT_FATAL(cap_next(a, &r, got, sizeof(got)));
+	CU_ASSERT_EQUAL(r.dir, CAP_DIR_IN);
+	CU_ASSERT_EQUAL(r.len, len);
+	CU_ASSERT_EQUAL(r.caplen, len);
+	CU_ASSERT_EQUAL(r.dropped, 0);
+	CU_ASSERT(r.ts_usec >= t0 && r.ts_usec < t0 + 60000000u);
+	CU_ASSERT(memcmp(got, f, len) == 0);
+	CU_ASSERT_FATAL(cap_next(a, &r, got, sizeof(got)));
+	CU_ASSERT_EQUAL(r.dir, CAP_DIR_OUT);
+	CU_ASSERT_EQUAL(r.len, (uint32_t)rsp.status);
+	CU_ASSERT(memcmp(got, rxd, r.caplen) == 0);
+	CU_ASSERT(cap_quiet(a));
+
+	CU_ASSERT_FATAL(cap_next(b, &r, got, sizeof(got)));
+	CU_ASSERT_EQUAL(r.dir, CAP_DIR_OUT);
+	CU_ASSERT_EQUAL(r.len, (uint32_t)rsp.status);
+	CU_ASSERT_EQUAL(r.caplen, 20);
+	CU_ASSERT(memcmp(got, rxd, 20) == 0);
+	CU_ASSERT(cap_quiet(b));
+
+	/* Eight at most: b and seven more, then a ninth is refused. */
+	close(a);
+	serve();
+	for (int i = 0; i < 7; i++)
+		more[i] = cap_start("capture 5/0 100 in\n", "capture 5/0\n");
+	CU_ASSERT_STRING_EQUAL(ask("capture 5/0 100 in\n"), "error: 8 captures run already\n");
+	for (int i = 0; i < 7; i++)
+		close(more[i]);
+	close(b);
+	serve();
+	CU_ASSERT_EQUAL(member(ask("daemon json\n"), "captures"), 0);
+	CU_ASSERT_EQUAL(member(ask("daemon json\n"), "capture_packets"), 3);
+	finish();
+}
+
+/*
+ * A reader that does not keep up: the capture's buffer fills and further
+ * frames are dropped and counted, the guest's traffic is not held up (every
+ * TX request is answered at once), and the next record the reader gets
+ * says how many it lost. When the vif goes away, the reader gets what was
+ * buffered, then EOF.
+ */
+static void test_capture_slow_reader(void)
+{
+	uint8_t f[1514], got[1514];
+	static const uint8_t nobody[4] = {10, 99, 0, 77};
+	unsigned long long drops;
+	unsigned int sent = 0, records = 0, lost = 0;
+	struct cap_rec r;
+	size_t len;
+	int fd;
+
+	start();
+	vif_up("10.99.0.5");
+	fd = cap_start("capture 5/0 65550 in\n", "capture 5/0\n");
+	memset(f, 0, sizeof(f));
+	len = nf_put_eth_ip(f, false, nf_be_mac, g.mac, g.ip4, nobody, IPPROTO_UDP, 1480) + 1480;
+	nf_ip4_csum(f);
+	CU_ASSERT_EQUAL_FATAL(len, sizeof(f));
+	/* The buffer (2 MiB) and the socket's take fewer than 4000. */
+	do {
+		guest_send(f, len); /* every request answered OKAY */
+		ctl_run(ctl);
+		sent++;
+		drops = member(ask("daemon json\n"), "capture_drops");
+	} while (drops == 0 && sent < 4000);
+	CU_ASSERT_FATAL(drops > 0);
+	/* The reader catches up; the next record then says what was lost
+	 * since the last one it got, and the records and the losses add up
+	 * to what the guest sent. */
+	while (!cap_quiet(fd) && cap_next(fd, &r, got, sizeof(got))) {
+		CU_ASSERT_EQUAL(r.len, len);
+		records++;
+		lost += r.dropped;
+	}
+	guest_send(f, len);
+	sent++;
+	CU_ASSERT_FATAL(cap_next(fd, &r, got, sizeof(got)));
+	CU_ASSERT(r.dropped > 0);
+	records++;
+	lost += r.dropped;
+	CU_ASSERT_EQUAL(records + lost, sent);
+	CU_ASSERT_EQUAL(lost, member(ask("daemon json\n"), "capture_drops"));
+
+	/* The toolstack removes the vif: the capture ends after the last
+	 * buffered record. */
+	guest_send(f, len);
+	CU_ASSERT_EQUAL(fake_xs_rm_as(0, VIF_BE), 0);
+	pump();
+	CU_ASSERT_FATAL(cap_next(fd, &r, got, sizeof(got)));
+	CU_ASSERT_EQUAL(r.dropped, 0);
+	CU_ASSERT_FALSE(cap_read(fd, &r, 1)); /* EOF */
+	CU_ASSERT_EQUAL(member(ask("daemon json\n"), "captures"), 0);
+	close(fd);
+	finish();
+}
+
 /* An overlong request line is cut at the buffer's size and refused. */
 static void test_long_request(void)
 {
@@ -915,6 +1111,8 @@ CU_ErrorCode test_ctl_register(void)
 	CU_add_test(s, "metrics listener", test_metrics_listener);
 	CU_add_test(s, "daemon answers", test_daemon_answers);
 	CU_add_test(s, "shutdown", test_shutdown);
+	CU_add_test(s, "capture", test_capture);
+	CU_add_test(s, "capture: slow reader, vif gone", test_capture_slow_reader);
 	CU_add_test(s, "socket in use", test_socket_in_use);
 	return CU_get_error();
 }

@@ -121,6 +121,12 @@ base_root "$dom0"
 copy_elf "$dom0" /bin/bash
 copy_elf "$dom0" /usr/sbin/ethtool
 copy_elf "$dom0" /usr/bin/iperf3
+# tcpdump reads back what `ipnetback capture` writes; it brings libpcap,
+# which the CLI links too. Debian's tcpdump drops root for the user its
+# package creates, and refuses to run without it.
+copy_elf "$dom0" /usr/bin/tcpdump
+echo 'tcpdump:x:100:100::/nonexistent:/bin/false' >>"$dom0/etc/passwd"
+echo 'tcpdump:x:100:' >>"$dom0/etc/group"
 ln -sf bash "$dom0/bin/sh.bash"
 for f in "$pkgroot$xenbin"/*; do
 	file "$f" | grep -q ELF && copy_elf "$dom0" "$f" "$xenbin/${f##*/}"

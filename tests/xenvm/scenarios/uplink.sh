@@ -157,6 +157,42 @@ check "... and has the uplink's neighbour cache and the host port" sh -c \
 check "the external host scrapes http://10.99.0.2:9464/metrics and promtool accepts it" \
 	ext "t=\$(mktemp) && curl -sf --max-time 10 http://10.99.0.2:9464/metrics >\$t && grep -q '^ipnetback_vif_tx_packets_total{' \$t && \"\$IPNB_PROMTOOL\" check metrics <\$t; rc=\$?; rm -f \$t; exit \$rc"
 
+# 7. Capture (`ipnetback capture`): g1's vif as `tcpdump -i vifD.0` shows it
+# with the kernel netback, while the external host (uplink), dom0 (host
+# port) and g2 (guest to guest) ping g1. Three captures of that vif run at
+# once: one to a file until SIGINT; one of what g1 sent only (-Q in),
+# which stops after 3 packets and is read through a pipe by tcpdump; and
+# one whose reader goes away after 100 bytes. Each ends, and none is left.
+captures_are() { [ "$(ctl_count captures daemon)" = "$1" ]; }
+ipnetback capture g1 -w /tmp/g1.pcap icmp 2>/tmp/g1-cap.log &
+cap_all=$!
+(ipnetback capture g1 -Q in -c 3 -w - icmp 2>/tmp/g1-in.log | tcpdump -nn -r - >/tmp/g1-in.txt 2>/dev/null) &
+cap_in=$!
+(ipnetback capture "vif$g1id.0" -w - 2>/dev/null | head -c 100 >/dev/null) &
+cap_short=$!
+check "three captures of g1 run at once (one by its vif's name)" within 10 captures_are 3
+ext "ping -c 2 -i 0.5 -W 2 10.99.0.11" >/dev/null
+ping -c 2 -i 0.5 -W 2 10.99.0.11 >/dev/null
+vm_exec g2 "ping -c 2 -W 2 10.99.0.11" >/dev/null
+ended() { ! kill -0 "$1" 2>/dev/null; }
+check "the capture whose reader went away has ended" within 10 ended "$cap_short"
+check "the -c 3 capture has ended by itself" within 10 ended "$cap_in"
+kill -INT "$cap_all"
+check "the capture to a file ends on SIGINT with status 0" wait "$cap_all"
+cat /tmp/g1-cap.log /tmp/g1-in.log
+tcpdump -nn -r /tmp/g1.pcap >/tmp/g1.txt 2>/dev/null
+has_icmp() { grep -q "IP $1 > $2: ICMP echo $3" "${4:-/tmp/g1.txt}"; }
+check "capture: the external host's echo request and g1's reply (uplink)" \
+	eval 'has_icmp 10.99.0.1 10.99.0.11 request && has_icmp 10.99.0.11 10.99.0.1 reply'
+check "capture: dom0's echo request and g1's reply (host port)" \
+	eval 'has_icmp 10.99.0.2 10.99.0.11 request && has_icmp 10.99.0.11 10.99.0.2 reply'
+check "capture: g2's echo request and g1's reply (guest to guest)" \
+	eval 'has_icmp 10.99.0.12 10.99.0.11 request && has_icmp 10.99.0.11 10.99.0.12 reply'
+check "capture -Q in -c 3 | tcpdump -r -: 3 packets, all sent by g1" \
+	eval '[ "$(grep -c "ICMP echo reply" /tmp/g1-in.txt)" = 3 ] && [ "$(wc -l </tmp/g1-in.txt)" = 3 ]'
+check "no capture is left running" within 10 captures_are 0
+check "the daemon counted the captured packets" ctl_above 0 capture_packets daemon
+
 ipnetback uplink
 ipnetback host
 ip route show dev ipnb0
