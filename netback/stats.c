@@ -123,7 +123,8 @@ size_t st_daemon(const struct xb *xb, const struct dp *dp, const struct cap *cap
 		       "Connects refused (hotplug-error written).");
 	c[n++] = COUNT("disconnects", st.disconnects, "Vifs disconnected from the data path.");
 	c[n++] = COUNT("xenstore_lost", st.xenstore_lost, "Connections to xenstored lost.");
-	c[n++] = GAUGE("pool_bytes", dp_pool_bytes(dp), "Bytes of packet buffers in existence.");
+	c[n++] =
+	    GAUGE("pool_bytes", dp_pool_bytes(dp), "Bytes of packets held (queued or in flight).");
 	if (cap) {
 		struct cap_stats cs;
 

@@ -181,7 +181,8 @@ bool dp_vif_carrier(const struct dp_vif *vif);
 const struct dp_stats *dp_vif_stats(const struct dp_vif *vif);
 size_t dp_vif_queued(const struct dp_vif *vif);
 size_t dp_vif_queued_bytes(const struct dp_vif *vif);
-/* Bytes of packet buffers in existence, all vifs. */
+/* Bytes of the packets in existence, all vifs (their lengths; the pool
+ * keeps freed buffers besides, up to 8 MiB). */
 size_t dp_pool_bytes(const struct dp *dp);
 
 /*
