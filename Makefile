@@ -34,7 +34,8 @@ FAKE_SRC := tests/fake/fakexen.c tests/fake/netfront.c
 # The data and control paths, and the modules that use the host's kernel
 # (control socket, uplink): all in the daemon and in the unit tests.
 # The data path alone (the race test and the benchmark need no control path).
-DP_CORE  := netback/dp.c netback/journal.c netback/log.c
+DP_CORE  := netback/dp.c netback/dp_tx.c netback/dp_rx.c netback/dp_switch.c netback/journal.c \
+	netback/log.c
 DP_SRC   := $(DP_CORE) netback/xenbus.c
 HOST_SRC := netback/ctl.c netback/cap.c netback/stats.c netback/metrics.c netback/uplink.c \
 	netback/hostaddr.c netback/host.c netback/sandbox.c netback/notify.c

@@ -678,7 +678,7 @@ static void publish(struct xb *xb, struct xb_vif *v, int state)
 		wr(xb, v->be, "feature-split-event-channels", "1");
 		wr(xb, v->be, "feature-ipv6-csum-offload", "1");
 		/* TX GSO: the guest may hand over TCP packets of up to 64 KiB
-		 * (dp.c checks each request, gso.c segments where needed). */
+		 * (dp_tx.c checks each request, gso.c segments where needed). */
 		wr(xb, v->be, "feature-gso-tcpv4", "1");
 		wr(xb, v->be, "feature-gso-tcpv6", "1");
 		if (state == XenbusStateInitWait)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * bench_dp.c - `make bench`: how fast the data path (netback/dp.c) switches
+ * bench_dp.c - `make bench`: how fast the data path (netback/dp*.c) switches
  * packets guest -> guest, run against the in-process fake of the Xen
  * libraries (tests/fake). The benchmark plays the netfronts: each sender
  * keeps its TX ring full of IPv4/UDP requests for its receiver's registered

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fuzz_dp.c - libFuzzer target for the data path (dp.c, with txreq.c,
+ * fuzz_dp.c - libFuzzer target for the data path (dp*.c, with txreq.c,
  * frame.c and iptable.c under it) against the fake Xen libraries. The input
  * is a program for two hostile guests: it writes TX requests with any
  * grant, offset, flags, id and size, moves ring indexes anywhere (huge

@@ -38,7 +38,7 @@ static void check_pkt(enum txreq_verdict v, const struct txreq_pkt *p, RING_IDX 
 	}
 	CHECK(p->consumed >= 1 && p->consumed <= prod - cons);
 	CHECK(p->nextras <= TXREQ_MAX_EXTRAS);
-	/* dp.c answers slot positions 0..consumed-1: extras at extra_pos[],
+	/* dp_tx.c answers slot positions 0..consumed-1: extras at extra_pos[],
 	 * the rest from frags[] in order. */
 	CHECK(p->nfrags >= 1 && p->nfrags < TXREQ_FATAL_SLOTS);
 	CHECK(p->nfrags + p->nextras == p->consumed);
@@ -104,7 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ring.req_cons = cons;
 	ring.rsp_prod_pvt = cons;
 
-	/* As vif_tx() does: one packet at a time until the ring is empty or
+	/* As dp_tx_vif() does: one packet at a time until the ring is empty or
 	 * the frontend is found hostile. Each step consumes at least one slot,
 	 * so nslots + 1 steps are always enough. */
 	for (unsigned int step = 0; cons != prod; step++) {
