@@ -132,6 +132,7 @@ struct dp *dp_new(const uint8_t backend_mac[FRAME_ETH_ALEN], dp_disable_cb cb, v
 	dp->on_disable = cb;
 	dp->cb_arg = cb_arg;
 	dp->state_dir = -1;
+	dp->max_queues = 1;
 	if (ipt_init(&dp->ipt, DP_IPT_MAX) != IPT_OK)
 		goto fail;
 	dp->gt = xengnttab_open(NULL, 0);
@@ -185,6 +186,19 @@ void dp_set_state_dir(struct dp *dp, int dirfd)
 	dp->state_dir = dirfd;
 }
 
+bool dp_set_max_queues(struct dp *dp, unsigned int n)
+{
+	if (n < 1 || n > DP_MAX_QUEUES)
+		return false;
+	dp->max_queues = n;
+	return true;
+}
+
+unsigned int dp_max_queues(const struct dp *dp)
+{
+	return dp->max_queues;
+}
+
 int dp_evtchn_fd(const struct dp *dp)
 {
 	return xenevtchn_fd(dp->xce);
@@ -200,6 +214,10 @@ struct dp_vif *dp_vif_new(struct dp *dp, uint16_t domid, uint32_t devid,
 	v->domid = domid;
 	v->devid = devid;
 	v->mtu = DP_MTU_DEFAULT;
+	for (unsigned int i = 0; i < DP_MAX_QUEUES; i++) {
+		v->q[i].vif = v;
+		v->q[i].idx = i;
+	}
 	memcpy(v->mac, mac, FRAME_ETH_ALEN);
 	v->next = dp->vifs;
 	dp->vifs = v;
@@ -322,6 +340,11 @@ bool dp_vif_connected(const struct dp_vif *vif)
 	return vif->connected;
 }
 
+unsigned int dp_vif_nqueues(const struct dp_vif *vif)
+{
+	return vif->nq;
+}
+
 void dp_vif_set_rate(struct dp_vif *vif, uint64_t bytes, uint32_t usec)
 {
 	if (bytes == 0 || usec == 0) {
@@ -337,7 +360,8 @@ void dp_vif_set_rate(struct dp_vif *vif, uint64_t bytes, uint32_t usec)
 	vif->credit_next_us = ipnb_now_ms() * 1000 + usec;
 	if (vif->credit_wait) {
 		vif->credit_wait = false;
-		vif->tx_pending = vif->connected;
+		for (unsigned int i = 0; i < vif->nq; i++)
+			vif->q[i].tx_pending = vif->connected;
 	}
 }
 
@@ -381,29 +405,40 @@ static void unmap_page(struct dp *dp, void **page)
 	}
 }
 
-void dp_vif_disconnect(struct dp *dp, struct dp_vif *v)
+/* Unbinds, unmaps and closes what one queue holds, and resets its state. */
+static void queue_disconnect(struct dp *dp, struct dp_queue *q)
 {
-	if (v->port_tx)
-		xenevtchn_unbind(dp->xce, v->port_tx);
-	if (v->port_rx && v->port_rx != v->port_tx)
-		xenevtchn_unbind(dp->xce, v->port_rx);
-	v->port_tx = v->port_rx = 0;
-	unmap_page(dp, &v->tx_page);
-	unmap_page(dp, &v->rx_page);
+	if (q->port_tx)
+		xenevtchn_unbind(dp->xce, q->port_tx);
+	if (q->port_rx && q->port_rx != q->port_tx)
+		xenevtchn_unbind(dp->xce, q->port_rx);
+	q->port_tx = q->port_rx = 0;
+	unmap_page(dp, &q->tx_page);
+	unmap_page(dp, &q->rx_page);
 	/* Nothing is pending in it between passes: a process that ends
 	 * here, even by exiting, leaves nothing for the next one. */
-	jr_close(v->jr, true);
-	v->jr = NULL;
+	jr_close(q->jr, true);
+	q->jr = NULL;
+	q->tx_pending = false;
+	q->rx_pending = false;
+	/* Unbinding dropped the ports: nothing is left to unmask. */
+	q->eoi_tx = q->eoi_rx = false;
+	q->spurious_run = 0;
+	q->bind_events = 0;
+	q->eoi_at_ms = 0;
+}
+
+void dp_vif_disconnect(struct dp *dp, struct dp_vif *v)
+{
+	/* Every queue, not only the nq connected: a connect that failed half
+	 * way has set up some of the ones after them. */
+	for (unsigned int i = 0; i < DP_MAX_QUEUES; i++)
+		queue_disconnect(dp, &v->q[i]);
 	dp_rx_flush(dp, v, DP_DROP_CARRIER_OFF);
+	v->nq = 0;
 	v->connected = false;
 	v->carrier = false;
-	v->tx_pending = false;
-	v->rx_pending = false;
-	/* Unbinding dropped the ports: nothing is left to unmask. */
-	v->eoi_tx = v->eoi_rx = false;
 	v->credit_wait = false;
-	v->spurious_run = 0;
-	v->eoi_at_ms = 0;
 }
 
 /* ---- ring attach and the response journal -------------------------------- */
@@ -425,27 +460,27 @@ static bool ring_attach_ok(RING_IDX req_prod, RING_IDX rsp_prod, unsigned int si
  * marks the journal done (journal.h says why). Returns whether the guest
  * asked for an event.
  */
-bool dp_publish_tx(struct dp_vif *v, const netif_tx_response_t *rsp, unsigned int n)
+bool dp_publish_tx(struct dp_queue *q, const netif_tx_response_t *rsp, unsigned int n)
 {
 	int notify;
 
-	jr_commit(v->jr, JR_TX, v->tx.rsp_prod_pvt, rsp, n);
+	jr_commit(q->jr, JR_TX, q->tx.rsp_prod_pvt, rsp, n);
 	for (unsigned int i = 0; i < n; i++)
-		*RING_GET_RESPONSE(&v->tx, v->tx.rsp_prod_pvt++) = rsp[i];
-	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&v->tx, notify);
-	jr_done(v->jr, JR_TX);
+		*RING_GET_RESPONSE(&q->tx, q->tx.rsp_prod_pvt++) = rsp[i];
+	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&q->tx, notify);
+	jr_done(q->jr, JR_TX);
 	return notify;
 }
 
-bool dp_publish_rx(struct dp_vif *v, const netif_rx_response_t *rsp, unsigned int n)
+bool dp_publish_rx(struct dp_queue *q, const netif_rx_response_t *rsp, unsigned int n)
 {
 	int notify;
 
-	jr_commit(v->jr, JR_RX, v->rx.rsp_prod_pvt, rsp, n);
+	jr_commit(q->jr, JR_RX, q->rx.rsp_prod_pvt, rsp, n);
 	for (unsigned int i = 0; i < n; i++)
-		*RING_GET_RESPONSE(&v->rx, v->rx.rsp_prod_pvt++) = rsp[i];
-	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&v->rx, notify);
-	jr_done(v->jr, JR_RX);
+		*RING_GET_RESPONSE(&q->rx, q->rx.rsp_prod_pvt++) = rsp[i];
+	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&q->rx, notify);
+	jr_done(q->jr, JR_RX);
 	return notify;
 }
 
@@ -471,13 +506,14 @@ static unsigned int journal_replay_count(const struct jr *j, enum jr_ring r, RIN
 	return n;
 }
 
-/* Maps both rings, replays what the journal holds, and checks the attach
- * invariant. */
-static int rings_attach(struct dp *dp, struct dp_vif *v, const struct jr_ident *id, char *err,
-			size_t errlen)
+/* Maps both rings of queue q, replays what its journal holds, and checks
+ * the attach invariant. */
+static int rings_attach(struct dp *dp, struct dp_queue *q, char *err, size_t errlen)
 {
-	netif_tx_sring_t *txs = v->tx_page;
-	netif_rx_sring_t *rxs = v->rx_page;
+	struct dp_vif *v = q->vif;
+	netif_tx_sring_t *txs = q->tx_page;
+	netif_rx_sring_t *rxs = q->rx_page;
+	struct jr_ident id = {q->cfg.tx_ref, q->cfg.rx_ref, q->cfg.evtchn_tx, q->cfg.evtchn_rx};
 	/* Read the indexes once each: the guest can change them at any time. */
 	RING_IDX tq = *(volatile RING_IDX *)&txs->req_prod;
 	RING_IDX tr = *(volatile RING_IDX *)&txs->rsp_prod;
@@ -485,19 +521,19 @@ static int rings_attach(struct dp *dp, struct dp_vif *v, const struct jr_ident *
 	RING_IDX rr = *(volatile RING_IDX *)&rxs->rsp_prod;
 	unsigned int ntx = 0, nrx = 0;
 
-	BACK_RING_ATTACH(&v->tx, txs, tr, XEN_PAGE_SIZE_BYTES);
-	BACK_RING_ATTACH(&v->rx, rxs, rr, XEN_PAGE_SIZE_BYTES);
-	v->jr = jr_open(dp->state_dir, v->domid, v->devid);
-	if (!v->jr) {
+	BACK_RING_ATTACH(&q->tx, txs, tr, XEN_PAGE_SIZE_BYTES);
+	BACK_RING_ATTACH(&q->rx, rxs, rr, XEN_PAGE_SIZE_BYTES);
+	q->jr = jr_open(dp->state_dir, v->domid, v->devid, q->idx);
+	if (!q->jr) {
 		snprintf(err, errlen, "response journal: %s", strerror(errno));
 		return -1;
 	}
-	if (jr_matches(v->jr, id)) {
-		ntx = journal_replay_count(v->jr, JR_TX, tq, tr, RING_SIZE(&v->tx));
-		nrx = journal_replay_count(v->jr, JR_RX, rq, rr, RING_SIZE(&v->rx));
+	if (jr_matches(q->jr, &id)) {
+		ntx = journal_replay_count(q->jr, JR_TX, tq, tr, RING_SIZE(&q->tx));
+		nrx = journal_replay_count(q->jr, JR_RX, rq, rr, RING_SIZE(&q->rx));
 	}
-	if (!ring_attach_ok(tq, tr, RING_SIZE(&v->tx)) ||
-	    !ring_attach_ok(rq, rr, RING_SIZE(&v->rx))) {
+	if (!ring_attach_ok(tq, tr, RING_SIZE(&q->tx)) ||
+	    !ring_attach_ok(rq, rr, RING_SIZE(&q->rx))) {
 		snprintf(err, errlen,
 			 "rings in an impossible state (tx req %u rsp %u, rx req %u rsp %u)", tq,
 			 tr, rq, rr);
@@ -505,86 +541,122 @@ static int rings_attach(struct dp *dp, struct dp_vif *v, const struct jr_ident *
 	}
 	if (ntx) {
 		RING_IDX b;
-		const void *rsp = jr_pending(v->jr, JR_TX, &b, &ntx);
+		const void *rsp = jr_pending(q->jr, JR_TX, &b, &ntx);
 
 		/* The entries live in the journal: copy before re-committing. */
 		memcpy(dp->txrsp, rsp, ntx * sizeof(dp->txrsp[0]));
-		dp_publish_tx(v, dp->txrsp, ntx);
-		v->tx.req_cons = v->tx.rsp_prod_pvt;
+		dp_publish_tx(q, dp->txrsp, ntx);
+		q->tx.req_cons = q->tx.rsp_prod_pvt;
 	}
 	if (nrx) {
 		RING_IDX b;
-		const void *rsp = jr_pending(v->jr, JR_RX, &b, &nrx);
+		const void *rsp = jr_pending(q->jr, JR_RX, &b, &nrx);
 
 		memcpy(dp->rxrsp, rsp, nrx * sizeof(dp->rxrsp[0]));
-		dp_publish_rx(v, dp->rxrsp, nrx);
-		v->rx.req_cons = v->rx.rsp_prod_pvt;
+		dp_publish_rx(q, dp->rxrsp, nrx);
+		q->rx.req_cons = q->rx.rsp_prod_pvt;
 	}
 	v->st.replayed_responses += ntx + nrx;
-	if (ntx + nrx)
+	if (ntx + nrx && v->nq > 1)
+		log_info("vif %u/%u queue %u: published %u TX and %u RX responses a previous "
+			 "process had committed",
+			 v->domid, v->devid, q->idx, ntx, nrx);
+	else if (ntx + nrx)
 		log_info("vif %u/%u: published %u TX and %u RX responses a previous process had "
 			 "committed",
 			 v->domid, v->devid, ntx, nrx);
-	jr_start(v->jr, id);
-	v->rx_prod_seen = v->rx.rsp_prod_pvt; /* buffers already posted are news */
+	jr_start(q->jr, &id);
+	q->rx_prod_seen = q->rx.rsp_prod_pvt; /* buffers already posted are news */
+	return 0;
+}
+
+/* Binds one of the guest's event channels; 0 or -1 with err. */
+static int bind_port(struct dp *dp, const struct dp_queue *q, evtchn_port_t remote,
+		     evtchn_port_t *local, char *err, size_t errlen)
+{
+	xenevtchn_port_or_error_t p = xenevtchn_bind_interdomain(dp->xce, q->vif->domid, remote);
+
+	if (p < 0) {
+		snprintf(err, errlen, "binding event channel %u: %s", remote, strerror(errno));
+		return -1;
+	}
+	*local = (evtchn_port_t)p;
+	return 0;
+}
+
+/* Maps, attaches and binds queue q (its cfg set). 0, or -1 with err. */
+static int queue_connect(struct dp *dp, struct dp_queue *q, char *err, size_t errlen)
+{
+	struct dp_vif *v = q->vif;
+	const struct dp_ring_cfg *c = &q->cfg;
+
+	q->tx_page = xengnttab_map_grant_ref(dp->gt, v->domid, c->tx_ref, PROT_READ | PROT_WRITE);
+	if (!q->tx_page) {
+		snprintf(err, errlen, "mapping tx-ring-ref %u: %s", c->tx_ref, strerror(errno));
+		return -1;
+	}
+	q->rx_page = xengnttab_map_grant_ref(dp->gt, v->domid, c->rx_ref, PROT_READ | PROT_WRITE);
+	if (!q->rx_page) {
+		snprintf(err, errlen, "mapping rx-ring-ref %u: %s", c->rx_ref, strerror(errno));
+		return -1;
+	}
+	if (rings_attach(dp, q, err, errlen) != 0)
+		return -1;
+	if (bind_port(dp, q, c->evtchn_tx, &q->port_tx, err, errlen) != 0)
+		return -1;
+	q->port_rx = q->port_tx;
+	if (c->evtchn_rx != c->evtchn_tx &&
+	    bind_port(dp, q, c->evtchn_rx, &q->port_rx, err, errlen) != 0)
+		return -1;
+	/* A frontend that was connected to a previous process may be waiting
+	 * for responses, or for room, that it was never told about (the old
+	 * process died before it notified, or we just published its journal):
+	 * an event on each channel makes it look at both rings. On a new
+	 * connection it is one harmless spurious event. */
+	xenevtchn_notify(dp->xce, q->port_tx);
+	if (q->port_rx != q->port_tx)
+		xenevtchn_notify(dp->xce, q->port_rx);
+	q->bind_events = q->port_rx != q->port_tx ? 2 : 1;
+	q->tx_pending = true; /* requests may already be waiting */
+	q->head_wait_ms = ipnb_now_ms();
 	return 0;
 }
 
 int dp_vif_connect(struct dp *dp, struct dp_vif *v, const struct dp_vif_cfg *cfg, char *err,
 		   size_t errlen)
 {
-	xenevtchn_port_or_error_t p;
-	struct jr_ident id = {cfg->tx_ref, cfg->rx_ref, cfg->evtchn_tx, cfg->evtchn_rx};
+	unsigned int nq = cfg->nqueues ? cfg->nqueues : 1;
 
 	if (v->connected)
 		dp_vif_disconnect(dp, v);
+	if (nq > DP_MAX_QUEUES) {
+		snprintf(err, errlen, "%u queues, more than %u", nq, DP_MAX_QUEUES);
+		return -1;
+	}
 	v->cfg = *cfg;
+	v->cfg.nqueues = nq;
 	v->disabled = false;
-	v->tx_page = xengnttab_map_grant_ref(dp->gt, v->domid, cfg->tx_ref, PROT_READ | PROT_WRITE);
-	if (!v->tx_page) {
-		snprintf(err, errlen, "mapping tx-ring-ref %u: %s", cfg->tx_ref, strerror(errno));
-		goto fail;
-	}
-	v->rx_page = xengnttab_map_grant_ref(dp->gt, v->domid, cfg->rx_ref, PROT_READ | PROT_WRITE);
-	if (!v->rx_page) {
-		snprintf(err, errlen, "mapping rx-ring-ref %u: %s", cfg->rx_ref, strerror(errno));
-		goto fail;
-	}
-	if (rings_attach(dp, v, &id, err, errlen) != 0)
-		goto fail;
-	p = xenevtchn_bind_interdomain(dp->xce, v->domid, cfg->evtchn_tx);
-	if (p < 0) {
-		snprintf(err, errlen, "binding event channel %u: %s", cfg->evtchn_tx,
-			 strerror(errno));
-		goto fail;
-	}
-	v->port_tx = v->port_rx = (evtchn_port_t)p;
-	if (cfg->evtchn_rx != cfg->evtchn_tx) {
-		p = xenevtchn_bind_interdomain(dp->xce, v->domid, cfg->evtchn_rx);
-		if (p < 0) {
-			snprintf(err, errlen, "binding event channel %u: %s", cfg->evtchn_rx,
-				 strerror(errno));
-			goto fail;
+	v->nq = nq;
+	for (unsigned int i = 0; i < nq; i++) {
+		struct dp_queue *q = &v->q[i];
+
+		q->cfg = i ? cfg->more[i - 1]
+			   : (struct dp_ring_cfg){cfg->tx_ref, cfg->rx_ref, cfg->evtchn_tx,
+						  cfg->evtchn_rx};
+		if (queue_connect(dp, q, err, errlen) != 0) {
+			if (nq > 1) {
+				char why[256];
+
+				snprintf(why, sizeof(why), "queue %u: %s", i, err);
+				snprintf(err, errlen, "%s", why);
+			}
+			dp_vif_disconnect(dp, v);
+			return -1;
 		}
-		v->port_rx = (evtchn_port_t)p;
 	}
-	/* A frontend that was connected to a previous process may be waiting
-	 * for responses, or for room, that it was never told about (the old
-	 * process died before it notified, or we just published its journal):
-	 * an event on each channel makes it look at both rings. On a new
-	 * connection it is one harmless spurious event. */
-	xenevtchn_notify(dp->xce, v->port_tx);
-	if (v->port_rx != v->port_tx)
-		xenevtchn_notify(dp->xce, v->port_rx);
 	v->connected = true;
 	v->carrier = true;
-	v->bind_events = v->port_rx != v->port_tx ? 2 : 1;
-	v->tx_pending = true; /* requests may already be waiting */
-	v->head_wait_ms = ipnb_now_ms();
 	return 0;
-fail:
-	dp_vif_disconnect(dp, v);
-	return -1;
 }
 
 /* Stops all ring processing for a guest that broke the protocol. */
@@ -628,39 +700,40 @@ static uint64_t eoi_delay_ms(unsigned int run)
 	return (uint64_t)1 << (run - 3);
 }
 
-/* A kick on one of v's ports: note the work, keep the port masked, and
- * judge whether the kick brought anything. The indexes are only looked at
- * here; the passes read and check them again. */
-static void vif_kicked(struct dp_vif *v, evtchn_port_t port)
+/* A kick on one of queue q's ports: note the work, keep the port masked,
+ * and judge whether the kick brought anything. The indexes are only looked
+ * at here; the passes read and check them again. */
+static void queue_kicked(struct dp_queue *q, evtchn_port_t port)
 {
+	struct dp_vif *v = q->vif;
 	bool useful = false;
 
-	if (port == v->port_tx) {
+	if (port == q->port_tx) {
 		/* Requests that wait for rate credit are no news. */
-		v->tx_pending = !v->credit_wait;
-		v->eoi_tx = true;
+		q->tx_pending = !v->credit_wait;
+		q->eoi_tx = true;
 		useful = !v->credit_wait &&
-			 *(volatile RING_IDX *)&v->tx.sring->req_prod != v->tx.req_cons;
+			 *(volatile RING_IDX *)&q->tx.sring->req_prod != q->tx.req_cons;
 	}
-	if (port == v->port_rx) {
-		RING_IDX prod = *(volatile RING_IDX *)&v->rx.sring->req_prod;
+	if (port == q->port_rx) {
+		RING_IDX prod = *(volatile RING_IDX *)&q->rx.sring->req_prod;
 
-		v->rx_pending = true;
-		v->eoi_rx = port != v->port_tx;
-		useful = useful || prod != v->rx_prod_seen;
-		v->rx_prod_seen = prod;
+		q->rx_pending = true;
+		q->eoi_rx = port != q->port_tx;
+		useful = useful || prod != q->rx_prod_seen;
+		q->rx_prod_seen = prod;
 	}
-	if (v->bind_events) {
-		v->bind_events--;
+	if (q->bind_events) {
+		q->bind_events--;
 		useful = true;
 	}
 	if (useful) {
-		v->spurious_run = 0;
-		v->eoi_at_ms = 0;
+		q->spurious_run = 0;
+		q->eoi_at_ms = 0;
 	} else {
 		v->st.spurious_events++;
-		v->spurious_run++;
-		v->eoi_at_ms = ipnb_now_ms() + eoi_delay_ms(v->spurious_run);
+		q->spurious_run++;
+		q->eoi_at_ms = ipnb_now_ms() + eoi_delay_ms(q->spurious_run);
 	}
 }
 
@@ -669,15 +742,22 @@ void dp_handle_events(struct dp *dp)
 	xenevtchn_port_or_error_t port;
 
 	/* Each read returns one pending port, which stays masked until we
-	 * unmask it: dp_run() does, once that vif's work is done. */
+	 * unmask it: dp_run() does, once that queue's work is done. */
 	while ((port = xenevtchn_pending(dp->xce)) >= 0) {
 		bool known = false;
 
-		for (struct dp_vif *v = dp->vifs; v; v = v->next) {
-			if (v->connected && ((evtchn_port_t)port == v->port_tx ||
-					     (evtchn_port_t)port == v->port_rx)) {
-				vif_kicked(v, (evtchn_port_t)port);
-				known = true;
+		for (struct dp_vif *v = dp->vifs; v && !known; v = v->next) {
+			if (!v->connected)
+				continue;
+			for (unsigned int i = 0; i < v->nq; i++) {
+				struct dp_queue *q = &v->q[i];
+
+				if ((evtchn_port_t)port == q->port_tx ||
+				    (evtchn_port_t)port == q->port_rx) {
+					queue_kicked(q, (evtchn_port_t)port);
+					known = true;
+					break;
+				}
 			}
 		}
 		if (!known)
@@ -685,22 +765,52 @@ void dp_handle_events(struct dp *dp)
 	}
 }
 
-/* Unmasks v's kicked ports once its work is done and any backoff is over.
+/* Unmasks q's kicked ports once its work is done and any backoff is over.
  * Returns how long (ms) until that is due, or 0 if nothing waits. */
-static uint64_t vif_eoi(struct dp *dp, struct dp_vif *v, uint64_t now)
+static uint64_t queue_eoi(struct dp *dp, struct dp_queue *q, uint64_t now)
 {
-	if (!v->eoi_tx && !v->eoi_rx)
+	if (!q->eoi_tx && !q->eoi_rx)
 		return 0;
-	if (v->tx_pending || v->rx_pending)
+	if (q->tx_pending || q->rx_pending)
 		return 0; /* dp_run() comes back at once */
-	if (now < v->eoi_at_ms)
-		return v->eoi_at_ms - now;
-	if (v->eoi_tx)
-		xenevtchn_unmask(dp->xce, v->port_tx);
-	if (v->eoi_rx)
-		xenevtchn_unmask(dp->xce, v->port_rx);
-	v->eoi_tx = v->eoi_rx = false;
+	if (now < q->eoi_at_ms)
+		return q->eoi_at_ms - now;
+	if (q->eoi_tx)
+		xenevtchn_unmask(dp->xce, q->port_tx);
+	if (q->eoi_rx)
+		xenevtchn_unmask(dp->xce, q->port_rx);
+	q->eoi_tx = q->eoi_rx = false;
 	return 0;
+}
+
+/*
+ * One TX pass for every queue of vif v with requests waiting. Says whether
+ * any had work. A vif gets one batch (DP_TX_BATCH packets) per round
+ * however many queues it has, shared among its busy queues, and the queue
+ * that goes first turns: more queues must not buy a guest more of the
+ * loop than a single-queue guest gets (threat 20, one guest starving the
+ * others).
+ */
+static bool tx_vif(struct dp *dp, struct dp_vif *v)
+{
+	unsigned int busy = 0, budget;
+
+	for (unsigned int i = 0; i < v->nq; i++)
+		busy += v->q[i].tx_pending;
+	if (!busy)
+		return false;
+	budget = DP_TX_BATCH / busy; /* busy <= DP_MAX_QUEUES: at least 8 */
+	/* A pass can disable the vif, which releases its queues (nq 0): the
+	 * loop's test ends it then. */
+	for (unsigned int k = 0; k < v->nq; k++) {
+		struct dp_queue *q = &v->q[(v->tx_next + k) % v->nq];
+
+		if (q->tx_pending)
+			dp_tx_queue(dp, q, budget);
+	}
+	if (v->nq)
+		v->tx_next = (v->tx_next + 1) % v->nq;
+	return true;
 }
 
 /* One TX pass for every vif with requests waiting, round-robin from
@@ -713,11 +823,8 @@ static bool tx_round(struct dp *dp)
 	for (int lap = 0; lap < 2; lap++) {
 		for (struct dp_vif *v = lap ? dp->vifs : start; v && (!lap || v != start);
 		     v = v->next) {
-			if (!v->tx_pending)
-				continue;
-			if (!first)
+			if (tx_vif(dp, v) && !first)
 				first = v;
-			dp_tx_vif(dp, v);
 		}
 	}
 	if (first)
@@ -732,6 +839,12 @@ static void wait_at_most(uint64_t *wait, uint64_t ms)
 		*wait = ms;
 }
 
+/* Whether any of v's queues has packets waiting. */
+static bool vif_queued(const struct dp_vif *v)
+{
+	return v->q_len != 0;
+}
+
 int dp_run(struct dp *dp)
 {
 	uint64_t now, wait = UINT64_MAX;
@@ -742,7 +855,8 @@ int dp_run(struct dp *dp)
 	for (struct dp_vif *v = dp->vifs; v; v = v->next) {
 		if (v->credit_wait && now >= v->credit_next_us) {
 			v->credit_wait = false;
-			v->tx_pending = v->connected;
+			for (unsigned int i = 0; i < v->nq; i++)
+				v->q[i].tx_pending = v->connected;
 		}
 	}
 
@@ -750,11 +864,13 @@ int dp_run(struct dp *dp)
 		dp->clock_ms = ipnb_now_ms();
 		work = tx_round(dp);
 		for (struct dp_vif *v = dp->vifs; v; v = v->next) {
-			if (v->rx_pending) {
-				v->rx_pending = false;
-				work = true;
+			for (unsigned int i = 0; i < v->nq; i++) {
+				if (v->q[i].rx_pending) {
+					v->q[i].rx_pending = false;
+					work = true;
+				}
 			}
-			if (v->q_head)
+			if (vif_queued(v))
 				dp_rx_vif(dp, v);
 		}
 		if (!work)
@@ -767,19 +883,23 @@ int dp_run(struct dp *dp)
 	for (struct dp_vif *v = dp->vifs; v; v = v->next) {
 		if (!v->connected)
 			continue;
-		/* A vif with its carrier off has an empty queue; dp_rx_vif() is
+		/* A vif with its carrier off has empty queues; dp_rx_vif() is
 		 * what notices that it posts buffers again. */
 		if (!v->carrier)
 			dp_rx_vif(dp, v);
 		dp_rx_expire(dp, v, now);
 		/* Queued packets: their age and stall timers every 100 ms, or
 		 * a poll of a ring whose frontend does not kick. */
-		if (v->q_head)
+		if (vif_queued(v))
 			wait_at_most(&wait, v->cfg.rx_notify ? 100 : DP_RX_POLL_MS);
-		if (v->tx_pending || v->rx_pending)
-			work = true;
-		else
-			wait_at_most(&wait, vif_eoi(dp, v, now));
+		for (unsigned int i = 0; i < v->nq; i++) {
+			struct dp_queue *q = &v->q[i];
+
+			if (q->tx_pending || q->rx_pending)
+				work = true;
+			else
+				wait_at_most(&wait, queue_eoi(dp, q, now));
+		}
 		/* The next refill, in whole milliseconds rounded up, at least 1. */
 		if (v->credit_wait)
 			wait_at_most(&wait, v->credit_next_us > now * 1000

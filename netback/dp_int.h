@@ -48,16 +48,15 @@ struct dp_pkt {
 	uint8_t data[];
 };
 
-struct dp_vif {
-	struct dp_vif *next;
-	uint16_t domid;
-	uint32_t devid;
-	uint8_t mac[FRAME_ETH_ALEN];
-	struct ipnb_addr addrs[IPNB_VIF_MAX_ADDRS];
-	size_t naddrs;
-
-	bool connected, disabled, carrier;
-	struct dp_vif_cfg cfg;
+/*
+ * One queue of a vif (netif.h "Multi-queue"): a TX and RX ring pair, its
+ * event channel(s), its response journal and late-EOI state, and the
+ * packets waiting for its RX ring. A single-queue vif has queue 0 only.
+ */
+struct dp_queue {
+	struct dp_vif *vif;
+	unsigned int idx;
+	struct dp_ring_cfg cfg;
 	netif_tx_back_ring_t tx;
 	netif_rx_back_ring_t rx;
 	void *tx_page, *rx_page;
@@ -68,7 +67,7 @@ struct dp_vif {
 	bool tx_pending;
 	/* RX buffers may have been posted: kicked on port_rx, or the last RX
 	 * pass found enough for the head packet. Worth another round; the RX
-	 * pass itself runs for every vif with a queue. */
+	 * pass itself runs for every queue with packets. */
 	bool rx_pending;
 	/* Late EOI: port_tx and port_rx (one flag if they are the same
 	 * port) were kicked and stay masked until the work is done, and not
@@ -80,20 +79,40 @@ struct dp_vif {
 	uint64_t eoi_at_ms;
 	RING_IDX rx_prod_seen;
 
-	/* TX rate credit (dp_vif_set_rate): rate_bytes per rate_usec, 0 for
-	 * no limit. credit is what is left; the next refill is due at
-	 * credit_next_us (on the ms clock, times 1000). */
+	/* Packets for this queue's RX ring, in order; they count in the vif's
+	 * share (q_len, q_bytes, q_port_bytes). */
+	struct dp_pkt *q_head, *q_tail;
+	/* Since when the head packet has waited: the last delivery, or the
+	 * queue's last time empty. Posting too few slots for the head packet
+	 * is no progress, and expiring it is none either. */
+	uint64_t head_wait_ms;
+};
+
+struct dp_vif {
+	struct dp_vif *next;
+	uint16_t domid;
+	uint32_t devid;
+	uint8_t mac[FRAME_ETH_ALEN];
+	struct ipnb_addr addrs[IPNB_VIF_MAX_ADDRS];
+	size_t naddrs;
+
+	bool connected, disabled, carrier;
+	struct dp_vif_cfg cfg;
+	struct dp_queue q[DP_MAX_QUEUES];
+	unsigned int nq;      /* queues connected (0 when not) */
+	unsigned int tx_next; /* the queue whose TX ring goes first next round */
+
+	/* TX rate credit (dp_vif_set_rate), one for all its queues:
+	 * rate_bytes per rate_usec, 0 for no limit. credit is what is left;
+	 * the next refill is due at credit_next_us (on the ms clock, times
+	 * 1000). */
 	uint64_t rate_bytes, credit, credit_next_us;
 	uint32_t rate_usec;
 	bool credit_wait; /* TX stopped until the next refill */
 	unsigned int mtu; /* dp_vif_set_mtu(): the largest IP packet it is given */
 
-	struct dp_pkt *q_head, *q_tail;
+	/* The vif's share of packet memory, over all its queues' packets. */
 	size_t q_len, q_bytes, q_port_bytes;
-	/* Since when the head packet has waited: the last delivery, or the
-	 * queue's last time empty. Posting too few slots for the head packet
-	 * is no progress, and expiring it is none either. */
-	uint64_t head_wait_ms;
 
 	struct dp_stats st;
 };
@@ -115,7 +134,8 @@ struct dp {
 	size_t idle_bytes;
 	dp_disable_cb on_disable;
 	void *cb_arg;
-	int state_dir; /* the vifs' journals (dp_set_state_dir), or -1 */
+	int state_dir;		 /* the vifs' journals (dp_set_state_dir), or -1 */
+	unsigned int max_queues; /* dp_set_max_queues() */
 	struct dp_port_ops uplink, host;
 	struct dp_tap_ops tap; /* packet NULL: no capture runs */
 	/* The clock, read once per pass rather than per packet: stamps only
@@ -147,10 +167,10 @@ static inline void dp_tap(const struct dp *dp, const struct dp_vif *v, bool out,
  * or NULL. */
 struct dp_pkt *dp_pkt_alloc(struct dp *dp, uint32_t len);
 void dp_pkt_free(struct dp *dp, struct dp_pkt *p);
-/* Publish a pass's responses through the vif's journal. Return whether the
- * guest asked for an event. */
-bool dp_publish_tx(struct dp_vif *v, const netif_tx_response_t *rsp, unsigned int n);
-bool dp_publish_rx(struct dp_vif *v, const netif_rx_response_t *rsp, unsigned int n);
+/* Publish a pass's responses through the queue's journal. Return whether
+ * the guest asked for an event. */
+bool dp_publish_tx(struct dp_queue *q, const netif_tx_response_t *rsp, unsigned int n);
+bool dp_publish_rx(struct dp_queue *q, const netif_rx_response_t *rsp, unsigned int n);
 /* Stops all ring processing for a guest that broke the protocol. */
 void dp_vif_disable(struct dp *dp, struct dp_vif *v, const char *why);
 /* The per-pass ring check (prod - cons within size); disables the vif and
@@ -160,18 +180,23 @@ bool dp_ring_prod_sane(struct dp *dp, struct dp_vif *v, const char *ring, RING_I
 
 /* ---- dp_tx.c ------------------------------------------------------------- */
 
-/* One TX pass over vif v: up to DP_TX_BATCH packets. */
-void dp_tx_vif(struct dp *dp, struct dp_vif *v);
+/* One TX pass over one of a vif's queues: up to budget packets (at most
+ * DP_TX_BATCH). */
+void dp_tx_queue(struct dp *dp, struct dp_queue *q, unsigned int budget);
 
 /* ---- dp_rx.c ------------------------------------------------------------- */
 
-/* Queues p on dst, or drops and counts it there; consumes p. Says which.
- * It may run an RX pass first: call it only between grant copies. */
+/* Queues p on dst, on the queue its flow hashes to (dp_flow_hash()), or
+ * drops and counts it there; consumes p. Says which. It may run an RX pass
+ * first: call it only between grant copies. */
 bool dp_rx_enqueue(struct dp *dp, struct dp_vif *dst, struct dp_pkt *p);
 /* Drops every packet queued on v, counted as why. */
 void dp_rx_flush(struct dp *dp, struct dp_vif *v, enum dp_drop why);
-/* One RX pass: moves queued packets into buffers the guest posted. */
+/* One RX pass over each of v's queues with packets (or all of them while
+ * its carrier is off): moves queued packets into buffers the guest posted. */
 void dp_rx_vif(struct dp *dp, struct dp_vif *v);
+/* One RX pass over one queue. */
+void dp_rx_queue(struct dp *dp, struct dp_queue *q);
 /* Drops v's packets queued too long; turns its carrier off on a stall. */
 void dp_rx_expire(struct dp *dp, struct dp_vif *v, uint64_t now);
 

@@ -13,16 +13,102 @@
 
 #define DP_RXQ_TIMEOUT_MS 2000 /* a queued packet older than this is dropped */
 
+/* ---- the flow hash -------------------------------------------------------- */
+
+/* Mixes one 32-bit word into the hash (a multiply-rotate step). */
+static uint32_t mix(uint32_t h, uint32_t w)
+{
+	w *= 0xcc9e2d51u;
+	w = (w << 15) | (w >> 17);
+	h ^= w * 0x1b873593u;
+	h = (h << 13) | (h >> 19);
+	return h * 5 + 0xe6546b64u;
+}
+
+/* Mixes n bytes, in 32-bit big-endian words (n a multiple of 4). */
+static uint32_t mix_bytes(uint32_t h, const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i + 4 <= n; i += 4)
+		h = mix(h, (uint32_t)b[i] << 24 | (uint32_t)b[i + 1] << 16 |
+			       (uint32_t)b[i + 2] << 8 | b[i + 3]);
+	return h;
+}
+
+/* The last step: spreads every input bit over the whole word, so that the
+ * low bits a modulo keeps depend on all of it. */
+static uint32_t fmix(uint32_t h)
+{
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	return h ^ (h >> 16);
+}
+
+uint32_t dp_flow_hash(const uint8_t *f, size_t len)
+{
+	const size_t l3 = FRAME_ETH_HLEN;
+	uint16_t type;
+	uint32_t h = 0x3c6ef372u;
+	size_t l4 = 0, alen;
+	uint8_t proto;
+	bool frag;
+
+	if (len < l3)
+		return 0;
+	type = (uint16_t)(f[12] << 8 | f[13]);
+	if (type == FRAME_ETHERTYPE_ARP) {
+		/* Sender and target protocol addresses, IPv4 over Ethernet. */
+		if (len < FRAME_ARP_LEN)
+			return 0;
+		h = mix_bytes(h, f + l3 + 14, 4);
+		return fmix(mix_bytes(h, f + l3 + 24, 4));
+	}
+	if (type == FRAME_ETHERTYPE_IPV4) {
+		size_t ihl;
+
+		if (len < l3 + 20 || (f[l3] >> 4) != 4)
+			return 0;
+		ihl = (size_t)(f[l3] & 0xf) * 4;
+		proto = f[l3 + 9];
+		/* More fragments, or a fragment offset: no ports to read. */
+		frag = ((f[l3 + 6] << 8 | f[l3 + 7]) & 0x3fff) != 0;
+		h = mix_bytes(h, f + l3 + 12, 8);
+		l4 = l3 + ihl;
+		alen = 8;
+	} else if (type == FRAME_ETHERTYPE_IPV6) {
+		if (len < l3 + 40 || (f[l3] >> 4) != 6)
+			return 0;
+		/* Only a transport header right after the fixed header is
+		 * looked into: a fragment header, or any other extension,
+		 * leaves the addresses alone, the same for every packet of a
+		 * flow. */
+		proto = f[l3 + 6];
+		frag = false;
+		h = mix_bytes(h, f + l3 + 8, 32);
+		l4 = l3 + 40;
+		alen = 32;
+	} else {
+		return 0;
+	}
+	if (!frag && (proto == 6 || proto == 17) && l4 >= l3 + 20 && len >= l4 + 4) {
+		h = mix(h, proto);
+		h = mix_bytes(h, f + l4, 4); /* source and destination ports */
+	}
+	return fmix(h ^ (uint32_t)alen);
+}
+
 /* ---- RX queue ------------------------------------------------------------ */
 
-/* Takes the head packet off v's queue. */
-static struct dp_pkt *q_pop(struct dp_vif *v)
+/* Takes the head packet off queue q; the vif's share shrinks by it. */
+static struct dp_pkt *q_pop(struct dp_queue *q)
 {
-	struct dp_pkt *p = v->q_head;
+	struct dp_vif *v = q->vif;
+	struct dp_pkt *p = q->q_head;
 
-	v->q_head = p->next;
-	if (!v->q_head)
-		v->q_tail = NULL;
+	q->q_head = p->next;
+	if (!q->q_head)
+		q->q_tail = NULL;
 	v->q_len--;
 	v->q_bytes -= p->len;
 	if (p->from_port)
@@ -30,12 +116,19 @@ static struct dp_pkt *q_pop(struct dp_vif *v)
 	return p;
 }
 
+/* Drops every packet queued on q, counted as why. */
+static void q_flush(struct dp *dp, struct dp_queue *q, enum dp_drop why)
+{
+	while (q->q_head) {
+		dp_pkt_free(dp, q_pop(q));
+		q->vif->st.drops[why]++;
+	}
+}
+
 void dp_rx_flush(struct dp *dp, struct dp_vif *v, enum dp_drop why)
 {
-	while (v->q_head) {
-		dp_pkt_free(dp, q_pop(v));
-		v->st.drops[why]++;
-	}
+	for (unsigned int i = 0; i < DP_MAX_QUEUES; i++)
+		q_flush(dp, &v->q[i], why);
 }
 
 static bool q_full(const struct dp_vif *dst, const struct dp_pkt *p)
@@ -44,11 +137,20 @@ static bool q_full(const struct dp_vif *dst, const struct dp_pkt *p)
 	       (p->from_port && p->len > DP_RXQ_PORT_BYTES - dst->q_port_bytes);
 }
 
-/* Queues p on dst, within dst's share, or drops and counts it there; says
- * which. A full queue whose vif has buffers posted is first moved into
- * them: one TX batch of 64 KiB GSO packets is more than the 512 KiB share,
- * and a receiver ready for it should not lose half of it. Called only
- * between grant copies, when the shared scratch (segs) is free. */
+/* The queue of dst that p's flow lands on. */
+static struct dp_queue *rx_queue_of(struct dp_vif *dst, const struct dp_pkt *p)
+{
+	if (dst->nq <= 1)
+		return &dst->q[0];
+	return &dst->q[dp_flow_hash(p->data, p->len) % dst->nq];
+}
+
+/* Queues p on dst, within dst's share (one for all its queues), or drops
+ * and counts it there; says which. A full share whose vif has buffers
+ * posted is first moved into them: one TX batch of 64 KiB GSO packets is
+ * more than the 512 KiB share, and a receiver ready for it should not lose
+ * half of it. Called only between grant copies, when the shared scratch
+ * (segs) is free. */
 bool dp_rx_enqueue(struct dp *dp, struct dp_vif *dst, struct dp_pkt *p)
 {
 	enum dp_drop why;
@@ -62,15 +164,17 @@ bool dp_rx_enqueue(struct dp *dp, struct dp_vif *dst, struct dp_pkt *p)
 	else if (q_full(dst, p))
 		why = DP_DROP_RXQ_FULL;
 	else {
+		struct dp_queue *q = rx_queue_of(dst, p);
+
 		p->enq_ms = dp->clock_ms;
 		p->next = NULL;
-		if (dst->q_tail) {
-			dst->q_tail->next = p;
+		if (q->q_tail) {
+			q->q_tail->next = p;
 		} else {
-			dst->q_head = p;
-			dst->head_wait_ms = dp->clock_ms;
+			q->q_head = p;
+			q->head_wait_ms = dp->clock_ms;
 		}
-		dst->q_tail = p;
+		q->q_tail = p;
 		dst->q_len++;
 		dst->q_bytes += p->len;
 		if (p->from_port)
@@ -86,25 +190,35 @@ bool dp_rx_enqueue(struct dp *dp, struct dp_vif *dst, struct dp_pkt *p)
 
 void dp_rx_expire(struct dp *dp, struct dp_vif *v, uint64_t now)
 {
-	bool waiting = v->q_head != NULL;
+	for (unsigned int i = 0; i < v->nq; i++) {
+		struct dp_queue *q = &v->q[i];
+		bool waiting = q->q_head != NULL;
 
-	/* Ages are computed only forward in time (now >= stamp). */
-	while (v->q_head && now >= v->q_head->enq_ms &&
-	       now - v->q_head->enq_ms > DP_RXQ_TIMEOUT_MS) {
-		dp_pkt_free(dp, q_pop(v));
-		v->st.drops[DP_DROP_RX_TIMEOUT]++;
-	}
-	/* A stall is a head packet that cannot be delivered, however many
-	 * slots the guest posts: one buffer posted by a feature-sg frontend
-	 * flooded with two-slot packets is still a stall (threat 28). A
-	 * frontend that never kicks for RX buffers is polled instead, and
-	 * keeps its carrier, as in Linux. */
-	if (waiting && v->carrier && v->cfg.rx_notify && now >= v->head_wait_ms &&
-	    now - v->head_wait_ms > DP_STALL_MS) {
-		log_info("vif %u/%u: head packet undeliverable for %u s, carrier off", v->domid,
-			 v->devid, DP_STALL_MS / 1000);
-		v->carrier = false;
-		dp_rx_flush(dp, v, DP_DROP_CARRIER_OFF);
+		/* Ages are computed only forward in time (now >= stamp). */
+		while (q->q_head && now >= q->q_head->enq_ms &&
+		       now - q->q_head->enq_ms > DP_RXQ_TIMEOUT_MS) {
+			dp_pkt_free(dp, q_pop(q));
+			v->st.drops[DP_DROP_RX_TIMEOUT]++;
+		}
+		/* A stall is a head packet that cannot be delivered, however
+		 * many slots the guest posts: one buffer posted by a
+		 * feature-sg frontend flooded with two-slot packets is still a
+		 * stall (threat 28). A frontend that never kicks for RX
+		 * buffers is polled instead, and keeps its carrier, as in
+		 * Linux. One stalled queue turns the whole vif's carrier off. */
+		if (waiting && v->carrier && v->cfg.rx_notify && now >= q->head_wait_ms &&
+		    now - q->head_wait_ms > DP_STALL_MS) {
+			if (v->nq > 1)
+				log_info("vif %u/%u: queue %u's head packet undeliverable for %u "
+					 "s, carrier off",
+					 v->domid, v->devid, i, DP_STALL_MS / 1000);
+			else
+				log_info("vif %u/%u: head packet undeliverable for %u s, carrier "
+					 "off",
+					 v->domid, v->devid, DP_STALL_MS / 1000);
+			v->carrier = false;
+			dp_rx_flush(dp, v, DP_DROP_CARRIER_OFF);
+		}
 	}
 }
 
@@ -149,9 +263,26 @@ static void rx_gso_extra(netif_rx_response_t *r, const struct dp_pkt *p)
 	memcpy(r, &ex, sizeof(ex));
 }
 
-/* One RX pass: moves queued packets into buffers the guest posted. */
-void dp_rx_vif(struct dp *dp, struct dp_vif *v)
+/* Whether every queue of v has posted the buffers that bring its carrier
+ * back (a single stalled queue turned it off, and the flow that stalled
+ * may hash to any of them). */
+static bool rx_carrier_ready(const struct dp_vif *v)
 {
+	for (unsigned int i = 0; i < v->nq; i++) {
+		const struct dp_queue *q = &v->q[i];
+		RING_IDX n = *(volatile RING_IDX *)&q->rx.sring->req_prod - q->rx.req_cons;
+
+		if (n < rx_carrier_slots(v) || n > RING_SIZE(&q->rx))
+			return false;
+	}
+	return true;
+}
+
+/* One RX pass over queue q: moves its packets into buffers the guest
+ * posted. */
+void dp_rx_queue(struct dp *dp, struct dp_queue *q)
+{
+	struct dp_vif *v = q->vif;
 	/* Each packet taken: where its segments and responses start. */
 	struct rx_done {
 		struct dp_pkt *p;
@@ -162,31 +293,27 @@ void dp_rx_vif(struct dp *dp, struct dp_vif *v)
 
 	if (!v->connected)
 		return;
-	prod = *(volatile RING_IDX *)&v->rx.sring->req_prod;
+	prod = *(volatile RING_IDX *)&q->rx.sring->req_prod;
 	xen_rmb();
-	cons = v->rx.req_cons;
-	v->rx_prod_seen = prod;
-	if (!dp_ring_prod_sane(dp, v, "RX", prod, cons, RING_SIZE(&v->rx)))
+	cons = q->rx.req_cons;
+	q->rx_prod_seen = prod;
+	if (!dp_ring_prod_sane(dp, v, "RX", prod, cons, RING_SIZE(&q->rx)))
 		return;
-	if (!v->carrier && prod - cons >= rx_carrier_slots(v)) {
-		log_info("vif %u/%u: RX buffers posted again, carrier on", v->domid, v->devid);
-		v->carrier = true;
-	}
 
-	while (v->q_head && nd < DP_RX_BATCH) {
-		struct dp_pkt *p = v->q_head;
+	while (q->q_head && nd < DP_RX_BATCH) {
+		struct dp_pkt *p = q->q_head;
 		unsigned int need = rx_slots_needed(v, p), ndata = rx_data_slots(v, p), data = 0;
 		uint32_t off = 0;
 
 		if (need == 0) {
-			dp_pkt_free(dp, q_pop(v));
+			dp_pkt_free(dp, q_pop(q));
 			v->st.drops[DP_DROP_RX_TOO_BIG]++;
 			continue;
 		}
 		if (prod - cons < need)
 			break;
-		q_pop(v);
-		v->head_wait_ms = dp->clock_ms;
+		q_pop(q);
+		q->head_wait_ms = dp->clock_ms;
 		done[nd] = (struct rx_done){.p = p, .seg = nseg, .rsp = nrsp, .nrsp = need};
 		for (unsigned int i = 0; i < need; i++) {
 			netif_rx_request_t req;
@@ -194,7 +321,7 @@ void dp_rx_vif(struct dp *dp, struct dp_vif *v)
 			xengnttab_grant_copy_segment_t *s;
 			uint32_t chunk = p->len - off;
 
-			RING_COPY_REQUEST(&v->rx, cons, &req);
+			RING_COPY_REQUEST(&q->rx, cons, &req);
 			cons++;
 			if (i == 1 && p->gso_size) {
 				rx_gso_extra(r, p);
@@ -225,7 +352,7 @@ void dp_rx_vif(struct dp *dp, struct dp_vif *v)
 		}
 		nd++;
 	}
-	v->rx.req_cons = cons;
+	q->rx.req_cons = cons;
 	if (nd == 0)
 		goto wait;
 
@@ -259,21 +386,39 @@ void dp_rx_vif(struct dp *dp, struct dp_vif *v)
 		}
 		dp_pkt_free(dp, d->p);
 	}
-	if (dp_publish_rx(v, dp->rxrsp, nrsp))
-		xenevtchn_notify(dp->xce, v->port_rx);
+	if (dp_publish_rx(q, dp->rxrsp, nrsp))
+		xenevtchn_notify(dp->xce, q->port_rx);
 wait:
-	if (v->q_head || !v->carrier) {
+	if (q->q_head || !v->carrier) {
 		/* Out of buffers for the head packet: ask for a kick once the
 		 * guest has posted as many as it needs, then look once more in
 		 * case it already did. Fewer than that is no work: going round
 		 * again would spin until the guest posts. */
-		unsigned int need = v->q_head ? rx_slots_needed(v, v->q_head) : rx_carrier_slots(v);
+		unsigned int need = q->q_head ? rx_slots_needed(v, q->q_head) : rx_carrier_slots(v);
 
 		if (need == 0)
 			need = 1;
-		v->rx.sring->req_event = v->rx.req_cons + need;
+		q->rx.sring->req_event = q->rx.req_cons + need;
 		xen_mb();
-		if (*(volatile RING_IDX *)&v->rx.sring->req_prod - v->rx.req_cons >= need)
-			v->rx_pending = true; /* run another round */
+		/* With the carrier off, enough on this queue is no work
+		 * while another queue still lacks slots (its kick will
+		 * come): going round again would spin. */
+		if (*(volatile RING_IDX *)&q->rx.sring->req_prod - q->rx.req_cons >= need &&
+		    (v->carrier || rx_carrier_ready(v)))
+			q->rx_pending = true; /* run another round */
 	}
+}
+
+void dp_rx_vif(struct dp *dp, struct dp_vif *v)
+{
+	if (!v->connected)
+		return;
+	if (!v->carrier && rx_carrier_ready(v)) {
+		log_info("vif %u/%u: RX buffers posted again, carrier on", v->domid, v->devid);
+		v->carrier = true;
+	}
+	/* A pass may disable the vif, which drops its queues (nq 0). */
+	for (unsigned int i = 0; i < v->nq; i++)
+		if (v->q[i].q_head || !v->carrier)
+			dp_rx_queue(dp, &v->q[i]);
 }

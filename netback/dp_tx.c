@@ -63,25 +63,28 @@ static void tx_respond_pkt(struct dp *dp, const struct txreq_pkt *t, int16_t sta
 	}
 }
 
-/* One TX pass over vif v: up to DP_TX_BATCH packets. */
-void dp_tx_vif(struct dp *dp, struct dp_vif *v)
+/* One TX pass over queue q: up to budget packets. */
+void dp_tx_queue(struct dp *dp, struct dp_queue *q, unsigned int budget)
 {
+	struct dp_vif *v = q->vif;
 	RING_IDX prod, cons;
 	unsigned int n = 0, nseg = 0;
 	int more;
 
 	if (!v->connected)
 		return;
-	v->tx_pending = false;
-	prod = *(volatile RING_IDX *)&v->tx.sring->req_prod;
+	q->tx_pending = false;
+	prod = *(volatile RING_IDX *)&q->tx.sring->req_prod;
 	xen_rmb(); /* see the requests the producer index covers */
-	cons = v->tx.req_cons;
-	if (!dp_ring_prod_sane(dp, v, "TX", prod, cons, RING_SIZE(&v->tx)))
+	cons = q->tx.req_cons;
+	if (!dp_ring_prod_sane(dp, v, "TX", prod, cons, RING_SIZE(&q->tx)))
 		return;
 
-	while (cons != prod && n < DP_TX_BATCH) {
+	if (budget > DP_TX_BATCH)
+		budget = DP_TX_BATCH;
+	while (cons != prod && n < budget) {
 		struct txreq_pkt *t = &dp->txp[n];
-		enum txreq_verdict vd = txreq_collect(&v->tx, cons, prod, true, t);
+		enum txreq_verdict vd = txreq_collect(&q->tx, cons, prod, true, t);
 		struct dp_pkt *p = NULL;
 
 		if (vd == TXREQ_FATAL) {
@@ -146,7 +149,7 @@ void dp_tx_vif(struct dp *dp, struct dp_vif *v)
 		}
 		n++;
 	}
-	v->tx.req_cons = cons;
+	q->tx.req_cons = cons;
 	if (n == 0)
 		goto done;
 
@@ -176,8 +179,8 @@ void dp_tx_vif(struct dp *dp, struct dp_vif *v)
 		}
 		tx_respond_pkt(dp, t, status);
 	}
-	if (dp_publish_tx(v, dp->txrsp, dp->ntxrsp))
-		xenevtchn_notify(dp->xce, v->port_tx);
+	if (dp_publish_tx(q, dp->txrsp, dp->ntxrsp))
+		xenevtchn_notify(dp->xce, q->port_tx);
 
 	for (unsigned int i = 0; i < n; i++) {
 		if (!dp->batch[i])
@@ -191,7 +194,7 @@ void dp_tx_vif(struct dp *dp, struct dp_vif *v)
 done:
 	/* Sets req_event so the next request kicks us, then looks again in
 	 * case one arrived before req_event was visible. */
-	RING_FINAL_CHECK_FOR_REQUESTS(&v->tx, more);
+	RING_FINAL_CHECK_FOR_REQUESTS(&q->tx, more);
 	if (more && !v->credit_wait)
-		v->tx_pending = true;
+		q->tx_pending = true;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * journal.c - the response journal (see include/ipnb/journal.h): one page
- * per vif, a shared mapping of a file in the state directory, so that what
+ * per vif queue, a shared mapping of a file in the state directory, so that what
  * the process stored is in the page cache the moment it stores it and
  * survives a SIGKILL (not a host crash, which takes the guests too).
  */
@@ -48,7 +48,7 @@ static uint8_t *entries(struct jr_page *pg, enum jr_ring r)
 	return r == JR_TX ? pg->tx : pg->rx;
 }
 
-struct jr *jr_open(int dirfd, uint16_t domid, uint32_t devid)
+struct jr *jr_open(int dirfd, uint16_t domid, uint32_t devid, unsigned int queue)
 {
 	struct jr *j = calloc(1, sizeof(*j));
 	int fd, saved;
@@ -57,7 +57,10 @@ struct jr *jr_open(int dirfd, uint16_t domid, uint32_t devid)
 	if (!j)
 		return NULL;
 	j->dirfd = dirfd;
-	snprintf(j->name, sizeof(j->name), "vif-%u-%u.journal", domid, devid);
+	if (queue)
+		snprintf(j->name, sizeof(j->name), "vif-%u-%u-q%u.journal", domid, devid, queue);
+	else
+		snprintf(j->name, sizeof(j->name), "vif-%u-%u.journal", domid, devid);
 	if (dirfd < 0) {
 		j->pg = calloc(1, sizeof(*j->pg));
 		if (!j->pg)

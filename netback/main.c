@@ -99,6 +99,7 @@ static const char ipnb_usage[] =
     "  -d, --debug                log debug lines too\n"
     "  -g, --gateway=ADDR         a router on the uplink's LAN (repeatable)\n"
     "  -H, --host-port=NAME|none  the TUN device dom0 reaches guests through\n"
+    "      --max-queues=N         queues a vif may use, 1 to 8 (default 1)\n"
     "  -m, --metrics-listen=ADDR:PORT|PATH\n"
     "                             also serve the metrics over HTTP there\n"
     "  -s, --socket=PATH          control socket (default " CTL_DEFAULT_PATH ")\n"
@@ -108,17 +109,20 @@ static const char ipnb_usage[] =
     "  -V, --version              show the version and exit\n";
 
 static const char ipnb_shortopts[] = "c:dg:H:m:s:S:u:hV";
-static const struct option ipnb_longopts[] = {{"config", required_argument, NULL, 'c'},
-					      {"debug", no_argument, NULL, 'd'},
-					      {"gateway", required_argument, NULL, 'g'},
-					      {"host-port", required_argument, NULL, 'H'},
-					      {"metrics-listen", required_argument, NULL, 'm'},
-					      {"socket", required_argument, NULL, 's'},
-					      {"sandbox", required_argument, NULL, 'S'},
-					      {"uplink", required_argument, NULL, 'u'},
-					      {"help", no_argument, NULL, 'h'},
-					      {"version", no_argument, NULL, 'V'},
-					      {NULL, 0, NULL, 0}};
+enum { OPT_MAX_QUEUES = 256 }; /* long options without a short one */
+static const struct option ipnb_longopts[] = {
+    {"config", required_argument, NULL, 'c'},
+    {"debug", no_argument, NULL, 'd'},
+    {"gateway", required_argument, NULL, 'g'},
+    {"host-port", required_argument, NULL, 'H'},
+    {"max-queues", required_argument, NULL, OPT_MAX_QUEUES},
+    {"metrics-listen", required_argument, NULL, 'm'},
+    {"socket", required_argument, NULL, 's'},
+    {"sandbox", required_argument, NULL, 'S'},
+    {"uplink", required_argument, NULL, 'u'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0}};
 
 static void usage(void)
 {
@@ -133,7 +137,26 @@ struct config {
 	bool host_asked; /* named in the config or with -H, not the default */
 	struct ul_cfg ul;
 	enum sbx_mode sandbox;
+	unsigned int max_queues; /* multi-queue-max-queues */
 };
+
+/* The most queues a vif may connect with (netif.h "Multi-queue"): 1 to
+ * DP_MAX_QUEUES. One data-path thread serves them all for now; the default
+ * becomes the number of workers once there are several (issue 12). */
+static void set_max_queues(struct config *cf, const char *s, const char *where)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = s[0] >= '0' && s[0] <= '9' ? strtoul(s, &end, 10) : 0;
+	if (n < 1 || n > DP_MAX_QUEUES || errno != 0 || *end != '\0') {
+		log_warnx("%s: max-queues must be a number from 1 to %u, not \"%s\"", where,
+			  DP_MAX_QUEUES, s);
+		exit(2);
+	}
+	cf->max_queues = (unsigned int)n;
+}
 
 static void set_sandbox(struct config *cf, const char *s, const char *where)
 {
@@ -169,7 +192,7 @@ static void set_str(char **to, const char *s)
  * The config file: one "key value" per line ('=' between them is allowed),
  * '#' starts a comment. Keys: uplink, gateway (IPv4 or IPv6; may repeat),
  * host-port (a name, or "none"), sandbox (off, errno, log or kill),
- * metrics-listen (ADDR:PORT, [ADDR6]:PORT or a path).
+ * metrics-listen (ADDR:PORT, [ADDR6]:PORT or a path), max-queues (1 to 8).
  * A missing default file is fine; a missing file named with -c is not.
  */
 static void read_config(struct config *cf, const char *path, bool must)
@@ -212,6 +235,8 @@ static void read_config(struct config *cf, const char *path, bool must)
 			set_sandbox(cf, val, where);
 		} else if (strcmp(key, "metrics-listen") == 0) {
 			set_str(&cf->metrics, val);
+		} else if (strcmp(key, "max-queues") == 0) {
+			set_max_queues(cf, val, where);
 		} else {
 			log_warnx("%s: unknown key \"%s\"", where, key);
 			exit(2);
@@ -276,6 +301,7 @@ int main(int argc, char **argv)
 	/* The config file first, so that flags override it. */
 	set_str(&cf.host, HOST_DEFAULT_NAME);
 	cf.sandbox = SBX_ERRNO;
+	cf.max_queues = 1;
 	read_config(&cf, conf, conf_given);
 	opterr = 1;
 	optind = 0; /* glibc: start again from the first argument */
@@ -304,6 +330,9 @@ int main(int argc, char **argv)
 			break;
 		case 'm':
 			set_str(&cf.metrics, optarg);
+			break;
+		case OPT_MAX_QUEUES:
+			set_max_queues(&cf, optarg, "--max-queues");
 			break;
 		default:
 			usage();
@@ -351,6 +380,12 @@ int main(int argc, char **argv)
 	if (statefd < 0)
 		fatal("%s", rundir);
 	dp_set_state_dir(dp, statefd);
+	if (!dp_set_max_queues(dp, cf.max_queues))
+		fatal("max-queues %u", cf.max_queues); /* checked when parsed */
+	if (cf.max_queues > 1)
+		log_info("vifs may connect with up to %u queues (one data-path thread serves "
+			 "them all)",
+			 cf.max_queues);
 	/* The ports first: they hear of every address the control path
 	 * registers from its first pass on. */
 	if (strcmp(cf.host, "none") != 0) {

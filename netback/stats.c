@@ -46,6 +46,7 @@ size_t st_vif(const struct dp_vif *dv, struct st_ctr c[ST_VIF_MAX])
 	c[n++] = COUNT("ip_fragments", st->ip_fragments,
 		       "IPv4 fragments the guest's datagrams were cut into.");
 	c[n++] = GAUGE("mtu", dp_vif_mtu(dv), "The largest IP packet the guest is given (mtu=).");
+	c[n++] = GAUGE("queues", dp_vif_nqueues(dv), "Queues (ring pairs) connected.");
 	dp_vif_rate(dv, &rate_bytes, &rate_usec);
 	c[n++] = GAUGE("rate_bytes", rate_bytes, "TX rate limit: bytes per interval (0: none).");
 	c[n++] = GAUGE("rate_usec", rate_usec, "TX rate limit: the interval in microseconds.");

@@ -566,14 +566,136 @@ static void vif_fail(struct xb *xb, struct xb_vif *v, const char *msg)
 	xb->st.connect_failures++;
 }
 
+/* The keys of one queue's rings and channels, at the top of the frontend
+ * directory or under queue-N/. */
+static const char *const ring_keys[] = {"tx-ring-ref", "rx-ring-ref", "event-channel",
+					"event-channel-tx", "event-channel-rx"};
+
+/*
+ * Reads one queue's ring refs and event channel(s) from dir: tx-ring-ref,
+ * rx-ring-ref, and event-channel or both event-channel-tx and -rx. `who`
+ * names the place in a refusal ("frontend", "frontend queue-1"). Returns
+ * false with the refusal in msg.
+ */
+static bool rd_rings(struct xb *xb, const char *dir, const char *who, struct dp_ring_cfg *rc,
+		     char *msg, size_t msglen)
+{
+	unsigned long tx, rx, ev, evtx, evrx;
+
+	if (!rd_uint(xb, dir, "tx-ring-ref", UINT32_MAX, &tx) ||
+	    !rd_uint(xb, dir, "rx-ring-ref", UINT32_MAX, &rx)) {
+		snprintf(msg, msglen, "%s has no valid tx-ring-ref/rx-ring-ref", who);
+		return false;
+	}
+	if (key_exists(xb, dir, "event-channel-tx") || key_exists(xb, dir, "event-channel-rx")) {
+		/* Both halves or neither (netif.h). A frontend that wrote one
+		 * half is broken or probing: falling back to event-channel
+		 * would connect a layout it did not ask for. */
+		if (!rd_uint(xb, dir, "event-channel-tx", UINT32_MAX, &evtx) ||
+		    !rd_uint(xb, dir, "event-channel-rx", UINT32_MAX, &evrx)) {
+			snprintf(msg, msglen,
+				 "%s has no valid event-channel-tx/event-channel-rx pair", who);
+			return false;
+		}
+		rc->evtchn_tx = (evtchn_port_t)evtx;
+		rc->evtchn_rx = (evtchn_port_t)evrx;
+	} else if (rd_uint(xb, dir, "event-channel", UINT32_MAX, &ev)) {
+		rc->evtchn_tx = rc->evtchn_rx = (evtchn_port_t)ev;
+	} else {
+		snprintf(msg, msglen, "%s has no valid event-channel", who);
+		return false;
+	}
+	rc->tx_ref = (grant_ref_t)tx;
+	rc->rx_ref = (grant_ref_t)rx;
+	return true;
+}
+
+/* Queue i's refs and channels into cfg (queue 0's are its top fields). */
+static void set_queue(struct dp_vif_cfg *cfg, unsigned int i, const struct dp_ring_cfg *rc)
+{
+	if (i) {
+		cfg->more[i - 1] = *rc;
+		return;
+	}
+	cfg->tx_ref = rc->tx_ref;
+	cfg->rx_ref = rc->rx_ref;
+	cfg->evtchn_tx = rc->evtchn_tx;
+	cfg->evtchn_rx = rc->evtchn_rx;
+}
+
+/*
+ * The frontend's queues (netif.h "Multi-queue"). Without
+ * multi-queue-num-queues, or with 1 (as Linux netback reads it), one queue
+ * whose keys are at the top of the frontend directory, as before the
+ * feature. With 2 or more (up to dp_max_queues(), which the backend
+ * advertised), every queue's keys under queue-N/, N from 0, and none at the
+ * top: netif.h forbids them there, and a frontend that wrote both is
+ * refused rather than guessed at (Linux ignores the top-level ones).
+ * Returns false with the refusal in msg.
+ */
+static bool rd_queues(struct xb *xb, struct xb_vif *v, struct dp_vif_cfg *cfg, char *msg,
+		      size_t msglen)
+{
+	char *nq_s = rd(xb, v->fe, "multi-queue-num-queues");
+	unsigned int max = dp_max_queues(xb->dp);
+	unsigned long nq = 1;
+	struct dp_ring_cfg rc;
+	bool ok = true;
+
+	/* The guest's bytes are not echoed into the message. */
+	if (nq_s && !parse_ulong(nq_s, UINT32_MAX, &nq)) {
+		snprintf(msg, msglen, "frontend multi-queue-num-queues is not a number");
+		ok = false;
+	} else if (nq_s && (nq == 0 || nq > max)) {
+		snprintf(msg, msglen,
+			 "frontend multi-queue-num-queues %lu is not from 1 to "
+			 "multi-queue-max-queues %u",
+			 nq, max);
+		ok = false;
+	}
+	free(nq_s);
+	if (!ok)
+		return false;
+	cfg->nqueues = (unsigned int)nq;
+	if (nq == 1) {
+		if (!rd_rings(xb, v->fe, "frontend", &rc, msg, msglen))
+			return false;
+		set_queue(cfg, 0, &rc);
+		return true;
+	}
+	for (size_t k = 0; k < sizeof(ring_keys) / sizeof(ring_keys[0]); k++) {
+		if (key_exists(xb, v->fe, ring_keys[k])) {
+			snprintf(msg, msglen,
+				 "frontend has multi-queue-num-queues %lu and a top-level %s: "
+				 "queues' keys belong under queue-N only",
+				 nq, ring_keys[k]);
+			return false;
+		}
+	}
+	for (unsigned int i = 0; i < nq; i++) {
+		char dir[160], name[16], who[32];
+
+		snprintf(name, sizeof(name), "queue-%u", i);
+		snprintf(dir, sizeof(dir), "%s/%s", v->fe, name);
+		snprintf(who, sizeof(who), "frontend %s", name);
+		if (!key_exists(xb, v->fe, name)) {
+			snprintf(msg, msglen,
+				 "frontend has no queue-%u (multi-queue-num-queues %lu)", i, nq);
+			return false;
+		}
+		if (!rd_rings(xb, dir, who, &rc, msg, msglen))
+			return false;
+		set_queue(cfg, i, &rc);
+	}
+	return true;
+}
+
 static void vif_connect(struct xb *xb, struct xb_vif *v)
 {
 	struct dp_vif_cfg cfg;
-	unsigned long tx, rx, ev, evtx, evrx;
 	char err[256];
 	const struct ipnb_addr *addrs;
 	size_t naddrs;
-	bool split;
 
 	memset(&cfg, 0, sizeof(cfg));
 	if (v->mtu_bad) {
@@ -589,37 +711,14 @@ static void vif_connect(struct xb *xb, struct xb_vif *v)
 			return;
 		}
 	}
-	if (!rd_uint(xb, v->fe, "tx-ring-ref", UINT32_MAX, &tx) ||
-	    !rd_uint(xb, v->fe, "rx-ring-ref", UINT32_MAX, &rx)) {
-		vif_fail(xb, v, "frontend has no valid tx-ring-ref/rx-ring-ref");
-		return;
-	}
-	split =
-	    key_exists(xb, v->fe, "event-channel-tx") || key_exists(xb, v->fe, "event-channel-rx");
-	if (split) {
-		/* Both halves or neither (netif.h). A frontend that wrote one
-		 * half is broken or probing: falling back to event-channel
-		 * would connect a layout it did not ask for. */
-		if (!rd_uint(xb, v->fe, "event-channel-tx", UINT32_MAX, &evtx) ||
-		    !rd_uint(xb, v->fe, "event-channel-rx", UINT32_MAX, &evrx)) {
-			vif_fail(xb, v,
-				 "frontend has no valid event-channel-tx/event-channel-rx pair");
-			return;
-		}
-		cfg.evtchn_tx = (evtchn_port_t)evtx;
-		cfg.evtchn_rx = (evtchn_port_t)evrx;
-	} else if (rd_uint(xb, v->fe, "event-channel", UINT32_MAX, &ev)) {
-		cfg.evtchn_tx = cfg.evtchn_rx = (evtchn_port_t)ev;
-	} else {
-		vif_fail(xb, v, "frontend has no valid event-channel");
+	if (!rd_queues(xb, v, &cfg, err, sizeof(err))) {
+		vif_fail(xb, v, err);
 		return;
 	}
 	if (!rd_flag(xb, v->fe, "request-rx-copy", false)) {
 		vif_fail(xb, v, "frontend does not request rx-copy (request-rx-copy=1)");
 		return;
 	}
-	cfg.tx_ref = (grant_ref_t)tx;
-	cfg.rx_ref = (grant_ref_t)rx;
 	cfg.rx_sg = rd_flag(xb, v->fe, "feature-sg", false);
 	/* A frame above one page takes several RX slots: no jumbo MTU for a
 	 * frontend without scatter-gather (Linux netback caps it at 1500). */
@@ -639,7 +738,7 @@ static void vif_connect(struct xb *xb, struct xb_vif *v)
 	xb->st.connects++;
 	naddrs = dp_vif_addrs(v->dp, &addrs);
 	{
-		char list[256] = "";
+		char list[256] = "", queues[24] = "";
 		size_t off = 0;
 
 		for (size_t i = 0; i < naddrs && off < sizeof(list); i++) {
@@ -649,8 +748,10 @@ static void vif_connect(struct xb *xb, struct xb_vif *v)
 			off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
 						i ? " " : "", s);
 		}
-		log_info("vif %u/%u: connected (%s event channel%s%s%s%s), %s%s", v->domid,
-			 v->devid, cfg.evtchn_tx == cfg.evtchn_rx ? "one" : "split",
+		if (cfg.nqueues > 1)
+			snprintf(queues, sizeof(queues), "%u queues, ", cfg.nqueues);
+		log_info("vif %u/%u: connected (%s%s event channel%s%s%s%s), %s%s", v->domid,
+			 v->devid, queues, cfg.evtchn_tx == cfg.evtchn_rx ? "one" : "split",
 			 cfg.rx_sg ? ", sg" : "", cfg.rx_notify ? ", rx-notify" : "",
 			 cfg.rx_csum_offload ? ", csum offload" : "",
 			 cfg.rx_gso_tcpv4 || cfg.rx_gso_tcpv6 ? ", gso" : "",
@@ -681,6 +782,16 @@ static void publish(struct xb *xb, struct xb_vif *v, int state)
 		 * (dp_tx.c checks each request, gso.c segments where needed). */
 		wr(xb, v->be, "feature-gso-tcpv4", "1");
 		wr(xb, v->be, "feature-gso-tcpv6", "1");
+		/* netif.h "Multi-queue": how many queues a frontend may ask
+		 * for (dp_set_max_queues()). Written for 1 too, as Linux
+		 * netback does: a frontend then uses one queue with the
+		 * top-level keys, as it would without the key. */
+		{
+			char n[12];
+
+			snprintf(n, sizeof(n), "%u", dp_max_queues(xb->dp));
+			wr(xb, v->be, "multi-queue-max-queues", n);
+		}
 		if (state == XenbusStateInitWait)
 			log_info("vif %u/%u: new, waiting for the frontend", v->domid, v->devid);
 	}

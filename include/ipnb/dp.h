@@ -14,6 +14,10 @@
  *    kicks) is handled here and treated as hostile. A guest that breaks the
  *    protocol is disabled: its rings stop being read, the control path's
  *    on_disable callback runs once, and the other vifs carry on.
+ *  - A vif may connect with several queues (netif.h "Multi-queue", up to
+ *    dp_max_queues()): each its own ring pair, channels and journal; the
+ *    vif's addresses, counters, rate credit, carrier and RX share cover
+ *    them all, and a protocol break on any one disables the vif.
  *  - Single-threaded: call everything from the main loop.
  */
 #ifndef IPNB_DP_H
@@ -87,10 +91,25 @@ struct dp_stats {
 	uint64_t drops[DP_DROP_COUNT];
 };
 
-struct dp_vif_cfg {
+/* Queues a vif may have (netif.h "Multi-queue"): the most
+ * dp_set_max_queues() accepts. */
+#define DP_MAX_QUEUES 8u
+
+/* One queue's ring pair and event channel(s), as the frontend gave them. */
+struct dp_ring_cfg {
 	grant_ref_t tx_ref, rx_ref;
 	evtchn_port_t evtchn_tx, evtchn_rx; /* equal unless split */
-	bool rx_sg;			    /* frontend feature-sg */
+};
+
+struct dp_vif_cfg {
+	/* Queue 0: the only one of a single-queue frontend. */
+	grant_ref_t tx_ref, rx_ref;
+	evtchn_port_t evtchn_tx, evtchn_rx; /* equal unless split */
+	/* How many queues, 1..DP_MAX_QUEUES (0 counts as 1); queue k >= 1 is
+	 * more[k - 1]. */
+	unsigned int nqueues;
+	struct dp_ring_cfg more[DP_MAX_QUEUES - 1];
+	bool rx_sg; /* frontend feature-sg */
 	/* frontend feature-rx-notify: it kicks when it posts RX buffers.
 	 * Without it, its RX ring is polled every DP_RX_POLL_MS while packets
 	 * wait, and it never loses its carrier for a stall (as in Linux). */
@@ -121,6 +140,13 @@ int dp_evtchn_fd(const struct dp *dp);
  * had answered. Set it before the first connect.
  */
 void dp_set_state_dir(struct dp *dp, int dirfd);
+/*
+ * The most queues a vif may connect with: the control path advertises it
+ * as multi-queue-max-queues. 1 (the default) to DP_MAX_QUEUES; returns
+ * false, changing nothing, for anything else.
+ */
+bool dp_set_max_queues(struct dp *dp, unsigned int n);
+unsigned int dp_max_queues(const struct dp *dp);
 
 struct dp_vif *dp_vif_new(struct dp *dp, uint16_t domid, uint32_t devid,
 			  const uint8_t mac[FRAME_ETH_ALEN]);
@@ -152,6 +178,18 @@ int dp_vif_connect(struct dp *dp, struct dp_vif *vif, const struct dp_vif_cfg *c
 		   size_t errlen);
 void dp_vif_disconnect(struct dp *dp, struct dp_vif *vif);
 bool dp_vif_connected(const struct dp_vif *vif);
+/* The queues it is connected with (0 while it is not). */
+unsigned int dp_vif_nqueues(const struct dp_vif *vif);
+
+/*
+ * The flow hash that picks a multi-queue vif's RX queue (modulo its number
+ * of queues), so that one flow always lands on the same queue and is never
+ * reordered: over the IP source and destination and, for TCP and UDP
+ * packets that are not fragments, both ports; over the addresses alone for
+ * any other IP packet (ICMP, fragments) and for ARP (sender and target
+ * protocol addresses); 0 for anything else. Pure: reads only frame[0..len).
+ */
+uint32_t dp_flow_hash(const uint8_t *frame, size_t len);
 
 /*
  * The backend `rate` key (libxl's vif rate=): at most `bytes` of TX packets

@@ -18,7 +18,7 @@
  * On attach, jr_pending() says what a dead process committed.
  *
  * Usage contract: pure of logging and xenstore; single-threaded. The file
- * belongs to one vif (domid/devid) and is tagged with the frontend
+ * belongs to one queue of one vif (domid/devid) and is tagged with the frontend
  * connection (ring refs and channels) it was written for.
  */
 #ifndef IPNB_JOURNAL_H
@@ -43,11 +43,14 @@ struct jr_ident {
 struct jr;
 
 /*
- * Opens (creating it if needed) vif domid/devid's journal in directory dirfd,
- * or, with dirfd < 0, one in memory only (nothing survives the process).
- * Returns NULL with errno set on failure.
+ * Opens (creating it if needed) the journal of queue `queue` of vif
+ * domid/devid in directory dirfd, or, with dirfd < 0, one in memory only
+ * (nothing survives the process). Each queue has a file of its own:
+ * vif-D-N.journal for queue 0 (the name a single-queue vif always had),
+ * vif-D-N-qK.journal for queue K >= 1. Returns NULL with errno set on
+ * failure.
  */
-struct jr *jr_open(int dirfd, uint16_t domid, uint32_t devid);
+struct jr *jr_open(int dirfd, uint16_t domid, uint32_t devid, unsigned int queue);
 /* Unmaps it; with remove, deletes the file too. NULL is fine. */
 void jr_close(struct jr *j, bool remove);
 

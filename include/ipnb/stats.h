@@ -31,7 +31,7 @@ struct st_ctr {
 	const char *help; /* one line, for the metrics' HELP */
 };
 
-#define ST_VIF_MAX    19
+#define ST_VIF_MAX    20
 #define ST_PORT_MAX   8
 #define ST_DAEMON_MAX 12
 #define ST_DROPS_MAX  24 /* at least each module's *_DROP_COUNT */

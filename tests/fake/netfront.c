@@ -112,6 +112,17 @@ struct dp_vif_cfg nf_vif_cfg(const struct nf *nf)
 	};
 }
 
+struct dp_vif_cfg nf_vif_cfg_queues(const struct nf *nf, unsigned int n)
+{
+	struct dp_vif_cfg c = nf_vif_cfg(&nf[0]);
+
+	c.nqueues = n;
+	for (unsigned int k = 1; k < n && k < DP_MAX_QUEUES; k++)
+		c.more[k - 1] =
+		    (struct dp_ring_cfg){nf[k].tx_ref, nf[k].rx_ref, nf[k].port_tx, nf[k].port_rx};
+	return c;
+}
+
 int nf_register(const struct nf *nf, struct dp *dp, struct dp_vif *vif, bool v4, bool v6)
 {
 	struct ipnb_addr a[2];

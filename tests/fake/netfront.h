@@ -110,6 +110,16 @@ void nf_free(struct nf *nf);
 struct dp_vif_cfg nf_vif_cfg(const struct nf *nf);
 
 /*
+ * A multi-queue netfront (netif.h "Multi-queue"): queue k is nf[k], a
+ * netfront of its own (rings, data pages, grants, ports) set up with
+ * nf_init() in the same domain; the caller drives each queue's rings with
+ * the functions here. What the keys of all n queues give the data path:
+ * nf_vif_cfg(&nf[0]) with nqueues n and queue k's refs and ports in
+ * more[k - 1]. n from 1 to DP_MAX_QUEUES.
+ */
+struct dp_vif_cfg nf_vif_cfg_queues(const struct nf *nf, unsigned int n);
+
+/*
  * Registers nf's IPv4 address (if v4) and IPv6 address (if v6), and no
  * other, to vif, as the control path would from the backend `ip` key.
  * Returns what dp_vif_set_addrs() does (the number of addresses vif gave

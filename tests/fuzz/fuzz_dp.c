@@ -7,8 +7,9 @@
  * jumps included), queues well-formed packets (some spoofed) singly or in
  * bursts, scribbles over the guests' data pages, posts RX buffers with good
  * and bad grants, kicks event channels, revokes grants, injects grant-copy
- * and map failures, reconnects with any refs and ports, kills a domain,
- * feeds frames in from the LAN side (floods included) and moves the clock
+ * and map failures, reconnects with any refs and ports (one queue or two,
+ * netif.h "Multi-queue", the operations playing either ring pair), kills a
+ * domain, feeds frames in from the LAN side (floods included) and moves the clock
  * forward; in between it runs the daemon's main loop steps
  * (dp_handle_events, dp_run).
  *
@@ -59,6 +60,11 @@ static const uint8_t lan_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x99};
  * the control path gives the data path for it. */
 struct guest {
 	struct nf nf;
+	/* A second ring pair (netif.h "Multi-queue"), set up after every
+	 * guest's first so that the refs the committed seeds name stay
+	 * theirs. op_queue() connects the vif with both, or swaps the two:
+	 * the operations act on whichever is in nf. */
+	struct nf q1;
 	struct dp_vif_cfg cfg;
 	struct dp_vif *vif;
 	bool dead;
@@ -224,6 +230,7 @@ static void guest_init(struct guest *g, uint8_t n, uint8_t cfg)
 static void guest_free(struct guest *g)
 {
 	nf_free(&g->nf);
+	nf_free(&g->q1);
 	memset(g, 0, sizeof(*g));
 }
 
@@ -620,6 +627,49 @@ static void op_reconnect(struct in *in)
 	}
 }
 
+/*
+ * Multi-queue: the control path connects g's vif with two queues (nf and
+ * q1, their own refs and ports or any the input picks, one channel or
+ * split), or the guest's operations move to its other ring pair.
+ */
+static void op_queue(struct in *in)
+{
+	struct guest *g = pick_guest(in);
+	uint8_t b = u8(in);
+	struct dp_vif_cfg cfg;
+	struct nf t;
+	char err[256];
+
+	if (!(b & 1)) {
+		t = g->nf;
+		g->nf = g->q1;
+		g->q1 = t;
+		return;
+	}
+	if (!g->vif)
+		return;
+	cfg = g->cfg;
+	cfg.nqueues = 2;
+	cfg.more[0] = (struct dp_ring_cfg){g->q1.tx_ref, g->q1.rx_ref, g->q1.ports[0],
+					   b & 2 ? g->q1.ports[1] : g->q1.ports[0]};
+	if (b & 4)
+		cfg.more[0].tx_ref = pick_ref(g, in);
+	if (b & 8)
+		cfg.more[0].evtchn_rx = pick_port(g, in);
+	cfg.rx_sg = b & 16;
+	cfg.rx_notify = b & 32;
+	cfg.rx_csum_offload = b & 64;
+	err[0] = '\0';
+	if (dp_vif_connect(dp, g->vif, &cfg, err, sizeof(err)) == 0) {
+		CHECK(dp_vif_connected(g->vif) && dp_vif_nqueues(g->vif) == 2);
+		g->cfg = cfg;
+		g->q1.port_tx = cfg.more[0].evtchn_tx;
+		g->q1.port_rx = cfg.more[0].evtchn_rx;
+	} else {
+		CHECK(err[0] && !dp_vif_connected(g->vif));
+	}
+}
+
 static void op_disconnect(struct in *in)
 {
 	struct guest *g = pick_guest(in);
@@ -805,11 +855,11 @@ static void dump_stats(void)
 			continue;
 		}
 		st = dp_vif_stats(guests[i].vif);
-		printf("guest %u: %s tx %llu rx %llu arp %llu na %llu queued %zu drops", i + 1,
-		       dp_vif_connected(guests[i].vif) ? "connected" : "disconnected",
-		       (unsigned long long)st->tx_pkts, (unsigned long long)st->rx_pkts,
-		       (unsigned long long)st->arp_replies, (unsigned long long)st->na_replies,
-		       dp_vif_queued(guests[i].vif));
+		printf("guest %u: %s (%u queues) tx %llu rx %llu arp %llu na %llu queued %zu drops",
+		       i + 1, dp_vif_connected(guests[i].vif) ? "connected" : "disconnected",
+		       dp_vif_nqueues(guests[i].vif), (unsigned long long)st->tx_pkts,
+		       (unsigned long long)st->rx_pkts, (unsigned long long)st->arp_replies,
+		       (unsigned long long)st->na_replies, dp_vif_queued(guests[i].vif));
 		for (int d = 0; d < DP_DROP_COUNT; d++)
 			if (st->drops[d])
 				printf(" %s=%llu", dp_drop_name((enum dp_drop)d),
@@ -834,6 +884,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		dp_set_uplink(dp, &uplink_ops);
 	for (unsigned int i = 0; i < NGUEST; i++)
 		guest_init(&guests[i], (uint8_t)(i + 1), u8(&in));
+	for (unsigned int i = 0; i < NGUEST; i++) {
+		const struct nf_params p = {
+		    .nbuf = NPAGES, .nports = NPORTS, .split = true, .shared_pages = true};
+
+		CHECK(nf_init(&guests[i].q1, (uint8_t)(i + 1), &p) == 0);
+	}
 
 	for (int op = 0; op < MAX_OPS && in.n; op++) {
 		switch (u8(&in) % 23) {
@@ -889,9 +945,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			op_fail(&in);
 			break;
 		case 17:
-			switch (u8(&in) % 5) {
+			switch (u8(&in) % 6) {
 			case 0:
 				op_disconnect(&in);
+				break;
+			case 5:
+				op_queue(&in);
 				break;
 			case 1:
 				op_addrs(&in);

@@ -4,7 +4,8 @@
  * xbstate.c and the data path under it) against the fake xenstore. The
  * input is a program for two guests, each with a real fake netfront behind
  * its vif: it writes and removes their frontend keys (every key netfront
- * writes, and others) with valid values (their own ring refs and ports),
+ * writes, and others, those of two queues too, netif.h "Multi-queue") with
+ * valid values (their own ring refs and ports),
  * junk and raw bytes, flips their state, and plays the toolstack: the
  * backend `online`, `state`, `hotplug-status`, `ip` and `rate` keys, the
  * removal and re-creation of a backend directory, and a domain's death and
@@ -46,9 +47,10 @@
 
 struct guest {
 	struct nf nf;
+	struct nf q1; /* a second queue's rings and channels (split) */
 	/* Earlier lives' netfronts: their pages stay until the daemon is
 	 * gone, as a grant mapping keeps a dead guest's page on real Xen. */
-	struct nf past[MAX_LIVES];
+	struct nf past[MAX_LIVES], past_q1[MAX_LIVES];
 	unsigned int lives;
 	uint32_t domid;
 	char be[64], fe[64];
@@ -76,6 +78,17 @@ static const char *const fe_keys[] = {"state",
 				      "mac",
 				      "backend",
 				      "junk"};
+
+/* The keys of a multi-queue netfront (netif.h "Multi-queue"), with the
+ * daemon offering 2 queues: a queue's directory and keys, and one beyond
+ * the number offered. */
+static const char *const mq_keys[] = {"multi-queue-num-queues",	  "queue-0/tx-ring-ref",
+				      "queue-0/rx-ring-ref",	  "queue-0/event-channel",
+				      "queue-1/tx-ring-ref",	  "queue-1/rx-ring-ref",
+				      "queue-1/event-channel",	  "queue-1/event-channel-tx",
+				      "queue-1/event-channel-rx", "queue-1",
+				      "queue-2/tx-ring-ref"};
+#define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *const junk[] = {
     "",	   "0",	 "1",  "2",    "4",   "-1", "4294967295", "4294967296",
@@ -143,14 +156,19 @@ static void put_u(uint32_t as, const char *dir, const char *key, unsigned long v
 static void guest_birth(struct guest *g)
 {
 	const struct nf_params p = {.nbuf = 2};
+	const struct nf_params p1 = {.nbuf = 2, .split = true};
 
 	if (g->lives == MAX_LIVES)
 		return;
-	if (g->lives++)
+	if (g->lives++) {
 		g->past[g->lives - 2] = g->nf;
+		g->past_q1[g->lives - 2] = g->q1;
+	}
 	memset(&g->nf, 0, sizeof(g->nf));
+	memset(&g->q1, 0, sizeof(g->q1));
 	CHECK(fake_domain_create(g->domid) == 0);
 	CHECK(nf_init(&g->nf, g->domid, &p) == 0);
+	CHECK(nf_init(&g->q1, g->domid, &p1) == 0);
 	g->alive = true;
 }
 
@@ -179,18 +197,22 @@ static void toolstack_add(struct guest *g, const char *ip)
 	g->listed = true;
 }
 
-/* A frontend key's value: one that makes sense for it, junk, or raw bytes. */
+/* A frontend key's value: one that makes sense for it, junk, or raw bytes.
+ * A queue's key (queue-N/...) makes sense with that queue's refs and
+ * ports: queue 1's are q1's. */
 static void fe_value(struct guest *g, const char *key, struct in *in, char *out, size_t n)
 {
 	uint8_t how = u8(in) % 4;
+	const struct nf *q = strncmp(key, "queue-1/", 8) == 0 ? &g->q1 : &g->nf;
 
+	if (strncmp(key, "queue-", 6) == 0 && strchr(key, '/'))
+		key = strchr(key, '/') + 1;
 	if (how == 0 && strcmp(key, "tx-ring-ref") == 0)
-		snprintf(out, n, "%u", g->nf.tx_ref);
+		snprintf(out, n, "%u", q->tx_ref);
 	else if (how == 0 && strcmp(key, "rx-ring-ref") == 0)
-		snprintf(out, n, "%u", g->nf.rx_ref);
+		snprintf(out, n, "%u", q->rx_ref);
 	else if (how == 0 && strncmp(key, "event-channel", 13) == 0)
-		snprintf(out, n, "%u",
-			 strcmp(key, "event-channel-rx") ? g->nf.port_tx : g->nf.port_rx);
+		snprintf(out, n, "%u", strcmp(key, "event-channel-rx") ? q->port_tx : q->port_rx);
 	else if (how <= 1)
 		snprintf(out, n, "%u", u8(in) % 10);
 	else if (how == 2)
@@ -216,16 +238,42 @@ static void fe_connect(struct guest *g)
 	put(g->domid, g->fe, "state", "4");
 }
 
+/* The same as a netfront with two queues writes it: no ring key at the
+ * top, queue 0 with one channel, queue 1 with two. */
+static void fe_connect_mq(struct guest *g)
+{
+	static const char *const top[] = {"tx-ring-ref", "rx-ring-ref", "event-channel",
+					  "event-channel-tx", "event-channel-rx"};
+	char p[96];
+
+	for (size_t i = 0; i < NKEYS(top); i++) {
+		snprintf(p, sizeof(p), "%s/%s", g->fe, top[i]);
+		fake_xs_rm_as(g->domid, p);
+	}
+	put(g->domid, g->fe, "multi-queue-num-queues", "2");
+	put_u(g->domid, g->fe, "queue-0/tx-ring-ref", g->nf.tx_ref);
+	put_u(g->domid, g->fe, "queue-0/rx-ring-ref", g->nf.rx_ref);
+	put_u(g->domid, g->fe, "queue-0/event-channel", g->nf.port_tx);
+	put_u(g->domid, g->fe, "queue-1/tx-ring-ref", g->q1.tx_ref);
+	put_u(g->domid, g->fe, "queue-1/rx-ring-ref", g->q1.rx_ref);
+	put_u(g->domid, g->fe, "queue-1/event-channel-tx", g->q1.port_tx);
+	put_u(g->domid, g->fe, "queue-1/event-channel-rx", g->q1.port_rx);
+	put(g->domid, g->fe, "request-rx-copy", "1");
+	put(g->domid, g->fe, "state", "4");
+}
+
 static void op(struct in *in)
 {
 	struct guest *g = &guests[u8(in) % NGUEST];
 	char val[VALUE_MAX], p[96];
 	uint8_t o = u8(in);
+	bool mq = (o / 13) & 1; /* the opcode's spare bits: multi-queue keys */
 
 	switch (o % 13) {
 	case 0:
-	case 1: { /* a frontend key, as the guest */
-		const char *key = fe_keys[u8(in) % (sizeof(fe_keys) / sizeof(fe_keys[0]))];
+	case 1: { /* a frontend key, as the guest (o / 13 odd: a queue's) */
+		const char *key =
+		    mq ? mq_keys[u8(in) % NKEYS(mq_keys)] : fe_keys[u8(in) % NKEYS(fe_keys)];
 
 		fe_value(g, key, in, val, sizeof(val));
 		put(g->domid, g->fe, key, val);
@@ -233,14 +281,17 @@ static void op(struct in *in)
 	}
 	case 2: /* a frontend key goes */
 		snprintf(p, sizeof(p), "%s/%s", g->fe,
-			 fe_keys[u8(in) % (sizeof(fe_keys) / sizeof(fe_keys[0]))]);
+			 mq ? mq_keys[u8(in) % NKEYS(mq_keys)] : fe_keys[u8(in) % NKEYS(fe_keys)]);
 		fake_xs_rm_as(g->domid, p);
 		break;
 	case 3: /* a state, valid or not */
 		put_u(g->domid, g->fe, "state", u8(in) % 10);
 		break;
 	case 4:
-		fe_connect(g);
+		if (mq)
+			fe_connect_mq(g);
+		else
+			fe_connect(g);
 		break;
 	case 5: /* the toolstack: online, state, hotplug-status */
 		switch (u8(in) % 4) {
@@ -318,6 +369,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(guests, 0, sizeof(guests));
 	dp = dp_new(nf_be_mac, on_disable, NULL);
 	CHECK(dp);
+	CHECK(dp_set_max_queues(dp, 2));
 	xb = xb_new(dp);
 	CHECK(xb);
 	for (unsigned int i = 0; i < NGUEST; i++) {
@@ -347,8 +399,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fake_reset();
 	for (unsigned int i = 0; i < NGUEST; i++) {
 		nf_free(&guests[i].nf);
-		for (unsigned int k = 0; k + 1 < guests[i].lives; k++)
+		nf_free(&guests[i].q1);
+		for (unsigned int k = 0; k + 1 < guests[i].lives; k++) {
 			nf_free(&guests[i].past[k]);
+			nf_free(&guests[i].past_q1[k]);
+		}
 	}
 	CHECK(fake_live_allocs() == 0);
 	fake_clock_reset();

@@ -11,13 +11,13 @@
 int main(void)
 {
 	CU_ErrorCode (*const suites[])(void) = {
-	    test_addr_register,	   test_frame_register, test_iptable_register,
-	    test_fakexen_register, test_txreq_register, test_gso_register,
-	    test_pmtu_register,	   test_vnet_register,	test_xbstate_register,
-	    test_dp_register,	   test_nbr_register,	test_xenbus_register,
-	    test_ctl_register,	   test_host_register,	test_uplink_register,
-	    test_sandbox_register, test_cli_register,	test_log_register,
-	    test_notify_register};
+	    test_addr_register,	   test_frame_register,	  test_iptable_register,
+	    test_fakexen_register, test_txreq_register,	  test_gso_register,
+	    test_pmtu_register,	   test_vnet_register,	  test_xbstate_register,
+	    test_dp_register,	   test_dp_mq_register,	  test_nbr_register,
+	    test_xenbus_register,  test_ctl_register,	  test_host_register,
+	    test_uplink_register,  test_sandbox_register, test_cli_register,
+	    test_log_register,	   test_notify_register};
 	unsigned int failed;
 
 	if (CU_initialize_registry() != CUE_SUCCESS)

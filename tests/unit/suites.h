@@ -16,6 +16,7 @@ CU_ErrorCode test_pmtu_register(void);
 CU_ErrorCode test_vnet_register(void);
 CU_ErrorCode test_xbstate_register(void);
 CU_ErrorCode test_dp_register(void);
+CU_ErrorCode test_dp_mq_register(void);
 CU_ErrorCode test_nbr_register(void);
 CU_ErrorCode test_xenbus_register(void);
 CU_ErrorCode test_ctl_register(void);

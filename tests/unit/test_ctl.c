@@ -407,7 +407,7 @@ static const char *ask(const char *req)
 	"\"na_replies\": 0, \"spurious_events\": 1, \"tx_credit_waits\": 0, "                      \
 	"\"replayed_responses\": 0, \"tx_gso_packets\": 0, \"rx_gso_packets\": 0, "                \
 	"\"gso_segments\": 0, \"icmp_too_big\": 0, \"ip_fragments\": 0, \"mtu\": 1500, "           \
-	"\"rate_bytes\": 0, "                                                                      \
+	"\"queues\": 1, \"rate_bytes\": 0, "                                                       \
 	"\"rate_usec\": 0, \"drops\": {\"tx_bad_request\": 0, "                                    \
 	"\"tx_copy_failed\": 0, "                                                                  \
 	"\"malformed\": 0, \"spoofed_mac\": 0, \"spoofed_ip\": 0, \"spoofed_arp\": 0, "            \
@@ -474,6 +474,7 @@ static void test_vif_answers(void)
 						 "icmp_too_big         0\n"
 						 "ip_fragments         0\n"
 						 "mtu                  1500\n"
+						 "queues               1\n"
 						 "rate_bytes           0\n"
 						 "rate_usec            0\n" VIF_DROPS_TEXT);
 	CU_ASSERT(json_same(ask("vifs json\n"), "{\"vifs\": [" VIF_JSON "]}"));

@@ -2877,7 +2877,7 @@ static void killed_while_publishing(struct guest *g, enum jr_ring r, const void 
 				    unsigned int n, unsigned int written)
 {
 	struct jr_ident id = {g->cfg.tx_ref, g->cfg.rx_ref, g->cfg.evtchn_tx, g->cfg.evtchn_rx};
-	struct jr *j = jr_open(state_fd, (uint16_t)g->nf.domid, 0);
+	struct jr *j = jr_open(state_fd, (uint16_t)g->nf.domid, 0, 0);
 	RING_IDX base = r == JR_TX ? g->nf.tx.sring->rsp_prod : g->nf.rx.sring->rsp_prod;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(j);

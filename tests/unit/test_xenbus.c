@@ -446,6 +446,8 @@ static void setup(void)
 	start();
 }
 
+static void mq_free(void);
+
 static void teardown(void)
 {
 	if (xb)
@@ -457,6 +459,7 @@ static void teardown(void)
 	fake_reset();
 	fe_free(A);
 	fe_free(B);
+	mq_free();
 }
 
 /* ---- 1. discovery ---- */
@@ -1064,11 +1067,12 @@ static void test_names(void)
 	finish();
 }
 
-/* Rows 4, 21 and 22: what is not offered is not used. The backend never
- * writes multi-queue-max-queues or feature-ctrl-ring; a frontend that
- * asks for queues anyway, with its rings under queue-N/, is refused; one
- * that adds ctrl-ring keys to an ordinary connection gets that connection
- * and no ctrl ring (only the two rings are mapped). */
+/* Rows 4, 21 and 22: what is not offered is not used. With the default
+ * max-queues of 1 the backend writes multi-queue-max-queues 1, and never
+ * feature-ctrl-ring; a frontend that asks for queues anyway, with its
+ * rings under queue-N/, is refused; one that adds ctrl-ring keys to an
+ * ordinary connection gets that connection and no ctrl ring (only the two
+ * rings are mapped). */
 static void test_not_offered(void)
 {
 	char q[128];
@@ -1076,7 +1080,7 @@ static void test_not_offered(void)
 	fe_init(A, 1, 0, false);
 	toolstack_add(A, "10.99.0.1");
 	pump();
-	CU_ASSERT_PTR_NULL(get(A->be, "multi-queue-max-queues"));
+	CU_ASSERT(key_is(A->be, "multi-queue-max-queues", "1"));
 	CU_ASSERT_PTR_NULL(get(A->be, "feature-ctrl-ring"));
 	CU_ASSERT_PTR_NULL(get(A->be, "feature-multicast-control"));
 	hotplug(A);
@@ -1089,7 +1093,7 @@ static void test_not_offered(void)
 	fe_state(A, XenbusStateConnected);
 	pump();
 	CU_ASSERT_FALSE(connected(A));
-	CU_ASSERT(key_has(A->be, "hotplug-error", "tx-ring-ref"));
+	CU_ASSERT(key_has(A->be, "hotplug-error", "multi-queue-max-queues 1"));
 	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 0);
 
 	fe_init(B, 2, 0, false);
@@ -1628,6 +1632,248 @@ static void test_daemon_restart(void)
 	finish();
 }
 
+/* ---- multi-queue frontends (netif.h "Multi-queue") ---- */
+
+#define MQ_MAX 4
+/* A's queues 1.. when it has several; queue 0 is A->nf. */
+static struct nf mq_nf[MQ_MAX - 1];
+/* mq_publish() writes the queues' keys under queue-N/ even for one. */
+static bool mq_force_dirs;
+
+static struct nf *mq_q(unsigned int k)
+{
+	return k ? &mq_nf[k - 1] : &A->nf;
+}
+
+static void mq_free(void)
+{
+	for (unsigned int k = 0; k < MQ_MAX - 1; k++)
+		nf_free(&mq_nf[k]);
+	mq_force_dirs = false;
+}
+
+/* A with nq queues, each with its rings and channel(s) (two if split). */
+static void mq_fe_init(unsigned int nq, bool split)
+{
+	const struct nf_params p = {.nbuf = NBUF, .split = split};
+
+	fe_init(A, 1, 0, split);
+	for (unsigned int k = 1; k < nq; k++)
+		CU_ASSERT_EQUAL_FATAL(nf_init(&mq_nf[k - 1], 1, &p), 0);
+}
+
+/* A's keys as a multi-queue netfront writes them: for one queue, those of
+ * fe_publish(); for more, multi-queue-num-queues and each queue's keys
+ * under queue-N/. */
+static void mq_publish(unsigned int nq)
+{
+	if (nq == 1 && !mq_force_dirs) {
+		fe_publish(A);
+		return;
+	}
+	put_u(A->nf.domid, A->fe, "multi-queue-num-queues", nq);
+	for (unsigned int k = 0; k < nq; k++) {
+		const struct nf *q = mq_q(k);
+		char dir[128];
+
+		snprintf(dir, sizeof(dir), "%s/queue-%u", A->fe, k);
+		put_u(q->domid, dir, "tx-ring-ref", q->tx_ref);
+		put_u(q->domid, dir, "rx-ring-ref", q->rx_ref);
+		if (q->params.split) {
+			put_u(q->domid, dir, "event-channel-tx", q->port_tx);
+			put_u(q->domid, dir, "event-channel-rx", q->port_rx);
+		} else {
+			put_u(q->domid, dir, "event-channel", q->port_tx);
+		}
+	}
+	put(A->nf.domid, A->fe, "request-rx-copy", "1");
+	put(A->nf.domid, A->fe, "feature-rx-notify", "1");
+	put(A->nf.domid, A->fe, "feature-sg", "1");
+}
+
+/* A with nq queues (split or not) on a daemon offering max, its keys as
+ * mq_publish() writes them with key (relative to the frontend directory)
+ * set to val (NULL: removed, key NULL: none), goes Connected. */
+static void mq_connect(unsigned int max, unsigned int nq, bool split, const char *key,
+		       const char *val)
+{
+	char p[160];
+
+	CU_ASSERT_FATAL(dp_set_max_queues(dp, max));
+	mq_fe_init(nq, split);
+	toolstack_add(A, "10.99.0.1");
+	pump();
+	snprintf(p, sizeof(p), "%u", max);
+	CU_ASSERT(key_is(A->be, "multi-queue-max-queues", p));
+	hotplug(A);
+	mq_publish(nq);
+	if (key && val) {
+		put(A->nf.domid, A->fe, key, val);
+	} else if (key) {
+		path_of(p, sizeof(p), A->fe, key);
+		CU_ASSERT_EQUAL(fake_xs_rm_as(A->nf.domid, p), 0);
+	}
+	fe_state(A, XenbusStateConnected);
+	pump();
+}
+
+/* Fresh daemon and guests for the next case. */
+static void mq_next(void)
+{
+	finish();
+	fake_reset();
+	fe_free(A);
+	mq_free();
+	start();
+}
+
+/* One layout the daemon must refuse, with err in hotplug-error. */
+static void mq_refused(unsigned int max, unsigned int nq, bool split, const char *key,
+		       const char *val, const char *err)
+{
+	mq_connect(max, nq, split, key, val);
+	expect_refused(A);
+	if (!key_has(A->be, "hotplug-error", err)) {
+		char *e = get(A->be, "hotplug-error");
+
+		fprintf(stderr, "\n  case %u/%u %s=%s: hotplug-error \"%s\"\n", max, nq,
+			key ? key : "-", val ? val : "(none)", e ? e : "(none)");
+		free(e);
+		CU_FAIL("not refused as expected");
+	}
+	mq_next();
+}
+
+/* One layout the daemon must connect, with nq queues. */
+static void mq_accepted(unsigned int max, unsigned int nq, bool split, const char *key,
+			const char *val)
+{
+	unsigned int nports = split ? 2 : 1;
+
+	mq_connect(max, nq, split, key, val);
+	expect_up(A);
+	CU_ASSERT(key_is(A->be, "hotplug-error", NULL));
+	CU_ASSERT_EQUAL(dp_vif_nqueues(vif_of(A)), nq);
+	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 2 * nq);
+	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), nports * nq);
+	for (unsigned int k = 0; k < nq; k++) {
+		CU_ASSERT_NOT_EQUAL(fake_evtchn_peer(1, mq_q(k)->port_tx), 0);
+		CU_ASSERT_NOT_EQUAL(fake_evtchn_peer(1, mq_q(k)->port_rx), 0);
+	}
+	mq_next();
+}
+
+static void test_mq_key_grid(void)
+{
+	static const char *const not_numbers[] = {"abc", "", "2x", "-1", " 2", "+2", "99999999999"};
+	const char *nq = "multi-queue-num-queues";
+
+	/* good: a single-queue frontend (no num-queues), num-queues 1 with
+	 * the top-level keys (netif.h; Linux reads them so), 2 and 4 queues,
+	 * one or two channels each */
+	mq_accepted(4, 1, false, NULL, NULL);
+	mq_accepted(4, 1, true, NULL, NULL);
+	mq_accepted(1, 1, false, NULL, NULL);
+	mq_accepted(4, 1, false, nq, "1");
+	mq_accepted(4, 2, false, NULL, NULL);
+	mq_accepted(4, 2, true, NULL, NULL);
+	mq_accepted(4, 4, false, NULL, NULL);
+	mq_accepted(4, 4, true, NULL, NULL);
+	mq_accepted(8, 4, true, NULL, NULL);
+
+	/* the number of queues */
+	mq_refused(4, 2, false, nq, "0", "multi-queue-num-queues 0 is not from 1");
+	mq_refused(4, 2, false, nq, "5", "not from 1 to multi-queue-max-queues 4");
+	for (size_t i = 0; i < sizeof(not_numbers) / sizeof(not_numbers[0]); i++)
+		mq_refused(4, 2, false, nq, not_numbers[i], "is not a number");
+	mq_refused(1, 2, false, NULL, NULL, "multi-queue-max-queues 1");
+	mq_refused(2, 4, false, NULL, NULL, "multi-queue-max-queues 2");
+	/* num-queues 1 means the top-level keys: queue-0/ alone is not them */
+	mq_force_dirs = true;
+	mq_refused(4, 1, false, NULL, NULL, "frontend has no valid tx-ring-ref/rx-ring-ref");
+
+	/* a queue missing, or a key of one */
+	mq_refused(4, 2, false, "queue-1", NULL, "no queue-1");
+	mq_refused(4, 4, false, "queue-3", NULL, "no queue-3");
+	mq_refused(4, 4, false, "queue-3/rx-ring-ref", NULL,
+		   "queue-3 has no valid tx-ring-ref/rx-ring-ref");
+	mq_refused(4, 2, false, "queue-0/tx-ring-ref", NULL, "queue-0 has no valid tx-ring-ref");
+	mq_refused(4, 2, false, "queue-1/event-channel", NULL,
+		   "queue-1 has no valid event-channel");
+	/* each queue's keys parsed as strictly as the top-level ones */
+	mq_refused(4, 2, false, "queue-0/tx-ring-ref", "12abc", "queue-0 has no valid");
+	mq_refused(4, 2, false, "queue-1/rx-ring-ref", "4294967296", "queue-1 has no valid");
+	mq_refused(4, 2, false, "queue-1/event-channel", "-1", "queue-1 has no valid");
+	mq_refused(4, 2, true, "queue-1/event-channel-rx", NULL,
+		   "queue-1 has no valid event-channel-tx/event-channel-rx pair");
+	mq_refused(4, 2, false, "queue-1/event-channel-tx", "7",
+		   "queue-1 has no valid event-channel-tx/event-channel-rx pair");
+	/* well-formed, but not the guest's: what queue 0 set up is released */
+	mq_refused(4, 2, false, "queue-1/rx-ring-ref", "5000", "queue 1: mapping rx-ring-ref");
+	mq_refused(4, 4, true, "queue-3/event-channel-rx", "999", "queue 3: binding event");
+
+	/* a mix of layouts: num-queues with top-level ring keys */
+	mq_refused(4, 2, false, "tx-ring-ref", "8", "top-level tx-ring-ref");
+	mq_refused(4, 2, false, "event-channel", "5", "top-level event-channel");
+	mq_refused(4, 4, true, "event-channel-rx", "5", "top-level event-channel-rx");
+	finish();
+}
+
+/* A 4-queue vif carries traffic from each of its queues, and to it on
+ * the queue its flow hashes to; disconnect releases every queue. */
+static void test_mq_traffic(void)
+{
+	uint8_t pkt[128];
+	netif_rx_response_t rsp;
+	const uint8_t *d;
+	unsigned int got = 0;
+
+	mq_connect(4, 4, false, NULL, NULL);
+	expect_up(A);
+	fe_init(B, 2, 0, false);
+	bring_up(B, "10.99.0.2");
+	CU_ASSERT_EQUAL(nf_post_rx(&B->nf, 8), 0);
+	for (unsigned int k = 0; k < 4; k++) {
+		struct nf *q = mq_q(k);
+		size_t len = udp4(pkt, A, B->nf.ip4, 20 + k);
+
+		CU_ASSERT_EQUAL(nf_post_rx(q, 4), 0);
+		CU_ASSERT_EQUAL(nf_queue_tx(q, pkt, len, NULL, 1, 0, NULL), 0);
+		CU_ASSERT_EQUAL(nf_push_tx(q), 0);
+	}
+	pump();
+	for (unsigned int k = 0; k < 4; k++)
+		CU_ASSERT_EQUAL(nf_reap_tx(mq_q(k), NULL), 1);
+	CU_ASSERT_EQUAL(nf_reap_rx(&B->nf), 4);
+
+	/* B to A: on the queue dp_flow_hash() names */
+	{
+		size_t len = udp4(pkt, B, A->nf.ip4, 60);
+		unsigned int want = dp_flow_hash(pkt, len) % 4;
+
+		CU_ASSERT_EQUAL(nf_queue_tx(&B->nf, pkt, len, NULL, 1, 0, NULL), 0);
+		CU_ASSERT_EQUAL(nf_push_tx(&B->nf), 0);
+		pump();
+		for (unsigned int k = 0; k < 4; k++) {
+			while (nf_take_rx(mq_q(k), &rsp, &d, NULL)) {
+				CU_ASSERT_EQUAL(k, want);
+				CU_ASSERT_EQUAL(rsp.status, (int16_t)len);
+				got++;
+			}
+		}
+		CU_ASSERT_EQUAL(got, 1);
+	}
+	CU_ASSERT_EQUAL(dp_vif_stats(vif_of(A))->tx_pkts, 4);
+	CU_ASSERT_EQUAL(dp_vif_stats(vif_of(A))->rx_pkts, 1);
+
+	fe_state(A, XenbusStateClosing);
+	pump();
+	CU_ASSERT_FALSE(connected(A));
+	CU_ASSERT_EQUAL(fake_gnt_mapped_count(), 2); /* B's */
+	CU_ASSERT_EQUAL(fake_evtchn_bound_count(), 1);
+	finish();
+}
+
 CU_ErrorCode test_xenbus_register(void)
 {
 	CU_pSuite s = CU_add_suite_with_setup_and_teardown("xenbus", NULL, NULL, setup, teardown);
@@ -1660,5 +1906,7 @@ CU_ErrorCode test_xenbus_register(void)
 	CU_add_test(s, "10,000 connect/disconnect cycles", test_connect_cycles);
 	CU_add_test(s, "xenstored restart", test_xenstored_restart);
 	CU_add_test(s, "daemon restart", test_daemon_restart);
+	CU_add_test(s, "multi-queue key grid", test_mq_key_grid);
+	CU_add_test(s, "multi-queue traffic", test_mq_traffic);
 	return CU_get_error();
 }
