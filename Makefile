@@ -59,8 +59,9 @@ HOST_PKGS := build-essential libxen-dev libcunit1-dev libpcap-dev tcpdump qemu-s
 # Scenarios that `make test` runs on real Xen; `make bench-xen` runs the
 # throughput scenarios. Ones joined by '+' run in one boot, in that order,
 # and share its guests (tests/xenvm/run.sh): one dom0 boot and three guest
-# boots serve every ipnetbackd scenario.
-SCENARIOS       := baseline lifecycle+hostile+switch+uplink+restart
+# boots serve every ipnetbackd scenario on the busybox dom0; deploy boots
+# the Debian dom0 with systemd (tests/xenvm/mkdebroot.sh).
+SCENARIOS       := baseline lifecycle+hostile+switch+uplink+restart deploy
 BENCH_SCENARIOS := bench-kernel bench-ipnb
 
 .PHONY: all progs install deb deps build images unit selftest scenarios test test-repeat demo \
@@ -244,6 +245,33 @@ $(IMG)/.stamp: $(IMG_INPUTS) $(wildcard $(DEBS)/.complete-*)
 	tests/xenvm/mkimage.sh $(DEBS) $(IMG)
 	touch $@
 
+# ---- Debian dom0 ---------------------------------------------------------------
+# The Debian 12 dom0 with systemd that run.sh boots for the scenarios marked
+# "# ipnb-dom0: debian" (deploy): tests/xenvm/mkdebroot.sh makes a root from
+# Debian's packages with mmdebstrap into $(DEBROOT)/base, kept and made
+# again only when its recipe or the cached Xen .debs change (about a
+# minute, most of it downloads), and from it the boot disk and initramfs,
+# with the VM images' guest kernel, the kernel's modules and promtool
+# (seconds). `make debroot-base` makes the base alone: `make test` runs it
+# in the background from the start, when a scenario needs it.
+DEBROOT := $(B)/debroot
+HOST_PKGS += mmdebstrap e2fsprogs
+DEB_DOM0_SCENARIOS := $(patsubst tests/xenvm/scenarios/%.sh,%,$(shell grep -l \
+	'^\# ipnb-dom0: debian$$' tests/xenvm/scenarios/*.sh 2>/dev/null))
+# debroot if one of the scenarios (joined by '+' or not) in $(1) needs it.
+need_debroot = $(if $(filter $(DEB_DOM0_SCENARIOS),$(subst +, ,$(1))),debroot)
+
+.PHONY: debroot debroot-base
+debroot: $(DEBROOT)/.stamp
+
+$(DEBROOT)/.stamp: tests/xenvm/mkdebroot.sh tests/xenvm/debdom0/initrd-init.sh $(IMG)/.stamp \
+	$(PROMTOOL) $(wildcard $(DEBS)/.complete-*)
+	tests/xenvm/mkdebroot.sh $(DEBS) $(DEBROOT) $(IMG)
+	touch $@
+
+debroot-base:
+	tests/xenvm/mkdebroot.sh --base-only $(DEBS) $(DEBROOT)
+
 # ---- lint ---------------------------------------------------------------------
 # clang-tidy with the project's .clang-tidy (warnings are errors there) and
 # cppcheck, over the daemon, the CLI and the hostile frontend.
@@ -267,16 +295,22 @@ selftest: images
 
 # Each scenario's time goes to $(B)/phases (tests/phase.sh), so that
 # `make test` can print it.
-scenarios: images build $(PROMTOOL)
+scenarios: images build $(PROMTOOL) $(call need_debroot,$(SCENARIOS))
 	@rc=0; for s in $(SCENARIOS); do tests/phase.sh "scenario $$s" tests/xenvm/run.sh $$s || rc=1; done; \
 	[ $$rc -eq 0 ] || { echo "FAILED:"; for s in $(SCENARIOS); do \
 		grep -a -h '^@@IPNB-\(CHECK FAIL\|RESULT .* FAIL\)' $(B)/runs/$$s/serial.txt \
 		| sed "s/^@@IPNB-/  $$s: /"; done; }; exit $$rc
 
 # Every phase is timed; the table is printed at the end, pass or fail.
+# The Debian dom0's base, if a scenario needs it, is made in the background
+# from the start (its own time is in $(B)/debroot-base.log), and waited for
+# before the scenarios: the phase "debroot" is that wait and the disk image.
 test:
 	@rm -f $(B)/phases; mkdir -p $(B)
 	@tests/phase.sh deps $(MAKE) --no-print-directory deps && \
+	$(if $(call need_debroot,$(SCENARIOS)),{ (t0=$$(date +%s); $(MAKE) --no-print-directory debroot-base; \
+		echo "debroot-base: exit $$? after $$(($$(date +%s) - t0)) s") \
+		>$(B)/debroot-base.log 2>&1 & debroot_pid=$$!; } && ) \
 	tests/phase.sh lint $(MAKE) --no-print-directory lint && \
 	tests/phase.sh build $(MAKE) --no-print-directory -j$(NPROC) build fuzz-build images \
 		$(B)/race/race_tx-asan $(B)/race/race_tx-tsan && \
@@ -285,6 +319,9 @@ test:
 	tests/phase.sh fuzz-regress $(MAKE) --no-print-directory fuzz-regress && \
 	tests/phase.sh package $(MAKE) --no-print-directory deb && \
 	tests/phase.sh selftest $(MAKE) --no-print-directory selftest && \
+	$(if $(call need_debroot,$(SCENARIOS)),tests/phase.sh debroot sh -c \
+		'wait_for() { while kill -0 $$1 2>/dev/null; do sleep 1; done; }; wait_for '$$debroot_pid' && \
+		$(MAKE) --no-print-directory debroot || { cat $(B)/debroot-base.log; exit 1; }' && ) \
 	$(MAKE) --no-print-directory scenarios; rc=$$?; tests/phase.sh --report; exit $$rc
 
 # make test-repeat N=3: N runs of `make test`, each in a fresh clone of the
@@ -294,7 +331,7 @@ test-repeat:
 	tests/test-repeat.sh $(N)
 
 # One scenario, with the serial console shown live: make scenario S=baseline
-scenario: deps images build $(PROMTOOL)
+scenario: deps images build $(PROMTOOL) $(call need_debroot,$(S))
 	tests/xenvm/run.sh -v $(S)
 
 # Shown live: three guests and the external host on the LAN talk through
@@ -318,13 +355,24 @@ $(B)/bench/bench_dp: $(call obj,bench,$(BENCH_SRC))
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -Wl,--wrap=malloc -o $@ $^
 
-# Real Xen, side by side: TCP throughput on every path through the kernel
-# netback and a bridge, then through ipnetbackd, in one run; a table of
-# both and their ratio (tests/xenvm/bench-table.sh). Asserts no timing.
+# Real Xen, side by side: every path through the kernel netback and a
+# bridge, then through ipnetbackd (tests/xenvm/bench.sh: TCP with 1 and 4
+# streams, ping times, 64-byte UDP), alternated for BENCH_ROUNDS rounds,
+# each set-up in its own boot, since one TCG boot differs from the next by
+# 2-3 times; a table of each one's median and spread and the ratio of the
+# medians, also as JSON in build/bench-xen/bench-xen.json
+# (tests/xenvm/bench-table.sh). Asserts no timing. A quick look:
+# make bench-xen BENCH_ROUNDS=1 BENCH_SECONDS=3
+BENCH_ROUNDS  ?= 3
+BENCH_SECONDS ?= 10
 bench-xen: deps
 	$(MAKE) images build
-	@rc=0; for s in $(BENCH_SCENARIOS); do tests/xenvm/run.sh $$s || rc=1; done; \
-	tests/xenvm/bench-table.sh $(BENCH_SCENARIOS); exit $$rc
+	@rm -rf $(B)/bench-xen && mkdir -p $(B)/bench-xen; rc=0; \
+	for r in $$(seq 1 $(BENCH_ROUNDS)); do for s in $(BENCH_SCENARIOS); do \
+		IPNB_DOM0_ARGS="ipnb.bench_seconds=$(BENCH_SECONDS)" tests/xenvm/run.sh $$s || rc=1; \
+		cp $(B)/runs/$$s/serial.txt $(B)/bench-xen/round$$r-$$s.txt; \
+	done; done; \
+	tests/xenvm/bench-table.sh $(B)/bench-xen/bench-xen.json $(B)/bench-xen/round*.txt; exit $$rc
 
 # ---- fuzzing (libFuzzer) ------------------------------------------------------
 # `make fuzz` builds the targets in tests/fuzz/ (docs/testing.md, "Fuzzing")
@@ -380,12 +428,14 @@ fuzz: deps
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
-# Everything `make` builds; the downloaded packages ($(DEBS)) stay, since
-# fetching them again takes a minute and they never go stale silently (the
-# stamp names the package set). `make distclean` removes them too.
+# Everything `make` builds; the downloaded packages ($(DEBS)) and the Debian
+# dom0's base stay, since fetching them again takes a minute and they never
+# go stale silently (the stamp names the package set; base.key the base's
+# recipe). `make distclean` removes them too.
 .PHONY: distclean
 clean:
 	rm -rf $(O) $(B)/bin $(B)/unit-tests $(B)/fuzz $(B)/bench $(B)/runs $(IMG) $(B)/phases $(B)/repeat
+	rm -f $(DEBROOT)/root.img $(DEBROOT)/initrd.cpio $(DEBROOT)/.stamp
 distclean:
 	rm -rf $(B)
 

@@ -17,6 +17,17 @@
 #   mgmt  a restricted QEMU user-mode link whose only use is a guestfwd to
 #         ext-agent.sh, through which scenarios run commands on the
 #         external host.
+# dom0 is the busybox one (mkimage.sh's dom0-base.cpio, dom0-init.sh), or,
+# for a scenario whose file has the line "# ipnb-dom0: debian", a Debian 12
+# dom0 with systemd (mkdebroot.sh, `make debroot`): its root disk
+# build/debroot/root.img is attached with snapshot=on (never written), and
+# its initramfs copies this run's overlay in, installs the project's .deb
+# (build/deb, `make deb`, or the file IPNB_DEB names) with dpkg and starts
+# systemd, which runs the scenarios (debdom0/ipnb-scenarios.service). The
+# overlay also carries the same package repacked with the version
+# <version>+upgrade1, in /ipnb/deb/upgrade/, for an upgrade. The scenarios
+# of a group share one dom0, so they must all ask for the same one.
+#
 # Exit status: 0 if every scenario reported PASS, non-zero otherwise (with
 # the relevant part of the serial log printed). QEMU and the namespace are
 # removed on every exit path, including Ctrl-C and the time limit.
@@ -39,14 +50,30 @@ shift $((OPTIND - 1))
 # directory and goes on dom0's command line.
 group=${1:?usage: run.sh [-t SECONDS] [-v] SCENARIO[+SCENARIO...]}
 IFS=+ read -r -a scenarios <<<"$group"
+dom0_kind=
 for s in "${scenarios[@]}"; do
 	[ -f "$here/scenarios/$s.sh" ] || { echo "run.sh: no scenario $s" >&2; exit 2; }
+	k=busybox
+	grep -q '^# ipnb-dom0: debian$' "$here/scenarios/$s.sh" && k=debian
+	[ -z "$dom0_kind" ] || [ "$dom0_kind" = "$k" ] ||
+		{ echo "run.sh: $group mixes busybox and Debian dom0 scenarios" >&2; exit 2; }
+	dom0_kind=$k
 done
 # 900 s per scenario unless -t says otherwise.
 limit=${limit:-$((900 * ${#scenarios[@]}))}
 for f in xen.elf vmlinux dom0-base.cpio; do
 	[ -f "$img/$f" ] || { echo "run.sh: $img/$f missing (make images)" >&2; exit 2; }
 done
+debroot=${IPNB_DEBROOT:-$top/build/debroot}
+if [ "$dom0_kind" = debian ]; then
+	for f in root.img initrd.cpio; do
+		[ -f "$debroot/$f" ] || { echo "run.sh: $debroot/$f missing (make debroot)" >&2; exit 2; }
+	done
+	# IPNB_DEB: another build of the package than `make deb`'s.
+	pkgs=(${IPNB_DEB:-"$top"/build/deb/ipnetback_*_amd64.deb})
+	[ "${#pkgs[@]}" = 1 ] && [ -f "${pkgs[0]}" ] ||
+		{ echo "run.sh: want one build/deb/ipnetback_*_amd64.deb (make deb)" >&2; exit 2; }
+fi
 
 rundir=$top/build/runs/$group
 rm -rf "$rundir"
@@ -90,19 +117,55 @@ nsx ip -6 addr add fd00::1/64 dev tap0 nodad
 
 # --- per-run dom0 overlay: scenarios, configs, project binaries --------------
 ov=$rundir/overlay
-mkdir -p "$ov/ipnb" "$ov/etc/xen/scripts" "$ov/usr/sbin" "$ov/etc/modprobe.d"
+mkdir -p "$ov/ipnb"
 cp "$here/lib.sh" "$here/kernel-netback.sh" "$here/bench.sh" "$ov/ipnb/"
 cp -r "$here/scenarios" "$here/xl" "$ov/ipnb/"
-[ -d "$top/build/bin" ] && cp -a "$top/build/bin/." "$ov/usr/sbin/"
-for f in "$top"/dom0-scripts/vif-*; do [ -f "$f" ] && install -m 0755 "$f" "$ov/etc/xen/scripts/"; done
-install -m 0755 "$top/dom0-scripts/ipnetback-uplink" "$ov/usr/sbin/"
-(cd "$ov" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) >"$rundir/overlay.cpio"
-# Linux unpacks concatenated newc archives in order; the overlay wins.
-cat "$img/dom0-base.cpio" "$rundir/overlay.cpio" >"$rundir/dom0.cpio"
+if [ "$dom0_kind" = busybox ]; then
+	mkdir -p "$ov/etc/xen/scripts" "$ov/usr/sbin" "$ov/etc/modprobe.d"
+	[ -d "$top/build/bin" ] && cp -a "$top/build/bin/." "$ov/usr/sbin/"
+	for f in "$top"/dom0-scripts/vif-*; do [ -f "$f" ] && install -m 0755 "$f" "$ov/etc/xen/scripts/"; done
+	install -m 0755 "$top/dom0-scripts/ipnetback-uplink" "$ov/usr/sbin/"
+	(cd "$ov" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) >"$rundir/overlay.cpio"
+	# Linux unpacks concatenated newc archives in order; the overlay wins.
+	cat "$img/dom0-base.cpio" "$rundir/overlay.cpio" >"$rundir/dom0.cpio"
+else
+	# The Debian dom0 gets ipnetback from its package alone; the overlay
+	# brings the harness (its guest agent, the scenario unit) and the
+	# packages. The upgrade is the same package under a higher version:
+	# what a rebuilt package changes for dpkg and the maintainer scripts.
+	mkdir -p "$ov/usr/local/sbin" "$ov/ipnb/deb/upgrade" "$ov/ipnb/debdom0" \
+		"$ov/etc/systemd/system/multi-user.target.wants"
+	install -m 0755 "$top/build/bin/ipnb-agent" "$ov/usr/local/sbin/"
+	install -m 0755 "$here/debdom0/run-scenarios.sh" "$ov/ipnb/debdom0/"
+	install -m 0644 "$here/debdom0/ipnb-scenarios.service" "$ov/etc/systemd/system/"
+	ln -s ../ipnb-scenarios.service "$ov/etc/systemd/system/multi-user.target.wants/"
+	cp "${pkgs[0]}" "$ov/ipnb/deb/"
+	rp=$rundir/repack
+	dpkg-deb -R "${pkgs[0]}" "$rp"
+	ver=$(sed -n 's/^Version: //p' "$rp/DEBIAN/control")
+	sed -i "s/^Version: .*/Version: $ver+upgrade1/" "$rp/DEBIAN/control"
+	dpkg-deb -Zgzip -b "$rp" "$ov/ipnb/deb/upgrade/ipnetback_${ver}+upgrade1_amd64.deb" >/dev/null
+	rm -rf "$rp"
+	# Unpacked at /overlay in the initramfs, which copies it into the root.
+	(cd "$rundir" && find overlay | LC_ALL=C sort | cpio -o -H newc --quiet) >"$rundir/overlay.cpio"
+	cat "$debroot/initrd.cpio" "$rundir/overlay.cpio" >"$rundir/dom0.cpio"
+fi
 
 # --- boot --------------------------------------------------------------------------
 xen_args="console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=2 loglvl=warning guest_loglvl=warning noreboot"
-dom0_args="console=hvc0 loglevel=4 ipnb.scenario=$group"
+# IPNB_DOM0_ARGS: more of dom0's command line, for the scenarios to read
+# (make bench-xen passes ipnb.bench_seconds= this way).
+dom0_args="console=hvc0 loglevel=4 ipnb.scenario=$group${IPNB_DOM0_ARGS:+ $IPNB_DOM0_ARGS}"
+disk=()
+if [ "$dom0_kind" = debian ]; then
+	# The kernel's NIC names (the uplink is eth0), and only systemd's
+	# failures on the console, which carries the markers.
+	dom0_args="$dom0_args net.ifnames=0 systemd.show_status=error"
+	# Writes go to a temporary file that QEMU deletes at exit: flushing
+	# them (dpkg and journald fsync) would only cost time.
+	disk=(-drive "file=$debroot/root.img,format=raw,if=none,id=root,snapshot=on,cache=unsafe"
+		-device virtio-blk-pci,drive=root)
+fi
 export IPNB_EXT_NS=$ns
 # For the external host's commands (ext-agent.sh inherits QEMU's
 # environment): Prometheus's checker, to check what it scrapes.
@@ -115,6 +178,9 @@ t0=$(date +%s.%N)
 # and says so. The scenario itself has not started then: nothing of it is
 # retried.
 boot_limit=${IPNB_BOOT_LIMIT:-120}
+# The Debian dom0 boots systemd and installs a package first: about 50 s
+# on an idle machine, twice that on a busy one.
+[ "$dom0_kind" = debian ] && boot_limit=${IPNB_BOOT_LIMIT:-240}
 deadline=$(($(date +%s) + limit))
 verdict=
 for attempt in 1 2; do
@@ -131,6 +197,7 @@ for attempt in 1 2; do
 		-device e1000,netdev=up,mac=52:54:00:99:00:02 \
 		-netdev "user,id=mgmt,net=10.0.2.0/24,restrict=on,guestfwd=tcp:10.0.2.100:7000-cmd:$here/ext-agent.sh" \
 		-device e1000,netdev=mgmt,mac=52:54:00:00:ff:01 \
+		"${disk[@]}" \
 		>"$rundir/qemu.log" 2>&1 &
 	qpid=$!
 	if [ "$verbose" = 1 ]; then
