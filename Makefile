@@ -59,12 +59,16 @@ HOST_PKGS := build-essential libxen-dev libcunit1-dev libpcap-dev tcpdump qemu-s
 # Scenarios that `make test` runs on real Xen; `make bench-xen` runs the
 # throughput scenarios. Ones joined by '+' run in one boot, in that order,
 # and share its guests (tests/xenvm/run.sh): one dom0 boot and three guest
-# boots serve every ipnetbackd scenario on the busybox dom0; deploy boots
-# the Debian dom0 with systemd (tests/xenvm/mkdebroot.sh).
-SCENARIOS       := baseline lifecycle+hostile+switch+uplink+restart deploy
+# boots serve every ipnetbackd scenario on the busybox dom0.
+# DEPLOY_SCENARIOS boot the Debian dom0 with systemd (tests/xenvm/mkdebroot.sh):
+# `make test-deploy`, which CI runs after `make test` (.ci/run). In
+# `make test` they took it to 23.4 min on 2026-12-08, over the 20-minute
+# budget, until the suite is made faster.
+SCENARIOS        := baseline lifecycle+hostile+switch+uplink+restart
+DEPLOY_SCENARIOS := deploy
 BENCH_SCENARIOS := bench-kernel bench-ipnb
 
-.PHONY: all progs install deb deps build images unit selftest scenarios test test-repeat demo \
+.PHONY: all progs install deb deps build images unit selftest scenarios test test-deploy test-repeat demo \
 	scenario format clean fuzz fuzz-regress bench bench-xen lint race
 
 # `make` builds what is installed, the daemon and the CLI, which need only
@@ -323,6 +327,17 @@ test:
 		'wait_for() { while kill -0 $$1 2>/dev/null; do sleep 1; done; }; wait_for '$$debroot_pid' && \
 		$(MAKE) --no-print-directory debroot || { cat $(B)/debroot-base.log; exit 1; }' && ) \
 	$(MAKE) --no-print-directory scenarios; rc=$$?; tests/phase.sh --report; exit $$rc
+
+# The Debian-dom0 scenarios: the package, the root and the boot, timed like
+# `make test`'s phases (its own table).
+test-deploy:
+	@rm -f $(B)/phases; mkdir -p $(B)
+	@tests/phase.sh deps $(MAKE) --no-print-directory deps && \
+	tests/phase.sh build $(MAKE) --no-print-directory -j$(NPROC) build images && \
+	tests/phase.sh package $(MAKE) --no-print-directory deb && \
+	tests/phase.sh debroot $(MAKE) --no-print-directory debroot && \
+	$(MAKE) --no-print-directory scenarios SCENARIOS="$(DEPLOY_SCENARIOS)"; rc=$$?; \
+	tests/phase.sh --report; exit $$rc
 
 # make test-repeat N=3: N runs of `make test`, each in a fresh clone of the
 # current commit (uncommitted changes are not included).
